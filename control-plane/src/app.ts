@@ -1,0 +1,117 @@
+/**
+ * Builds the control plane without listening: the public HTTP app (admin API, health) and the mesh
+ * app (HTTP/2 Connect: discovery and audit), over one data source. `main.ts`/the CLI call listen.
+ *
+ * @module
+ */
+import { randomUUID } from 'node:crypto';
+import type { Http2Server, Http2ServerRequest, Http2ServerResponse } from 'node:http2';
+import { fastifyConnectPlugin } from '@connectrpc/connect-fastify';
+import { AuditService } from '@tessera/api/mesh/v1/audit';
+import { MeshDiscoveryService } from '@tessera/api/mesh/v1/discovery';
+import Fastify, { type FastifyInstance, LogController } from 'fastify';
+import type { DataSource } from 'typeorm';
+import { createServerRegistry, type ServerRegistry } from './catalog/server-registry.ts';
+import type { Settings } from './config.ts';
+import { loadSigningKeys } from './keys/signing-keys.ts';
+import { type ConfigHub, createConfigHub } from './mesh/config-hub.ts';
+import { buildSnapshot } from './mesh/snapshot.ts';
+import { adminApiPlugin } from './plugins/admin-api.ts';
+import { healthPlugin } from './plugins/health.ts';
+import { auditService } from './services/audit-service.ts';
+import { discoveryService } from './services/discovery-service.ts';
+
+export interface BuildOptions {
+  settings: Settings;
+  ds: DataSource;
+  adminToken: string;
+  meshToken: string;
+}
+
+/** The mesh listener: HTTP/2 without TLS inside the cluster network (mTLS arrives with the mesh identity work). */
+export type MeshApp = FastifyInstance<Http2Server, Http2ServerRequest, Http2ServerResponse>;
+
+export interface ControlPlane {
+  id: string;
+  publicApp: FastifyInstance;
+  meshApp: MeshApp;
+  registry: ServerRegistry;
+  hub: ConfigHub;
+  close(): Promise<void>;
+}
+
+export async function build(options: BuildOptions): Promise<ControlPlane> {
+  const { settings, ds } = options;
+  const id = `cp-${randomUUID().slice(0, 8)}`;
+  const keys = await loadSigningKeys(ds);
+  const registry = createServerRegistry(ds);
+  const logger = { level: settings.logLevel, base: { component: 'control-plane', replica: id } };
+  const publicApp = Fastify({ logger, bodyLimit: 1024 * 1024 });
+  const meshApp: MeshApp = Fastify({
+    logger,
+    http2: true,
+    bodyLimit: 64 * 1024 * 1024,
+    // Long-lived streams and audit batches would flood the log with one line per request.
+    logController: new LogController({ disableRequestLogging: true }),
+  });
+
+  const hub = createConfigHub({
+    controlPlaneId: id,
+    log: (level, msg, fields) => meshApp.log[level](fields ?? {}, msg),
+    snapshotOf: async (name) => {
+      const server = await registry.get(name);
+      if (!server) return undefined;
+      return buildSnapshot({
+        server,
+        issuer: settings.publicUrl,
+        jwks: keys.jwks,
+        audit: { batchMaxEvents: settings.auditBatchMaxEvents, flushIntervalMs: settings.auditFlushIntervalMs },
+        requestTimeoutMs: 60_000,
+      });
+    },
+  });
+  registry.onChange((name) => hub.changed(name));
+
+  let ready = false;
+  await publicApp.register(healthPlugin(() => ready));
+  await publicApp.register(
+    adminApiPlugin({
+      adminToken: options.adminToken,
+      registry,
+      hub,
+      keys: () => keys,
+      issuer: settings.publicUrl,
+      tokenTtlSeconds: settings.tokenTtlSeconds,
+    }),
+  );
+  await meshApp.register(healthPlugin(() => ready));
+  await meshApp.register(fastifyConnectPlugin, {
+    shutdownTimeoutMs: 5_000,
+    routes(router) {
+      router.service(
+        MeshDiscoveryService,
+        discoveryService({
+          hub,
+          meshToken: options.meshToken,
+          serverExists: async (name) => (await registry.get(name)) !== null,
+          ready: () => ready,
+        }),
+      );
+      router.service(AuditService, auditService({ ds, meshToken: options.meshToken }));
+    },
+  });
+  await Promise.all([publicApp.ready(), meshApp.ready()]);
+  ready = true;
+
+  return {
+    id,
+    publicApp,
+    meshApp,
+    registry,
+    hub,
+    async close() {
+      ready = false;
+      await Promise.all([publicApp.close(), meshApp.close()]);
+    },
+  };
+}

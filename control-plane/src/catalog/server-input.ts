@@ -1,0 +1,85 @@
+/**
+ * Validation of server registrations and grants coming through the admin API. Pure: returns the
+ * normalised value or throws naming the field.
+ *
+ * @module
+ */
+import { TesseraError } from '../errors.ts';
+
+export interface ServerInput {
+  name: string;
+  kind: 'stdio' | 'http';
+  command: string | null;
+  args: string[];
+  url: string | null;
+  resourceUri: string;
+  localPort: number | null;
+  grantUsers: string[];
+  grantGroups: string[];
+}
+
+export const SERVER_NAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
+
+function bad(message: string): TesseraError {
+  return new TesseraError('TESSERA_INVALID_ARGUMENT', message);
+}
+
+function stringList(value: unknown, field: string, max = 1000): string[] {
+  if (value === undefined) return [];
+  if (!Array.isArray(value) || value.length > max || !value.every((v) => typeof v === 'string' && v.length > 0 && v.length <= 320)) {
+    throw bad(`"${field}" must be an array of at most ${max} non-empty strings`);
+  }
+  return [...new Set(value as string[])];
+}
+
+function httpUrl(value: unknown, field: string): string {
+  if (typeof value !== 'string') throw bad(`"${field}" must be a URL string`);
+  let u: URL;
+  try {
+    u = new URL(value);
+  } catch {
+    throw bad(`"${field}" is not a URL: ${value}`);
+  }
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw bad(`"${field}" must be http or https`);
+  if (u.hash || u.search) throw bad(`"${field}" must have no query or fragment`);
+  return u.toString();
+}
+
+/** Validates grants: `{ users?: string[], groups?: string[] }`. */
+export function parseGrants(body: unknown): { grantUsers: string[]; grantGroups: string[] } {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw bad('the body must be a JSON object');
+  const b = body as Record<string, unknown>;
+  for (const key of Object.keys(b)) if (key !== 'users' && key !== 'groups') throw bad(`unknown field "${key}"`);
+  return { grantUsers: stringList(b.users, 'users'), grantGroups: stringList(b.groups, 'groups') };
+}
+
+/**
+ * Validates a registration: `{ name, kind: "http", url, resourceUri, localPort?, grants? }` or
+ * `{ name, kind: "stdio", command, args?, resourceUri, localPort?, grants? }`.
+ */
+export function parseServerInput(body: unknown): ServerInput {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw bad('the body must be a JSON object');
+  const b = body as Record<string, unknown>;
+  const allowed = new Set(['name', 'kind', 'command', 'args', 'url', 'resourceUri', 'localPort', 'grants']);
+  for (const key of Object.keys(b)) if (!allowed.has(key)) throw bad(`unknown field "${key}"`);
+  if (typeof b.name !== 'string' || !SERVER_NAME.test(b.name)) {
+    throw bad('"name" must be a DNS label: lower-case letters, digits and "-", at most 63 characters');
+  }
+  if (b.kind !== 'stdio' && b.kind !== 'http') throw bad('"kind" must be "stdio" or "http"');
+  let localPort: number | null = null;
+  if (b.localPort !== undefined) {
+    if (!Number.isInteger(b.localPort) || (b.localPort as number) < 1 || (b.localPort as number) > 65535) {
+      throw bad('"localPort" must be an integer in 1..65535');
+    }
+    localPort = b.localPort as number;
+  }
+  const grants = b.grants === undefined ? { grantUsers: [], grantGroups: [] } : parseGrants(b.grants);
+  const resourceUri = httpUrl(b.resourceUri, 'resourceUri');
+  if (b.kind === 'http') {
+    if (b.command !== undefined || b.args !== undefined) throw bad('"command" and "args" are only for kind "stdio"');
+    return { name: b.name, kind: 'http', command: null, args: [], url: httpUrl(b.url, 'url'), resourceUri, localPort, ...grants };
+  }
+  if (b.url !== undefined) throw bad('"url" is only for kind "http"');
+  if (typeof b.command !== 'string' || b.command.length === 0) throw bad('"command" must be a non-empty string');
+  return { name: b.name, kind: 'stdio', command: b.command, args: stringList(b.args, 'args'), url: null, resourceUri, localPort, ...grants };
+}

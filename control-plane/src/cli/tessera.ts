@@ -1,0 +1,114 @@
+#!/usr/bin/env node
+/**
+ * The `tessera` command.
+ *
+ *   tessera start                               run the control plane (embedded defaults)
+ *   tessera token --user <email> --server <name> [--group <g>]...
+ *                                               print an access token for a user and a server
+ *
+ * @module
+ */
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { readSettings, type Settings } from '../config.ts';
+import { runControlPlane } from '../run.ts';
+
+const usage = `usage:
+  tessera start
+  tessera token --user <email> --server <name> [--group <group>]...
+
+Settings come from environment variables; see the README.`;
+
+function fail(message: string, code = 2): never {
+  process.stderr.write(`tessera: ${message}\n`);
+  process.exit(code);
+}
+
+async function start(settings: Settings): Promise<void> {
+  const running = await runControlPlane(settings, (m) => process.stderr.write(`${m}\n`));
+  const out = [
+    '',
+    `Tessera is running.`,
+    `  Admin API:      ${running.publicUrl}/api/v1/servers   (Authorization: Bearer <${join(settings.dataDir, 'admin-token')}>)`,
+    `  Mesh endpoint:  ${running.meshUrl}`,
+  ];
+  if (running.demoMcpUrl) {
+    out.push(
+      `MCP URL: ${running.demoMcpUrl}`,
+      `  Get a token:    npx tessera token --user ${settings.adminEmail} --server everything`,
+      `  Try it:         npx @modelcontextprotocol/inspector   (Streamable HTTP, the URL above, header Authorization: Bearer <token>)`,
+    );
+  }
+  process.stdout.write(`${out.join('\n')}\n\n`);
+  let stopping = false;
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.on(signal, () => {
+      if (stopping) return;
+      stopping = true;
+      running.close().then(
+        () => process.exit(0),
+        (err: Error) => fail(`shutdown failed: ${err.message}`, 1),
+      );
+    });
+  }
+}
+
+async function token(settings: Settings, argv: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      user: { type: 'string' },
+      server: { type: 'string' },
+      group: { type: 'string', multiple: true },
+      url: { type: 'string' },
+    },
+    strict: true,
+  });
+  if (!values.user) fail('--user <email> is required');
+  if (!values.server) fail('--server <name> is required');
+  let adminToken = settings.adminToken;
+  if (!adminToken) {
+    try {
+      adminToken = (await readFile(join(settings.dataDir, 'admin-token'), 'utf8')).trim();
+    } catch {
+      fail(`no admin token: set TESSERA_ADMIN_TOKEN or run "tessera start" first (it writes ${join(settings.dataDir, 'admin-token')})`);
+    }
+  }
+  const base = values.url ?? `http://${settings.host.includes(':') ? `[${settings.host}]` : settings.host}:${settings.port}`;
+  let res: Response;
+  try {
+    res = await fetch(`${base}/api/v1/tokens`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ user: values.user, server: values.server, groups: values.group ?? [] }),
+    });
+  } catch (err) {
+    fail(`cannot reach the control plane at ${base}: ${(err as Error).message}`, 1);
+  }
+  const body = (await res.json().catch(() => ({}))) as { access_token?: string; message?: string };
+  if (!res.ok || !body.access_token) fail(body.message ?? `the control plane answered ${res.status}`, 1);
+  process.stdout.write(`${body.access_token}\n`);
+}
+
+const [command, ...rest] = process.argv.slice(2);
+let settings: Settings;
+try {
+  settings = readSettings(process.env);
+} catch (err) {
+  fail((err as Error).message);
+}
+try {
+  switch (command) {
+    case 'start':
+      await start(settings);
+      break;
+    case 'token':
+      await token(settings, rest);
+      break;
+    default:
+      fail(command ? `unknown command "${command}"\n${usage}` : usage);
+  }
+} catch (err) {
+  fail((err as Error).message, 1);
+}

@@ -1,0 +1,127 @@
+/**
+ * The control plane's settings, read from the environment and validated as a whole. Every variable
+ * is listed in `settingsDoc` and in the README.
+ *
+ * @module
+ */
+import { resolve } from 'node:path';
+
+export interface Settings {
+  dataDir: string;
+  /** undefined: start the embedded PostgreSQL under `dataDir`. */
+  databaseUrl: string | undefined;
+  embeddedPgPort: number;
+  host: string;
+  port: number;
+  meshHost: string;
+  meshPort: number;
+  /** The externally visible base URL: the token issuer and the authorization server of every server. */
+  publicUrl: string;
+  adminEmail: string;
+  /** undefined: generated once and kept in `<dataDir>/admin-token`. */
+  adminToken: string | undefined;
+  /** undefined: generated once and kept in `<dataDir>/mesh-token`. */
+  meshToken: string | undefined;
+  localProxies: boolean;
+  demoServer: boolean;
+  demoPort: number;
+  tokenTtlSeconds: number;
+  auditBatchMaxEvents: number;
+  auditFlushIntervalMs: number;
+  logLevel: 'debug' | 'info' | 'warn' | 'error';
+}
+
+/** Every environment variable of the control plane, with its default and meaning. */
+export const settingsDoc = [
+  ['TESSERA_DATA_DIR', './.tessera', 'local state: embedded PostgreSQL data, generated tokens'],
+  ['DATABASE_URL', '(unset)', 'PostgreSQL URL; unset starts an embedded PostgreSQL under the data directory'],
+  ['TESSERA_EMBEDDED_PG_PORT', '54329', 'port of the embedded PostgreSQL (127.0.0.1 only)'],
+  ['TESSERA_HOST', '127.0.0.1', 'address of the public HTTP listener (admin API)'],
+  ['TESSERA_PORT', '8080', 'port of the public HTTP listener'],
+  ['TESSERA_MESH_HOST', '127.0.0.1', 'address of the mesh (HTTP/2 Connect) listener'],
+  ['TESSERA_MESH_PORT', '15010', 'port of the mesh listener that proxies connect to'],
+  ['TESSERA_PUBLIC_URL', 'http://127.0.0.1:<TESSERA_PORT>', 'external base URL; the access-token issuer'],
+  ['TESSERA_ADMIN_EMAIL', 'admin@example.com', 'bootstrap administrator; granted the demo server'],
+  ['TESSERA_ADMIN_TOKEN', '(generated)', 'bearer token for the admin API; generated into <data dir>/admin-token'],
+  ['TESSERA_MESH_TOKEN', '(generated)', 'bootstrap token proxies present on the mesh stream; generated into <data dir>/mesh-token'],
+  ['TESSERA_LOCAL_PROXIES', 'true', 'spawn a local proxy process for every registered server'],
+  ['TESSERA_DEMO_SERVER', 'true', 'register the demo server "everything" (server-everything over stdio)'],
+  ['TESSERA_DEMO_PORT', '15001', 'port of the demo server\'s local proxy'],
+  ['TESSERA_TOKEN_TTL_SECONDS', '3600', 'lifetime of minted access tokens'],
+  ['TESSERA_AUDIT_BATCH_MAX_EVENTS', '256', 'proxies ship an audit batch at this many events'],
+  ['TESSERA_AUDIT_FLUSH_INTERVAL_MS', '1000', 'proxies ship a non-empty audit batch after this long'],
+  ['TESSERA_LOG_LEVEL', 'info', 'debug, info, warn or error'],
+] as const;
+
+type Env = Record<string, string | undefined>;
+
+/**
+ * Reads and validates the settings.
+ *
+ * @throws TypeError listing every invalid setting.
+ */
+export function readSettings(env: Env, cwd = process.cwd()): Settings {
+  const problems: string[] = [];
+  const int = (name: string, fallback: number, min: number, max: number): number => {
+    const raw = env[name];
+    if (raw === undefined || raw === '') return fallback;
+    if (!/^\d+$/.test(raw) || Number(raw) < min || Number(raw) > max) {
+      problems.push(`${name}: "${raw}" must be a whole number in ${min}..${max}`);
+      return fallback;
+    }
+    return Number(raw);
+  };
+  const bool = (name: string, fallback: boolean): boolean => {
+    const raw = env[name];
+    if (raw === undefined || raw === '') return fallback;
+    if (raw === 'true' || raw === '1') return true;
+    if (raw === 'false' || raw === '0') return false;
+    problems.push(`${name}: "${raw}" must be true or false`);
+    return fallback;
+  };
+  const port = int('TESSERA_PORT', 8080, 0, 65535);
+  const host = env.TESSERA_HOST || '127.0.0.1';
+  const publicUrl = (env.TESSERA_PUBLIC_URL || `http://${host.includes(':') ? `[${host}]` : host}:${port}`).replace(/\/$/, '');
+  try {
+    const u = new URL(publicUrl);
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') problems.push('TESSERA_PUBLIC_URL: must be http(s)');
+  } catch {
+    problems.push(`TESSERA_PUBLIC_URL: "${publicUrl}" is not a URL`);
+  }
+  const databaseUrl = env.DATABASE_URL || undefined;
+  if (databaseUrl && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
+    problems.push('DATABASE_URL: must start with postgres:// or postgresql://');
+  }
+  const adminEmail = env.TESSERA_ADMIN_EMAIL || 'admin@example.com';
+  if (!/^[^@\s]+@[^@\s]+$/.test(adminEmail)) problems.push(`TESSERA_ADMIN_EMAIL: "${adminEmail}" is not an email address`);
+  for (const name of ['TESSERA_ADMIN_TOKEN', 'TESSERA_MESH_TOKEN']) {
+    const v = env[name];
+    if (v !== undefined && v !== '' && v.length < 32) problems.push(`${name}: must be at least 32 characters`);
+  }
+  const logLevel = (env.TESSERA_LOG_LEVEL || 'info') as Settings['logLevel'];
+  if (!['debug', 'info', 'warn', 'error'].includes(logLevel)) {
+    problems.push(`TESSERA_LOG_LEVEL: "${logLevel}" must be debug, info, warn or error`);
+  }
+  const settings: Settings = {
+    dataDir: resolve(cwd, env.TESSERA_DATA_DIR || '.tessera'),
+    databaseUrl,
+    embeddedPgPort: int('TESSERA_EMBEDDED_PG_PORT', 54329, 1, 65535),
+    host,
+    port,
+    meshHost: env.TESSERA_MESH_HOST || '127.0.0.1',
+    meshPort: int('TESSERA_MESH_PORT', 15010, 0, 65535),
+    publicUrl,
+    adminEmail,
+    adminToken: env.TESSERA_ADMIN_TOKEN || undefined,
+    meshToken: env.TESSERA_MESH_TOKEN || undefined,
+    localProxies: bool('TESSERA_LOCAL_PROXIES', true),
+    demoServer: bool('TESSERA_DEMO_SERVER', true),
+    demoPort: int('TESSERA_DEMO_PORT', 15001, 1, 65535),
+    tokenTtlSeconds: int('TESSERA_TOKEN_TTL_SECONDS', 3600, 60, 86_400),
+    auditBatchMaxEvents: int('TESSERA_AUDIT_BATCH_MAX_EVENTS', 256, 1, 10_000),
+    auditFlushIntervalMs: int('TESSERA_AUDIT_FLUSH_INTERVAL_MS', 1000, 10, 60_000),
+    logLevel,
+  };
+  if (problems.length > 0) throw new TypeError(`invalid control-plane configuration:\n  ${problems.join('\n  ')}`);
+  return settings;
+}

@@ -1,0 +1,103 @@
+/**
+ * Local mode: runs one proxy process per registered server that has a local port, the way the
+ * Kubernetes controller runs one per pod. Restarts a proxy that dies, with backoff; forwards its
+ * logs; stops them all on close (SIGTERM, then SIGKILL).
+ *
+ * @module
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import type { McpServerRow } from '../db/entities/mcp-server.ts';
+
+export interface ProxySupervisorOptions {
+  meshUrl: string;
+  meshToken: string;
+  logLevel: string;
+  log: (level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void;
+  /** Extra environment for every proxy (tests). */
+  env?: Record<string, string>;
+}
+
+export interface ProxySupervisor {
+  /** Starts proxies for servers that have none yet. */
+  ensure(servers: McpServerRow[]): void;
+  close(): Promise<void>;
+}
+
+interface Managed {
+  server: McpServerRow;
+  child: ChildProcess | undefined;
+  restarts: number;
+  timer: NodeJS.Timeout | undefined;
+}
+
+export function proxyEnv(server: McpServerRow, o: ProxySupervisorOptions): Record<string, string> {
+  const env: Record<string, string> = {
+    TESSERA_PROXY_MODE: server.kind === 'stdio' ? 'stdio' : 'sidecar',
+    TESSERA_PROXY_SERVER: server.name,
+    TESSERA_PROXY_NODE_ID: `local-${server.name}`,
+    TESSERA_PROXY_LISTEN: `127.0.0.1:${server.localPort}`,
+    TESSERA_CONTROL_PLANE_URL: o.meshUrl,
+    TESSERA_MESH_TOKEN: o.meshToken,
+    TESSERA_LOG_LEVEL: o.logLevel,
+  };
+  if (server.kind === 'stdio') {
+    env.TESSERA_PROXY_STDIO_COMMAND = server.command!;
+    env.TESSERA_PROXY_STDIO_ARGS = JSON.stringify(server.args);
+  } else {
+    env.TESSERA_PROXY_UPSTREAM_URL = server.url!;
+  }
+  return env;
+}
+
+export function createProxySupervisor(options: ProxySupervisorOptions): ProxySupervisor {
+  const proxyMain = fileURLToPath(import.meta.resolve('@tessera/proxy/main'));
+  const managed = new Map<string, Managed>();
+  let closing = false;
+
+  function start(m: Managed): void {
+    const { PATH, HOME, LANG, TZ } = process.env;
+    const base = Object.fromEntries(Object.entries({ PATH, HOME, LANG, TZ }).filter(([, v]) => v !== undefined)) as Record<string, string>;
+    const child = spawn(process.execPath, [proxyMain], {
+      env: { ...base, ...options.env, ...proxyEnv(m.server, options) },
+      stdio: ['ignore', 'inherit', 'pipe'],
+    });
+    m.child = child;
+    createInterface({ input: child.stderr! }).on('line', (line) => process.stderr.write(`${line}\n`));
+    child.on('exit', (code, signal) => {
+      m.child = undefined;
+      if (closing) return;
+      const delay = Math.min(30_000, 500 * 2 ** Math.min(m.restarts++, 6));
+      options.log('error', 'proxy exited; restarting', { server: m.server.name, code, signal, inMs: delay });
+      m.timer = setTimeout(() => start(m), delay);
+    });
+  }
+
+  return {
+    ensure(servers) {
+      for (const server of servers) {
+        if (closing || server.localPort === null || managed.has(server.name)) continue;
+        const m: Managed = { server, child: undefined, restarts: 0, timer: undefined };
+        managed.set(server.name, m);
+        start(m);
+        options.log('info', 'started local proxy', { server: server.name, port: server.localPort });
+      }
+    },
+    async close() {
+      closing = true;
+      await Promise.all(
+        [...managed.values()].map(async (m) => {
+          if (m.timer) clearTimeout(m.timer);
+          const child = m.child;
+          if (!child || child.exitCode !== null) return;
+          const exited = new Promise<void>((r) => child.once('exit', () => r()));
+          child.kill('SIGTERM');
+          const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+          await exited;
+          clearTimeout(timer);
+        }),
+      );
+    },
+  };
+}

@@ -1,0 +1,127 @@
+/**
+ * The minimal admin HTTP API (until the OAuth and UI work lands): list and register servers,
+ * set grants, mint a token for a user and a server, and read mesh status.
+ * Every route needs the admin bearer token.
+ *
+ * @module
+ */
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { parseGrants, parseServerInput, SERVER_NAME } from '../catalog/server-input.ts';
+import type { ServerRegistry } from '../catalog/server-registry.ts';
+import type { McpServerRow } from '../db/entities/mcp-server.ts';
+import { TesseraError } from '../errors.ts';
+import type { SigningKeys } from '../keys/signing-keys.ts';
+import type { ConfigHub } from '../mesh/config-hub.ts';
+import { secretEquals } from '../mesh/mesh-auth.ts';
+import { mintAccessToken } from '../tokens/mint-token.ts';
+
+export interface AdminApiOptions {
+  adminToken: string;
+  registry: ServerRegistry;
+  hub: ConfigHub;
+  keys: () => SigningKeys;
+  issuer: string;
+  tokenTtlSeconds: number;
+}
+
+function view(s: McpServerRow) {
+  return {
+    name: s.name,
+    kind: s.kind,
+    resourceUri: s.resourceUri,
+    url: s.url,
+    command: s.command,
+    args: s.args,
+    localPort: s.localPort,
+    grants: { users: s.grantUsers, groups: s.grantGroups },
+    createdAt: s.createdAt,
+    updatedAt: s.updatedAt,
+  };
+}
+
+const EMAIL = /^[^@\s]{1,64}@[^@\s]{1,255}$/;
+
+function parseMint(body: unknown): { user: string; server: string; groups: string[] } {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw new TesseraError('TESSERA_INVALID_ARGUMENT', 'the body must be a JSON object');
+  }
+  const b = body as Record<string, unknown>;
+  for (const k of Object.keys(b)) {
+    if (!['user', 'server', 'groups'].includes(k)) throw new TesseraError('TESSERA_INVALID_ARGUMENT', `unknown field "${k}"`);
+  }
+  if (typeof b.user !== 'string' || !EMAIL.test(b.user)) {
+    throw new TesseraError('TESSERA_INVALID_ARGUMENT', '"user" must be an email address');
+  }
+  if (typeof b.server !== 'string' || !SERVER_NAME.test(b.server)) {
+    throw new TesseraError('TESSERA_INVALID_ARGUMENT', '"server" must be a server name');
+  }
+  const groups = b.groups ?? [];
+  if (!Array.isArray(groups) || groups.length > 100 || !groups.every((g) => typeof g === 'string' && g.length > 0 && g.length <= 256)) {
+    throw new TesseraError('TESSERA_INVALID_ARGUMENT', '"groups" must be an array of at most 100 non-empty strings');
+  }
+  return { user: b.user, server: b.server, groups: groups as string[] };
+}
+
+export function adminApiPlugin(options: AdminApiOptions) {
+  return async (app: FastifyInstance) => {
+    app.addHook('onRequest', async (req: FastifyRequest) => {
+      const m = /^Bearer (.+)$/.exec(req.headers.authorization ?? '');
+      if (!m || !secretEquals(m[1]!, options.adminToken)) {
+        throw new TesseraError('TESSERA_UNAUTHENTICATED', 'a valid admin token is required (Authorization: Bearer …)');
+      }
+    });
+
+    app.setErrorHandler((err: FastifyError | TesseraError, _req: FastifyRequest, reply: FastifyReply) => {
+      if (err instanceof TesseraError) return reply.code(err.httpStatus).send({ error: err.code, message: err.message });
+      const status = (err as FastifyError).statusCode;
+      if (status && status >= 400 && status < 500) {
+        return reply.code(status).send({ error: 'TESSERA_INVALID_ARGUMENT', message: err.message });
+      }
+      app.log.error(err);
+      return reply.code(500).send({ error: 'TESSERA_INTERNAL', message: 'internal error' });
+    });
+
+    app.get('/api/v1/servers', async () => ({ servers: (await options.registry.list()).map(view) }));
+
+    app.get('/api/v1/servers/:name', async (req) => {
+      const { name } = req.params as { name: string };
+      const s = await options.registry.get(name);
+      if (!s) throw new TesseraError('TESSERA_NOT_FOUND', `server "${name}" does not exist`);
+      return view(s);
+    });
+
+    app.post('/api/v1/servers', async (req, reply) => {
+      const created = await options.registry.create(parseServerInput(req.body));
+      return reply.code(201).send(view(created));
+    });
+
+    app.put('/api/v1/servers/:name/grants', async (req) => {
+      const { name } = req.params as { name: string };
+      return view(await options.registry.setGrants(name, parseGrants(req.body)));
+    });
+
+    app.post('/api/v1/tokens', async (req) => {
+      const { user, server, groups } = parseMint(req.body);
+      const s = await options.registry.get(server);
+      if (!s) throw new TesseraError('TESSERA_NOT_FOUND', `server "${server}" does not exist`);
+      const { token, expiresAt } = await mintAccessToken({
+        keys: options.keys(),
+        issuer: options.issuer,
+        audience: s.resourceUri,
+        subject: user,
+        email: user,
+        groups,
+        ttlSeconds: options.tokenTtlSeconds,
+      });
+      return {
+        access_token: token,
+        token_type: 'Bearer',
+        expires_in: options.tokenTtlSeconds,
+        expires_at: expiresAt.toISOString(),
+        resource: s.resourceUri,
+      };
+    });
+
+    app.get('/api/v1/mesh/proxies', async () => ({ proxies: options.hub.status() }));
+  };
+}

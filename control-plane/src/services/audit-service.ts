@@ -1,0 +1,88 @@
+/**
+ * AuditService: stores batches of audit events from proxies. Each event is inserted once, keyed by
+ * its event id, so a batch retried after a lost acknowledgement adds nothing.
+ *
+ * @module
+ */
+import { Code, ConnectError, type ServiceImpl } from '@connectrpc/connect';
+import { timestampDate } from '@bufbuild/protobuf/wkt';
+import type { AuditEvent, AuditService, IngestRequest } from '@tessera/api/mesh/v1/audit';
+import type { DataSource } from 'typeorm';
+import { requireMeshToken } from '../mesh/mesh-auth.ts';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const OUTCOMES = new Set(['ok', 'error', 'denied', 'unauthenticated', 'invalid']);
+const MAX_BATCH = 10_000;
+
+function validate(req: IngestRequest): void {
+  if (!UUID.test(req.batchId)) throw new ConnectError('batch_id must be a UUID', Code.InvalidArgument);
+  if (req.events.length > MAX_BATCH) throw new ConnectError(`a batch holds at most ${MAX_BATCH} events`, Code.InvalidArgument);
+  req.events.forEach((e: AuditEvent, i: number) => {
+    const where = `events[${i}]`;
+    if (!UUID.test(e.eventId)) throw new ConnectError(`${where}.event_id must be a UUID`, Code.InvalidArgument);
+    if (!e.time) throw new ConnectError(`${where}.time is required`, Code.InvalidArgument);
+    if (!e.server) throw new ConnectError(`${where}.server is required`, Code.InvalidArgument);
+    if (!OUTCOMES.has(e.outcome)) throw new ConnectError(`${where}.outcome "${e.outcome}" is not known`, Code.InvalidArgument);
+  });
+}
+
+export function auditService(options: { ds: DataSource; meshToken: string }): ServiceImpl<typeof AuditService> {
+  return {
+    async ingest(req, context) {
+      requireMeshToken(context.requestHeader.get('authorization'), options.meshToken);
+      validate(req);
+      if (req.events.length === 0) return { batchId: req.batchId, stored: 0 };
+      const cols = {
+        event_id: [] as string[],
+        time: [] as string[],
+        proxy_id: [] as string[],
+        server: [] as string[],
+        user_name: [] as string[],
+        method: [] as string[],
+        target: [] as string[],
+        outcome: [] as string[],
+        http_status: [] as number[],
+        error_code: [] as number[],
+        latency_us: [] as string[],
+        request_bytes: [] as string[],
+        response_bytes: [] as string[],
+        session_id: [] as string[],
+        reason: [] as string[],
+        request_id: [] as string[],
+      };
+      for (const e of req.events) {
+        cols.event_id.push(e.eventId);
+        cols.time.push(timestampDate(e.time!).toISOString());
+        cols.proxy_id.push(e.proxyId);
+        cols.server.push(e.server);
+        cols.user_name.push(e.user);
+        cols.method.push(e.method);
+        cols.target.push(e.target);
+        cols.outcome.push(e.outcome);
+        cols.http_status.push(e.httpStatus);
+        cols.error_code.push(e.errorCode);
+        cols.latency_us.push(e.latencyUs.toString());
+        cols.request_bytes.push(e.requestBytes.toString());
+        cols.response_bytes.push(e.responseBytes.toString());
+        cols.session_id.push(e.sessionId);
+        cols.reason.push(e.reason);
+        cols.request_id.push(e.requestId);
+      }
+      // One statement for the whole batch: unnest turns the column arrays back into rows.
+      const rows: unknown[] = await options.ds.query(
+        `INSERT INTO audit_events (event_id, time, batch_id, proxy_id, server, user_name, method, target, outcome,
+           http_status, error_code, latency_us, request_bytes, response_bytes, session_id, reason, request_id)
+         SELECT u.event_id, u.time, $1::uuid, u.proxy_id, u.server, u.user_name, u.method, u.target, u.outcome,
+           u.http_status, u.error_code, u.latency_us, u.request_bytes, u.response_bytes, u.session_id, u.reason, u.request_id
+         FROM unnest($2::uuid[], $3::timestamptz[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[],
+           $10::int[], $11::int[], $12::bigint[], $13::bigint[], $14::bigint[], $15::text[], $16::text[], $17::text[])
+           AS u(event_id, time, proxy_id, server, user_name, method, target, outcome, http_status, error_code,
+                latency_us, request_bytes, response_bytes, session_id, reason, request_id)
+         ON CONFLICT (event_id) DO NOTHING
+         RETURNING event_id`,
+        [req.batchId, ...Object.values(cols)],
+      );
+      return { batchId: req.batchId, stored: rows.length };
+    },
+  };
+}

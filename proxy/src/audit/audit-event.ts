@@ -1,0 +1,23 @@
+/**
+ * The audit event the proxy records for every JSON-RPC exchange, before it is put on the wire.
+ *
+ * @module
+ */
+export type AuditOutcome = 'ok' | 'error' | 'denied' | 'unauthenticated' | 'invalid';
+
+export interface AuditRecord {
+  eventId: string;
+  time: Date;
+  user: string;
+  method: string;
+  target: string;
+  outcome: AuditOutcome;
+  httpStatus: number;
+  errorCode: number;
+  latencyUs: number;
+  requestBytes: number;
+  responseBytes: number;
+  sessionId: string;
+  reason: string;
+  requestId: string;
+}

@@ -1,0 +1,157 @@
+/**
+ * The proxy's static configuration: everything it needs before the control plane speaks, read from
+ * the environment and validated as a whole. How the MCP server is reached (URL or command) lives here,
+ * never in pushed configuration, so nothing arriving over the network can make a proxy spawn a process.
+ *
+ * @module
+ */
+import { hostname } from 'node:os';
+
+export type ProxyMode = 'sidecar' | 'stdio';
+
+export interface Bootstrap {
+  mode: ProxyMode;
+  /** The logical MCP server this proxy fronts. */
+  server: string;
+  nodeId: string;
+  listenHost: string;
+  listenPort: number;
+  /** Sidecar mode: the MCP server's Streamable HTTP endpoint, normally on localhost. */
+  upstreamUrl: URL | undefined;
+  /** stdio mode: the command and its arguments, spawned without a shell. */
+  stdioCommand: string | undefined;
+  stdioArgs: string[];
+  stdioMaxSessions: number;
+  stdioIdleTimeoutMs: number;
+  controlPlaneUrl: URL;
+  meshToken: string;
+  maxBodyBytes: number;
+  logLevel: 'debug' | 'info' | 'warn' | 'error';
+}
+
+/** A setting of the proxy, as documented in the README. */
+export const settings = {
+  TESSERA_PROXY_MODE: 'sidecar (forward to an HTTP MCP server) or stdio (spawn one child per session)',
+  TESSERA_PROXY_SERVER: 'the logical server name this proxy fronts (required)',
+  TESSERA_PROXY_NODE_ID: 'stable identity of this proxy instance (default: <hostname>-<pid>)',
+  TESSERA_PROXY_LISTEN: 'host:port of the MCP listener (default 127.0.0.1:15001)',
+  TESSERA_PROXY_UPSTREAM_URL: 'sidecar mode: the MCP server URL, e.g. http://127.0.0.1:8080/mcp',
+  TESSERA_PROXY_STDIO_COMMAND: 'stdio mode: the executable to spawn',
+  TESSERA_PROXY_STDIO_ARGS: 'stdio mode: its arguments as a JSON array of strings (default [])',
+  TESSERA_PROXY_STDIO_MAX_SESSIONS: 'stdio mode: most concurrent sessions (children) (default 32)',
+  TESSERA_PROXY_STDIO_IDLE_TIMEOUT_MS: 'stdio mode: idle session lifetime (default 900000)',
+  TESSERA_CONTROL_PLANE_URL: 'the control plane mesh endpoint (default http://127.0.0.1:15010)',
+  TESSERA_MESH_TOKEN: 'bootstrap token for the mesh stream (or TESSERA_MESH_TOKEN_FILE)',
+  TESSERA_MESH_TOKEN_FILE: 'file holding the mesh token',
+  TESSERA_PROXY_MAX_BODY_BYTES: 'largest accepted request body (default 4194304)',
+  TESSERA_LOG_LEVEL: 'debug, info, warn or error (default info)',
+} as const;
+
+type Env = Record<string, string | undefined>;
+
+/** Collects every problem rather than stopping at the first, so one run shows all that is wrong. */
+class Problems {
+  readonly list: string[] = [];
+  add(name: string, message: string): undefined {
+    this.list.push(`${name}: ${message}`);
+    return undefined;
+  }
+}
+
+function integer(env: Env, name: string, fallback: number, min: number, max: number, p: Problems): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (!/^\d+$/.test(raw)) return p.add(name, `"${raw}" is not a whole number`) ?? fallback;
+  const n = Number(raw);
+  if (n < min || n > max) return p.add(name, `${n} is outside ${min}..${max}`) ?? fallback;
+  return n;
+}
+
+function url(env: Env, name: string, fallback: string | undefined, p: Problems): URL | undefined {
+  const raw = env[name] || fallback;
+  if (raw === undefined) return undefined;
+  try {
+    const u = new URL(raw);
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') return p.add(name, `"${raw}" must be http or https`);
+    return u;
+  } catch {
+    return p.add(name, `"${raw}" is not a URL`);
+  }
+}
+
+/** Parses `host:port`; IPv6 hosts are written in brackets. */
+export function parseListen(raw: string): { host: string; port: number } | undefined {
+  const m = /^(\[[0-9a-fA-F:.]+\]|[^:]+):(\d{1,5})$/.exec(raw);
+  if (!m) return undefined;
+  const port = Number(m[2]);
+  if (port > 65535) return undefined;
+  return { host: m[1]!.replace(/^\[|\]$/g, ''), port };
+}
+
+/**
+ * Reads and validates the bootstrap configuration.
+ *
+ * @throws TypeError listing every invalid or missing setting.
+ */
+export function readBootstrap(env: Env, readFile: (path: string) => string): Bootstrap {
+  const p = new Problems();
+  const mode = (env.TESSERA_PROXY_MODE || 'sidecar') as ProxyMode;
+  if (mode !== 'sidecar' && mode !== 'stdio') p.add('TESSERA_PROXY_MODE', `"${mode}" must be sidecar or stdio`);
+  const server = env.TESSERA_PROXY_SERVER ?? '';
+  if (!/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/.test(server)) {
+    p.add('TESSERA_PROXY_SERVER', `"${server}" must be a DNS label (lower-case letters, digits, "-")`);
+  }
+  const listen = parseListen(env.TESSERA_PROXY_LISTEN || '127.0.0.1:15001');
+  if (!listen) p.add('TESSERA_PROXY_LISTEN', `"${env.TESSERA_PROXY_LISTEN}" must be host:port`);
+
+  const upstreamUrl = url(env, 'TESSERA_PROXY_UPSTREAM_URL', undefined, p);
+  if (mode === 'sidecar' && !upstreamUrl && !env.TESSERA_PROXY_UPSTREAM_URL) {
+    p.add('TESSERA_PROXY_UPSTREAM_URL', 'is required in sidecar mode');
+  }
+  const stdioCommand = env.TESSERA_PROXY_STDIO_COMMAND || undefined;
+  if (mode === 'stdio' && !stdioCommand) p.add('TESSERA_PROXY_STDIO_COMMAND', 'is required in stdio mode');
+  let stdioArgs: string[] = [];
+  if (env.TESSERA_PROXY_STDIO_ARGS) {
+    try {
+      const parsed: unknown = JSON.parse(env.TESSERA_PROXY_STDIO_ARGS);
+      if (!Array.isArray(parsed) || !parsed.every((a) => typeof a === 'string')) throw new Error();
+      stdioArgs = parsed;
+    } catch {
+      p.add('TESSERA_PROXY_STDIO_ARGS', 'must be a JSON array of strings');
+    }
+  }
+
+  let meshToken = env.TESSERA_MESH_TOKEN ?? '';
+  if (!meshToken && env.TESSERA_MESH_TOKEN_FILE) {
+    try {
+      meshToken = readFile(env.TESSERA_MESH_TOKEN_FILE).trim();
+    } catch (err) {
+      p.add('TESSERA_MESH_TOKEN_FILE', `cannot be read: ${(err as Error).message}`);
+    }
+  }
+  if (!meshToken) p.add('TESSERA_MESH_TOKEN', 'is required (or TESSERA_MESH_TOKEN_FILE)');
+
+  const logLevel = (env.TESSERA_LOG_LEVEL || 'info') as Bootstrap['logLevel'];
+  if (!['debug', 'info', 'warn', 'error'].includes(logLevel)) {
+    p.add('TESSERA_LOG_LEVEL', `"${logLevel}" must be debug, info, warn or error`);
+  }
+
+  const config: Bootstrap = {
+    mode,
+    server,
+    nodeId: env.TESSERA_PROXY_NODE_ID || `${hostname()}-${process.pid}`,
+    listenHost: listen?.host ?? '127.0.0.1',
+    listenPort: listen?.port ?? 15001,
+    upstreamUrl,
+    stdioCommand,
+    stdioArgs,
+    stdioMaxSessions: integer(env, 'TESSERA_PROXY_STDIO_MAX_SESSIONS', 32, 1, 10_000, p),
+    stdioIdleTimeoutMs: integer(env, 'TESSERA_PROXY_STDIO_IDLE_TIMEOUT_MS', 900_000, 1_000, 86_400_000, p),
+    controlPlaneUrl: url(env, 'TESSERA_CONTROL_PLANE_URL', 'http://127.0.0.1:15010', p) ?? new URL('http://invalid'),
+    meshToken,
+    maxBodyBytes: integer(env, 'TESSERA_PROXY_MAX_BODY_BYTES', 4 * 1024 * 1024, 1024, 1024 * 1024 * 1024, p),
+    logLevel,
+  };
+  if (p.list.length > 0) throw new TypeError(`invalid proxy configuration:\n  ${p.list.join('\n  ')}`);
+  return config;
+}

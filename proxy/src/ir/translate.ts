@@ -1,0 +1,161 @@
+/**
+ * Translates discovery responses into the internal representation. A response is validated as a
+ * whole: any problem rejects it (the caller NACKs and keeps the previous configuration).
+ *
+ * @module
+ */
+import { type Any, anyIs, anyUnpack } from '@bufbuild/protobuf/wkt';
+import type { DescMessage, MessageShape } from '@bufbuild/protobuf';
+import {
+  type AuditSettings,
+  AuditSettingsSchema,
+  ServerPolicySchema,
+  type ServerPolicy,
+  type TrustBundle,
+  TrustBundleSchema,
+  type Upstream,
+  UpstreamSchema,
+} from '@tessera/api/mesh/v1/config';
+import type { DiscoveryResponse } from '@tessera/api/mesh/v1/discovery';
+import { createLocalJWKSet, type JSONWebKeySet } from 'jose';
+import { TesseraError } from '../errors.ts';
+import type { AuditIR, PolicyIR, ResourceKind, TrustIR, UpstreamIR } from './proxy-config.ts';
+
+/** The type URL of a configuration message, as carried in `DiscoveryRequest.type_url`. */
+export function typeUrlOf(schema: DescMessage): string {
+  return `type.googleapis.com/${schema.typeName}`;
+}
+
+export const typeUrls: Record<ResourceKind, string> = {
+  trust: typeUrlOf(TrustBundleSchema),
+  upstream: typeUrlOf(UpstreamSchema),
+  policy: typeUrlOf(ServerPolicySchema),
+  audit: typeUrlOf(AuditSettingsSchema),
+};
+
+export function kindOfTypeUrl(typeUrl: string): ResourceKind | undefined {
+  for (const [kind, url] of Object.entries(typeUrls)) if (url === typeUrl) return kind as ResourceKind;
+  return undefined;
+}
+
+function invalid(message: string): TesseraError {
+  return new TesseraError('TESSERA_CONFIG_INVALID', message);
+}
+
+/** Exactly one resource of the expected message type. */
+function single<Desc extends DescMessage>(response: DiscoveryResponse, schema: Desc): MessageShape<Desc> {
+  if (response.resources.length !== 1) {
+    throw invalid(`${schema.typeName}: expected exactly 1 resource, got ${response.resources.length}`);
+  }
+  const any = response.resources[0]!.resource as Any | undefined;
+  if (!any || !anyIs(any, schema)) throw invalid(`${schema.typeName}: resource has the wrong type`);
+  const msg = anyUnpack(any, schema);
+  if (!msg) throw invalid(`${schema.typeName}: resource cannot be decoded`);
+  return msg;
+}
+
+function httpUrl(field: string, raw: string): URL {
+  let u: URL;
+  try {
+    u = new URL(raw);
+  } catch {
+    throw invalid(`${field}: "${raw}" is not a URL`);
+  }
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw invalid(`${field}: "${raw}" must be http(s)`);
+  return u;
+}
+
+export function translateTrust(msg: TrustBundle): TrustIR {
+  httpUrl('TrustBundle.issuer', msg.issuer);
+  let jwks: JSONWebKeySet;
+  try {
+    jwks = JSON.parse(msg.jwksJson) as JSONWebKeySet;
+  } catch {
+    throw invalid('TrustBundle.jwks_json is not valid JSON');
+  }
+  if (!jwks || !Array.isArray(jwks.keys) || jwks.keys.length === 0) {
+    throw invalid('TrustBundle.jwks_json must hold a non-empty "keys" array');
+  }
+  for (const key of jwks.keys) {
+    if ('d' in key) throw invalid('TrustBundle.jwks_json must hold public keys only');
+    if (key.kty !== 'EC' || key.crv !== 'P-256') throw invalid('TrustBundle.jwks_json: only EC P-256 (ES256) keys');
+  }
+  return { issuer: msg.issuer, keys: createLocalJWKSet(jwks) };
+}
+
+export function translateUpstream(msg: Upstream, expectedServer: string): UpstreamIR {
+  if (msg.server !== expectedServer) {
+    throw invalid(`Upstream.server is "${msg.server}" but this proxy fronts "${expectedServer}"`);
+  }
+  const u = httpUrl('Upstream.resource_uri', msg.resourceUri);
+  if (u.search || u.hash) throw invalid('Upstream.resource_uri must have no query or fragment');
+  for (const as of msg.authorizationServers) httpUrl('Upstream.authorization_servers', as);
+  const path = u.pathname === '/' ? '' : u.pathname.replace(/\/$/, '');
+  const metadataPath = `/.well-known/oauth-protected-resource${path}`;
+  return {
+    server: msg.server,
+    resourceUri: msg.resourceUri,
+    endpointPath: u.pathname,
+    metadataPath,
+    metadataUrl: `${u.origin}${metadataPath}`,
+    authorizationServers: [...msg.authorizationServers],
+    scopesSupported: [...msg.scopesSupported],
+    requestTimeoutMs: msg.requestTimeoutMs || 60_000,
+  };
+}
+
+export function translatePolicy(msg: ServerPolicy, expectedServer: string): PolicyIR {
+  if (msg.server !== expectedServer) {
+    throw invalid(`ServerPolicy.server is "${msg.server}" but this proxy fronts "${expectedServer}"`);
+  }
+  const users = new Set<string>();
+  const groups = new Set<string>();
+  for (const g of msg.grants) {
+    for (const u of g.users) {
+      if (!u) throw invalid('ServerPolicy.grants: empty user name');
+      users.add(u);
+    }
+    for (const gr of g.groups) {
+      if (!gr) throw invalid('ServerPolicy.grants: empty group name');
+      groups.add(gr);
+    }
+  }
+  return { users, groups };
+}
+
+export function translateAudit(msg: AuditSettings): AuditIR {
+  if (msg.batchMaxEvents < 1 || msg.batchMaxEvents > 10_000) {
+    throw invalid(`AuditSettings.batch_max_events ${msg.batchMaxEvents} is outside 1..10000`);
+  }
+  if (msg.flushIntervalMs < 10 || msg.flushIntervalMs > 60_000) {
+    throw invalid(`AuditSettings.flush_interval_ms ${msg.flushIntervalMs} is outside 10..60000`);
+  }
+  return { batchMaxEvents: msg.batchMaxEvents, flushIntervalMs: msg.flushIntervalMs };
+}
+
+export type TranslatedPart =
+  | { kind: 'trust'; value: TrustIR }
+  | { kind: 'upstream'; value: UpstreamIR }
+  | { kind: 'policy'; value: PolicyIR }
+  | { kind: 'audit'; value: AuditIR };
+
+/**
+ * Validates and compiles one discovery response.
+ *
+ * @throws TesseraError `TESSERA_CONFIG_INVALID` naming the field that is wrong.
+ */
+export function translateResponse(response: DiscoveryResponse, server: string): TranslatedPart {
+  const kind = kindOfTypeUrl(response.typeUrl);
+  switch (kind) {
+    case 'trust':
+      return { kind, value: translateTrust(single(response, TrustBundleSchema)) };
+    case 'upstream':
+      return { kind, value: translateUpstream(single(response, UpstreamSchema), server) };
+    case 'policy':
+      return { kind, value: translatePolicy(single(response, ServerPolicySchema), server) };
+    case 'audit':
+      return { kind, value: translateAudit(single(response, AuditSettingsSchema)) };
+    default:
+      throw invalid(`unknown type_url "${response.typeUrl}"`);
+  }
+}

@@ -1,0 +1,81 @@
+/**
+ * Assembles a proxy from its bootstrap: store, mesh stream, audit shipper, upstream and listener.
+ *
+ * @module
+ */
+import type { AddressInfo } from 'node:net';
+import type { Bootstrap } from './config/bootstrap.ts';
+import { createAuditShipper } from './audit/audit-shipper.ts';
+import { createProxyServer } from './server/http-server.ts';
+import { createConfigStore } from './store/config-store.ts';
+import { createLog } from './telemetry/log.ts';
+import { createHttpUpstream } from './upstream/http-upstream.ts';
+import { createStdioUpstream } from './upstream/stdio-upstream.ts';
+import type { Upstream } from './upstream/upstream.ts';
+import { createDiscoveryClient } from './xds/discovery-client.ts';
+import { createMeshTransport } from './xds/mesh-transport.ts';
+
+export const PROXY_VERSION = '0.1.0';
+
+/** Audit batching until the control plane sends its settings. */
+const defaultAudit = { batchMaxEvents: 256, flushIntervalMs: 1_000 };
+
+export interface Proxy {
+  /** Starts the mesh stream and the MCP listener; resolves with the bound address. */
+  listen(): Promise<AddressInfo>;
+  /** Drains: stops accepting, ends upstream sessions, ships remaining audit events. */
+  close(): Promise<void>;
+}
+
+export function createProxy(bootstrap: Bootstrap): Proxy {
+  const log = createLog(bootstrap.logLevel, { server: bootstrap.server, node: bootstrap.nodeId });
+  const store = createConfigStore();
+  const transport = createMeshTransport(bootstrap);
+  const discovery = createDiscoveryClient({
+    transport,
+    node: { id: bootstrap.nodeId, server: bootstrap.server, role: bootstrap.mode, version: PROXY_VERSION },
+    store,
+    log,
+  });
+  const audit = createAuditShipper({
+    transport,
+    proxyId: bootstrap.nodeId,
+    server: bootstrap.server,
+    settings: () => store.current()?.audit ?? defaultAudit,
+    log,
+  });
+  const upstream: Upstream =
+    bootstrap.mode === 'stdio'
+      ? createStdioUpstream({
+          command: bootstrap.stdioCommand!,
+          args: bootstrap.stdioArgs,
+          maxSessions: bootstrap.stdioMaxSessions,
+          idleTimeoutMs: bootstrap.stdioIdleTimeoutMs,
+          log,
+        })
+      : createHttpUpstream({ url: bootstrap.upstreamUrl!, log });
+  const server = createProxyServer({ store, upstream, maxBodyBytes: bootstrap.maxBodyBytes, audit: audit.record, log });
+
+  return {
+    async listen() {
+      discovery.start();
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(bootstrap.listenPort, bootstrap.listenHost, () => resolve());
+      });
+      const address = server.address() as AddressInfo;
+      log('info', 'listening', { address: `${address.address}:${address.port}`, mode: bootstrap.mode });
+      return address;
+    },
+    async close() {
+      log('info', 'shutting down');
+      const closed = new Promise<void>((r) => server.close(() => r()));
+      server.closeIdleConnections();
+      await upstream.close();
+      server.closeAllConnections();
+      await closed;
+      await audit.close();
+      discovery.close();
+    },
+  };
+}

@@ -1,0 +1,58 @@
+/**
+ * The proxy's inbound HTTP listener: the MCP endpoint, its RFC 9728 metadata, health and readiness.
+ * It reads configuration only from the store.
+ *
+ * @module
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AuditRecord } from '../audit/audit-event.ts';
+import type { ConfigStore } from '../store/config-store.ts';
+import type { Log } from '../telemetry/log.ts';
+import type { Upstream } from '../upstream/upstream.ts';
+import { createMcpEndpoint } from './mcp-endpoint.ts';
+import { protectedResourceMetadata } from './protected-resource.ts';
+
+export interface ProxyServerOptions {
+  store: ConfigStore;
+  upstream: Upstream;
+  maxBodyBytes: number;
+  audit: (record: AuditRecord) => void;
+  log: Log;
+}
+
+function json(res: ServerResponse, status: number, value: unknown): void {
+  res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' }).end(JSON.stringify(value));
+}
+
+export function createProxyServer(options: ProxyServerOptions): Server {
+  const { store, log } = options;
+  const mcp = createMcpEndpoint(options);
+
+  async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const path = (req.url ?? '/').split('?', 1)[0]!;
+    const config = store.current();
+    if (path === '/healthz') return json(res, 200, { status: 'ok' });
+    if (path === '/readyz') return json(res, store.ready() ? 200 : 503, { ready: store.ready() });
+    if (path.startsWith('/.well-known/oauth-protected-resource')) {
+      if (!config) return json(res, 503, { error: 'temporarily_unavailable', error_description: 'no configuration yet' });
+      if (req.method !== 'GET') return json(res, 405, { error: 'invalid_request', error_description: 'use GET' });
+      if (path === config.upstream.metadataPath || path === '/.well-known/oauth-protected-resource') {
+        return json(res, 200, protectedResourceMetadata(config.upstream));
+      }
+      return json(res, 404, { error: 'not_found' });
+    }
+    if (!config || path === config.upstream.endpointPath) return mcp(req, res, config);
+    return json(res, 404, { error: 'not_found', error_description: `no MCP endpoint at ${path}` });
+  }
+
+  const server = createServer({ requestTimeout: 120_000, headersTimeout: 30_000, maxHeaderSize: 16 * 1024 }, (req, res) => {
+    route(req, res).catch((err: unknown) => {
+      log('error', 'request failed in the proxy', { error: (err as Error).stack });
+      if (!res.headersSent) json(res, 500, { error: 'internal_error' });
+      else res.destroy();
+    });
+  });
+  // SSE streams are long-lived by design; slow or stuck request bodies are bounded by requestTimeout.
+  server.timeout = 0;
+  return server;
+}

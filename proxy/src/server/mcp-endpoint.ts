@@ -1,0 +1,177 @@
+/**
+ * The MCP endpoint pipeline. For every request, in order:
+ *   1. no complete configuration → 503, deny everything;
+ *   2. authenticate the bearer token (401 with an RFC 9728 challenge);
+ *   3. decide the server grant (403);
+ *   4. validate the HTTP framing and parse the JSON-RPC body (4xx, -32700/-32600);
+ *   5. forward to the upstream, streaming the answer;
+ *   6. record one audit event.
+ *
+ * @module
+ */
+import { randomUUID } from 'node:crypto';
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import type { AuditOutcome, AuditRecord } from '../audit/audit-event.ts';
+import { TesseraError } from '../errors.ts';
+import type { ProxyConfig } from '../ir/proxy-config.ts';
+import { authenticate, bearerToken, type Principal } from '../policies/authn.ts';
+import { decideGrant } from '../policies/grant.ts';
+import type { Upstream } from '../upstream/upstream.ts';
+import { errorBody, type JsonRpcMessage, parseJsonRpc, targetOf } from './jsonrpc.ts';
+import { bearerChallenge } from './protected-resource.ts';
+import { readBody } from './read-body.ts';
+
+export interface McpEndpointOptions {
+  upstream: Upstream;
+  maxBodyBytes: number;
+  audit: (record: AuditRecord) => void;
+}
+
+interface Context {
+  started: bigint;
+  user: string;
+  message: JsonRpcMessage | undefined;
+  requestBytes: number;
+}
+
+function outcomeOf(status: number, errorCode: number): AuditOutcome {
+  if (status === 401) return 'unauthenticated';
+  if (status === 403) return 'denied';
+  if (status >= 400 || errorCode !== 0) return 'error';
+  return 'ok';
+}
+
+function wantsJsonOrSse(accept: string | undefined): boolean {
+  if (!accept) return true;
+  return /application\/json|text\/event-stream|\*\/\*|application\/\*|text\/\*/.test(accept);
+}
+
+function withoutCredentials(headers: IncomingHttpHeaders): IncomingHttpHeaders {
+  const { authorization: _a, cookie: _c, 'proxy-authorization': _p, ...rest } = headers;
+  return rest;
+}
+
+export function createMcpEndpoint(options: McpEndpointOptions) {
+  const { upstream } = options;
+
+  function record(ctx: Context, status: number, errorCode: number, responseBytes: number, sessionId: string, reason: string, outcome?: AuditOutcome): void {
+    const m = ctx.message;
+    options.audit({
+      eventId: randomUUID(),
+      time: new Date(),
+      user: ctx.user,
+      method: m && m.kind !== 'response' ? m.method : m ? 'response' : '',
+      target: m ? targetOf(m) : '',
+      outcome: outcome ?? outcomeOf(status, errorCode),
+      httpStatus: status,
+      errorCode,
+      latencyUs: Number((process.hrtime.bigint() - ctx.started) / 1000n),
+      requestBytes: ctx.requestBytes,
+      responseBytes,
+      sessionId,
+      reason,
+      requestId: m && m.kind !== 'notification' ? JSON.stringify(m.id) : '',
+    });
+  }
+
+  function reject(res: ServerResponse, ctx: Context, err: TesseraError, headers: Record<string, string> = {}, outcome?: AuditOutcome): void {
+    const id = ctx.message && ctx.message.kind !== 'notification' ? ctx.message.id : undefined;
+    const body = errorBody(id, err.rpcCode, err.message);
+    if (!res.headersSent) res.writeHead(err.httpStatus, { 'content-type': 'application/json', ...headers });
+    res.end(body);
+    record(ctx, err.httpStatus, err.rpcCode, Buffer.byteLength(body), '', err.message, outcome);
+  }
+
+  return async function handle(req: IncomingMessage, res: ServerResponse, config: ProxyConfig | undefined): Promise<void> {
+    const ctx: Context = { started: process.hrtime.bigint(), user: '', message: undefined, requestBytes: 0 };
+    // 1. Without a complete configuration nothing is allowed.
+    if (!config) {
+      reject(res, ctx, new TesseraError('TESSERA_NOT_READY', 'the proxy has not received its configuration yet'));
+      return;
+    }
+    const method = req.method ?? '';
+    if (method !== 'POST' && method !== 'GET' && method !== 'DELETE') {
+      reject(res, ctx, new TesseraError('TESSERA_METHOD_NOT_ALLOWED', `method ${method} is not allowed`), { allow: 'GET, POST, DELETE' }, 'invalid');
+      return;
+    }
+
+    // 2. Authenticate.
+    const token = bearerToken(req.headers.authorization);
+    let principal: Principal;
+    if (!token) {
+      const err = new TesseraError('TESSERA_UNAUTHENTICATED', 'a bearer token is required');
+      reject(res, ctx, err, { 'www-authenticate': bearerChallenge(config.upstream) });
+      req.resume();
+      return;
+    }
+    try {
+      principal = await authenticate(token, config.trust, config.upstream.resourceUri);
+    } catch (err) {
+      const e = err as TesseraError;
+      reject(res, ctx, e, { 'www-authenticate': bearerChallenge(config.upstream, { code: 'invalid_token', description: e.message }) });
+      req.resume();
+      return;
+    }
+    ctx.user = principal.name;
+
+    // 3. The server-level grant.
+    const decision = decideGrant(principal, config.policy);
+    if (!decision.allowed) {
+      reject(res, ctx, new TesseraError('TESSERA_FORBIDDEN', decision.reason));
+      req.resume();
+      return;
+    }
+
+    // 4. Framing and body.
+    let body: Buffer | undefined;
+    if (method === 'POST') {
+      const contentType = req.headers['content-type'] ?? '';
+      if (!/^application\/json\s*(;|$)/i.test(contentType)) {
+        reject(res, ctx, new TesseraError('TESSERA_UNSUPPORTED_MEDIA_TYPE', 'Content-Type must be application/json'), {}, 'invalid');
+        req.resume();
+        return;
+      }
+      if (!wantsJsonOrSse(req.headers.accept)) {
+        reject(res, ctx, new TesseraError('TESSERA_NOT_ACCEPTABLE', 'Accept must allow application/json or text/event-stream'), {}, 'invalid');
+        req.resume();
+        return;
+      }
+      try {
+        body = await readBody(req, options.maxBodyBytes);
+        ctx.requestBytes = body.length;
+        ctx.message = parseJsonRpc(body.toString('utf8')).message;
+      } catch (err) {
+        if (!(err instanceof TesseraError)) throw err;
+        reject(res, ctx, err, err.code === 'TESSERA_PAYLOAD_TOO_LARGE' ? { connection: 'close' } : {}, 'invalid');
+        return;
+      }
+    } else {
+      req.resume();
+    }
+
+    // 5. Forward. A client that goes away aborts the upstream exchange.
+    const abort = new AbortController();
+    const onClose = () => {
+      if (!res.writableFinished) abort.abort();
+    };
+    res.once('close', onClose);
+    const sessionHeader = req.headers['mcp-session-id'];
+    const result = await upstream.forward(
+      {
+        httpMethod: method,
+        headers: withoutCredentials(req.headers),
+        body,
+        message: ctx.message,
+        sessionId: typeof sessionHeader === 'string' ? sessionHeader : undefined,
+        principal: principal.subject,
+        signal: abort.signal,
+      },
+      res,
+    );
+    res.off('close', onClose);
+
+    // 6. Audit: POSTs are JSON-RPC exchanges; stream opens and session ends are recorded too.
+    if (method !== 'POST') ctx.message = { kind: 'notification', method: method === 'GET' ? 'http/get-stream' : 'http/delete-session', params: undefined };
+    record(ctx, result.status, result.errorCode, result.responseBytes, result.sessionId ?? '', result.reason);
+  };
+}

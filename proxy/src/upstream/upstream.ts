@@ -1,0 +1,51 @@
+/**
+ * The contract between the proxy's inbound server and an upstream kind (HTTP sidecar, stdio).
+ * The server has already authenticated the caller, applied policy and parsed the body; an upstream
+ * only moves the exchange to the MCP server and the answer back, streaming it.
+ *
+ * @module
+ */
+import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
+import type { JsonRpcMessage } from '../server/jsonrpc.ts';
+
+/** One client HTTP request on the MCP endpoint, after authentication and policy. */
+export interface Exchange {
+  httpMethod: 'POST' | 'GET' | 'DELETE';
+  /** Request headers, lower-case names, with `authorization` already removed. */
+  headers: IncomingHttpHeaders;
+  /** The raw body of a POST. */
+  body: Buffer | undefined;
+  /** The parsed body of a POST. */
+  message: JsonRpcMessage | undefined;
+  /** The `Mcp-Session-Id` header, if any. */
+  sessionId: string | undefined;
+  /** The authenticated principal; sessions are bound to it. */
+  principal: string;
+  /** Aborted when the client goes away before the response ends. */
+  signal: AbortSignal;
+}
+
+/** What the audit needs to know about a forwarded exchange. */
+export interface ForwardResult {
+  /** The HTTP status sent to the client. */
+  status: number;
+  /** The JSON-RPC error code in the response, 0 when none was seen. */
+  errorCode: number;
+  /** Bytes of response body sent to the client. */
+  responseBytes: number;
+  /** The session the exchange belonged to (new for an initialize). */
+  sessionId: string | undefined;
+  /** A short reason when the exchange failed in the proxy or the upstream. */
+  reason: string;
+}
+
+/** An upstream kind. */
+export interface Upstream {
+  /**
+   * Forwards one exchange and writes the complete response to `res`, streaming it.
+   * Never rejects: failures are answered to the client and reported in the result.
+   */
+  forward(exchange: Exchange, res: ServerResponse): Promise<ForwardResult>;
+  /** Stops accepting work, ends sessions gracefully and releases resources. */
+  close(): Promise<void>;
+}

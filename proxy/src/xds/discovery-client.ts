@@ -1,0 +1,137 @@
+/**
+ * The proxy's end of the mesh discovery stream. Subscribes to every resource type, validates each
+ * response whole, applies it to the store and ACKs, or NACKs and keeps the previous configuration.
+ * Reconnects with backoff, telling the control plane which versions it already holds.
+ *
+ * @module
+ */
+import { create } from '@bufbuild/protobuf';
+import { Code, ConnectError, createClient, type Transport } from '@connectrpc/connect';
+import {
+  type DiscoveryRequest,
+  DiscoveryRequestSchema,
+  MeshDiscoveryService,
+  type Node,
+  NodeSchema,
+  StatusSchema,
+} from '@tessera/api/mesh/v1/discovery';
+import type { ResourceKind } from '../ir/proxy-config.ts';
+import { translateResponse, typeUrls } from '../ir/translate.ts';
+import type { ConfigStore } from '../store/config-store.ts';
+import type { Log } from '../telemetry/log.ts';
+import { createAsyncQueue } from './async-queue.ts';
+import { createBackoff } from './backoff.ts';
+
+export interface DiscoveryClientOptions {
+  transport: Transport;
+  node: { id: string; server: string; role: string; version: string };
+  store: ConfigStore;
+  log: Log;
+}
+
+export interface DiscoveryClient {
+  /** Connects and keeps reconnecting until closed. */
+  start(): void;
+  /** True while a stream is open. */
+  connected(): boolean;
+  close(): void;
+}
+
+/** The order in which types are requested; the control plane answers in the same order. */
+const order: ResourceKind[] = ['trust', 'upstream', 'policy', 'audit'];
+
+export function createDiscoveryClient(options: DiscoveryClientOptions): DiscoveryClient {
+  const { store, log } = options;
+  const client = createClient(MeshDiscoveryService, options.transport);
+  const backoff = createBackoff({ initialMs: 500, maxMs: 30_000 });
+  const node: Node = create(NodeSchema, {
+    id: options.node.id,
+    mcpServer: options.node.server,
+    role: options.node.role,
+    proxyVersion: options.node.version,
+  });
+  let abort: AbortController | undefined;
+  let closed = false;
+  let isConnected = false;
+  let timer: NodeJS.Timeout | undefined;
+
+  async function runStream(signal: AbortSignal): Promise<void> {
+    const requests = createAsyncQueue<DiscoveryRequest>();
+    signal.addEventListener('abort', () => requests.end(), { once: true });
+    const held = store.versions();
+    order.forEach((kind, i) => {
+      requests.push(
+        create(DiscoveryRequestSchema, {
+          node: i === 0 ? node : undefined,
+          typeUrl: typeUrls[kind],
+          versionInfo: held[kind]?.version ?? '',
+        }),
+      );
+    });
+    try {
+      for await (const response of client.streamResources(requests, { signal })) {
+        if (!isConnected) {
+          isConnected = true;
+          backoff.reset();
+          log('info', 'connected to the control plane', { controlPlane: response.controlPlaneId });
+        }
+        const previous = store.versions();
+        try {
+          const part = translateResponse(response, options.node.server);
+          store.apply(part, response.versionInfo, response.nonce);
+          requests.push(
+            create(DiscoveryRequestSchema, {
+              typeUrl: response.typeUrl,
+              versionInfo: response.versionInfo,
+              responseNonce: response.nonce,
+            }),
+          );
+          log('info', 'applied configuration', { type: part.kind, version: response.versionInfo });
+        } catch (err) {
+          const kind = Object.entries(typeUrls).find(([, u]) => u === response.typeUrl)?.[0] as ResourceKind | undefined;
+          const message = (err as Error).message;
+          log('warn', 'rejected configuration (NACK)', { typeUrl: response.typeUrl, version: response.versionInfo, error: message });
+          requests.push(
+            create(DiscoveryRequestSchema, {
+              typeUrl: response.typeUrl,
+              versionInfo: kind ? (previous[kind]?.version ?? '') : '',
+              responseNonce: response.nonce,
+              errorDetail: create(StatusSchema, { code: Code.InvalidArgument, message }),
+            }),
+          );
+        }
+      }
+    } finally {
+      requests.end();
+    }
+  }
+
+  function connect(): void {
+    if (closed) return;
+    abort = new AbortController();
+    const signal = abort.signal;
+    runStream(signal)
+      .catch((err: unknown) => {
+        if (closed) return;
+        const e = ConnectError.from(err);
+        log('warn', 'mesh stream ended', { code: Code[e.code], error: e.rawMessage });
+      })
+      .finally(() => {
+        isConnected = false;
+        if (closed) return;
+        const delay = backoff.next();
+        timer = setTimeout(connect, delay);
+        timer.unref();
+      });
+  }
+
+  return {
+    start: connect,
+    connected: () => isConnected,
+    close() {
+      closed = true;
+      if (timer) clearTimeout(timer);
+      abort?.abort();
+    },
+  };
+}
