@@ -2,8 +2,8 @@
  * The MCP endpoint pipeline. For every request, in order:
  *   1. no complete configuration → 503, deny everything;
  *   2. authenticate the bearer token (401 with an RFC 9728 challenge);
- *   3. decide the server grant (403);
- *   4. validate the HTTP framing and parse the JSON-RPC body (4xx, -32700/-32600);
+ *   3. validate the HTTP framing and parse the JSON-RPC body (4xx, -32700/-32600);
+ *   4. decide the server grant (403);
  *   5. forward to the upstream, streaming the answer;
  *   6. record one audit event.
  *
@@ -114,15 +114,7 @@ export function createMcpEndpoint(options: McpEndpointOptions) {
     }
     ctx.user = principal.name;
 
-    // 3. The server-level grant.
-    const decision = decideGrant(principal, config.policy);
-    if (!decision.allowed) {
-      reject(res, ctx, new TesseraError('TESSERA_FORBIDDEN', decision.reason));
-      req.resume();
-      return;
-    }
-
-    // 4. Framing and body.
+    // 3. Framing and body: parsed before the grant so that a refusal echoes the id and the audit names the call.
     let body: Buffer | undefined;
     if (method === 'POST') {
       const contentType = req.headers['content-type'] ?? '';
@@ -147,6 +139,13 @@ export function createMcpEndpoint(options: McpEndpointOptions) {
       }
     } else {
       req.resume();
+    }
+
+    // 4. The server-level grant.
+    const decision = decideGrant(principal, config.policy);
+    if (!decision.allowed) {
+      reject(res, ctx, new TesseraError('TESSERA_FORBIDDEN', decision.reason));
+      return;
     }
 
     // 5. Forward. A client that goes away aborts the upstream exchange.
