@@ -1,0 +1,305 @@
+/**
+ * The control plane against a real PostgreSQL: the admin API (good and bad input), the discovery
+ * stream over real HTTP/2 Connect (authentication, subscription, ACK/NACK, pushes on change) and
+ * idempotent audit ingestion.
+ */
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { after, before, describe, test } from 'node:test';
+import { create } from '@bufbuild/protobuf';
+import { timestampNow } from '@bufbuild/protobuf/wkt';
+import { Code, ConnectError, createClient, type Interceptor } from '@connectrpc/connect';
+import { createConnectTransport } from '@connectrpc/connect-node';
+import { AuditEventSchema, AuditService } from '@tessera/api/mesh/v1/audit';
+import {
+  type DiscoveryRequest,
+  DiscoveryRequestSchema,
+  type DiscoveryResponse,
+  MeshDiscoveryService,
+  StatusSchema,
+} from '@tessera/api/mesh/v1/discovery';
+import { createLocalJWKSet, jwtVerify } from 'jose';
+import type { DataSource } from 'typeorm';
+import { build, type ControlPlane } from '../src/app.ts';
+import { readSettings } from '../src/config.ts';
+import { openDataSource } from '../src/db/data-source.ts';
+import { startTestDb, type TestDb } from './helpers/test-db.ts';
+
+const ADMIN = 'a'.repeat(40);
+const MESH = 'm'.repeat(40);
+let db: TestDb;
+let ds: DataSource;
+let cp: ControlPlane;
+let meshUrl: string;
+
+before(async () => {
+  db = await startTestDb();
+  ds = await openDataSource(db.url);
+  const settings = readSettings({
+    TESSERA_DATA_DIR: db.dataDir,
+    TESSERA_PUBLIC_URL: 'https://tessera.example.com',
+    TESSERA_LOG_LEVEL: 'warn',
+  });
+  cp = await build({ settings, ds, adminToken: ADMIN, meshToken: MESH });
+  await cp.meshApp.listen({ host: '127.0.0.1', port: 0 });
+  const addr = cp.meshApp.server.address() as { port: number };
+  meshUrl = `http://127.0.0.1:${addr.port}`;
+});
+
+after(async () => {
+  await cp?.close();
+  await ds?.destroy();
+  await db?.stop();
+});
+
+function admin(method: 'GET' | 'POST' | 'PUT', url: string, payload?: unknown, token = ADMIN) {
+  return cp.publicApp.inject({
+    method,
+    url,
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    payload: typeof payload === 'string' ? payload : payload === undefined ? undefined : JSON.stringify(payload),
+  });
+}
+
+const github = {
+  name: 'github',
+  kind: 'http',
+  url: 'http://127.0.0.1:9/mcp',
+  resourceUri: 'https://github.mcp.example.com/mcp',
+  grants: { users: ['alice@example.com'], groups: ['eng'] },
+};
+
+describe('migrations', () => {
+  test('run once and are recorded; reopening runs nothing again', async () => {
+    const again = await openDataSource(db.url);
+    const rows: Array<{ name: string }> = await again.query('SELECT name FROM tessera_migrations');
+    await again.destroy();
+    assert.deepEqual(rows.map((r) => r.name), ['InitialSchema1764000000000']);
+  });
+});
+
+describe('admin API', () => {
+  test('requires the admin token', async () => {
+    const none = await cp.publicApp.inject({ method: 'GET', url: '/api/v1/servers' });
+    assert.equal(none.statusCode, 401);
+    assert.equal(none.json().error, 'TESSERA_UNAUTHENTICATED');
+    const wrong = await admin('GET', '/api/v1/servers', undefined, 'b'.repeat(40));
+    assert.equal(wrong.statusCode, 401);
+  });
+
+  test('rejects bad registrations and stores nothing', async () => {
+    const malformed = await admin('POST', '/api/v1/servers', '{"name":');
+    assert.equal(malformed.statusCode, 400);
+    assert.equal(malformed.json().error, 'TESSERA_INVALID_ARGUMENT');
+    const badName = await admin('POST', '/api/v1/servers', { ...github, name: 'Not_A_Label' });
+    assert.equal(badName.statusCode, 400);
+    assert.match(badName.json().message, /"name" must be a DNS label/);
+    const badUrl = await admin('POST', '/api/v1/servers', { ...github, url: 'ftp://x' });
+    assert.equal(badUrl.statusCode, 400);
+    assert.match(badUrl.json().message, /"url" must be http or https/);
+    const extra = await admin('POST', '/api/v1/servers', { ...github, shell: 'rm -rf /' });
+    assert.match(extra.json().message, /unknown field "shell"/);
+    assert.deepEqual((await admin('GET', '/api/v1/servers')).json().servers, []);
+  });
+
+  test('registers a server once; a duplicate is a conflict', async () => {
+    const created = await admin('POST', '/api/v1/servers', github);
+    assert.equal(created.statusCode, 201, created.body);
+    assert.deepEqual(created.json().grants, { users: ['alice@example.com'], groups: ['eng'] });
+    const dup = await admin('POST', '/api/v1/servers', github);
+    assert.equal(dup.statusCode, 409);
+    assert.equal(dup.json().error, 'TESSERA_CONFLICT');
+    const list = (await admin('GET', '/api/v1/servers')).json().servers;
+    assert.deepEqual(list.map((s: { name: string }) => s.name), ['github']);
+    assert.equal((await admin('GET', '/api/v1/servers/nope')).statusCode, 404);
+  });
+
+  test('mints a token bound to the server, and refuses unknown servers and bad input', async () => {
+    const res = await admin('POST', '/api/v1/tokens', { user: 'alice@example.com', server: 'github', groups: ['eng'] });
+    assert.equal(res.statusCode, 200, res.body);
+    const body = res.json();
+    const keys = (await ds.query('SELECT public_jwk FROM signing_keys')) as Array<{ public_jwk: object }>;
+    const { payload, protectedHeader } = await jwtVerify(body.access_token, createLocalJWKSet({ keys: keys.map((k) => k.public_jwk) }), {
+      issuer: 'https://tessera.example.com',
+      audience: 'https://github.mcp.example.com/mcp',
+    });
+    assert.equal(protectedHeader.alg, 'ES256');
+    assert.equal(payload.sub, 'alice@example.com');
+    assert.deepEqual(payload.groups, ['eng']);
+    assert.equal(body.resource, 'https://github.mcp.example.com/mcp');
+
+    assert.equal((await admin('POST', '/api/v1/tokens', { user: 'alice@example.com', server: 'nope' })).statusCode, 404);
+    const bad = await admin('POST', '/api/v1/tokens', { user: 'alice', server: 'github' });
+    assert.equal(bad.statusCode, 400);
+    assert.match(bad.json().message, /"user" must be an email address/);
+    assert.equal((await admin('POST', '/api/v1/tokens', { user: 'a@b.c', server: 'github', groups: 'eng' })).statusCode, 400);
+  });
+
+  test('grants: unknown server 404, bad body 400 and unchanged', async () => {
+    assert.equal((await admin('PUT', '/api/v1/servers/nope/grants', { users: [] })).statusCode, 404);
+    assert.equal((await admin('PUT', '/api/v1/servers/github/grants', { users: [''] })).statusCode, 400);
+    const s = (await admin('GET', '/api/v1/servers/github')).json();
+    assert.deepEqual(s.grants.users, ['alice@example.com']);
+  });
+});
+
+function meshClients(token = MESH) {
+  const auth: Interceptor = (next) => (req) => {
+    req.header.set('authorization', `Bearer ${token}`);
+    return next(req);
+  };
+  const transport = createConnectTransport({ baseUrl: meshUrl, httpVersion: '2', interceptors: [auth] });
+  return { discovery: createClient(MeshDiscoveryService, transport), audit: createClient(AuditService, transport) };
+}
+
+/** A discovery stream driven by the test: push requests, await responses one at a time. */
+function openStream(token = MESH) {
+  const pending: DiscoveryRequest[] = [];
+  let wake: (() => void) | undefined;
+  let ended = false;
+  async function* requests() {
+    while (!ended) {
+      if (pending.length) yield pending.shift()!;
+      else await new Promise<void>((r) => (wake = r));
+    }
+  }
+  const abort = new AbortController();
+  const it = meshClients(token).discovery.streamResources(requests(), { signal: abort.signal })[Symbol.asyncIterator]();
+  return {
+    send(init: Parameters<typeof create<typeof DiscoveryRequestSchema>>[1]) {
+      pending.push(create(DiscoveryRequestSchema, init));
+      wake?.();
+    },
+    async next(): Promise<DiscoveryResponse> {
+      const r = await it.next();
+      if (r.done) throw new Error('stream ended');
+      return r.value;
+    },
+    close() {
+      ended = true;
+      wake?.();
+      abort.abort();
+    },
+  };
+}
+
+const types = ['TrustBundle', 'Upstream', 'ServerPolicy', 'AuditSettings'].map((t) => `type.googleapis.com/tessera.mesh.v1.${t}`);
+const node = { id: 'test-proxy-1', mcpServer: 'github', role: 'sidecar' };
+
+async function expectCode(p: Promise<unknown>, code: Code) {
+  await assert.rejects(p, (err: unknown) => ConnectError.from(err).code === code);
+}
+
+describe('discovery stream', () => {
+  test('refuses a wrong mesh token, a missing node and an unknown server', async () => {
+    const wrong = openStream('x'.repeat(40));
+    wrong.send({ node, typeUrl: types[0]! });
+    await expectCode(wrong.next(), Code.Unauthenticated);
+    wrong.close();
+    const noNode = openStream();
+    noNode.send({ typeUrl: types[0]! });
+    await expectCode(noNode.next(), Code.InvalidArgument);
+    noNode.close();
+    const unknown = openStream();
+    unknown.send({ node: { ...node, mcpServer: 'nope' }, typeUrl: types[0]! });
+    await expectCode(unknown.next(), Code.NotFound);
+    unknown.close();
+  });
+
+  test('sends each type in order, tracks ACK and NACK, and pushes only what changed', async () => {
+    const s = openStream();
+    types.forEach((typeUrl, i) => s.send({ node: i === 0 ? node : undefined, typeUrl }));
+    const first: DiscoveryResponse[] = [];
+    for (let i = 0; i < 4; i++) first.push(await s.next());
+    assert.deepEqual(first.map((r) => r.typeUrl), types);
+    assert.equal(new Set(first.map((r) => r.nonce)).size, 4, 'nonces are unique');
+    assert.ok(first.every((r) => r.controlPlaneId === cp.id));
+    for (const r of first.slice(0, 3)) s.send({ typeUrl: r.typeUrl, versionInfo: r.versionInfo, responseNonce: r.nonce });
+    const audit = first[3]!;
+    s.send({
+      typeUrl: audit.typeUrl,
+      versionInfo: '',
+      responseNonce: audit.nonce,
+      errorDetail: create(StatusSchema, { code: Code.InvalidArgument, message: 'batch_max_events too large' }),
+    });
+
+    const status = async () => {
+      for (let i = 0; i < 50; i++) {
+        const proxies = (await admin('GET', '/api/v1/mesh/proxies')).json().proxies as Array<{
+          nodeId: string;
+          types: Array<{ typeUrl: string; state: string; error: string }>;
+        }>;
+        const p = proxies.find((x) => x.nodeId === node.id);
+        const states = Object.fromEntries((p?.types ?? []).map((t) => [t.typeUrl.split('.').pop(), t]));
+        if (states.AuditSettings?.state === 'NACKED' && states.ServerPolicy?.state !== 'STALE') return states;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      throw new Error('status never settled');
+    };
+    const st = await status();
+    assert.equal(st.TrustBundle!.state, 'SYNCED');
+    assert.equal(st.ServerPolicy!.state, 'SYNCED');
+    assert.equal(st.AuditSettings!.state, 'NACKED');
+    assert.equal(st.AuditSettings!.error, 'batch_max_events too large');
+
+    // A grant change reaches the proxy as a new policy, and nothing else is resent.
+    const put = await admin('PUT', '/api/v1/servers/github/grants', { users: ['bob@example.com'] });
+    assert.equal(put.statusCode, 200);
+    const pushed = await s.next();
+    assert.equal(pushed.typeUrl, types[2]);
+    assert.notEqual(pushed.versionInfo, first[2]!.versionInfo);
+    s.close();
+  });
+
+  test('a reconnecting proxy that holds the current versions is sent nothing', async () => {
+    const a = openStream();
+    types.forEach((typeUrl, i) => a.send({ node: i === 0 ? { ...node, id: 'p2' } : undefined, typeUrl }));
+    const got: DiscoveryResponse[] = [];
+    for (let i = 0; i < 4; i++) got.push(await a.next());
+    a.close();
+    const b = openStream();
+    got.forEach((r, i) => b.send({ node: i === 0 ? { ...node, id: 'p2' } : undefined, typeUrl: r.typeUrl, versionInfo: r.versionInfo }));
+    // Ask for an unheld type last: the first response must be for it, proving the others were skipped.
+    b.send({ typeUrl: types[0]!, versionInfo: 'stale' });
+    const r = await b.next();
+    assert.equal(r.typeUrl, types[0]);
+    b.close();
+  });
+});
+
+describe('audit ingestion', () => {
+  const event = (over: Record<string, unknown> = {}) =>
+    create(AuditEventSchema, {
+      eventId: randomUUID(),
+      time: timestampNow(),
+      proxyId: 'p1',
+      server: 'github',
+      user: 'alice@example.com',
+      method: 'tools/call',
+      target: 'search',
+      outcome: 'ok',
+      httpStatus: 200,
+      latencyUs: 1234n,
+      requestBytes: 100n,
+      responseBytes: 200n,
+      ...over,
+    });
+  const count = async () => Number((await ds.query('SELECT count(*) AS n FROM audit_events'))[0].n);
+
+  test('stores a batch once, even when it is retried', async () => {
+    const before = await count();
+    const req = { batchId: randomUUID(), events: [event(), event({ outcome: 'denied', httpStatus: 403 })] };
+    assert.equal((await meshClients().audit.ingest(req)).stored, 2);
+    assert.equal((await meshClients().audit.ingest(req)).stored, 0);
+    assert.equal(await count(), before + 2);
+  });
+
+  test('rejects an invalid batch whole and stores nothing', async () => {
+    const before = await count();
+    await expectCode(meshClients().audit.ingest({ batchId: randomUUID(), events: [event(), event({ outcome: 'maybe' })] }), Code.InvalidArgument);
+    await expectCode(meshClients().audit.ingest({ batchId: 'not-a-uuid', events: [event()] }), Code.InvalidArgument);
+    await expectCode(meshClients().audit.ingest({ batchId: randomUUID(), events: [event({ eventId: 'x' })] }), Code.InvalidArgument);
+    await expectCode(meshClients('y'.repeat(40)).audit.ingest({ batchId: randomUUID(), events: [event()] }), Code.Unauthenticated);
+    assert.equal(await count(), before);
+  });
+});

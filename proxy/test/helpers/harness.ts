@@ -1,0 +1,81 @@
+/**
+ * A proxy listener for socket-level tests, configured directly through its store (no control plane):
+ * real ES256 keys, a real upstream, audit records collected in memory.
+ *
+ * @module
+ */
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { create } from '@bufbuild/protobuf';
+import { AuditSettingsSchema, GrantSchema, ServerPolicySchema, TrustBundleSchema, UpstreamSchema } from '@tessera/api/mesh/v1/config';
+import { exportJWK, generateKeyPair, SignJWT } from 'jose';
+import type { AuditRecord } from '../../src/audit/audit-event.ts';
+import { translateAudit, translatePolicy, translateTrust, translateUpstream } from '../../src/ir/translate.ts';
+import { createProxyServer } from '../../src/server/http-server.ts';
+import { type ConfigStore, createConfigStore } from '../../src/store/config-store.ts';
+import type { Upstream } from '../../src/upstream/upstream.ts';
+
+export const ISSUER = 'https://tessera.test';
+export const RESOURCE = 'https://demo.mcp.test/mcp';
+
+export interface Harness {
+  url: string;
+  store: ConfigStore;
+  audit: AuditRecord[];
+  token(claims?: { sub?: string; email?: string; groups?: string[]; aud?: string; expSeconds?: number }): Promise<string>;
+  close(): Promise<void>;
+}
+
+export async function startHarness(options: {
+  upstream: Upstream;
+  users?: string[];
+  groups?: string[];
+  maxBodyBytes?: number;
+  configured?: boolean;
+}): Promise<Harness> {
+  const { privateKey, publicKey } = await generateKeyPair('ES256');
+  const jwk = { ...(await exportJWK(publicKey)), kid: 'k1', alg: 'ES256' };
+  const store = createConfigStore();
+  if (options.configured !== false) {
+    store.apply({ kind: 'trust', value: translateTrust(create(TrustBundleSchema, { issuer: ISSUER, jwksJson: JSON.stringify({ keys: [jwk] }) })) }, 'v1', 'n1');
+    store.apply(
+      { kind: 'upstream', value: translateUpstream(create(UpstreamSchema, { server: 'demo', resourceUri: RESOURCE, authorizationServers: [ISSUER] }), 'demo') },
+      'v1',
+      'n2',
+    );
+    const grant = create(GrantSchema, { users: options.users ?? ['alice@example.com'], groups: options.groups ?? ['eng'] });
+    store.apply({ kind: 'policy', value: translatePolicy(create(ServerPolicySchema, { server: 'demo', grants: [grant] }), 'demo') }, 'v1', 'n3');
+    store.apply({ kind: 'audit', value: translateAudit(create(AuditSettingsSchema, { batchMaxEvents: 10, flushIntervalMs: 100 })) }, 'v1', 'n4');
+  }
+  const audit: AuditRecord[] = [];
+  const server: Server = createProxyServer({
+    store,
+    upstream: options.upstream,
+    maxBodyBytes: options.maxBodyBytes ?? 64 * 1024,
+    audit: (r) => audit.push(r),
+    log: () => {},
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    store,
+    audit,
+    async token(c = {}) {
+      const now = Math.floor(Date.now() / 1000);
+      return new SignJWT({ email: c.email ?? 'alice@example.com', groups: c.groups ?? [] })
+        .setProtectedHeader({ alg: 'ES256', kid: 'k1' })
+        .setIssuer(ISSUER)
+        .setAudience(c.aud ?? RESOURCE)
+        .setSubject(c.sub ?? 'user-1')
+        .setIssuedAt(now)
+        .setExpirationTime(now + (c.expSeconds ?? 300))
+        .sign(privateKey);
+    },
+    async close() {
+      server.closeAllConnections();
+      await new Promise<void>((r) => server.close(() => r()));
+      await options.upstream.close();
+    },
+  };
+}

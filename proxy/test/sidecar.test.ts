@@ -1,0 +1,273 @@
+/**
+ * The proxy in sidecar mode on real sockets: a real HTTP MCP server (server-everything in
+ * streamableHttp mode) through the proxy with the MCP SDK client, and a controllable upstream for
+ * streaming, credential stripping, cancellation and every kind of bad input.
+ */
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { after, before, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { createHttpUpstream } from '../src/upstream/http-upstream.ts';
+import { type Harness, RESOURCE, startHarness } from './helpers/harness.ts';
+
+const noLog = () => {};
+
+async function freePort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
+  const { port } = s.address() as AddressInfo;
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
+}
+
+describe('with server-everything over Streamable HTTP', () => {
+  let child: ChildProcess;
+  let h: Harness;
+
+  before(async () => {
+    const port = await freePort();
+    const entry = fileURLToPath(import.meta.resolve('@modelcontextprotocol/server-everything/dist/index.js'));
+    child = spawn(process.execPath, [entry, 'streamableHttp'], { env: { ...process.env, PORT: String(port) }, stdio: ['ignore', 'ignore', 'pipe'] });
+    await new Promise<void>((resolve, reject) => {
+      let err = '';
+      child.stderr!.on('data', (d: Buffer) => {
+        err += d.toString();
+        if (err.includes('listening')) resolve();
+      });
+      child.once('exit', (code) => reject(new Error(`server-everything exited ${code}: ${err}`)));
+    });
+    h = await startHarness({ upstream: createHttpUpstream({ url: new URL(`http://127.0.0.1:${port}/mcp`), log: noLog }) });
+  });
+
+  after(async () => {
+    await h?.close();
+    child?.kill();
+  });
+
+  test('initialize, tools/list and tools/call echo with the SDK client', async () => {
+    const client = new Client({ name: 'sidecar-test', version: '1' });
+    await client.connect(
+      new StreamableHTTPClientTransport(new URL(`${h.url}/mcp`), { requestInit: { headers: { authorization: `Bearer ${await h.token()}` } } }),
+    );
+    const { tools } = await client.listTools();
+    assert.ok(tools.some((t) => t.name === 'echo'));
+    const r = await client.callTool({ name: 'echo', arguments: { message: 'via sidecar' } });
+    assert.match(JSON.stringify(r.content), /via sidecar/);
+    await client.close();
+    const call = h.audit.find((a) => a.method === 'tools/call');
+    assert.equal(call?.target, 'echo');
+    assert.equal(call?.outcome, 'ok');
+    assert.equal(call?.user, 'alice@example.com');
+    assert.ok(call.responseBytes > 0);
+  });
+});
+
+describe('with a controllable upstream', () => {
+  let upstream: Server;
+  let h: Harness;
+  const seen: IncomingMessage[] = [];
+  let release: (() => void) | undefined;
+  let upstreamClosed: Promise<void> | undefined;
+
+  before(async () => {
+    upstream = createServer((req, res) => {
+      seen.push(req);
+      let body = '';
+      req.on('data', (d: Buffer) => {
+        body += d.toString();
+      });
+      req.on('end', () => {
+        const msg = JSON.parse(body || '{}') as { id?: number; method?: string };
+        if (msg.method === 'stream') {
+          // First event now; the final answer only when the test releases it.
+          res.writeHead(200, { 'content-type': 'text/event-stream' });
+          res.write(`event: message\ndata: ${JSON.stringify({ jsonrpc: '2.0', method: 'notifications/progress', params: { progress: 1 } })}\n\n`);
+          release = () => res.end(`event: message\ndata: ${JSON.stringify({ jsonrpc: '2.0', id: msg.id, result: {} })}\n\n`);
+          upstreamClosed = new Promise((r) => res.once('close', () => r()));
+          return;
+        }
+        if (msg.method === 'fail') {
+          res.writeHead(200, { 'content-type': 'application/json' });
+          res.end(JSON.stringify({ jsonrpc: '2.0', id: msg.id, error: { code: -32042, message: 'nope' } }));
+          return;
+        }
+        res.writeHead(200, { 'content-type': 'application/json', 'mcp-session-id': 'sess-1', 'set-cookie': 'x=1', server: 'fixture' });
+        res.end(JSON.stringify({ jsonrpc: '2.0', id: msg.id, result: { ok: true } }));
+      });
+    });
+    await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', () => r()));
+    const { port } = upstream.address() as AddressInfo;
+    h = await startHarness({ upstream: createHttpUpstream({ url: new URL(`http://127.0.0.1:${port}/mcp`), log: noLog }), maxBodyBytes: 4096 });
+  });
+
+  after(async () => {
+    await h?.close();
+    upstream.closeAllConnections();
+    await new Promise<void>((r) => upstream.close(() => r()));
+  });
+
+  async function post(body: string, headers: Record<string, string> = {}, signal?: AbortSignal) {
+    return fetch(`${h.url}/mcp`, {
+      method: 'POST',
+      signal,
+      headers: {
+        authorization: `Bearer ${await h.token()}`,
+        'content-type': 'application/json',
+        accept: 'application/json, text/event-stream',
+        ...headers,
+      },
+      body,
+    });
+  }
+  const call = (method: string, id = 7) => JSON.stringify({ jsonrpc: '2.0', id, method, params: { name: 'x' } });
+
+  test('the client credentials never reach the upstream; MCP headers do, both ways', async () => {
+    seen.length = 0;
+    const res = await post(call('tools/list'), { cookie: 'session=secret', 'mcp-session-id': 'sess-1', 'mcp-protocol-version': '2025-11-25' });
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get('mcp-session-id'), 'sess-1');
+    assert.equal(res.headers.get('set-cookie'), null);
+    assert.equal(res.headers.get('server'), null);
+    const got = seen[0]!.headers;
+    assert.equal(got.authorization, undefined);
+    assert.equal(got.cookie, undefined);
+    assert.equal(got['mcp-session-id'], 'sess-1');
+    assert.equal(got['mcp-protocol-version'], '2025-11-25');
+  });
+
+  test('SSE streams through without buffering', async () => {
+    const res = await post(call('stream'));
+    assert.equal(res.headers.get('content-type'), 'text/event-stream');
+    assert.equal(res.headers.get('x-accel-buffering'), 'no');
+    const reader = res.body!.getReader();
+    // The first event arrives while the upstream still holds the response open.
+    const first = new TextDecoder().decode((await reader.read()).value);
+    assert.match(first, /notifications\/progress/);
+    assert.ok(release, 'the upstream has not finished');
+    release!();
+    let rest = '';
+    for (let r = await reader.read(); !r.done; r = await reader.read()) rest += new TextDecoder().decode(r.value);
+    assert.match(rest, /"id":7/);
+  });
+
+  test('a client that disconnects cancels the upstream request', async () => {
+    const abort = new AbortController();
+    const res = await post(call('stream', 8), {}, abort.signal);
+    await res.body!.getReader().read();
+    abort.abort();
+    await upstreamClosed;
+  });
+
+  test('the JSON-RPC error code of the answer is audited', async () => {
+    h.audit.length = 0;
+    const res = await post(call('fail', 9));
+    assert.equal(res.status, 200);
+    await res.text();
+    const a = h.audit.at(-1)!;
+    assert.equal(a.outcome, 'error');
+    assert.equal(a.errorCode, -32042);
+    assert.equal(a.requestId, '9');
+  });
+
+  test('bad input gets specific errors and never reaches the upstream', async () => {
+    seen.length = 0;
+    const big = await post(JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'x', params: { pad: 'x'.repeat(5000) } }));
+    assert.equal(big.status, 413);
+    const malformed = await post('{"jsonrpc":');
+    assert.equal(malformed.status, 400);
+    assert.equal(((await malformed.json()) as { error: { code: number } }).error.code, -32700);
+    assert.equal((await post(`[${call('a')}]`)).status, 400);
+    assert.equal((await post('{"jsonrpc":"2.0","id":null,"method":"a"}')).status, 400);
+    assert.equal((await post(call('a'), { 'content-type': 'text/plain' })).status, 415);
+    assert.equal((await post(call('a'), { accept: 'text/html' })).status, 406);
+    const deep = await post(`{"jsonrpc":"2.0","id":1,"method":"a","params":{"x":${'['.repeat(100)}${']'.repeat(100)}}}`);
+    assert.equal(deep.status, 400);
+    const put = await fetch(`${h.url}/mcp`, { method: 'PUT', headers: { authorization: `Bearer ${await h.token()}` } });
+    assert.equal(put.status, 405);
+    assert.equal(seen.length, 0);
+  });
+
+  test('authentication failures: 401 with the right challenge, nothing forwarded', async () => {
+    seen.length = 0;
+    const none = await fetch(`${h.url}/mcp`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: call('a') });
+    assert.equal(none.status, 401);
+    assert.equal(none.headers.get('www-authenticate'), 'Bearer resource_metadata="https://demo.mcp.test/.well-known/oauth-protected-resource/mcp"');
+    const expired = await post(call('a'), { authorization: `Bearer ${await h.token({ expSeconds: -60 })}` });
+    assert.equal(expired.status, 401);
+    assert.match(expired.headers.get('www-authenticate') ?? '', /error="invalid_token", error_description="the token has expired"/);
+    const otherServer = await post(call('a'), { authorization: `Bearer ${await h.token({ aud: 'https://other.mcp.test/mcp' })}` });
+    assert.equal(otherServer.status, 401);
+    const inQuery = await fetch(`${h.url}/mcp?access_token=${await h.token()}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: call('a'),
+    });
+    assert.equal(inQuery.status, 401, 'tokens in the query string are ignored');
+    const basic = await post(call('a'), { authorization: 'Basic YWxpY2U6cHc=' });
+    assert.equal(basic.status, 401);
+    assert.equal(seen.length, 0);
+  });
+
+  test('grants: a group admits; anyone else gets 403 with the request id', async () => {
+    const byGroup = await post(call('a'), { authorization: `Bearer ${await h.token({ email: 'bob@example.com', groups: ['eng'] })}` });
+    assert.equal(byGroup.status, 200);
+    const denied = await post(call('a', 42), { authorization: `Bearer ${await h.token({ email: 'eve@example.com', groups: ['sales'] })}` });
+    assert.equal(denied.status, 403);
+    const body = (await denied.json()) as { id: number; error: { code: number } };
+    assert.equal(body.id, 42);
+    assert.equal(body.error.code, -31003);
+    assert.equal(h.audit.at(-1)!.outcome, 'denied');
+    assert.equal(h.audit.at(-1)!.user, 'eve@example.com');
+  });
+
+  test('protected resource metadata at the path-inserted and root locations', async () => {
+    for (const path of ['/.well-known/oauth-protected-resource/mcp', '/.well-known/oauth-protected-resource']) {
+      const res = await fetch(`${h.url}${path}`);
+      assert.equal(res.status, 200);
+      const doc = (await res.json()) as { resource: string; authorization_servers: string[]; scopes_supported: string[] };
+      assert.equal(doc.resource, RESOURCE);
+      assert.deepEqual(doc.authorization_servers, ['https://tessera.test']);
+    }
+    assert.equal((await fetch(`${h.url}/.well-known/oauth-protected-resource/other`)).status, 404);
+    assert.equal((await fetch(`${h.url}/elsewhere`)).status, 404);
+  });
+});
+
+describe('failures around the upstream and the configuration', () => {
+  test('an unreachable upstream answers 502 with a JSON-RPC error', async () => {
+    const port = await freePort();
+    const h = await startHarness({ upstream: createHttpUpstream({ url: new URL(`http://127.0.0.1:${port}/mcp`), log: noLog }) });
+    try {
+      const res = await fetch(`${h.url}/mcp`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${await h.token()}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ jsonrpc: '2.0', id: 3, method: 'tools/list' }),
+      });
+      assert.equal(res.status, 502);
+      const body = (await res.json()) as { id: number; error: { code: number; message: string } };
+      assert.equal(body.id, 3);
+      assert.equal(body.error.code, -31004);
+      assert.equal(h.audit.at(-1)!.outcome, 'error');
+    } finally {
+      await h.close();
+    }
+  });
+
+  test('without configuration the proxy is not ready and denies everything', async () => {
+    const h = await startHarness({ upstream: createHttpUpstream({ url: new URL('http://127.0.0.1:9/mcp'), log: noLog }), configured: false });
+    try {
+      assert.equal((await fetch(`${h.url}/healthz`)).status, 200);
+      assert.equal((await fetch(`${h.url}/readyz`)).status, 503);
+      const res = await fetch(`${h.url}/mcp`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+      assert.equal(res.status, 503);
+      assert.equal(((await res.json()) as { error: { code: number } }).error.code, -31005);
+      assert.equal((await fetch(`${h.url}/.well-known/oauth-protected-resource`)).status, 503);
+    } finally {
+      await h.close();
+    }
+  });
+});
