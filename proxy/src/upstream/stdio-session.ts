@@ -1,0 +1,319 @@
+/**
+ * One MCP session of the stdio upstream: a dedicated child process, the client requests waiting for
+ * its answers (matched by JSON-RPC id), and at most one standalone GET stream for what the server
+ * sends on its own.
+ *
+ * Routing of what the child writes, in order:
+ * 1. a response goes to the pending request with its id, or is dropped (the request was cancelled);
+ * 2. `notifications/progress` whose token belongs to a pending request that may stream goes to that
+ *    request's SSE response;
+ * 3. any other notification or server request goes to the GET stream, or is dropped when none is open.
+ *
+ * @module
+ */
+import type { ServerResponse } from 'node:http';
+import { TesseraError, type TesseraErrorCode } from '../errors.ts';
+import { errorBody, type JsonRpcId, type JsonRpcRequest } from '../server/jsonrpc.ts';
+import type { StdioChild, StdioChildExit, StdioChildOptions, StdioLog } from './stdio-child.ts';
+import { CLIENT_CLOSED_STATUS, replyEmpty, replyError, replyJson, UNKNOWN_SESSION } from './stdio-reply.ts';
+import { acceptsEventStream, openSseStream, type SseStream } from './stdio-sse.ts';
+import type { Exchange, ForwardResult } from './upstream.ts';
+
+export interface StdioSessionOptions {
+  id: string;
+  /** The principal that initialized the session; only it may use the session. */
+  principal: string;
+  requestTimeoutMs: number;
+  idleTimeoutMs: number;
+  pingIntervalMs: number;
+  log: StdioLog;
+  /** Starts the session's child with the session's handlers. */
+  spawn: (handlers: Pick<StdioChildOptions, 'onMessage' | 'onExit'>) => StdioChild;
+  /** Called once, when the session stops taking new work: closed, idle, or its child exited. */
+  onEnd: (session: StdioSession) => void;
+}
+
+/** A session and its child process. */
+export interface StdioSession {
+  readonly id: string;
+  readonly principal: string;
+  /** True once the initialize request got a successful answer. */
+  readonly established: boolean;
+  /** True once the session takes no new work. */
+  readonly ended: boolean;
+  /** Resolves once the session's child has exited; a session may end before that. */
+  readonly exit: Promise<void>;
+  /** Forwards a client request and answers with the child's response. `initialize` sets the session id. */
+  request(
+    exchange: Exchange,
+    res: ServerResponse,
+    value: unknown,
+    message: JsonRpcRequest,
+    initialize: boolean,
+  ): Promise<ForwardResult>;
+  /** Forwards a client notification or response and answers 202. */
+  deliver(res: ServerResponse, value: unknown): ForwardResult;
+  /** Serves the standalone GET stream until the client leaves or the session ends. */
+  openStream(exchange: Exchange, res: ServerResponse): Promise<ForwardResult>;
+  /** Ends the session and shuts its child down gracefully; resolves once the child has exited. */
+  close(why: string): Promise<void>;
+}
+
+interface Pending {
+  /** Set only when the request may be answered as SSE and carries a progress token. */
+  progressToken: string | number | undefined;
+  respond(line: string, errorCode: number): void;
+  progress(line: string): void;
+  fail(code: TesseraErrorCode, message: string): void;
+}
+
+function progressTokenOf(params: Record<string, unknown> | undefined): string | number | undefined {
+  const meta = params?._meta as Record<string, unknown> | undefined;
+  const token = typeof meta === 'object' && meta !== null ? meta.progressToken : undefined;
+  return typeof token === 'string' || typeof token === 'number' ? token : undefined;
+}
+
+function errorCodeOf(message: Record<string, unknown>): number {
+  const error = message.error as { code?: unknown } | undefined;
+  return typeof error === 'object' && error !== null && typeof error.code === 'number' ? error.code : 0;
+}
+
+function exitFailure(exit: StdioChildExit): { code: TesseraErrorCode; message: string } {
+  if (exit.error) {
+    return {
+      code: 'TESSERA_UPSTREAM_UNAVAILABLE',
+      message: `could not start the MCP server: ${exit.error.message}`,
+    };
+  }
+  const how = `code ${exit.code ?? 'none'}, signal ${exit.signal ?? 'none'}`;
+  const fault = exit.fault ? `: ${exit.fault}` : '';
+  return { code: 'TESSERA_UPSTREAM_EXITED', message: `the MCP server process exited (${how})${fault}` };
+}
+
+/**
+ * Starts a session's child and returns the session.
+ *
+ * @example
+ * const session = createStdioSession({ id, principal, requestTimeoutMs, idleTimeoutMs, pingIntervalMs, log,
+ *   spawn: (handlers) => spawnStdioChild({ command, args, log, ...handlers }),
+ *   onEnd: (s) => sessions.delete(s.id) });
+ */
+export function createStdioSession(options: StdioSessionOptions): StdioSession {
+  const { id, log } = options;
+  const pending = new Map<JsonRpcId, Pending>();
+  let stream: SseStream | undefined;
+  let eventSeq = 0;
+  let established = false;
+  let ended = false;
+  let closing = false;
+  let active = 0;
+  let idleTimer: NodeJS.Timeout | undefined;
+
+  const end = () => {
+    if (ended) return;
+    ended = true;
+    clearTimeout(idleTimer);
+    stream?.end();
+    options.onEnd(session);
+  };
+  // The idle clock runs only while no exchange of the session is open.
+  const enter = () => {
+    active++;
+    clearTimeout(idleTimer);
+  };
+  const leave = () => {
+    active--;
+    if (active > 0 || ended) return;
+    idleTimer = setTimeout(() => {
+      log('info', 'closing idle session', { session: id, idleTimeoutMs: options.idleTimeoutMs });
+      void session.close('idle');
+    }, options.idleTimeoutMs);
+    idleTimer.unref();
+  };
+
+  const onMessage = (message: Record<string, unknown>, line: string) => {
+    const method = message.method;
+    if (typeof method === 'string') {
+      if (method === 'notifications/progress') {
+        const token = (message.params as Record<string, unknown> | undefined)?.progressToken;
+        for (const p of pending.values()) {
+          if (token !== undefined && p.progressToken === token) return p.progress(line);
+        }
+      }
+      if (stream?.send(line)) return;
+      log('debug', 'no GET stream open for a server-initiated message; dropped', { session: id, method });
+      return;
+    }
+    if ('id' in message && ('result' in message || 'error' in message)) {
+      const p = pending.get(message.id as JsonRpcId);
+      if (p) return p.respond(line, errorCodeOf(message));
+      log('debug', 'response matches no pending request; dropped', { session: id, id: message.id });
+      return;
+    }
+    log('warn', 'MCP server wrote an object that is not a JSON-RPC message; dropped', { session: id });
+  };
+
+  const onExit = (exit: StdioChildExit) => {
+    const fields = { session: id, pid: child.pid, code: exit.code, signal: exit.signal, fault: exit.fault };
+    if (closing && !exit.fault) log('info', 'MCP server process exited', fields);
+    else log('warn', 'MCP server process exited unexpectedly', { ...fields, stderr: exit.stderrTail });
+    const failure = exitFailure(exit);
+    for (const p of [...pending.values()]) p.fail(failure.code, failure.message);
+    end();
+  };
+
+  const child = options.spawn({ onMessage, onExit });
+  log('info', 'MCP server process started', { session: id, pid: child.pid });
+
+  const session: StdioSession = {
+    id,
+    principal: options.principal,
+    get established() {
+      return established;
+    },
+    get ended() {
+      return ended;
+    },
+    exit: child.exit.then(() => {}),
+
+    request(exchange, res, value, message, initialize) {
+      const rid = message.id;
+      if (ended)
+        return Promise.resolve(replyError(res, 'TESSERA_SESSION_NOT_FOUND', rid, UNKNOWN_SESSION, undefined));
+      if (pending.has(rid)) {
+        const text = `request id ${JSON.stringify(rid)} is already in flight in this session`;
+        return Promise.resolve(replyError(res, 'TESSERA_BAD_REQUEST', rid, text, id));
+      }
+      enter();
+      return new Promise<ForwardResult>((resolve) => {
+        let sse: SseStream | undefined;
+        let settled = false;
+        const sessionId = () => (initialize && !established ? undefined : id);
+        const settle = (result: Omit<ForwardResult, 'sessionId'>) => {
+          if (settled) return;
+          settled = true;
+          clearTimeout(timer);
+          exchange.signal.removeEventListener('abort', onAbort);
+          if (pending.get(rid) === p) pending.delete(rid);
+          leave();
+          // Ended only once settled: ending reports the stream's close, which must then find nothing to do.
+          sse?.end();
+          resolve({ ...result, sessionId: sessionId() });
+        };
+        // Tells the child to stop working on a request nobody waits for. initialize is never cancelled.
+        const cancel = (reason: string) => {
+          if (initialize) return;
+          const params = { requestId: rid, reason };
+          child.send({ jsonrpc: '2.0', method: 'notifications/cancelled', params });
+        };
+        const gone = (reason: string) => {
+          if (settled) return;
+          cancel(reason);
+          const status = res.headersSent ? res.statusCode : CLIENT_CLOSED_STATUS;
+          settle({ status, errorCode: 0, responseBytes: sse?.bytes ?? 0, reason });
+        };
+        const onAbort = () => gone('client disconnected');
+        const p: Pending = {
+          progressToken:
+            !initialize && acceptsEventStream(exchange.headers.accept)
+              ? progressTokenOf(message.params)
+              : undefined,
+          respond(line, errorCode) {
+            if (sse) {
+              sse.send(line);
+              return settle({ status: 200, errorCode, responseBytes: sse.bytes, reason: '' });
+            }
+            // A client that left before its initialize answer never learns the id: no session then.
+            if (initialize && errorCode === 0 && !res.destroyed) established = true;
+            const headers = established && initialize ? { 'mcp-session-id': id } : undefined;
+            settle({ status: 200, errorCode, responseBytes: replyJson(res, 200, line, headers), reason: '' });
+          },
+          progress(line) {
+            if (res.destroyed) return gone('client disconnected');
+            // The response turns into an SSE stream at the first progress notification, so requests without
+            // progress keep a plain JSON answer.
+            sse ??= openSseStream({
+              res,
+              pingIntervalMs: options.pingIntervalMs,
+              onClose: () => gone('client stopped reading the stream'),
+            });
+            sse.send(line);
+          },
+          fail(code, text) {
+            if (!sse) {
+              const { status, errorCode, responseBytes } = replyError(res, code, rid, text, undefined);
+              return settle({ status, errorCode, responseBytes, reason: text });
+            }
+            const rpcCode = new TesseraError(code, text).rpcCode;
+            sse.send(errorBody(rid, rpcCode, text));
+            settle({ status: 200, errorCode: rpcCode, responseBytes: sse.bytes, reason: text });
+          },
+        };
+        const timer = setTimeout(() => {
+          cancel('request timed out');
+          p.fail(
+            'TESSERA_UPSTREAM_TIMEOUT',
+            `the MCP server did not answer within ${options.requestTimeoutMs} ms`,
+          );
+        }, options.requestTimeoutMs);
+        pending.set(rid, p);
+        exchange.signal.addEventListener('abort', onAbort, { once: true });
+        if (!child.send(value))
+          p.fail('TESSERA_UPSTREAM_UNAVAILABLE', 'the MCP server no longer accepts input');
+      });
+    },
+
+    deliver(res, value) {
+      if (ended) return replyError(res, 'TESSERA_SESSION_NOT_FOUND', undefined, UNKNOWN_SESSION, undefined);
+      enter();
+      const sent = child.send(value);
+      leave();
+      if (!sent)
+        return replyError(
+          res,
+          'TESSERA_UPSTREAM_UNAVAILABLE',
+          undefined,
+          'the MCP server no longer accepts input',
+          id,
+        );
+      replyEmpty(res, 202);
+      return { status: 202, errorCode: 0, responseBytes: 0, sessionId: id, reason: '' };
+    },
+
+    openStream(exchange, res) {
+      if (ended)
+        return Promise.resolve(
+          replyError(res, 'TESSERA_SESSION_NOT_FOUND', undefined, UNKNOWN_SESSION, undefined),
+        );
+      if (stream) {
+        const text = 'this session already has an open GET stream';
+        return Promise.resolve(replyError(res, 'TESSERA_STREAM_CONFLICT', undefined, text, id));
+      }
+      enter();
+      return new Promise<ForwardResult>((resolve) => {
+        const onAbort = () => opened.end();
+        const opened = openSseStream({
+          res,
+          pingIntervalMs: options.pingIntervalMs,
+          nextEventId: () => String(++eventSeq),
+          onClose: () => {
+            exchange.signal.removeEventListener('abort', onAbort);
+            if (stream === opened) stream = undefined;
+            leave();
+            resolve({ status: 200, errorCode: 0, responseBytes: opened.bytes, sessionId: id, reason: '' });
+          },
+        });
+        stream = opened;
+        exchange.signal.addEventListener('abort', onAbort, { once: true });
+      });
+    },
+
+    async close(why) {
+      if (!closing) log('info', 'closing session', { session: id, why });
+      closing = true;
+      end();
+      await child.close();
+    },
+  };
+  return session;
+}
