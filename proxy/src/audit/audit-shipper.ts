@@ -9,7 +9,7 @@
 import { randomUUID } from 'node:crypto';
 import { create } from '@bufbuild/protobuf';
 import { timestampFromDate } from '@bufbuild/protobuf/wkt';
-import { ConnectError, createClient, type Transport } from '@connectrpc/connect';
+import { Code, ConnectError, createClient, type Transport } from '@connectrpc/connect';
 import { type AuditEvent, AuditEventSchema, AuditService } from '@tessera/api/mesh/v1/audit';
 import type { AuditIR } from '../ir/proxy-config.ts';
 import type { Log } from '../telemetry/log.ts';
@@ -85,32 +85,52 @@ export function createAuditShipper(options: AuditShipperOptions): AuditShipper {
       inFlight = { batchId: randomUUID(), events: buffer.slice(0, max) };
       buffer = buffer.slice(max);
     }
-    await client.ingest({ batchId: inFlight.batchId, events: inFlight.events }, { timeoutMs: 10_000 });
+    options.log('debug', 'shipping audit batch', { batch: inFlight.batchId, events: inFlight.events.length });
+    const ack = await client.ingest(
+      { batchId: inFlight.batchId, events: inFlight.events },
+      { timeoutMs: 10_000 },
+    );
+    options.log('debug', 'audit batch acknowledged', { batch: ack.batchId, stored: ack.stored });
     inFlight = undefined;
     backoff.reset();
   }
 
-  function flush(): Promise<void> {
-    if (sending) return sending;
-    sending = (async () => {
-      try {
-        while (inFlight || buffer.length > 0) await sendOnce();
-      } catch (err) {
-        options.log('warn', 'audit shipping failed; will retry', {
-          error: ConnectError.from(err).message,
-          pending: buffer.length + (inFlight?.events.length ?? 0),
+  /** Ships until the buffer is empty; on failure schedules a retry (or, when closing, rethrows). */
+  async function drain(): Promise<void> {
+    try {
+      while (inFlight || buffer.length > 0) await sendOnce();
+    } catch (err) {
+      const e = ConnectError.from(err);
+      // A batch the control plane rejects as invalid can never succeed: retrying it would block every
+      // later event, so it is dropped, loudly.
+      if (e.code === Code.InvalidArgument && inFlight) {
+        droppedCount += inFlight.events.length;
+        options.log('error', 'the control plane rejected an audit batch; dropped it', {
+          batch: inFlight.batchId,
+          events: inFlight.events.length,
+          error: e.rawMessage,
         });
-        if (!closing) {
-          const delay = backoff.next();
-          sending = undefined;
-          schedule(delay);
-          return;
-        }
-        throw err;
-      } finally {
-        sending = undefined;
+        inFlight = undefined;
+        if (buffer.length > 0) schedule(0);
+        return;
       }
-    })();
+      options.log('warn', 'audit shipping failed; will retry', {
+        error: e.message,
+        pending: buffer.length + (inFlight?.events.length ?? 0),
+      });
+      if (closing) throw err;
+      schedule(backoff.next());
+    }
+  }
+
+  function flush(): Promise<void> {
+    // The promise is stored before it can settle (finally callbacks always run later), so a drain
+    // that finds nothing to do can never leave a stale promise behind.
+    sending ??= drain().finally(() => {
+      sending = undefined;
+      // Events recorded while the last request was settling still need a ride.
+      if (buffer.length > 0) schedule(0);
+    });
     return sending;
   }
 

@@ -1,0 +1,143 @@
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { test } from 'node:test';
+import { Code, ConnectError, createRouterTransport } from '@connectrpc/connect';
+import { AuditService, type IngestRequest } from '@tessera/api/mesh/v1/audit';
+import type { AuditRecord } from './audit-event.ts';
+import { createAuditShipper } from './audit-shipper.ts';
+
+function record(method = 'tools/call'): AuditRecord {
+  return {
+    eventId: randomUUID(),
+    time: new Date(),
+    user: 'alice@example.com',
+    method,
+    target: 'echo',
+    outcome: 'ok',
+    httpStatus: 200,
+    errorCode: 0,
+    latencyUs: 10,
+    requestBytes: 1,
+    responseBytes: 2,
+    sessionId: '',
+    reason: '',
+    requestId: '1',
+  };
+}
+
+/** An AuditService that stores by event id, as the control plane does, and can be told to fail. */
+function auditServer(failures: { next: Array<Code | undefined>; gate?: Promise<void> }) {
+  const stored = new Map<string, string>();
+  const calls: IngestRequest[] = [];
+  const transport = createRouterTransport(({ service }) => {
+    service(AuditService, {
+      async ingest(req) {
+        calls.push(req);
+        if (failures.gate) await failures.gate;
+        const fail = failures.next.shift();
+        if (fail !== undefined) throw new ConnectError('injected failure', fail);
+        let n = 0;
+        for (const e of req.events) if (!stored.has(e.eventId)) stored.set(e.eventId, e.method) && n++;
+        return { batchId: req.batchId, stored: n };
+      },
+    });
+  });
+  return { transport, stored, calls };
+}
+
+async function until(cond: () => boolean, what: string): Promise<void> {
+  for (let i = 0; i < 500 && !cond(); i++) await new Promise((r) => setTimeout(r, 10));
+  assert.ok(cond(), what);
+}
+
+const logs: string[] = [];
+const log = (_level: string, msg: string) => void logs.push(msg);
+
+test('regression: a flush timer that fires on an empty buffer does not stop shipping', async () => {
+  let open = () => {};
+  const srv = auditServer({ next: [], gate: new Promise<void>((r) => (open = r)) });
+  const shipper = createAuditShipper({
+    transport: srv.transport,
+    proxyId: 'p',
+    server: 's',
+    settings: () => ({ batchMaxEvents: 100, flushIntervalMs: 40 }),
+    log,
+  });
+  // 1. r1 ships when its timer fires. 2. r2 arrives while r1 is in flight: it arms a timer, but the
+  // running drain takes r2 along. 3. That timer then fires on an empty buffer — which used to leave a
+  // settled promise in place of "sending", so nothing was ever shipped again. 4. r3 must still ship.
+  shipper.record(record('r1'));
+  await until(() => srv.calls.length === 1, 'r1 in flight');
+  shipper.record(record('r2'));
+  open();
+  await until(() => srv.stored.size === 2, 'r1 and r2 stored');
+  await new Promise((r) => setTimeout(r, 80));
+  shipper.record(record('r3'));
+  await until(() => srv.stored.size === 3, `r3 stored (stored: ${[...srv.stored.values()]})`);
+  await shipper.close();
+});
+
+test('a failed batch is retried with the same batch id and stored once', async () => {
+  const srv = auditServer({ next: [Code.Unavailable, Code.DeadlineExceeded] });
+  const shipper = createAuditShipper({
+    transport: srv.transport,
+    proxyId: 'p',
+    server: 's',
+    settings: () => ({ batchMaxEvents: 100, flushIntervalMs: 10 }),
+    log,
+  });
+  shipper.record(record());
+  shipper.record(record());
+  await until(() => srv.stored.size === 2 && shipper.pending() === 0, 'stored after retries');
+  assert.equal(srv.calls.length, 3);
+  assert.equal(new Set(srv.calls.map((c) => c.batchId)).size, 1, 'one batch id across retries');
+  await shipper.close();
+});
+
+test('a batch the control plane rejects as invalid is dropped, and later events still flow', async () => {
+  const srv = auditServer({ next: [Code.InvalidArgument] });
+  const shipper = createAuditShipper({
+    transport: srv.transport,
+    proxyId: 'p',
+    server: 's',
+    settings: () => ({ batchMaxEvents: 1, flushIntervalMs: 10 }),
+    log,
+  });
+  shipper.record(record('poison'));
+  await until(() => shipper.dropped() === 1, 'poison batch dropped');
+  shipper.record(record('after'));
+  await until(() => srv.stored.size === 1, 'later event stored');
+  assert.deepEqual([...srv.stored.values()], ['after']);
+  assert.ok(logs.includes('the control plane rejected an audit batch; dropped it'));
+  await shipper.close();
+});
+
+test('the buffer is bounded: the oldest events are dropped and counted', async () => {
+  const srv = auditServer({ next: Array(1000).fill(Code.Unavailable) });
+  const shipper = createAuditShipper({
+    transport: srv.transport,
+    proxyId: 'p',
+    server: 's',
+    settings: () => ({ batchMaxEvents: 1000, flushIntervalMs: 60_000 }),
+    log,
+    maxBuffered: 3,
+  });
+  for (let i = 0; i < 5; i++) shipper.record(record());
+  assert.equal(shipper.pending(), 3);
+  assert.equal(shipper.dropped(), 2);
+  await shipper.close(50);
+});
+
+test('close ships what is buffered', async () => {
+  const srv = auditServer({ next: [] });
+  const shipper = createAuditShipper({
+    transport: srv.transport,
+    proxyId: 'p',
+    server: 's',
+    settings: () => ({ batchMaxEvents: 100, flushIntervalMs: 60_000 }),
+    log,
+  });
+  shipper.record(record());
+  await shipper.close();
+  assert.equal(srv.stored.size, 1);
+});
