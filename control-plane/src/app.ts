@@ -65,7 +65,10 @@ export async function build(options: BuildOptions): Promise<ControlPlane> {
         server,
         issuer: settings.publicUrl,
         jwks: keys.jwks,
-        audit: { batchMaxEvents: settings.auditBatchMaxEvents, flushIntervalMs: settings.auditFlushIntervalMs },
+        audit: {
+          batchMaxEvents: settings.auditBatchMaxEvents,
+          flushIntervalMs: settings.auditFlushIntervalMs,
+        },
         requestTimeoutMs: 60_000,
       });
     },
@@ -97,7 +100,14 @@ export async function build(options: BuildOptions): Promise<ControlPlane> {
           ready: () => ready,
         }),
       );
-      router.service(AuditService, auditService({ ds, meshToken: options.meshToken }));
+      router.service(
+        AuditService,
+        auditService({
+          ds,
+          meshToken: options.meshToken,
+          log: (msg, fields) => meshApp.log.debug(fields, msg),
+        }),
+      );
     },
   });
   await Promise.all([publicApp.ready(), meshApp.ready()]);

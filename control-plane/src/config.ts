@@ -42,11 +42,19 @@ export const settingsDoc = [
   ['TESSERA_MESH_PORT', '15010', 'port of the mesh listener that proxies connect to'],
   ['TESSERA_PUBLIC_URL', 'http://127.0.0.1:<TESSERA_PORT>', 'external base URL; the access-token issuer'],
   ['TESSERA_ADMIN_EMAIL', 'admin@example.com', 'bootstrap administrator; granted the demo server'],
-  ['TESSERA_ADMIN_TOKEN', '(generated)', 'bearer token for the admin API; generated into <data dir>/admin-token'],
-  ['TESSERA_MESH_TOKEN', '(generated)', 'bootstrap token proxies present on the mesh stream; generated into <data dir>/mesh-token'],
+  [
+    'TESSERA_ADMIN_TOKEN',
+    '(generated)',
+    'bearer token for the admin API; generated into <data dir>/admin-token',
+  ],
+  [
+    'TESSERA_MESH_TOKEN',
+    '(generated)',
+    'bootstrap token proxies present on the mesh stream; generated into <data dir>/mesh-token',
+  ],
   ['TESSERA_LOCAL_PROXIES', 'true', 'spawn a local proxy process for every registered server'],
   ['TESSERA_DEMO_SERVER', 'true', 'register the demo server "everything" (server-everything over stdio)'],
-  ['TESSERA_DEMO_PORT', '15001', 'port of the demo server\'s local proxy'],
+  ['TESSERA_DEMO_PORT', '15001', "port of the demo server's local proxy"],
   ['TESSERA_TOKEN_TTL_SECONDS', '3600', 'lifetime of minted access tokens'],
   ['TESSERA_AUDIT_BATCH_MAX_EVENTS', '256', 'proxies ship an audit batch at this many events'],
   ['TESSERA_AUDIT_FLUSH_INTERVAL_MS', '1000', 'proxies ship a non-empty audit batch after this long'],
@@ -81,10 +89,13 @@ export function readSettings(env: Env, cwd = process.cwd()): Settings {
   };
   const port = int('TESSERA_PORT', 8080, 0, 65535);
   const host = env.TESSERA_HOST || '127.0.0.1';
-  const publicUrl = (env.TESSERA_PUBLIC_URL || `http://${host.includes(':') ? `[${host}]` : host}:${port}`).replace(/\/$/, '');
+  const publicUrl = (
+    env.TESSERA_PUBLIC_URL || `http://${host.includes(':') ? `[${host}]` : host}:${port}`
+  ).replace(/\/$/, '');
   try {
     const u = new URL(publicUrl);
-    if (u.protocol !== 'http:' && u.protocol !== 'https:') problems.push('TESSERA_PUBLIC_URL: must be http(s)');
+    if (u.protocol !== 'http:' && u.protocol !== 'https:')
+      problems.push('TESSERA_PUBLIC_URL: must be http(s)');
   } catch {
     problems.push(`TESSERA_PUBLIC_URL: "${publicUrl}" is not a URL`);
   }
@@ -93,10 +104,12 @@ export function readSettings(env: Env, cwd = process.cwd()): Settings {
     problems.push('DATABASE_URL: must start with postgres:// or postgresql://');
   }
   const adminEmail = env.TESSERA_ADMIN_EMAIL || 'admin@example.com';
-  if (!/^[^@\s]+@[^@\s]+$/.test(adminEmail)) problems.push(`TESSERA_ADMIN_EMAIL: "${adminEmail}" is not an email address`);
+  if (!/^[^@\s]+@[^@\s]+$/.test(adminEmail))
+    problems.push(`TESSERA_ADMIN_EMAIL: "${adminEmail}" is not an email address`);
   for (const name of ['TESSERA_ADMIN_TOKEN', 'TESSERA_MESH_TOKEN']) {
     const v = env[name];
-    if (v !== undefined && v !== '' && v.length < 32) problems.push(`${name}: must be at least 32 characters`);
+    if (v !== undefined && v !== '' && v.length < 32)
+      problems.push(`${name}: must be at least 32 characters`);
   }
   const logLevel = (env.TESSERA_LOG_LEVEL || 'info') as Settings['logLevel'];
   if (!['debug', 'info', 'warn', 'error'].includes(logLevel)) {
@@ -122,6 +135,7 @@ export function readSettings(env: Env, cwd = process.cwd()): Settings {
     auditFlushIntervalMs: int('TESSERA_AUDIT_FLUSH_INTERVAL_MS', 1000, 10, 60_000),
     logLevel,
   };
-  if (problems.length > 0) throw new TypeError(`invalid control-plane configuration:\n  ${problems.join('\n  ')}`);
+  if (problems.length > 0)
+    throw new TypeError(`invalid control-plane configuration:\n  ${problems.join('\n  ')}`);
   return settings;
 }

@@ -3,6 +3,6 @@
  *
  * @module
  */
-export { build, type BuildOptions, type ControlPlane } from './app.ts';
+export { type BuildOptions, build, type ControlPlane } from './app.ts';
 export { readSettings, type Settings, settingsDoc } from './config.ts';
-export { runControlPlane, type Running } from './run.ts';
+export { type Running, runControlPlane } from './run.ts';

@@ -56,7 +56,9 @@ export async function runControlPlane(settings: Settings, log: (msg: string) => 
   let supervisor: ProxySupervisor | undefined;
   let demoMcpUrl: string | undefined;
   if (settings.demoServer) {
-    const demo = await cp.registry.upsert(demoServerInput({ adminEmail: settings.adminEmail, port: settings.demoPort }));
+    const demo = await cp.registry.upsert(
+      demoServerInput({ adminEmail: settings.adminEmail, port: settings.demoPort }),
+    );
     demoMcpUrl = demo.resourceUri;
   }
   if (settings.localProxies) {

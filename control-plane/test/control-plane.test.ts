@@ -57,7 +57,8 @@ function admin(method: 'GET' | 'POST' | 'PUT', url: string, payload?: unknown, t
     method,
     url,
     headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-    payload: typeof payload === 'string' ? payload : payload === undefined ? undefined : JSON.stringify(payload),
+    payload:
+      typeof payload === 'string' ? payload : payload === undefined ? undefined : JSON.stringify(payload),
   });
 }
 
@@ -74,7 +75,10 @@ describe('migrations', () => {
     const again = await openDataSource(db.url);
     const rows: Array<{ name: string }> = await again.query('SELECT name FROM tessera_migrations');
     await again.destroy();
-    assert.deepEqual(rows.map((r) => r.name), ['InitialSchema1764000000000']);
+    assert.deepEqual(
+      rows.map((r) => r.name),
+      ['InitialSchema1764000000000'],
+    );
   });
 });
 
@@ -110,29 +114,46 @@ describe('admin API', () => {
     assert.equal(dup.statusCode, 409);
     assert.equal(dup.json().error, 'TESSERA_CONFLICT');
     const list = (await admin('GET', '/api/v1/servers')).json().servers;
-    assert.deepEqual(list.map((s: { name: string }) => s.name), ['github']);
+    assert.deepEqual(
+      list.map((s: { name: string }) => s.name),
+      ['github'],
+    );
     assert.equal((await admin('GET', '/api/v1/servers/nope')).statusCode, 404);
   });
 
   test('mints a token bound to the server, and refuses unknown servers and bad input', async () => {
-    const res = await admin('POST', '/api/v1/tokens', { user: 'alice@example.com', server: 'github', groups: ['eng'] });
+    const res = await admin('POST', '/api/v1/tokens', {
+      user: 'alice@example.com',
+      server: 'github',
+      groups: ['eng'],
+    });
     assert.equal(res.statusCode, 200, res.body);
     const body = res.json();
     const keys = (await ds.query('SELECT public_jwk FROM signing_keys')) as Array<{ public_jwk: object }>;
-    const { payload, protectedHeader } = await jwtVerify(body.access_token, createLocalJWKSet({ keys: keys.map((k) => k.public_jwk) }), {
-      issuer: 'https://tessera.example.com',
-      audience: 'https://github.mcp.example.com/mcp',
-    });
+    const { payload, protectedHeader } = await jwtVerify(
+      body.access_token,
+      createLocalJWKSet({ keys: keys.map((k) => k.public_jwk) }),
+      {
+        issuer: 'https://tessera.example.com',
+        audience: 'https://github.mcp.example.com/mcp',
+      },
+    );
     assert.equal(protectedHeader.alg, 'ES256');
     assert.equal(payload.sub, 'alice@example.com');
     assert.deepEqual(payload.groups, ['eng']);
     assert.equal(body.resource, 'https://github.mcp.example.com/mcp');
 
-    assert.equal((await admin('POST', '/api/v1/tokens', { user: 'alice@example.com', server: 'nope' })).statusCode, 404);
+    assert.equal(
+      (await admin('POST', '/api/v1/tokens', { user: 'alice@example.com', server: 'nope' })).statusCode,
+      404,
+    );
     const bad = await admin('POST', '/api/v1/tokens', { user: 'alice', server: 'github' });
     assert.equal(bad.statusCode, 400);
     assert.match(bad.json().message, /"user" must be an email address/);
-    assert.equal((await admin('POST', '/api/v1/tokens', { user: 'a@b.c', server: 'github', groups: 'eng' })).statusCode, 400);
+    assert.equal(
+      (await admin('POST', '/api/v1/tokens', { user: 'a@b.c', server: 'github', groups: 'eng' })).statusCode,
+      400,
+    );
   });
 
   test('grants: unknown server 404, bad body 400 and unchanged', async () => {
@@ -149,7 +170,10 @@ function meshClients(token = MESH) {
     return next(req);
   };
   const transport = createConnectTransport({ baseUrl: meshUrl, httpVersion: '2', interceptors: [auth] });
-  return { discovery: createClient(MeshDiscoveryService, transport), audit: createClient(AuditService, transport) };
+  return {
+    discovery: createClient(MeshDiscoveryService, transport),
+    audit: createClient(AuditService, transport),
+  };
 }
 
 /** A discovery stream driven by the test: push requests, await responses one at a time. */
@@ -164,7 +188,9 @@ function openStream(token = MESH) {
     }
   }
   const abort = new AbortController();
-  const it = meshClients(token).discovery.streamResources(requests(), { signal: abort.signal })[Symbol.asyncIterator]();
+  const it = meshClients(token)
+    .discovery.streamResources(requests(), { signal: abort.signal })
+    [Symbol.asyncIterator]();
   return {
     send(init: Parameters<typeof create<typeof DiscoveryRequestSchema>>[1]) {
       pending.push(create(DiscoveryRequestSchema, init));
@@ -183,7 +209,9 @@ function openStream(token = MESH) {
   };
 }
 
-const types = ['TrustBundle', 'Upstream', 'ServerPolicy', 'AuditSettings'].map((t) => `type.googleapis.com/tessera.mesh.v1.${t}`);
+const types = ['TrustBundle', 'Upstream', 'ServerPolicy', 'AuditSettings'].map(
+  (t) => `type.googleapis.com/tessera.mesh.v1.${t}`,
+);
 const node = { id: 'test-proxy-1', mcpServer: 'github', role: 'sidecar' };
 
 async function expectCode(p: Promise<unknown>, code: Code) {
@@ -208,19 +236,26 @@ describe('discovery stream', () => {
 
   test('sends each type in order, tracks ACK and NACK, and pushes only what changed', async () => {
     const s = openStream();
-    types.forEach((typeUrl, i) => s.send({ node: i === 0 ? node : undefined, typeUrl }));
+    for (const [i, typeUrl] of types.entries()) s.send({ node: i === 0 ? node : undefined, typeUrl });
     const first: DiscoveryResponse[] = [];
     for (let i = 0; i < 4; i++) first.push(await s.next());
-    assert.deepEqual(first.map((r) => r.typeUrl), types);
+    assert.deepEqual(
+      first.map((r) => r.typeUrl),
+      types,
+    );
     assert.equal(new Set(first.map((r) => r.nonce)).size, 4, 'nonces are unique');
     assert.ok(first.every((r) => r.controlPlaneId === cp.id));
-    for (const r of first.slice(0, 3)) s.send({ typeUrl: r.typeUrl, versionInfo: r.versionInfo, responseNonce: r.nonce });
+    for (const r of first.slice(0, 3))
+      s.send({ typeUrl: r.typeUrl, versionInfo: r.versionInfo, responseNonce: r.nonce });
     const audit = first[3]!;
     s.send({
       typeUrl: audit.typeUrl,
       versionInfo: '',
       responseNonce: audit.nonce,
-      errorDetail: create(StatusSchema, { code: Code.InvalidArgument, message: 'batch_max_events too large' }),
+      errorDetail: create(StatusSchema, {
+        code: Code.InvalidArgument,
+        message: 'batch_max_events too large',
+      }),
     });
 
     const status = async () => {
@@ -253,12 +288,19 @@ describe('discovery stream', () => {
 
   test('a reconnecting proxy that holds the current versions is sent nothing', async () => {
     const a = openStream();
-    types.forEach((typeUrl, i) => a.send({ node: i === 0 ? { ...node, id: 'p2' } : undefined, typeUrl }));
+    for (const [i, typeUrl] of types.entries())
+      a.send({ node: i === 0 ? { ...node, id: 'p2' } : undefined, typeUrl });
     const got: DiscoveryResponse[] = [];
     for (let i = 0; i < 4; i++) got.push(await a.next());
     a.close();
     const b = openStream();
-    got.forEach((r, i) => b.send({ node: i === 0 ? { ...node, id: 'p2' } : undefined, typeUrl: r.typeUrl, versionInfo: r.versionInfo }));
+    for (const [i, r] of got.entries()) {
+      b.send({
+        node: i === 0 ? { ...node, id: 'p2' } : undefined,
+        typeUrl: r.typeUrl,
+        versionInfo: r.versionInfo,
+      });
+    }
     // Ask for an unheld type last: the first response must be for it, proving the others were skipped.
     b.send({ typeUrl: types[0]!, versionInfo: 'stale' });
     const r = await b.next();
@@ -296,10 +338,22 @@ describe('audit ingestion', () => {
 
   test('rejects an invalid batch whole and stores nothing', async () => {
     const before = await count();
-    await expectCode(meshClients().audit.ingest({ batchId: randomUUID(), events: [event(), event({ outcome: 'maybe' })] }), Code.InvalidArgument);
-    await expectCode(meshClients().audit.ingest({ batchId: 'not-a-uuid', events: [event()] }), Code.InvalidArgument);
-    await expectCode(meshClients().audit.ingest({ batchId: randomUUID(), events: [event({ eventId: 'x' })] }), Code.InvalidArgument);
-    await expectCode(meshClients('y'.repeat(40)).audit.ingest({ batchId: randomUUID(), events: [event()] }), Code.Unauthenticated);
+    await expectCode(
+      meshClients().audit.ingest({ batchId: randomUUID(), events: [event(), event({ outcome: 'maybe' })] }),
+      Code.InvalidArgument,
+    );
+    await expectCode(
+      meshClients().audit.ingest({ batchId: 'not-a-uuid', events: [event()] }),
+      Code.InvalidArgument,
+    );
+    await expectCode(
+      meshClients().audit.ingest({ batchId: randomUUID(), events: [event({ eventId: 'x' })] }),
+      Code.InvalidArgument,
+    );
+    await expectCode(
+      meshClients('y'.repeat(40)).audit.ingest({ batchId: randomUUID(), events: [event()] }),
+      Code.Unauthenticated,
+    );
     assert.equal(await count(), before);
   });
 });

@@ -4,6 +4,8 @@
  * official MCP TypeScript SDK client, with the audit checked in Postgres.
  */
 import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
@@ -19,6 +21,7 @@ before(async () => {
 
 after(async () => {
   const code = await tessera?.stop();
+  if (code !== 0 || process.env.E2E_DUMP) process.stderr.write(tessera.stderr());
   assert.equal(code, 0, 'tessera exits cleanly on SIGTERM');
 });
 
@@ -30,7 +33,10 @@ const initialize = JSON.stringify({
 });
 
 function post(token: string | undefined, body: string) {
-  const headers: Record<string, string> = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
+  const headers: Record<string, string> = {
+    'content-type': 'application/json',
+    accept: 'application/json, text/event-stream',
+  };
   if (token) headers.authorization = `Bearer ${token}`;
   return fetch(tessera.mcpUrl, { method: 'POST', headers, body });
 }
@@ -89,7 +95,10 @@ test('with a token: initialize, tools/list and tools/call echo through the mesh'
   const client = await connect(adminToken);
   try {
     const { tools } = await client.listTools();
-    assert.ok(tools.some((t) => t.name === 'echo'), 'server-everything lists echo');
+    assert.ok(
+      tools.some((t) => t.name === 'echo'),
+      'server-everything lists echo',
+    );
     const result = await client.callTool({ name: 'echo', arguments: { message: 'hello through the mesh' } });
     const text = (result.content as Array<{ type: string; text?: string }>).map((c) => c.text ?? '').join('');
     assert.match(text, /hello through the mesh/);
@@ -107,6 +116,34 @@ test('a user without the grant is refused with 403', async () => {
   assert.equal(body.id, 1);
   assert.match(body.error.message, /no grant for "mallory@example.com"/);
   await assert.rejects(connect(r.stdout.trim()));
+});
+
+test('a grant change reaches the running proxy over the mesh stream', async () => {
+  const adminApiToken = (await readFile(join(tessera.dataDir, 'admin-token'), 'utf8')).trim();
+  const res = await fetch(`${tessera.publicUrl}/api/v1/servers/everything/grants`, {
+    method: 'PUT',
+    headers: { authorization: `Bearer ${adminApiToken}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ users: ['admin@example.com'], groups: ['auditors'] }),
+  });
+  assert.equal(res.status, 200);
+  const r = await tessera.cli([
+    'token',
+    '--user',
+    'mallory@example.com',
+    '--server',
+    'everything',
+    '--group',
+    'auditors',
+  ]);
+  // The push is asynchronous (debounced); poll until the proxy enforces the new grant.
+  let status = 0;
+  for (let i = 0; i < 100 && status !== 200; i++) {
+    status = (await post(r.stdout.trim(), initialize)).status;
+    if (status !== 200) await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  assert.equal(status, 200);
+  const client = await connect(r.stdout.trim());
+  await client.close();
 });
 
 test('bad tokens and bad bodies get clear errors', async () => {
@@ -158,9 +195,16 @@ test('the audit rows are in Postgres', async () => {
     assert.ok(Number(call.request_bytes) > 0 && Number(call.response_bytes) > 0);
     assert.ok(rows.some((r) => r.method === 'initialize' && r.outcome === 'ok'));
     assert.ok(rows.some((r) => r.method === 'tools/list' && r.outcome === 'ok'));
-    assert.ok(rows.some((r) => r.user_name === 'mallory@example.com' && r.outcome === 'denied'));
+    const seen = JSON.stringify(rows.map((r) => [r.user_name, r.method, r.outcome]));
+    assert.ok(
+      rows.some((r) => r.user_name === 'mallory@example.com' && r.outcome === 'denied'),
+      seen,
+    );
     assert.ok(rows.some((r) => r.user_name === '' && r.outcome === 'unauthenticated'));
-    assert.ok(rows.some((r) => r.outcome === 'invalid'), 'malformed bodies are audited');
+    assert.ok(
+      rows.some((r) => r.outcome === 'invalid'),
+      'malformed bodies are audited',
+    );
   } finally {
     await db.end();
   }

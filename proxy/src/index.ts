@@ -3,5 +3,6 @@
  *
  * @module
  */
-export { createProxy, type Proxy, PROXY_VERSION } from './proxy.ts';
+
 export { type Bootstrap, readBootstrap, settings } from './config/bootstrap.ts';
+export { createProxy, PROXY_VERSION, type Proxy } from './proxy.ts';

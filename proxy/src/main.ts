@@ -6,8 +6,8 @@
  * @module
  */
 import { readFileSync } from 'node:fs';
-import { createProxy } from './proxy.ts';
 import { readBootstrap } from './config/bootstrap.ts';
+import { createProxy } from './proxy.ts';
 
 let bootstrap: ReturnType<typeof readBootstrap>;
 try {

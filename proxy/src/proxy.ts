@@ -4,8 +4,8 @@
  * @module
  */
 import type { AddressInfo } from 'node:net';
-import type { Bootstrap } from './config/bootstrap.ts';
 import { createAuditShipper } from './audit/audit-shipper.ts';
+import type { Bootstrap } from './config/bootstrap.ts';
 import { createProxyServer } from './server/http-server.ts';
 import { createConfigStore } from './store/config-store.ts';
 import { createLog } from './telemetry/log.ts';
@@ -54,7 +54,13 @@ export function createProxy(bootstrap: Bootstrap): Proxy {
           log,
         })
       : createHttpUpstream({ url: bootstrap.upstreamUrl!, log });
-  const server = createProxyServer({ store, upstream, maxBodyBytes: bootstrap.maxBodyBytes, audit: audit.record, log });
+  const server = createProxyServer({
+    store,
+    upstream,
+    maxBodyBytes: bootstrap.maxBodyBytes,
+    audit: audit.record,
+    log,
+  });
 
   return {
     async listen() {

@@ -31,7 +31,10 @@ describe('with server-everything over Streamable HTTP', () => {
   before(async () => {
     const port = await freePort();
     const entry = fileURLToPath(import.meta.resolve('@modelcontextprotocol/server-everything/dist/index.js'));
-    child = spawn(process.execPath, [entry, 'streamableHttp'], { env: { ...process.env, PORT: String(port) }, stdio: ['ignore', 'ignore', 'pipe'] });
+    child = spawn(process.execPath, [entry, 'streamableHttp'], {
+      env: { ...process.env, PORT: String(port) },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
     await new Promise<void>((resolve, reject) => {
       let err = '';
       child.stderr!.on('data', (d: Buffer) => {
@@ -40,7 +43,9 @@ describe('with server-everything over Streamable HTTP', () => {
       });
       child.once('exit', (code) => reject(new Error(`server-everything exited ${code}: ${err}`)));
     });
-    h = await startHarness({ upstream: createHttpUpstream({ url: new URL(`http://127.0.0.1:${port}/mcp`), log: noLog }) });
+    h = await startHarness({
+      upstream: createHttpUpstream({ url: new URL(`http://127.0.0.1:${port}/mcp`), log: noLog }),
+    });
   });
 
   after(async () => {
@@ -51,7 +56,9 @@ describe('with server-everything over Streamable HTTP', () => {
   test('initialize, tools/list and tools/call echo with the SDK client', async () => {
     const client = new Client({ name: 'sidecar-test', version: '1' });
     await client.connect(
-      new StreamableHTTPClientTransport(new URL(`${h.url}/mcp`), { requestInit: { headers: { authorization: `Bearer ${await h.token()}` } } }),
+      new StreamableHTTPClientTransport(new URL(`${h.url}/mcp`), {
+        requestInit: { headers: { authorization: `Bearer ${await h.token()}` } },
+      }),
     );
     const { tools } = await client.listTools();
     assert.ok(tools.some((t) => t.name === 'echo'));
@@ -85,8 +92,13 @@ describe('with a controllable upstream', () => {
         if (msg.method === 'stream') {
           // First event now; the final answer only when the test releases it.
           res.writeHead(200, { 'content-type': 'text/event-stream' });
-          res.write(`event: message\ndata: ${JSON.stringify({ jsonrpc: '2.0', method: 'notifications/progress', params: { progress: 1 } })}\n\n`);
-          release = () => res.end(`event: message\ndata: ${JSON.stringify({ jsonrpc: '2.0', id: msg.id, result: {} })}\n\n`);
+          res.write(
+            `event: message\ndata: ${JSON.stringify({ jsonrpc: '2.0', method: 'notifications/progress', params: { progress: 1 } })}\n\n`,
+          );
+          release = () =>
+            res.end(
+              `event: message\ndata: ${JSON.stringify({ jsonrpc: '2.0', id: msg.id, result: {} })}\n\n`,
+            );
           upstreamClosed = new Promise((r) => res.once('close', () => r()));
           return;
         }
@@ -95,13 +107,21 @@ describe('with a controllable upstream', () => {
           res.end(JSON.stringify({ jsonrpc: '2.0', id: msg.id, error: { code: -32042, message: 'nope' } }));
           return;
         }
-        res.writeHead(200, { 'content-type': 'application/json', 'mcp-session-id': 'sess-1', 'set-cookie': 'x=1', server: 'fixture' });
+        res.writeHead(200, {
+          'content-type': 'application/json',
+          'mcp-session-id': 'sess-1',
+          'set-cookie': 'x=1',
+          server: 'fixture',
+        });
         res.end(JSON.stringify({ jsonrpc: '2.0', id: msg.id, result: { ok: true } }));
       });
     });
     await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', () => r()));
     const { port } = upstream.address() as AddressInfo;
-    h = await startHarness({ upstream: createHttpUpstream({ url: new URL(`http://127.0.0.1:${port}/mcp`), log: noLog }), maxBodyBytes: 4096 });
+    h = await startHarness({
+      upstream: createHttpUpstream({ url: new URL(`http://127.0.0.1:${port}/mcp`), log: noLog }),
+      maxBodyBytes: 4096,
+    });
   });
 
   after(async () => {
@@ -123,11 +143,16 @@ describe('with a controllable upstream', () => {
       body,
     });
   }
-  const call = (method: string, id = 7) => JSON.stringify({ jsonrpc: '2.0', id, method, params: { name: 'x' } });
+  const call = (method: string, id = 7) =>
+    JSON.stringify({ jsonrpc: '2.0', id, method, params: { name: 'x' } });
 
   test('the client credentials never reach the upstream; MCP headers do, both ways', async () => {
     seen.length = 0;
-    const res = await post(call('tools/list'), { cookie: 'session=secret', 'mcp-session-id': 'sess-1', 'mcp-protocol-version': '2025-11-25' });
+    const res = await post(call('tools/list'), {
+      cookie: 'session=secret',
+      'mcp-session-id': 'sess-1',
+      'mcp-protocol-version': '2025-11-25',
+    });
     assert.equal(res.status, 200);
     assert.equal(res.headers.get('mcp-session-id'), 'sess-1');
     assert.equal(res.headers.get('set-cookie'), null);
@@ -150,7 +175,8 @@ describe('with a controllable upstream', () => {
     assert.ok(release, 'the upstream has not finished');
     release!();
     let rest = '';
-    for (let r = await reader.read(); !r.done; r = await reader.read()) rest += new TextDecoder().decode(r.value);
+    for (let r = await reader.read(); !r.done; r = await reader.read())
+      rest += new TextDecoder().decode(r.value);
     assert.match(rest, /"id":7/);
   });
 
@@ -175,7 +201,9 @@ describe('with a controllable upstream', () => {
 
   test('bad input gets specific errors and never reaches the upstream', async () => {
     seen.length = 0;
-    const big = await post(JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'x', params: { pad: 'x'.repeat(5000) } }));
+    const big = await post(
+      JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'x', params: { pad: 'x'.repeat(5000) } }),
+    );
     assert.equal(big.status, 413);
     const malformed = await post('{"jsonrpc":');
     assert.equal(malformed.status, 400);
@@ -184,22 +212,39 @@ describe('with a controllable upstream', () => {
     assert.equal((await post('{"jsonrpc":"2.0","id":null,"method":"a"}')).status, 400);
     assert.equal((await post(call('a'), { 'content-type': 'text/plain' })).status, 415);
     assert.equal((await post(call('a'), { accept: 'text/html' })).status, 406);
-    const deep = await post(`{"jsonrpc":"2.0","id":1,"method":"a","params":{"x":${'['.repeat(100)}${']'.repeat(100)}}}`);
+    const deep = await post(
+      `{"jsonrpc":"2.0","id":1,"method":"a","params":{"x":${'['.repeat(100)}${']'.repeat(100)}}}`,
+    );
     assert.equal(deep.status, 400);
-    const put = await fetch(`${h.url}/mcp`, { method: 'PUT', headers: { authorization: `Bearer ${await h.token()}` } });
+    const put = await fetch(`${h.url}/mcp`, {
+      method: 'PUT',
+      headers: { authorization: `Bearer ${await h.token()}` },
+    });
     assert.equal(put.status, 405);
     assert.equal(seen.length, 0);
   });
 
   test('authentication failures: 401 with the right challenge, nothing forwarded', async () => {
     seen.length = 0;
-    const none = await fetch(`${h.url}/mcp`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: call('a') });
+    const none = await fetch(`${h.url}/mcp`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: call('a'),
+    });
     assert.equal(none.status, 401);
-    assert.equal(none.headers.get('www-authenticate'), 'Bearer resource_metadata="https://demo.mcp.test/.well-known/oauth-protected-resource/mcp"');
+    assert.equal(
+      none.headers.get('www-authenticate'),
+      'Bearer resource_metadata="https://demo.mcp.test/.well-known/oauth-protected-resource/mcp"',
+    );
     const expired = await post(call('a'), { authorization: `Bearer ${await h.token({ expSeconds: -60 })}` });
     assert.equal(expired.status, 401);
-    assert.match(expired.headers.get('www-authenticate') ?? '', /error="invalid_token", error_description="the token has expired"/);
-    const otherServer = await post(call('a'), { authorization: `Bearer ${await h.token({ aud: 'https://other.mcp.test/mcp' })}` });
+    assert.match(
+      expired.headers.get('www-authenticate') ?? '',
+      /error="invalid_token", error_description="the token has expired"/,
+    );
+    const otherServer = await post(call('a'), {
+      authorization: `Bearer ${await h.token({ aud: 'https://other.mcp.test/mcp' })}`,
+    });
     assert.equal(otherServer.status, 401);
     const inQuery = await fetch(`${h.url}/mcp?access_token=${await h.token()}`, {
       method: 'POST',
@@ -213,9 +258,13 @@ describe('with a controllable upstream', () => {
   });
 
   test('grants: a group admits; anyone else gets 403 with the request id', async () => {
-    const byGroup = await post(call('a'), { authorization: `Bearer ${await h.token({ email: 'bob@example.com', groups: ['eng'] })}` });
+    const byGroup = await post(call('a'), {
+      authorization: `Bearer ${await h.token({ email: 'bob@example.com', groups: ['eng'] })}`,
+    });
     assert.equal(byGroup.status, 200);
-    const denied = await post(call('a', 42), { authorization: `Bearer ${await h.token({ email: 'eve@example.com', groups: ['sales'] })}` });
+    const denied = await post(call('a', 42), {
+      authorization: `Bearer ${await h.token({ email: 'eve@example.com', groups: ['sales'] })}`,
+    });
     assert.equal(denied.status, 403);
     const body = (await denied.json()) as { id: number; error: { code: number } };
     assert.equal(body.id, 42);
@@ -225,10 +274,17 @@ describe('with a controllable upstream', () => {
   });
 
   test('protected resource metadata at the path-inserted and root locations', async () => {
-    for (const path of ['/.well-known/oauth-protected-resource/mcp', '/.well-known/oauth-protected-resource']) {
+    for (const path of [
+      '/.well-known/oauth-protected-resource/mcp',
+      '/.well-known/oauth-protected-resource',
+    ]) {
       const res = await fetch(`${h.url}${path}`);
       assert.equal(res.status, 200);
-      const doc = (await res.json()) as { resource: string; authorization_servers: string[]; scopes_supported: string[] };
+      const doc = (await res.json()) as {
+        resource: string;
+        authorization_servers: string[];
+        scopes_supported: string[];
+      };
       assert.equal(doc.resource, RESOURCE);
       assert.deepEqual(doc.authorization_servers, ['https://tessera.test']);
     }
@@ -240,7 +296,9 @@ describe('with a controllable upstream', () => {
 describe('failures around the upstream and the configuration', () => {
   test('an unreachable upstream answers 502 with a JSON-RPC error', async () => {
     const port = await freePort();
-    const h = await startHarness({ upstream: createHttpUpstream({ url: new URL(`http://127.0.0.1:${port}/mcp`), log: noLog }) });
+    const h = await startHarness({
+      upstream: createHttpUpstream({ url: new URL(`http://127.0.0.1:${port}/mcp`), log: noLog }),
+    });
     try {
       const res = await fetch(`${h.url}/mcp`, {
         method: 'POST',
@@ -258,11 +316,18 @@ describe('failures around the upstream and the configuration', () => {
   });
 
   test('without configuration the proxy is not ready and denies everything', async () => {
-    const h = await startHarness({ upstream: createHttpUpstream({ url: new URL('http://127.0.0.1:9/mcp'), log: noLog }), configured: false });
+    const h = await startHarness({
+      upstream: createHttpUpstream({ url: new URL('http://127.0.0.1:9/mcp'), log: noLog }),
+      configured: false,
+    });
     try {
       assert.equal((await fetch(`${h.url}/healthz`)).status, 200);
       assert.equal((await fetch(`${h.url}/readyz`)).status, 503);
-      const res = await fetch(`${h.url}/mcp`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+      const res = await fetch(`${h.url}/mcp`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: '{}',
+      });
       assert.equal(res.status, 503);
       assert.equal(((await res.json()) as { error: { code: number } }).error.code, -31005);
       assert.equal((await fetch(`${h.url}/.well-known/oauth-protected-resource`)).status, 503);

@@ -24,12 +24,17 @@ function bad(message: string): TesseraError {
   return new TesseraError('TESSERA_INVALID_ARGUMENT', message);
 }
 
-function stringList(value: unknown, field: string, max = 1000): string[] {
+/** A list of non-empty strings. Grant lists are sets; command arguments keep order and repeats. */
+function stringList(value: unknown, field: string, unique: boolean, max = 1000): string[] {
   if (value === undefined) return [];
-  if (!Array.isArray(value) || value.length > max || !value.every((v) => typeof v === 'string' && v.length > 0 && v.length <= 320)) {
+  if (
+    !Array.isArray(value) ||
+    value.length > max ||
+    !value.every((v) => typeof v === 'string' && v.length > 0 && v.length <= 320)
+  ) {
     throw bad(`"${field}" must be an array of at most ${max} non-empty strings`);
   }
-  return [...new Set(value as string[])];
+  return unique ? [...new Set(value as string[])] : [...(value as string[])];
 }
 
 function httpUrl(value: unknown, field: string): string {
@@ -41,16 +46,28 @@ function httpUrl(value: unknown, field: string): string {
     throw bad(`"${field}" is not a URL: ${value}`);
   }
   if (u.protocol !== 'http:' && u.protocol !== 'https:') throw bad(`"${field}" must be http or https`);
-  if (u.hash || u.search) throw bad(`"${field}" must have no query or fragment`);
+  // Not u.search/u.hash: an empty "?" or "#" leaves them empty but stays in the URL.
+  if (/[?#]/.test(u.href)) throw bad(`"${field}" must have no query or fragment`);
   return u.toString();
 }
 
-/** Validates grants: `{ users?: string[], groups?: string[] }`. */
-export function parseGrants(body: unknown): { grantUsers: string[]; grantGroups: string[] } {
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw bad('the body must be a JSON object');
+/**
+ * Validates grants: `{ users?: string[], groups?: string[] }`. `field` names where they sit when they
+ * are part of a larger body (`"grants"`), so that errors point at the right place.
+ */
+export function parseGrants(body: unknown, field?: string): { grantUsers: string[]; grantGroups: string[] } {
+  const at = (name: string) => (field ? `${field}.${name}` : name);
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw bad(field ? `"${field}" must be a JSON object` : 'the body must be a JSON object');
+  }
   const b = body as Record<string, unknown>;
-  for (const key of Object.keys(b)) if (key !== 'users' && key !== 'groups') throw bad(`unknown field "${key}"`);
-  return { grantUsers: stringList(b.users, 'users'), grantGroups: stringList(b.groups, 'groups') };
+  for (const key of Object.keys(b)) {
+    if (key !== 'users' && key !== 'groups') throw bad(`unknown field "${at(key)}"`);
+  }
+  return {
+    grantUsers: stringList(b.users, at('users'), true),
+    grantGroups: stringList(b.groups, at('groups'), true),
+  };
 }
 
 /**
@@ -58,7 +75,8 @@ export function parseGrants(body: unknown): { grantUsers: string[]; grantGroups:
  * `{ name, kind: "stdio", command, args?, resourceUri, localPort?, grants? }`.
  */
 export function parseServerInput(body: unknown): ServerInput {
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw bad('the body must be a JSON object');
+  if (typeof body !== 'object' || body === null || Array.isArray(body))
+    throw bad('the body must be a JSON object');
   const b = body as Record<string, unknown>;
   const allowed = new Set(['name', 'kind', 'command', 'args', 'url', 'resourceUri', 'localPort', 'grants']);
   for (const key of Object.keys(b)) if (!allowed.has(key)) throw bad(`unknown field "${key}"`);
@@ -73,13 +91,34 @@ export function parseServerInput(body: unknown): ServerInput {
     }
     localPort = b.localPort as number;
   }
-  const grants = b.grants === undefined ? { grantUsers: [], grantGroups: [] } : parseGrants(b.grants);
+  const grants =
+    b.grants === undefined ? { grantUsers: [], grantGroups: [] } : parseGrants(b.grants, 'grants');
   const resourceUri = httpUrl(b.resourceUri, 'resourceUri');
   if (b.kind === 'http') {
-    if (b.command !== undefined || b.args !== undefined) throw bad('"command" and "args" are only for kind "stdio"');
-    return { name: b.name, kind: 'http', command: null, args: [], url: httpUrl(b.url, 'url'), resourceUri, localPort, ...grants };
+    if (b.command !== undefined || b.args !== undefined)
+      throw bad('"command" and "args" are only for kind "stdio"');
+    return {
+      name: b.name,
+      kind: 'http',
+      command: null,
+      args: [],
+      url: httpUrl(b.url, 'url'),
+      resourceUri,
+      localPort,
+      ...grants,
+    };
   }
   if (b.url !== undefined) throw bad('"url" is only for kind "http"');
-  if (typeof b.command !== 'string' || b.command.length === 0) throw bad('"command" must be a non-empty string');
-  return { name: b.name, kind: 'stdio', command: b.command, args: stringList(b.args, 'args'), url: null, resourceUri, localPort, ...grants };
+  if (typeof b.command !== 'string' || b.command.length === 0)
+    throw bad('"command" must be a non-empty string');
+  return {
+    name: b.name,
+    kind: 'stdio',
+    command: b.command,
+    args: stringList(b.args, 'args', false),
+    url: null,
+    resourceUri,
+    localPort,
+    ...grants,
+  };
 }

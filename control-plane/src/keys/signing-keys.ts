@@ -4,7 +4,15 @@
  *
  * @module
  */
-import { calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK, type JSONWebKeySet, type JWK, type SignJWT } from 'jose';
+import {
+  calculateJwkThumbprint,
+  exportJWK,
+  generateKeyPair,
+  importJWK,
+  type JSONWebKeySet,
+  type JWK,
+  type SignJWT,
+} from 'jose';
 import type { DataSource } from 'typeorm';
 import { SigningKeyEntity } from '../db/entities/signing-key.ts';
 
@@ -29,7 +37,12 @@ export async function loadSigningKeys(ds: DataSource): Promise<SigningKeys> {
     const privateJwk: JWK = { ...(await exportJWK(privateKey)), alg: 'ES256', kid };
     // Two replicas starting together may both generate a key; both are kept and both are trusted,
     // and every replica signs with the oldest.
-    await repo.createQueryBuilder().insert().values({ kid, privateJwk, publicJwk, active: true }).orIgnore().execute();
+    await repo
+      .createQueryBuilder()
+      .insert()
+      .values({ kid, privateJwk, publicJwk, active: true })
+      .orIgnore()
+      .execute();
     rows = await repo.find({ where: { active: true }, order: { createdAt: 'ASC' } });
   }
   const signer = rows[0]!;

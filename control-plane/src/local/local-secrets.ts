@@ -9,7 +9,11 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
 /** Returns the configured value, else the one kept in `<dataDir>/<file>`, else a new one (then kept). */
-export async function localSecret(dataDir: string, file: string, configured: string | undefined): Promise<string> {
+export async function localSecret(
+  dataDir: string,
+  file: string,
+  configured: string | undefined,
+): Promise<string> {
   if (configured) return configured;
   const path = join(dataDir, file);
   try {

@@ -58,7 +58,9 @@ export function createProxySupervisor(options: ProxySupervisorOptions): ProxySup
 
   function start(m: Managed): void {
     const { PATH, HOME, LANG, TZ } = process.env;
-    const base = Object.fromEntries(Object.entries({ PATH, HOME, LANG, TZ }).filter(([, v]) => v !== undefined)) as Record<string, string>;
+    const base = Object.fromEntries(
+      Object.entries({ PATH, HOME, LANG, TZ }).filter(([, v]) => v !== undefined),
+    ) as Record<string, string>;
     const child = spawn(process.execPath, [proxyMain], {
       env: { ...base, ...options.env, ...proxyEnv(m.server, options) },
       stdio: ['ignore', 'inherit', 'pipe'],

@@ -32,7 +32,13 @@ export interface ProxyStatus {
   role: string;
   controlPlaneId: string;
   connectedAt: string;
-  types: Array<{ typeUrl: string; state: SyncState; sentVersion: string; ackedVersion: string; error: string }>;
+  types: Array<{
+    typeUrl: string;
+    state: SyncState;
+    sentVersion: string;
+    ackedVersion: string;
+    error: string;
+  }>;
 }
 
 interface Stream {
@@ -65,7 +71,7 @@ export interface ConfigHub {
 }
 
 function stateOf(t: TypeStatus | undefined): SyncState {
-  if (!t || !t.sentNonce) return t?.ackedVersion ? 'SYNCED' : 'NOT_SENT';
+  if (!t?.sentNonce) return t?.ackedVersion ? 'SYNCED' : 'NOT_SENT';
   if (t.error) return 'NACKED';
   return t.ackedVersion === t.sentVersion ? 'SYNCED' : 'STALE';
 }
@@ -80,7 +86,12 @@ export function createConfigHub(options: ConfigHubOptions): ConfigHub {
 
   function sendType(stream: Stream, snap: TypeSnapshot): void {
     const nonce = randomUUID();
-    const t = stream.types.get(snap.typeUrl) ?? { sentVersion: '', sentNonce: '', ackedVersion: '', error: '' };
+    const t = stream.types.get(snap.typeUrl) ?? {
+      sentVersion: '',
+      sentNonce: '',
+      ackedVersion: '',
+      error: '',
+    };
     t.sentVersion = snap.version;
     t.sentNonce = nonce;
     t.error = '';
@@ -115,7 +126,11 @@ export function createConfigHub(options: ConfigHubOptions): ConfigHub {
     firstChangeAt = 0;
     const servers = [...dirty];
     dirty.clear();
-    await Promise.all(servers.map((s) => push(s).catch((err: Error) => options.log('warn', 'push failed', { server: s, error: err.message }))));
+    await Promise.all(
+      servers.map((s) =>
+        push(s).catch((err: Error) => options.log('warn', 'push failed', { server: s, error: err.message })),
+      ),
+    );
   }
 
   return {
@@ -155,12 +170,20 @@ export function createConfigHub(options: ConfigHubOptions): ConfigHub {
       const snapshot = await options.snapshotOf(stream.node.mcpServer);
       const snap = snapshot?.find((s) => s.typeUrl === req.typeUrl);
       if (!snap) {
-        options.log('warn', 'subscription to an unknown type ignored', { node: stream.node.id, typeUrl: req.typeUrl });
+        options.log('warn', 'subscription to an unknown type ignored', {
+          node: stream.node.id,
+          typeUrl: req.typeUrl,
+        });
         return;
       }
       const held = req.initialVersions[snap.resources[0]?.name ?? ''] ?? req.versionInfo;
       if (held && held === snap.version) {
-        stream.types.set(req.typeUrl, { sentVersion: snap.version, sentNonce: '', ackedVersion: snap.version, error: '' });
+        stream.types.set(req.typeUrl, {
+          sentVersion: snap.version,
+          sentNonce: '',
+          ackedVersion: snap.version,
+          error: '',
+        });
         return;
       }
       sendType(stream, snap);

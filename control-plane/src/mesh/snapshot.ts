@@ -42,7 +42,11 @@ function hash(data: Uint8Array | string): string {
   return createHash('sha256').update(data).digest('hex').slice(0, 16);
 }
 
-function single<Desc extends DescMessage>(schema: Desc, name: string, value: MessageShape<Desc>): TypeSnapshot {
+function single<Desc extends DescMessage>(
+  schema: Desc,
+  name: string,
+  value: MessageShape<Desc>,
+): TypeSnapshot {
   const bytes = toBinary(schema, value);
   const version = hash(bytes);
   const resource = create(ResourceSchema, { name, version, resource: anyPack(schema, value) });
@@ -54,7 +58,11 @@ export function buildSnapshot(i: SnapshotInputs): TypeSnapshot[] {
   // Sorting makes the hash independent of the order keys and grants were stored in.
   const jwks = { keys: [...i.jwks.keys].sort((a, b) => String(a.kid).localeCompare(String(b.kid))) };
   return [
-    single(TrustBundleSchema, 'trust', create(TrustBundleSchema, { issuer: i.issuer, jwksJson: JSON.stringify(jwks) })),
+    single(
+      TrustBundleSchema,
+      'trust',
+      create(TrustBundleSchema, { issuer: i.issuer, jwksJson: JSON.stringify(jwks) }),
+    ),
     single(
       UpstreamSchema,
       s.name,
@@ -77,7 +85,10 @@ export function buildSnapshot(i: SnapshotInputs): TypeSnapshot[] {
     single(
       AuditSettingsSchema,
       'audit',
-      create(AuditSettingsSchema, { batchMaxEvents: i.audit.batchMaxEvents, flushIntervalMs: i.audit.flushIntervalMs }),
+      create(AuditSettingsSchema, {
+        batchMaxEvents: i.audit.batchMaxEvents,
+        flushIntervalMs: i.audit.flushIntervalMs,
+      }),
     ),
   ];
 }

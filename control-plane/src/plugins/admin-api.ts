@@ -47,7 +47,8 @@ function parseMint(body: unknown): { user: string; server: string; groups: strin
   }
   const b = body as Record<string, unknown>;
   for (const k of Object.keys(b)) {
-    if (!['user', 'server', 'groups'].includes(k)) throw new TesseraError('TESSERA_INVALID_ARGUMENT', `unknown field "${k}"`);
+    if (!['user', 'server', 'groups'].includes(k))
+      throw new TesseraError('TESSERA_INVALID_ARGUMENT', `unknown field "${k}"`);
   }
   if (typeof b.user !== 'string' || !EMAIL.test(b.user)) {
     throw new TesseraError('TESSERA_INVALID_ARGUMENT', '"user" must be an email address');
@@ -56,8 +57,15 @@ function parseMint(body: unknown): { user: string; server: string; groups: strin
     throw new TesseraError('TESSERA_INVALID_ARGUMENT', '"server" must be a server name');
   }
   const groups = b.groups ?? [];
-  if (!Array.isArray(groups) || groups.length > 100 || !groups.every((g) => typeof g === 'string' && g.length > 0 && g.length <= 256)) {
-    throw new TesseraError('TESSERA_INVALID_ARGUMENT', '"groups" must be an array of at most 100 non-empty strings');
+  if (
+    !Array.isArray(groups) ||
+    groups.length > 100 ||
+    !groups.every((g) => typeof g === 'string' && g.length > 0 && g.length <= 256)
+  ) {
+    throw new TesseraError(
+      'TESSERA_INVALID_ARGUMENT',
+      '"groups" must be an array of at most 100 non-empty strings',
+    );
   }
   return { user: b.user, server: b.server, groups: groups as string[] };
 }
@@ -67,12 +75,16 @@ export function adminApiPlugin(options: AdminApiOptions) {
     app.addHook('onRequest', async (req: FastifyRequest) => {
       const m = /^Bearer (.+)$/.exec(req.headers.authorization ?? '');
       if (!m || !secretEquals(m[1]!, options.adminToken)) {
-        throw new TesseraError('TESSERA_UNAUTHENTICATED', 'a valid admin token is required (Authorization: Bearer …)');
+        throw new TesseraError(
+          'TESSERA_UNAUTHENTICATED',
+          'a valid admin token is required (Authorization: Bearer …)',
+        );
       }
     });
 
     app.setErrorHandler((err: FastifyError | TesseraError, _req: FastifyRequest, reply: FastifyReply) => {
-      if (err instanceof TesseraError) return reply.code(err.httpStatus).send({ error: err.code, message: err.message });
+      if (err instanceof TesseraError)
+        return reply.code(err.httpStatus).send({ error: err.code, message: err.message });
       const status = (err as FastifyError).statusCode;
       if (status && status >= 400 && status < 500) {
         return reply.code(status).send({ error: 'TESSERA_INVALID_ARGUMENT', message: err.message });

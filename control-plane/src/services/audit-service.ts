@@ -4,8 +4,9 @@
  *
  * @module
  */
-import { Code, ConnectError, type ServiceImpl } from '@connectrpc/connect';
+
 import { timestampDate } from '@bufbuild/protobuf/wkt';
+import { Code, ConnectError, type ServiceImpl } from '@connectrpc/connect';
 import type { AuditEvent, AuditService, IngestRequest } from '@tessera/api/mesh/v1/audit';
 import type { DataSource } from 'typeorm';
 import { requireMeshToken } from '../mesh/mesh-auth.ts';
@@ -16,21 +17,29 @@ const MAX_BATCH = 10_000;
 
 function validate(req: IngestRequest): void {
   if (!UUID.test(req.batchId)) throw new ConnectError('batch_id must be a UUID', Code.InvalidArgument);
-  if (req.events.length > MAX_BATCH) throw new ConnectError(`a batch holds at most ${MAX_BATCH} events`, Code.InvalidArgument);
+  if (req.events.length > MAX_BATCH)
+    throw new ConnectError(`a batch holds at most ${MAX_BATCH} events`, Code.InvalidArgument);
   req.events.forEach((e: AuditEvent, i: number) => {
     const where = `events[${i}]`;
-    if (!UUID.test(e.eventId)) throw new ConnectError(`${where}.event_id must be a UUID`, Code.InvalidArgument);
+    if (!UUID.test(e.eventId))
+      throw new ConnectError(`${where}.event_id must be a UUID`, Code.InvalidArgument);
     if (!e.time) throw new ConnectError(`${where}.time is required`, Code.InvalidArgument);
     if (!e.server) throw new ConnectError(`${where}.server is required`, Code.InvalidArgument);
-    if (!OUTCOMES.has(e.outcome)) throw new ConnectError(`${where}.outcome "${e.outcome}" is not known`, Code.InvalidArgument);
+    if (!OUTCOMES.has(e.outcome))
+      throw new ConnectError(`${where}.outcome "${e.outcome}" is not known`, Code.InvalidArgument);
   });
 }
 
-export function auditService(options: { ds: DataSource; meshToken: string }): ServiceImpl<typeof AuditService> {
+export function auditService(options: {
+  ds: DataSource;
+  meshToken: string;
+  log?: (msg: string, fields: Record<string, unknown>) => void;
+}): ServiceImpl<typeof AuditService> {
   return {
     async ingest(req, context) {
       requireMeshToken(context.requestHeader.get('authorization'), options.meshToken);
       validate(req);
+      options.log?.('ingesting audit batch', { batch: req.batchId, events: req.events.length });
       if (req.events.length === 0) return { batchId: req.batchId, stored: 0 };
       const cols = {
         event_id: [] as string[],

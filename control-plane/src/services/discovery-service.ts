@@ -5,10 +5,13 @@
  *
  * @module
  */
-import { on } from 'node:events';
-import { EventEmitter } from 'node:events';
+import { EventEmitter, on } from 'node:events';
 import { Code, ConnectError, type ServiceImpl } from '@connectrpc/connect';
-import type { DiscoveryRequest, DiscoveryResponse, MeshDiscoveryService } from '@tessera/api/mesh/v1/discovery';
+import type {
+  DiscoveryRequest,
+  DiscoveryResponse,
+  MeshDiscoveryService,
+} from '@tessera/api/mesh/v1/discovery';
 import type { ConfigHub } from '../mesh/config-hub.ts';
 import { requireMeshToken } from '../mesh/mesh-auth.ts';
 
@@ -39,7 +42,8 @@ export function discoveryService(options: DiscoveryServiceOptions): ServiceImpl<
         for await (const req of requests) {
           if (!streamId) {
             const node = req.node;
-            if (!node?.id) throw new ConnectError('the first request must carry node.id', Code.InvalidArgument);
+            if (!node?.id)
+              throw new ConnectError('the first request must carry node.id', Code.InvalidArgument);
             if (!node.mcpServer) throw new ConnectError('node.mcp_server is required', Code.InvalidArgument);
             if (!(await options.serverExists(node.mcpServer))) {
               throw new ConnectError(`server "${node.mcpServer}" is not registered`, Code.NotFound);

@@ -23,7 +23,11 @@ export interface MintRequest {
 export async function mintAccessToken(r: MintRequest): Promise<{ token: string; expiresAt: Date }> {
   const iat = Math.floor((r.now ?? new Date()).getTime() / 1000);
   const exp = iat + r.ttlSeconds;
-  const token = await new SignJWT({ email: r.email, groups: r.groups, client_id: r.clientId ?? 'tessera-cli' })
+  const token = await new SignJWT({
+    email: r.email,
+    groups: r.groups,
+    client_id: r.clientId ?? 'tessera-cli',
+  })
     .setProtectedHeader({ alg: 'ES256', kid: r.keys.kid, typ: 'at+jwt' })
     .setIssuer(r.issuer)
     .setAudience(r.audience)

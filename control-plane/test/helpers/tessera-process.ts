@@ -29,7 +29,12 @@ export interface TesseraProcess {
 
 export async function startTessera(extraEnv: Record<string, string> = {}): Promise<TesseraProcess> {
   const dataDir = await mkdtemp(join(tmpdir(), 'tessera-e2e-'));
-  const [pgPort, port, meshPort, demoPort] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
+  const [pgPort, port, meshPort, demoPort] = await Promise.all([
+    freePort(),
+    freePort(),
+    freePort(),
+    freePort(),
+  ]);
   const env: Record<string, string> = {
     PATH: process.env.PATH ?? '',
     HOME: process.env.HOME ?? '/tmp',
@@ -39,17 +44,23 @@ export async function startTessera(extraEnv: Record<string, string> = {}): Promi
     TESSERA_MESH_PORT: String(meshPort),
     TESSERA_DEMO_PORT: String(demoPort),
     TESSERA_AUDIT_FLUSH_INTERVAL_MS: '50',
-    TESSERA_LOG_LEVEL: 'warn',
+    TESSERA_LOG_LEVEL: process.env.E2E_LOG_LEVEL ?? 'warn',
     ...extraEnv,
   };
-  const child: ChildProcess = spawn(process.execPath, [cli, 'start'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child: ChildProcess = spawn(process.execPath, [cli, 'start'], {
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   let err = '';
   child.stderr!.on('data', (d: Buffer) => {
     err += d.toString();
   });
   const mcpUrl = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`tessera start printed no MCP URL in 60 s:\n${out}\n${err}`)), 60_000);
+    const timer = setTimeout(
+      () => reject(new Error(`tessera start printed no MCP URL in 60 s:\n${out}\n${err}`)),
+      60_000,
+    );
     child.stdout!.on('data', (d: Buffer) => {
       out += d.toString();
       const m = /^MCP URL: (\S+)$/m.exec(out);

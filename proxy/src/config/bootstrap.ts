@@ -72,7 +72,8 @@ function url(env: Env, name: string, fallback: string | undefined, p: Problems):
   if (raw === undefined) return undefined;
   try {
     const u = new URL(raw);
-    if (u.protocol !== 'http:' && u.protocol !== 'https:') return p.add(name, `"${raw}" must be http or https`);
+    if (u.protocol !== 'http:' && u.protocol !== 'https:')
+      return p.add(name, `"${raw}" must be http or https`);
     return u;
   } catch {
     return p.add(name, `"${raw}" is not a URL`);
@@ -81,7 +82,7 @@ function url(env: Env, name: string, fallback: string | undefined, p: Problems):
 
 /** Parses `host:port`; IPv6 hosts are written in brackets. */
 export function parseListen(raw: string): { host: string; port: number } | undefined {
-  const m = /^(\[[0-9a-fA-F:.]+\]|[^:]+):(\d{1,5})$/.exec(raw);
+  const m = /^(\[[0-9a-fA-F:.]+\]|[^:[\]]+):(\d{1,5})$/.exec(raw);
   if (!m) return undefined;
   const port = Number(m[2]);
   if (port > 65535) return undefined;
@@ -96,7 +97,8 @@ export function parseListen(raw: string): { host: string; port: number } | undef
 export function readBootstrap(env: Env, readFile: (path: string) => string): Bootstrap {
   const p = new Problems();
   const mode = (env.TESSERA_PROXY_MODE || 'sidecar') as ProxyMode;
-  if (mode !== 'sidecar' && mode !== 'stdio') p.add('TESSERA_PROXY_MODE', `"${mode}" must be sidecar or stdio`);
+  if (mode !== 'sidecar' && mode !== 'stdio')
+    p.add('TESSERA_PROXY_MODE', `"${mode}" must be sidecar or stdio`);
   const server = env.TESSERA_PROXY_SERVER ?? '';
   if (!/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/.test(server)) {
     p.add('TESSERA_PROXY_SERVER', `"${server}" must be a DNS label (lower-case letters, digits, "-")`);
@@ -147,7 +149,8 @@ export function readBootstrap(env: Env, readFile: (path: string) => string): Boo
     stdioArgs,
     stdioMaxSessions: integer(env, 'TESSERA_PROXY_STDIO_MAX_SESSIONS', 32, 1, 10_000, p),
     stdioIdleTimeoutMs: integer(env, 'TESSERA_PROXY_STDIO_IDLE_TIMEOUT_MS', 900_000, 1_000, 86_400_000, p),
-    controlPlaneUrl: url(env, 'TESSERA_CONTROL_PLANE_URL', 'http://127.0.0.1:15010', p) ?? new URL('http://invalid'),
+    controlPlaneUrl:
+      url(env, 'TESSERA_CONTROL_PLANE_URL', 'http://127.0.0.1:15010', p) ?? new URL('http://invalid'),
     meshToken,
     maxBodyBytes: integer(env, 'TESSERA_PROXY_MAX_BODY_BYTES', 4 * 1024 * 1024, 1024, 1024 * 1024 * 1024, p),
     logLevel,

@@ -4,13 +4,14 @@
  *
  * @module
  */
-import { type Any, anyIs, anyUnpack } from '@bufbuild/protobuf/wkt';
+
 import type { DescMessage, MessageShape } from '@bufbuild/protobuf';
+import { type Any, anyIs, anyUnpack } from '@bufbuild/protobuf/wkt';
 import {
   type AuditSettings,
   AuditSettingsSchema,
-  ServerPolicySchema,
   type ServerPolicy,
+  ServerPolicySchema,
   type TrustBundle,
   TrustBundleSchema,
   type Upstream,
@@ -48,8 +49,20 @@ function single<Desc extends DescMessage>(response: DiscoveryResponse, schema: D
     throw invalid(`${schema.typeName}: expected exactly 1 resource, got ${response.resources.length}`);
   }
   const any = response.resources[0]!.resource as Any | undefined;
-  if (!any || !anyIs(any, schema)) throw invalid(`${schema.typeName}: resource has the wrong type`);
-  const msg = anyUnpack(any, schema);
+  // anyIs and anyUnpack throw plain errors on a malformed type URL or malformed bytes.
+  let matches = false;
+  try {
+    matches = any !== undefined && anyIs(any, schema);
+  } catch {
+    // a malformed type URL is the wrong type
+  }
+  if (!any || !matches) throw invalid(`${schema.typeName}: resource has the wrong type`);
+  let msg: MessageShape<Desc> | undefined;
+  try {
+    msg = anyUnpack(any, schema);
+  } catch (err) {
+    throw invalid(`${schema.typeName}: resource cannot be decoded: ${(err as Error).message}`);
+  }
   if (!msg) throw invalid(`${schema.typeName}: resource cannot be decoded`);
   return msg;
 }
@@ -77,8 +90,12 @@ export function translateTrust(msg: TrustBundle): TrustIR {
     throw invalid('TrustBundle.jwks_json must hold a non-empty "keys" array');
   }
   for (const key of jwks.keys) {
+    if (typeof key !== 'object' || key === null || Array.isArray(key)) {
+      throw invalid('TrustBundle.jwks_json: every key must be a JSON object');
+    }
     if ('d' in key) throw invalid('TrustBundle.jwks_json must hold public keys only');
-    if (key.kty !== 'EC' || key.crv !== 'P-256') throw invalid('TrustBundle.jwks_json: only EC P-256 (ES256) keys');
+    if (key.kty !== 'EC' || key.crv !== 'P-256')
+      throw invalid('TrustBundle.jwks_json: only EC P-256 (ES256) keys');
   }
   return { issuer: msg.issuer, keys: createLocalJWKSet(jwks) };
 }
@@ -88,7 +105,8 @@ export function translateUpstream(msg: Upstream, expectedServer: string): Upstre
     throw invalid(`Upstream.server is "${msg.server}" but this proxy fronts "${expectedServer}"`);
   }
   const u = httpUrl('Upstream.resource_uri', msg.resourceUri);
-  if (u.search || u.hash) throw invalid('Upstream.resource_uri must have no query or fragment');
+  // Not u.search/u.hash: an empty "?" or "#" leaves them empty but stays in the URI (the token audience).
+  if (/[?#]/.test(u.href)) throw invalid('Upstream.resource_uri must have no query or fragment');
   for (const as of msg.authorizationServers) httpUrl('Upstream.authorization_servers', as);
   const path = u.pathname === '/' ? '' : u.pathname.replace(/\/$/, '');
   const metadataPath = `/.well-known/oauth-protected-resource${path}`;

@@ -25,7 +25,8 @@ export function bearerToken(header: string | undefined): string | undefined {
 
 function describe(err: unknown): string {
   if (err instanceof errors.JWTExpired) return 'the token has expired';
-  if (err instanceof errors.JWTClaimValidationFailed) return `the token's "${err.claim}" claim is not accepted`;
+  if (err instanceof errors.JWTClaimValidationFailed)
+    return `the token's "${err.claim}" claim is not accepted`;
   if (err instanceof errors.JWSSignatureVerificationFailed) return 'the token signature is invalid';
   if (err instanceof errors.JOSEAlgNotAllowed) return 'the token algorithm is not accepted';
   if (err instanceof errors.JWKSNoMatchingKey) return 'the token was signed by an unknown key';
@@ -52,7 +53,9 @@ export async function authenticate(token: string, trust: TrustIR, audience: stri
   }
   const subject = String(payload.sub);
   const email = typeof payload.email === 'string' && payload.email ? payload.email : undefined;
-  const groups = Array.isArray(payload.groups) ? payload.groups.filter((g): g is string => typeof g === 'string') : [];
+  const groups = Array.isArray(payload.groups)
+    ? payload.groups.filter((g): g is string => typeof g === 'string')
+    : [];
   const clientId = typeof payload.client_id === 'string' ? payload.client_id : '';
   return { name: email ?? subject, subject, groups, clientId };
 }

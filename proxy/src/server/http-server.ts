@@ -21,7 +21,9 @@ export interface ProxyServerOptions {
 }
 
 function json(res: ServerResponse, status: number, value: unknown): void {
-  res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' }).end(JSON.stringify(value));
+  res
+    .writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' })
+    .end(JSON.stringify(value));
 }
 
 export function createProxyServer(options: ProxyServerOptions): Server {
@@ -34,8 +36,13 @@ export function createProxyServer(options: ProxyServerOptions): Server {
     if (path === '/healthz') return json(res, 200, { status: 'ok' });
     if (path === '/readyz') return json(res, store.ready() ? 200 : 503, { ready: store.ready() });
     if (path.startsWith('/.well-known/oauth-protected-resource')) {
-      if (!config) return json(res, 503, { error: 'temporarily_unavailable', error_description: 'no configuration yet' });
-      if (req.method !== 'GET') return json(res, 405, { error: 'invalid_request', error_description: 'use GET' });
+      if (!config)
+        return json(res, 503, {
+          error: 'temporarily_unavailable',
+          error_description: 'no configuration yet',
+        });
+      if (req.method !== 'GET')
+        return json(res, 405, { error: 'invalid_request', error_description: 'use GET' });
       if (path === config.upstream.metadataPath || path === '/.well-known/oauth-protected-resource') {
         return json(res, 200, protectedResourceMetadata(config.upstream));
       }
@@ -45,13 +52,16 @@ export function createProxyServer(options: ProxyServerOptions): Server {
     return json(res, 404, { error: 'not_found', error_description: `no MCP endpoint at ${path}` });
   }
 
-  const server = createServer({ requestTimeout: 120_000, headersTimeout: 30_000, maxHeaderSize: 16 * 1024 }, (req, res) => {
-    route(req, res).catch((err: unknown) => {
-      log('error', 'request failed in the proxy', { error: (err as Error).stack });
-      if (!res.headersSent) json(res, 500, { error: 'internal_error' });
-      else res.destroy();
-    });
-  });
+  const server = createServer(
+    { requestTimeout: 120_000, headersTimeout: 30_000, maxHeaderSize: 16 * 1024 },
+    (req, res) => {
+      route(req, res).catch((err: unknown) => {
+        log('error', 'request failed in the proxy', { error: (err as Error).stack });
+        if (!res.headersSent) json(res, 500, { error: 'internal_error' });
+        else res.destroy();
+      });
+    },
+  );
   // SSE streams are long-lived by design; slow or stuck request bodies are bounded by requestTimeout.
   server.timeout = 0;
   return server;

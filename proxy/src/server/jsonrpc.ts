@@ -62,7 +62,10 @@ function isId(value: unknown): value is JsonRpcId {
  * @throws TesseraError `TESSERA_PARSE_ERROR` for malformed JSON; `TESSERA_BAD_REQUEST` for a batch array,
  *   a non-object, a missing or wrong `jsonrpc`, a null or non-scalar `id`, or a non-string `method`.
  */
-export function parseJsonRpc(text: string, maxDepth = DEFAULT_MAX_DEPTH): { message: JsonRpcMessage; value: Record<string, unknown> } {
+export function parseJsonRpc(
+  text: string,
+  maxDepth = DEFAULT_MAX_DEPTH,
+): { message: JsonRpcMessage; value: Record<string, unknown> } {
   if (jsonDepthExceeds(text, maxDepth)) {
     throw new TesseraError('TESSERA_BAD_REQUEST', `JSON nesting exceeds the limit of ${maxDepth} levels`);
   }
@@ -73,7 +76,10 @@ export function parseJsonRpc(text: string, maxDepth = DEFAULT_MAX_DEPTH): { mess
     throw new TesseraError('TESSERA_PARSE_ERROR', `malformed JSON: ${(err as Error).message}`);
   }
   if (Array.isArray(value)) {
-    throw new TesseraError('TESSERA_BAD_REQUEST', 'JSON-RPC batches are not supported (MCP 2025-06-18 removed them)');
+    throw new TesseraError(
+      'TESSERA_BAD_REQUEST',
+      'JSON-RPC batches are not supported (MCP 2025-06-18 removed them)',
+    );
   }
   if (typeof value !== 'object' || value === null) {
     throw new TesseraError('TESSERA_BAD_REQUEST', 'a JSON-RPC message must be a JSON object');
@@ -108,7 +114,10 @@ export function parseJsonRpc(text: string, maxDepth = DEFAULT_MAX_DEPTH): { mess
         : undefined;
     return { message: { kind: 'response', id: obj.id as JsonRpcId, error: e }, value: obj };
   }
-  throw new TesseraError('TESSERA_BAD_REQUEST', 'a JSON-RPC message needs "method", or "id" with "result" or "error"');
+  throw new TesseraError(
+    'TESSERA_BAD_REQUEST',
+    'a JSON-RPC message needs "method", or "id" with "result" or "error"',
+  );
 }
 
 /** The name a request targets: the tool or prompt name, or the resource URI. */

@@ -54,7 +54,15 @@ function withoutCredentials(headers: IncomingHttpHeaders): IncomingHttpHeaders {
 export function createMcpEndpoint(options: McpEndpointOptions) {
   const { upstream } = options;
 
-  function record(ctx: Context, status: number, errorCode: number, responseBytes: number, sessionId: string, reason: string, outcome?: AuditOutcome): void {
+  function record(
+    ctx: Context,
+    status: number,
+    errorCode: number,
+    responseBytes: number,
+    sessionId: string,
+    reason: string,
+    outcome?: AuditOutcome,
+  ): void {
     const m = ctx.message;
     options.audit({
       eventId: randomUUID(),
@@ -74,7 +82,13 @@ export function createMcpEndpoint(options: McpEndpointOptions) {
     });
   }
 
-  function reject(res: ServerResponse, ctx: Context, err: TesseraError, headers: Record<string, string> = {}, outcome?: AuditOutcome): void {
+  function reject(
+    res: ServerResponse,
+    ctx: Context,
+    err: TesseraError,
+    headers: Record<string, string> = {},
+    outcome?: AuditOutcome,
+  ): void {
     const id = ctx.message && ctx.message.kind !== 'notification' ? ctx.message.id : undefined;
     const body = errorBody(id, err.rpcCode, err.message);
     if (!res.headersSent) res.writeHead(err.httpStatus, { 'content-type': 'application/json', ...headers });
@@ -82,16 +96,30 @@ export function createMcpEndpoint(options: McpEndpointOptions) {
     record(ctx, err.httpStatus, err.rpcCode, Buffer.byteLength(body), '', err.message, outcome);
   }
 
-  return async function handle(req: IncomingMessage, res: ServerResponse, config: ProxyConfig | undefined): Promise<void> {
+  return async function handle(
+    req: IncomingMessage,
+    res: ServerResponse,
+    config: ProxyConfig | undefined,
+  ): Promise<void> {
     const ctx: Context = { started: process.hrtime.bigint(), user: '', message: undefined, requestBytes: 0 };
     // 1. Without a complete configuration nothing is allowed.
     if (!config) {
-      reject(res, ctx, new TesseraError('TESSERA_NOT_READY', 'the proxy has not received its configuration yet'));
+      reject(
+        res,
+        ctx,
+        new TesseraError('TESSERA_NOT_READY', 'the proxy has not received its configuration yet'),
+      );
       return;
     }
     const method = req.method ?? '';
     if (method !== 'POST' && method !== 'GET' && method !== 'DELETE') {
-      reject(res, ctx, new TesseraError('TESSERA_METHOD_NOT_ALLOWED', `method ${method} is not allowed`), { allow: 'GET, POST, DELETE' }, 'invalid');
+      reject(
+        res,
+        ctx,
+        new TesseraError('TESSERA_METHOD_NOT_ALLOWED', `method ${method} is not allowed`),
+        { allow: 'GET, POST, DELETE' },
+        'invalid',
+      );
       return;
     }
 
@@ -108,7 +136,12 @@ export function createMcpEndpoint(options: McpEndpointOptions) {
       principal = await authenticate(token, config.trust, config.upstream.resourceUri);
     } catch (err) {
       const e = err as TesseraError;
-      reject(res, ctx, e, { 'www-authenticate': bearerChallenge(config.upstream, { code: 'invalid_token', description: e.message }) });
+      reject(res, ctx, e, {
+        'www-authenticate': bearerChallenge(config.upstream, {
+          code: 'invalid_token',
+          description: e.message,
+        }),
+      });
       req.resume();
       return;
     }
@@ -119,12 +152,27 @@ export function createMcpEndpoint(options: McpEndpointOptions) {
     if (method === 'POST') {
       const contentType = req.headers['content-type'] ?? '';
       if (!/^application\/json\s*(;|$)/i.test(contentType)) {
-        reject(res, ctx, new TesseraError('TESSERA_UNSUPPORTED_MEDIA_TYPE', 'Content-Type must be application/json'), {}, 'invalid');
+        reject(
+          res,
+          ctx,
+          new TesseraError('TESSERA_UNSUPPORTED_MEDIA_TYPE', 'Content-Type must be application/json'),
+          {},
+          'invalid',
+        );
         req.resume();
         return;
       }
       if (!wantsJsonOrSse(req.headers.accept)) {
-        reject(res, ctx, new TesseraError('TESSERA_NOT_ACCEPTABLE', 'Accept must allow application/json or text/event-stream'), {}, 'invalid');
+        reject(
+          res,
+          ctx,
+          new TesseraError(
+            'TESSERA_NOT_ACCEPTABLE',
+            'Accept must allow application/json or text/event-stream',
+          ),
+          {},
+          'invalid',
+        );
         req.resume();
         return;
       }
@@ -134,7 +182,13 @@ export function createMcpEndpoint(options: McpEndpointOptions) {
         ctx.message = parseJsonRpc(body.toString('utf8')).message;
       } catch (err) {
         if (!(err instanceof TesseraError)) throw err;
-        reject(res, ctx, err, err.code === 'TESSERA_PAYLOAD_TOO_LARGE' ? { connection: 'close' } : {}, 'invalid');
+        reject(
+          res,
+          ctx,
+          err,
+          err.code === 'TESSERA_PAYLOAD_TOO_LARGE' ? { connection: 'close' } : {},
+          'invalid',
+        );
         return;
       }
     } else {
@@ -170,7 +224,12 @@ export function createMcpEndpoint(options: McpEndpointOptions) {
     res.off('close', onClose);
 
     // 6. Audit: POSTs are JSON-RPC exchanges; stream opens and session ends are recorded too.
-    if (method !== 'POST') ctx.message = { kind: 'notification', method: method === 'GET' ? 'http/get-stream' : 'http/delete-session', params: undefined };
+    if (method !== 'POST')
+      ctx.message = {
+        kind: 'notification',
+        method: method === 'GET' ? 'http/get-stream' : 'http/delete-session',
+        params: undefined,
+      };
     record(ctx, result.status, result.errorCode, result.responseBytes, result.sessionId ?? '', result.reason);
   };
 }

@@ -15,7 +15,8 @@ export async function readBody(req: IncomingMessage, limit: number): Promise<Buf
   let size = 0;
   for await (const chunk of req) {
     size += (chunk as Buffer).length;
-    if (size > limit) throw new TesseraError('TESSERA_PAYLOAD_TOO_LARGE', `the request body exceeds ${limit} bytes`);
+    if (size > limit)
+      throw new TesseraError('TESSERA_PAYLOAD_TOO_LARGE', `the request body exceeds ${limit} bytes`);
     chunks.push(chunk as Buffer);
   }
   return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);

@@ -73,14 +73,28 @@ export function createHttpUpstream(options: HttpUpstreamOptions): Upstream {
       const timeout = e.code === 'UND_ERR_HEADERS_TIMEOUT';
       const error = new TesseraError(
         timeout ? 'TESSERA_UPSTREAM_TIMEOUT' : 'TESSERA_UPSTREAM_UNAVAILABLE',
-        timeout ? 'the MCP server did not answer in time' : `the MCP server is unreachable (${e.code ?? e.message})`,
+        timeout
+          ? 'the MCP server did not answer in time'
+          : `the MCP server is unreachable (${e.code ?? e.message})`,
       );
       if (!exchange.signal.aborted && !res.headersSent) {
         const body = errorBody(id, error.rpcCode, error.message);
         res.writeHead(error.httpStatus, { 'content-type': 'application/json' }).end(body);
-        return { status: error.httpStatus, errorCode: error.rpcCode, responseBytes: Buffer.byteLength(body), sessionId: exchange.sessionId, reason: error.message };
+        return {
+          status: error.httpStatus,
+          errorCode: error.rpcCode,
+          responseBytes: Buffer.byteLength(body),
+          sessionId: exchange.sessionId,
+          reason: error.message,
+        };
       }
-      return { status: 499, errorCode: 0, responseBytes: 0, sessionId: exchange.sessionId, reason: 'client disconnected' };
+      return {
+        status: 499,
+        errorCode: 0,
+        responseBytes: 0,
+        sessionId: exchange.sessionId,
+        reason: 'client disconnected',
+      };
     }
 
     const out: Record<string, string> = {};
@@ -105,12 +119,21 @@ export function createHttpUpstream(options: HttpUpstreamOptions): Upstream {
         if (res.destroyed) break;
       }
     } catch (err) {
-      reason = exchange.signal.aborted ? 'client disconnected' : `upstream stream failed: ${(err as Error).message}`;
-      if (!exchange.signal.aborted) options.log('warn', 'upstream response failed mid-stream', { error: (err as Error).message });
+      reason = exchange.signal.aborted
+        ? 'client disconnected'
+        : `upstream stream failed: ${(err as Error).message}`;
+      if (!exchange.signal.aborted)
+        options.log('warn', 'upstream response failed mid-stream', { error: (err as Error).message });
     }
     res.end();
     const sessionId = out['mcp-session-id'] ?? exchange.sessionId;
-    return { status: upstream.statusCode, errorCode: observer.errorCode(), responseBytes: bytes, sessionId, reason };
+    return {
+      status: upstream.statusCode,
+      errorCode: observer.errorCode(),
+      responseBytes: bytes,
+      sessionId,
+      reason,
+    };
   }
 
   return {

@@ -88,9 +88,15 @@ export function createDiscoveryClient(options: DiscoveryClientOptions): Discover
           );
           log('info', 'applied configuration', { type: part.kind, version: response.versionInfo });
         } catch (err) {
-          const kind = Object.entries(typeUrls).find(([, u]) => u === response.typeUrl)?.[0] as ResourceKind | undefined;
+          const kind = Object.entries(typeUrls).find(([, u]) => u === response.typeUrl)?.[0] as
+            | ResourceKind
+            | undefined;
           const message = (err as Error).message;
-          log('warn', 'rejected configuration (NACK)', { typeUrl: response.typeUrl, version: response.versionInfo, error: message });
+          log('warn', 'rejected configuration (NACK)', {
+            typeUrl: response.typeUrl,
+            version: response.versionInfo,
+            error: message,
+          });
           requests.push(
             create(DiscoveryRequestSchema, {
               typeUrl: response.typeUrl,

@@ -7,10 +7,21 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { create } from '@bufbuild/protobuf';
-import { AuditSettingsSchema, GrantSchema, ServerPolicySchema, TrustBundleSchema, UpstreamSchema } from '@tessera/api/mesh/v1/config';
+import {
+  AuditSettingsSchema,
+  GrantSchema,
+  ServerPolicySchema,
+  TrustBundleSchema,
+  UpstreamSchema,
+} from '@tessera/api/mesh/v1/config';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import type { AuditRecord } from '../../src/audit/audit-event.ts';
-import { translateAudit, translatePolicy, translateTrust, translateUpstream } from '../../src/ir/translate.ts';
+import {
+  translateAudit,
+  translatePolicy,
+  translateTrust,
+  translateUpstream,
+} from '../../src/ir/translate.ts';
 import { createProxyServer } from '../../src/server/http-server.ts';
 import { type ConfigStore, createConfigStore } from '../../src/store/config-store.ts';
 import type { Upstream } from '../../src/upstream/upstream.ts';
@@ -22,7 +33,13 @@ export interface Harness {
   url: string;
   store: ConfigStore;
   audit: AuditRecord[];
-  token(claims?: { sub?: string; email?: string; groups?: string[]; aud?: string; expSeconds?: number }): Promise<string>;
+  token(claims?: {
+    sub?: string;
+    email?: string;
+    groups?: string[];
+    aud?: string;
+    expSeconds?: number;
+  }): Promise<string>;
   close(): Promise<void>;
 }
 
@@ -37,15 +54,47 @@ export async function startHarness(options: {
   const jwk = { ...(await exportJWK(publicKey)), kid: 'k1', alg: 'ES256' };
   const store = createConfigStore();
   if (options.configured !== false) {
-    store.apply({ kind: 'trust', value: translateTrust(create(TrustBundleSchema, { issuer: ISSUER, jwksJson: JSON.stringify({ keys: [jwk] }) })) }, 'v1', 'n1');
     store.apply(
-      { kind: 'upstream', value: translateUpstream(create(UpstreamSchema, { server: 'demo', resourceUri: RESOURCE, authorizationServers: [ISSUER] }), 'demo') },
+      {
+        kind: 'trust',
+        value: translateTrust(
+          create(TrustBundleSchema, { issuer: ISSUER, jwksJson: JSON.stringify({ keys: [jwk] }) }),
+        ),
+      },
+      'v1',
+      'n1',
+    );
+    store.apply(
+      {
+        kind: 'upstream',
+        value: translateUpstream(
+          create(UpstreamSchema, { server: 'demo', resourceUri: RESOURCE, authorizationServers: [ISSUER] }),
+          'demo',
+        ),
+      },
       'v1',
       'n2',
     );
-    const grant = create(GrantSchema, { users: options.users ?? ['alice@example.com'], groups: options.groups ?? ['eng'] });
-    store.apply({ kind: 'policy', value: translatePolicy(create(ServerPolicySchema, { server: 'demo', grants: [grant] }), 'demo') }, 'v1', 'n3');
-    store.apply({ kind: 'audit', value: translateAudit(create(AuditSettingsSchema, { batchMaxEvents: 10, flushIntervalMs: 100 })) }, 'v1', 'n4');
+    const grant = create(GrantSchema, {
+      users: options.users ?? ['alice@example.com'],
+      groups: options.groups ?? ['eng'],
+    });
+    store.apply(
+      {
+        kind: 'policy',
+        value: translatePolicy(create(ServerPolicySchema, { server: 'demo', grants: [grant] }), 'demo'),
+      },
+      'v1',
+      'n3',
+    );
+    store.apply(
+      {
+        kind: 'audit',
+        value: translateAudit(create(AuditSettingsSchema, { batchMaxEvents: 10, flushIntervalMs: 100 })),
+      },
+      'v1',
+      'n4',
+    );
   }
   const audit: AuditRecord[] = [];
   const server: Server = createProxyServer({

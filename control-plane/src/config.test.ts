@@ -1,0 +1,269 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { readSettings, settingsDoc } from './config.ts';
+
+type Env = Record<string, string | undefined>;
+
+const CWD = '/srv/tessera';
+const TOKEN = 'x'.repeat(32);
+
+/** Reads `env` expecting failure and returns the problem lines. */
+function problems(env: Env): string[] {
+  let caught: unknown;
+  try {
+    readSettings(env, CWD);
+  } catch (err) {
+    caught = err;
+  }
+  assert.ok(caught instanceof TypeError, `expected a TypeError, got ${String(caught)}`);
+  const [head, ...lines] = caught.message.split('\n');
+  assert.equal(head, 'invalid control-plane configuration:');
+  return lines.map((l) => l.trim());
+}
+
+describe('readSettings: defaults', () => {
+  test('an empty environment gives the documented defaults', () => {
+    assert.deepEqual(readSettings({}, CWD), {
+      dataDir: '/srv/tessera/.tessera',
+      databaseUrl: undefined,
+      embeddedPgPort: 54329,
+      host: '127.0.0.1',
+      port: 8080,
+      meshHost: '127.0.0.1',
+      meshPort: 15010,
+      publicUrl: 'http://127.0.0.1:8080',
+      adminEmail: 'admin@example.com',
+      adminToken: undefined,
+      meshToken: undefined,
+      localProxies: true,
+      demoServer: true,
+      demoPort: 15001,
+      tokenTtlSeconds: 3600,
+      auditBatchMaxEvents: 256,
+      auditFlushIntervalMs: 1000,
+      logLevel: 'info',
+    });
+  });
+
+  test('empty strings mean "use the default"', () => {
+    const env: Env = {};
+    for (const [name] of settingsDoc) env[name] = '';
+    assert.deepEqual(readSettings(env, CWD), readSettings({}, CWD));
+  });
+
+  test('the documented defaults match the values read', () => {
+    const s = readSettings({}, CWD);
+    const doc = Object.fromEntries(settingsDoc.map(([name, def]) => [name, def]));
+    assert.equal(doc.TESSERA_PORT, String(s.port));
+    assert.equal(doc.TESSERA_MESH_PORT, String(s.meshPort));
+    assert.equal(doc.TESSERA_EMBEDDED_PG_PORT, String(s.embeddedPgPort));
+    assert.equal(doc.TESSERA_DEMO_PORT, String(s.demoPort));
+    assert.equal(doc.TESSERA_TOKEN_TTL_SECONDS, String(s.tokenTtlSeconds));
+    assert.equal(doc.TESSERA_AUDIT_BATCH_MAX_EVENTS, String(s.auditBatchMaxEvents));
+    assert.equal(doc.TESSERA_AUDIT_FLUSH_INTERVAL_MS, String(s.auditFlushIntervalMs));
+    assert.equal(doc.TESSERA_ADMIN_EMAIL, s.adminEmail);
+    assert.equal(doc.TESSERA_LOG_LEVEL, s.logLevel);
+  });
+});
+
+describe('readSettings: explicit values', () => {
+  test('every setting given', () => {
+    const s = readSettings(
+      {
+        TESSERA_DATA_DIR: '/var/lib/tessera',
+        DATABASE_URL: 'postgresql://u:p@db:5432/tessera',
+        TESSERA_EMBEDDED_PG_PORT: '5433',
+        TESSERA_HOST: '0.0.0.0',
+        TESSERA_PORT: '0',
+        TESSERA_MESH_HOST: '0.0.0.0',
+        TESSERA_MESH_PORT: '65535',
+        TESSERA_PUBLIC_URL: 'https://tessera.example.com',
+        TESSERA_ADMIN_EMAIL: 'root@example.org',
+        TESSERA_ADMIN_TOKEN: TOKEN,
+        TESSERA_MESH_TOKEN: `${TOKEN}y`,
+        TESSERA_LOCAL_PROXIES: 'false',
+        TESSERA_DEMO_SERVER: '0',
+        TESSERA_DEMO_PORT: '1',
+        TESSERA_TOKEN_TTL_SECONDS: '60',
+        TESSERA_AUDIT_BATCH_MAX_EVENTS: '10000',
+        TESSERA_AUDIT_FLUSH_INTERVAL_MS: '10',
+        TESSERA_LOG_LEVEL: 'warn',
+      },
+      CWD,
+    );
+    assert.equal(s.dataDir, '/var/lib/tessera');
+    assert.equal(s.databaseUrl, 'postgresql://u:p@db:5432/tessera');
+    assert.equal(s.embeddedPgPort, 5433);
+    assert.equal(s.host, '0.0.0.0');
+    assert.equal(s.port, 0);
+    assert.equal(s.meshHost, '0.0.0.0');
+    assert.equal(s.meshPort, 65535);
+    assert.equal(s.publicUrl, 'https://tessera.example.com');
+    assert.equal(s.adminEmail, 'root@example.org');
+    assert.equal(s.adminToken, TOKEN);
+    assert.equal(s.meshToken, `${TOKEN}y`);
+    assert.equal(s.localProxies, false);
+    assert.equal(s.demoServer, false);
+    assert.equal(s.demoPort, 1);
+    assert.equal(s.tokenTtlSeconds, 60);
+    assert.equal(s.auditBatchMaxEvents, 10_000);
+    assert.equal(s.auditFlushIntervalMs, 10);
+    assert.equal(s.logLevel, 'warn');
+  });
+
+  test('a relative data directory resolves against the given cwd', () => {
+    assert.equal(
+      readSettings({ TESSERA_DATA_DIR: 'state/tessera' }, CWD).dataDir,
+      '/srv/tessera/state/tessera',
+    );
+    assert.equal(readSettings({ TESSERA_DATA_DIR: '../up' }, CWD).dataDir, '/srv/up');
+  });
+
+  test('booleans accept true/false and 1/0', () => {
+    assert.equal(readSettings({ TESSERA_LOCAL_PROXIES: 'true' }, CWD).localProxies, true);
+    assert.equal(readSettings({ TESSERA_LOCAL_PROXIES: '1' }, CWD).localProxies, true);
+    assert.equal(readSettings({ TESSERA_LOCAL_PROXIES: 'false' }, CWD).localProxies, false);
+    assert.equal(readSettings({ TESSERA_LOCAL_PROXIES: '0' }, CWD).localProxies, false);
+  });
+
+  test('postgres:// is accepted as well as postgresql://', () => {
+    assert.equal(readSettings({ DATABASE_URL: 'postgres://db/t' }, CWD).databaseUrl, 'postgres://db/t');
+  });
+});
+
+describe('readSettings: the public URL', () => {
+  test('is derived from host and port', () => {
+    assert.equal(
+      readSettings({ TESSERA_HOST: 'tessera.local', TESSERA_PORT: '9000' }, CWD).publicUrl,
+      'http://tessera.local:9000',
+    );
+  });
+
+  test('brackets an IPv6 host', () => {
+    assert.equal(
+      readSettings({ TESSERA_HOST: '::1', TESSERA_PORT: '8443' }, CWD).publicUrl,
+      'http://[::1]:8443',
+    );
+    assert.equal(readSettings({ TESSERA_HOST: '::' }, CWD).publicUrl, 'http://[::]:8080');
+  });
+
+  test('an explicit URL wins, with its trailing slash trimmed', () => {
+    assert.equal(
+      readSettings({ TESSERA_PUBLIC_URL: 'https://tessera.example.com/' }, CWD).publicUrl,
+      'https://tessera.example.com',
+    );
+    assert.equal(
+      readSettings({ TESSERA_PUBLIC_URL: 'https://h.example/base/' }, CWD).publicUrl,
+      'https://h.example/base',
+    );
+    assert.equal(
+      readSettings({ TESSERA_PUBLIC_URL: 'https://h.example', TESSERA_HOST: 'x', TESSERA_PORT: '1' }, CWD)
+        .publicUrl,
+      'https://h.example',
+    );
+  });
+
+  test('an invalid port falls back to 8080 for the derivation, and is reported', () => {
+    assert.deepEqual(problems({ TESSERA_PORT: '70000' }), [
+      'TESSERA_PORT: "70000" must be a whole number in 0..65535',
+    ]);
+  });
+
+  test('a URL that is not a URL is refused', () => {
+    assert.deepEqual(problems({ TESSERA_PUBLIC_URL: 'not a url' }), [
+      'TESSERA_PUBLIC_URL: "not a url" is not a URL',
+    ]);
+  });
+
+  test('a URL that is not http(s) is refused', () => {
+    assert.deepEqual(problems({ TESSERA_PUBLIC_URL: 'ftp://h.example' }), [
+      'TESSERA_PUBLIC_URL: must be http(s)',
+    ]);
+  });
+
+  test('a host that makes the derived URL invalid is refused', () => {
+    const lines = problems({ TESSERA_HOST: 'bad host' });
+    assert.equal(lines.length, 1);
+    assert.match(lines[0]!, /^TESSERA_PUBLIC_URL: "http:\/\/bad host:8080" is not a URL$/);
+  });
+});
+
+describe('readSettings: invalid values', () => {
+  test('every problem is reported together', () => {
+    assert.deepEqual(
+      problems({
+        TESSERA_PORT: 'eighty',
+        DATABASE_URL: 'mysql://db/t',
+        TESSERA_ADMIN_EMAIL: 'not-an-email',
+        TESSERA_ADMIN_TOKEN: 'short',
+        TESSERA_MESH_TOKEN: 'also-short',
+        TESSERA_LOG_LEVEL: 'trace',
+        TESSERA_EMBEDDED_PG_PORT: '0',
+        TESSERA_MESH_PORT: '-1',
+        TESSERA_LOCAL_PROXIES: 'yes',
+        TESSERA_DEMO_SERVER: 'no',
+        TESSERA_DEMO_PORT: '65536',
+        TESSERA_TOKEN_TTL_SECONDS: '59',
+        TESSERA_AUDIT_BATCH_MAX_EVENTS: '10001',
+        TESSERA_AUDIT_FLUSH_INTERVAL_MS: '1.5',
+      }),
+      [
+        'TESSERA_PORT: "eighty" must be a whole number in 0..65535',
+        'DATABASE_URL: must start with postgres:// or postgresql://',
+        'TESSERA_ADMIN_EMAIL: "not-an-email" is not an email address',
+        'TESSERA_ADMIN_TOKEN: must be at least 32 characters',
+        'TESSERA_MESH_TOKEN: must be at least 32 characters',
+        'TESSERA_LOG_LEVEL: "trace" must be debug, info, warn or error',
+        'TESSERA_EMBEDDED_PG_PORT: "0" must be a whole number in 1..65535',
+        'TESSERA_MESH_PORT: "-1" must be a whole number in 0..65535',
+        'TESSERA_LOCAL_PROXIES: "yes" must be true or false',
+        'TESSERA_DEMO_SERVER: "no" must be true or false',
+        'TESSERA_DEMO_PORT: "65536" must be a whole number in 1..65535',
+        'TESSERA_TOKEN_TTL_SECONDS: "59" must be a whole number in 60..86400',
+        'TESSERA_AUDIT_BATCH_MAX_EVENTS: "10001" must be a whole number in 1..10000',
+        'TESSERA_AUDIT_FLUSH_INTERVAL_MS: "1.5" must be a whole number in 10..60000',
+      ],
+    );
+  });
+
+  test('tokens are never echoed in the problem', () => {
+    const lines = problems({ TESSERA_ADMIN_TOKEN: 'hunter2' });
+    assert.ok(lines.every((l) => !l.includes('hunter2')));
+  });
+
+  for (const email of ['a@b@c', 'no at', '@example.com', 'user@', 'a b@c.d']) {
+    test(`admin email ${JSON.stringify(email)} is refused`, () => {
+      assert.deepEqual(problems({ TESSERA_ADMIN_EMAIL: email }), [
+        `TESSERA_ADMIN_EMAIL: "${email}" is not an email address`,
+      ]);
+    });
+  }
+
+  for (const raw of ['1e3', '0x10', ' 80', '80 ', '+80', '8080.0']) {
+    test(`the number ${JSON.stringify(raw)} is refused`, () => {
+      assert.deepEqual(problems({ TESSERA_MESH_PORT: raw }), [
+        `TESSERA_MESH_PORT: "${raw}" must be a whole number in 0..65535`,
+      ]);
+    });
+  }
+
+  test('booleans are case-sensitive', () => {
+    assert.deepEqual(problems({ TESSERA_LOCAL_PROXIES: 'TRUE' }), [
+      'TESSERA_LOCAL_PROXIES: "TRUE" must be true or false',
+    ]);
+  });
+
+  test('a 32-character token is long enough', () => {
+    assert.equal(readSettings({ TESSERA_MESH_TOKEN: TOKEN }, CWD).meshToken, TOKEN);
+    assert.deepEqual(problems({ TESSERA_MESH_TOKEN: TOKEN.slice(1) }), [
+      'TESSERA_MESH_TOKEN: must be at least 32 characters',
+    ]);
+  });
+
+  test('the environment is not modified', () => {
+    const env: Env = { TESSERA_PORT: 'x', TESSERA_LOG_LEVEL: 'y' };
+    const before = { ...env };
+    problems(env);
+    assert.deepEqual(env, before);
+  });
+});
