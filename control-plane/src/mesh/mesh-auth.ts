@@ -18,7 +18,7 @@ export function secretEquals(a: string, b: string): boolean {
 
 /** @throws ConnectError `UNAUTHENTICATED` unless the header carries the mesh token. */
 export function requireMeshToken(authorization: string | null, meshToken: string): void {
-  const m = /^Bearer (.+)$/.exec(authorization ?? '');
+  const m = /^Bearer (\S+)$/i.exec(authorization ?? '');
   if (!m || !secretEquals(m[1]!, meshToken)) {
     throw new ConnectError('a valid mesh token is required', Code.Unauthenticated);
   }

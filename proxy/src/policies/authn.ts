@@ -8,6 +8,8 @@ import { errors, jwtVerify } from 'jose';
 import { TesseraError } from '../errors.ts';
 import type { TrustIR } from '../ir/proxy-config.ts';
 
+const CLOCK_TOLERANCE_S = 5;
+
 /** Who is calling. `name` is what grants match: the email claim when present, else the subject. */
 export interface Principal {
   name: string;
@@ -25,10 +27,14 @@ export function bearerToken(header: string | undefined): string | undefined {
 
 function describe(err: unknown): string {
   if (err instanceof errors.JWTExpired) return 'the token has expired';
+  if (err instanceof errors.JWTClaimValidationFailed && err.claim === 'typ')
+    return 'the token is not an access token (typ)';
   if (err instanceof errors.JWTClaimValidationFailed)
     return `the token's "${err.claim}" claim is not accepted`;
   if (err instanceof errors.JWSSignatureVerificationFailed) return 'the token signature is invalid';
   if (err instanceof errors.JOSEAlgNotAllowed) return 'the token algorithm is not accepted';
+  if (err instanceof errors.JWTClaimValidationFailed && err.claim === 'typ')
+    return 'the token is not an access token (typ)';
   if (err instanceof errors.JWKSNoMatchingKey) return 'the token was signed by an unknown key';
   return 'the token is malformed';
 }
@@ -46,12 +52,22 @@ export async function authenticate(token: string, trust: TrustIR, audience: stri
       audience,
       algorithms: ['ES256'],
       requiredClaims: ['sub', 'exp', 'iat'],
-      clockTolerance: 5,
+      // RFC 9068: only access tokens, never an ID token or another JWT from the same issuer.
+      typ: 'at+jwt',
+      clockTolerance: CLOCK_TOLERANCE_S,
     }));
   } catch (err) {
     throw new TesseraError('TESSERA_UNAUTHENTICATED', describe(err), { cause: err });
   }
-  const subject = String(payload.sub);
+  // jose checks iat only against a maximum age; a token "issued" in the future is forged or from a
+  // badly wrong clock, and could otherwise carry an arbitrarily distant expiry.
+  if ((payload.iat as number) > Date.now() / 1000 + CLOCK_TOLERANCE_S) {
+    throw new TesseraError('TESSERA_UNAUTHENTICATED', 'the token\'s "iat" claim is in the future');
+  }
+  if (typeof payload.sub !== 'string' || payload.sub === '') {
+    throw new TesseraError('TESSERA_UNAUTHENTICATED', 'the token\'s "sub" claim must be a non-empty string');
+  }
+  const subject = payload.sub;
   const email = typeof payload.email === 'string' && payload.email ? payload.email : undefined;
   const groups = Array.isArray(payload.groups)
     ? payload.groups.filter((g): g is string => typeof g === 'string')

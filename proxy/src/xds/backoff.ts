@@ -1,5 +1,6 @@
 /**
- * Exponential backoff with full jitter, so that proxies cut off together do not reconnect together.
+ * Exponential backoff with "equal" jitter (a delay in [cap/2, cap]), so that proxies cut off together
+ * do not reconnect together, while each still waits at least half the backoff.
  *
  * @module
  */

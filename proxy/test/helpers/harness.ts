@@ -113,7 +113,7 @@ export async function startHarness(options: {
     async token(c = {}) {
       const now = Math.floor(Date.now() / 1000);
       return new SignJWT({ email: c.email ?? 'alice@example.com', groups: c.groups ?? [] })
-        .setProtectedHeader({ alg: 'ES256', kid: 'k1' })
+        .setProtectedHeader({ alg: 'ES256', kid: 'k1', typ: 'at+jwt' })
         .setIssuer(ISSUER)
         .setAudience(c.aud ?? RESOURCE)
         .setSubject(c.sub ?? 'user-1')
