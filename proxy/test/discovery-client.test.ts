@@ -1,0 +1,217 @@
+/**
+ * The proxy's discovery client over a real HTTP/2 Connect stream. The peer is a scripted
+ * MeshDiscoveryService so that the test can send what a correct control plane never would
+ * (an invalid resource) and cut the stream at will.
+ */
+import assert from 'node:assert/strict';
+import { createServer, type Http2Server } from 'node:http2';
+import type { AddressInfo } from 'node:net';
+import { after, before, test } from 'node:test';
+import { create, type DescMessage, type MessageShape } from '@bufbuild/protobuf';
+import { anyPack } from '@bufbuild/protobuf/wkt';
+import { Code, ConnectError } from '@connectrpc/connect';
+import { connectNodeAdapter } from '@connectrpc/connect-node';
+import {
+  AuditSettingsSchema,
+  GrantSchema,
+  ServerPolicySchema,
+  TrustBundleSchema,
+  UpstreamSchema,
+} from '@tessera/api/mesh/v1/config';
+import {
+  type DiscoveryRequest,
+  type DiscoveryResponse,
+  DiscoveryResponseSchema,
+  MeshDiscoveryService,
+  ResourceSchema,
+} from '@tessera/api/mesh/v1/discovery';
+import { exportJWK, generateKeyPair } from 'jose';
+import { typeUrlOf } from '../src/ir/translate.ts';
+import { createConfigStore } from '../src/store/config-store.ts';
+import { createDiscoveryClient } from '../src/xds/discovery-client.ts';
+import { createMeshTransport } from '../src/xds/mesh-transport.ts';
+
+const TOKEN = 't'.repeat(40);
+let server: Http2Server;
+let url: URL;
+/** Every request the peer received, per stream. */
+const streams: DiscoveryRequest[][] = [];
+/** The script for the current stream: called with each request, returns responses to send. */
+let script: (req: DiscoveryRequest, stream: number) => DiscoveryResponse[] = () => [];
+let cut: (() => void) | undefined;
+
+function response<Desc extends DescMessage>(
+  schema: Desc,
+  value: MessageShape<Desc>,
+  version: string,
+): DiscoveryResponse {
+  return create(DiscoveryResponseSchema, {
+    typeUrl: typeUrlOf(schema),
+    versionInfo: version,
+    nonce: `${schema.typeName}-${version}-${Math.random()}`,
+    resources: [create(ResourceSchema, { name: 'r', version, resource: anyPack(schema, value) })],
+    controlPlaneId: 'scripted',
+  });
+}
+
+let jwksJson = '';
+const valid = () => [
+  response(TrustBundleSchema, create(TrustBundleSchema, { issuer: 'https://issuer.test', jwksJson }), 't1'),
+  response(
+    UpstreamSchema,
+    create(UpstreamSchema, { server: 'demo', resourceUri: 'https://demo.test/mcp' }),
+    'u1',
+  ),
+  response(
+    ServerPolicySchema,
+    create(ServerPolicySchema, { server: 'demo', grants: [create(GrantSchema, { users: ['alice'] })] }),
+    'p1',
+  ),
+  response(
+    AuditSettingsSchema,
+    create(AuditSettingsSchema, { batchMaxEvents: 10, flushIntervalMs: 100 }),
+    'a1',
+  ),
+];
+
+before(async () => {
+  const { publicKey } = await generateKeyPair('ES256');
+  jwksJson = JSON.stringify({ keys: [{ ...(await exportJWK(publicKey)), kid: 'k' }] });
+  const handler = connectNodeAdapter({
+    routes(router) {
+      router.service(MeshDiscoveryService, {
+        async *streamResources(requests, ctx) {
+          if (ctx.requestHeader.get('authorization') !== `Bearer ${TOKEN}`)
+            throw new ConnectError('no', Code.Unauthenticated);
+          const n = streams.push([]) - 1;
+          const out: DiscoveryResponse[] = [];
+          let wake: (() => void) | undefined;
+          let done = false;
+          cut = () => {
+            done = true;
+            wake?.();
+          };
+          void (async () => {
+            for await (const req of requests) {
+              streams[n]!.push(req);
+              out.push(...script(req, n));
+              wake?.();
+            }
+          })().catch(() => {});
+          while (!done) {
+            if (out.length) yield out.shift()!;
+            else await new Promise<void>((r) => (wake = r));
+          }
+          throw new ConnectError('stream cut by the test', Code.Unavailable);
+        },
+      });
+    },
+  });
+  server = createServer(handler);
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  url = new URL(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
+});
+
+after(() => {
+  server.close();
+});
+
+async function until(cond: () => boolean, what: string): Promise<void> {
+  for (let i = 0; i < 500 && !cond(); i++) await new Promise((r) => setTimeout(r, 10));
+  assert.ok(cond(), what);
+}
+
+test('subscribes in order, ACKs valid config, NACKs an invalid one and keeps the previous', async () => {
+  const store = createConfigStore();
+  let sentInitial = false;
+  let sentBad = false;
+  script = (req) => {
+    if (!sentInitial && !req.responseNonce) {
+      sentInitial = true;
+      return valid();
+    }
+    // Once everything is ACKed, push a policy for the wrong server.
+    if (!sentBad && req.responseNonce.startsWith('tessera.mesh.v1.AuditSettings')) {
+      sentBad = true;
+      return [response(ServerPolicySchema, create(ServerPolicySchema, { server: 'other' }), 'p2')];
+    }
+    return [];
+  };
+  const client = createDiscoveryClient({
+    transport: createMeshTransport({ controlPlaneUrl: url, meshToken: TOKEN }),
+    node: { id: 'n1', server: 'demo', role: 'sidecar', version: 'test' },
+    store,
+    log: () => {},
+  });
+  client.start();
+  try {
+    await until(() => streams[0]?.some((r) => r.errorDetail) ?? false, 'a NACK arrives');
+    const reqs = streams[0]!;
+    // 1. Four subscriptions in dependency order, the first carrying the node.
+    assert.deepEqual(
+      reqs.slice(0, 4).map((r) => r.typeUrl.split('.').pop()),
+      ['TrustBundle', 'Upstream', 'ServerPolicy', 'AuditSettings'],
+    );
+    assert.equal(reqs[0]!.node?.id, 'n1');
+    assert.equal(reqs[0]!.node?.mcpServer, 'demo');
+    // 2. ACKs echo version and nonce.
+    const acks = reqs.filter((r) => r.responseNonce && !r.errorDetail);
+    assert.deepEqual(acks.map((a) => a.versionInfo).sort(), ['a1', 'p1', 't1', 'u1']);
+    // 3. The NACK keeps the last good version and says why.
+    const nack = reqs.find((r) => r.errorDetail)!;
+    assert.equal(nack.versionInfo, 'p1');
+    assert.equal(nack.errorDetail!.code, Code.InvalidArgument);
+    assert.match(nack.errorDetail!.message, /ServerPolicy.server is "other"/);
+    // 4. The store still enforces the previous policy.
+    assert.ok(store.ready());
+    assert.ok(store.current()!.policy.users.has('alice'));
+    assert.equal(store.versions().policy?.version, 'p1');
+  } finally {
+    client.close();
+  }
+});
+
+test('reconnects after the stream is cut, telling the peer which versions it holds', async () => {
+  streams.length = 0;
+  const store = createConfigStore();
+  script = (req, n) => (n === 0 && !req.responseNonce && req.typeUrl.endsWith('TrustBundle') ? valid() : []);
+  const client = createDiscoveryClient({
+    transport: createMeshTransport({ controlPlaneUrl: url, meshToken: TOKEN }),
+    node: { id: 'n2', server: 'demo', role: 'sidecar', version: 'test' },
+    store,
+    log: () => {},
+  });
+  client.start();
+  try {
+    await until(
+      () => store.ready() && (streams[0]?.filter((r) => r.responseNonce).length ?? 0) === 4,
+      'configured',
+    );
+    cut!();
+    await until(() => (streams[1]?.length ?? 0) >= 4, 'a second stream subscribes again');
+    const again = streams[1]!.slice(0, 4).map((r) => r.versionInfo);
+    assert.deepEqual(again, ['t1', 'u1', 'p1', 'a1']);
+    // 5. Config and readiness survive the outage.
+    assert.ok(store.ready());
+    assert.ok(store.current());
+  } finally {
+    client.close();
+  }
+});
+
+test('a wrong mesh token never configures the proxy', async () => {
+  streams.length = 0;
+  const store = createConfigStore();
+  const client = createDiscoveryClient({
+    transport: createMeshTransport({ controlPlaneUrl: url, meshToken: 'wrong'.repeat(10) }),
+    node: { id: 'n3', server: 'demo', role: 'sidecar', version: 'test' },
+    store,
+    log: () => {},
+  });
+  client.start();
+  await new Promise((r) => setTimeout(r, 300));
+  client.close();
+  assert.equal(streams.length, 0);
+  assert.equal(store.ready(), false);
+  assert.equal(store.current(), undefined);
+});
