@@ -4,19 +4,11 @@
  *
  * @module
  */
+import type { McpServerRow } from '../db/entities/mcp-server.ts';
 import { TesseraError } from '../errors.ts';
 
-export interface ServerInput {
-  name: string;
-  kind: 'stdio' | 'http';
-  command: string | null;
-  args: string[];
-  url: string | null;
-  resourceUri: string;
-  localPort: number | null;
-  grantUsers: string[];
-  grantGroups: string[];
-}
+/** A validated registration: a server row without the timestamps the database keeps. */
+export type ServerInput = Omit<McpServerRow, 'createdAt' | 'updatedAt'>;
 
 export const SERVER_NAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 
