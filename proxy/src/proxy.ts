@@ -5,6 +5,7 @@
  */
 import type { AddressInfo } from 'node:net';
 import { createAuditShipper } from './audit/audit-shipper.ts';
+import { openAuditSpool } from './audit/audit-spool.ts';
 import type { Bootstrap } from './config/bootstrap.ts';
 import { createProxyServer } from './server/http-server.ts';
 import { createConfigStore } from './store/config-store.ts';
@@ -37,8 +38,14 @@ export function createProxy(bootstrap: Bootstrap): Proxy {
     store,
     log,
   });
+  const spool = openAuditSpool({
+    dir: bootstrap.auditSpoolDir,
+    maxBytes: bootstrap.auditSpoolMaxBytes,
+    onDrop: (events) => log('error', 'audit spool full; dropped the oldest events', { events }),
+  });
   const audit = createAuditShipper({
     transport,
+    spool,
     proxyId: bootstrap.nodeId,
     server: bootstrap.server,
     settings: () => store.current()?.audit ?? defaultAudit,

@@ -1,10 +1,14 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { Code, ConnectError, createRouterTransport } from '@connectrpc/connect';
 import { AuditService, type IngestRequest } from '@tessera/api/mesh/v1/audit';
 import type { AuditRecord } from './audit-event.ts';
 import { createAuditShipper } from './audit-shipper.ts';
+import { type AuditSpool, openAuditSpool } from './audit-spool.ts';
 
 function record(method = 'tools/call'): AuditRecord {
   return {
@@ -50,6 +54,10 @@ async function until(cond: () => boolean, what: string): Promise<void> {
   assert.ok(cond(), what);
 }
 
+const spoolDir = () => mkdtempSync(join(tmpdir(), 'tessera-spool-test-'));
+const spoolAt = (dir = spoolDir(), maxBytes?: number): AuditSpool =>
+  openAuditSpool({ dir, maxBytes, segmentBytes: 1024 });
+
 const logs: string[] = [];
 const log = (_level: string, msg: string) => void logs.push(msg);
 
@@ -58,6 +66,7 @@ test('regression: a flush timer that fires on an empty buffer does not stop ship
   const srv = auditServer({ next: [], gate: new Promise<void>((r) => (open = r)) });
   const shipper = createAuditShipper({
     transport: srv.transport,
+    spool: spoolAt(),
     proxyId: 'p',
     server: 's',
     settings: () => ({ batchMaxEvents: 100, flushIntervalMs: 40 }),
@@ -81,6 +90,7 @@ test('a failed batch is retried with the same batch id and stored once', async (
   const srv = auditServer({ next: [Code.Unavailable, Code.DeadlineExceeded] });
   const shipper = createAuditShipper({
     transport: srv.transport,
+    spool: spoolAt(),
     proxyId: 'p',
     server: 's',
     settings: () => ({ batchMaxEvents: 100, flushIntervalMs: 10 }),
@@ -98,6 +108,7 @@ test('a batch the control plane rejects as invalid is dropped, and later events 
   const srv = auditServer({ next: [Code.InvalidArgument] });
   const shipper = createAuditShipper({
     transport: srv.transport,
+    spool: spoolAt(),
     proxyId: 'p',
     server: 's',
     settings: () => ({ batchMaxEvents: 1, flushIntervalMs: 10 }),
@@ -112,26 +123,77 @@ test('a batch the control plane rejects as invalid is dropped, and later events 
   await shipper.close();
 });
 
-test('the buffer is bounded: the oldest events are dropped and counted', async () => {
+test('the spool is bounded: the oldest events are dropped and counted', async () => {
   const srv = auditServer({ next: Array(1000).fill(Code.Unavailable) });
   const shipper = createAuditShipper({
     transport: srv.transport,
+    spool: spoolAt(spoolDir(), 64 * 1024),
     proxyId: 'p',
     server: 's',
-    settings: () => ({ batchMaxEvents: 1000, flushIntervalMs: 60_000 }),
+    settings: () => ({ batchMaxEvents: 10_000, flushIntervalMs: 60_000 }),
     log,
-    maxBuffered: 3,
   });
-  for (let i = 0; i < 5; i++) shipper.record(record());
-  assert.equal(shipper.pending(), 3);
-  assert.equal(shipper.dropped(), 2);
+  for (let i = 0; i < 2000; i++) shipper.record(record());
+  assert.ok(shipper.dropped() > 0, 'some events were dropped');
+  assert.equal(
+    shipper.pending() + shipper.dropped(),
+    2000,
+    'every event is either pending or counted as dropped',
+  );
   await shipper.close(50);
 });
 
-test('close ships what is buffered', async () => {
+test('events left in the spool by an earlier run are shipped at start, once', async () => {
+  const dir = spoolDir();
+  const down = auditServer({ next: Array(1000).fill(Code.Unavailable) });
+  const first = createAuditShipper({
+    transport: down.transport,
+    spool: spoolAt(dir),
+    proxyId: 'p',
+    server: 's',
+    settings: () => ({ batchMaxEvents: 5, flushIntervalMs: 10 }),
+    log,
+  });
+  for (let i = 0; i < 12; i++) first.record(record(`m${i}`));
+  await first.close(50);
+  assert.equal(first.pending(), 12);
+
+  const up = auditServer({ next: [] });
+  const second = createAuditShipper({
+    transport: up.transport,
+    spool: spoolAt(dir),
+    proxyId: 'p',
+    server: 's',
+    settings: () => ({ batchMaxEvents: 5, flushIntervalMs: 10 }),
+    log,
+  });
+  await until(() => up.stored.size === 12 && second.pending() === 0, 'all 12 shipped after the restart');
+  assert.deepEqual(
+    [...up.stored.values()],
+    Array.from({ length: 12 }, (_, i) => `m${i}`),
+  );
+  await second.close();
+
+  // A third start finds nothing left to send.
+  const again = auditServer({ next: [] });
+  const third = createAuditShipper({
+    transport: again.transport,
+    spool: spoolAt(dir),
+    proxyId: 'p',
+    server: 's',
+    settings: () => ({ batchMaxEvents: 5, flushIntervalMs: 10 }),
+    log,
+  });
+  assert.equal(third.pending(), 0);
+  await third.close();
+  assert.equal(again.calls.length, 0);
+});
+
+test('close ships what is spooled', async () => {
   const srv = auditServer({ next: [] });
   const shipper = createAuditShipper({
     transport: srv.transport,
+    spool: spoolAt(),
     proxyId: 'p',
     server: 's',
     settings: () => ({ batchMaxEvents: 100, flushIntervalMs: 60_000 }),

@@ -1,8 +1,8 @@
 /**
- * Batches audit records and ships them to the control plane. A batch keeps its id across retries and
- * every event carries its own id, so the control plane stores each event once even when an
- * acknowledgement is lost. While the control plane is unreachable, events wait in a bounded memory
- * buffer; the oldest are dropped (and counted) when it is full.
+ * Ships audit records to the control plane in batches. Every record is first appended to the on-disk
+ * spool, and leaves it only when the control plane has acknowledged its batch. A batch keeps its id
+ * across retries and every event carries its own id, so the control plane stores each event once even
+ * when an acknowledgement is lost or the proxy restarts and resends from the spool.
  *
  * @module
  */
@@ -15,6 +15,7 @@ import type { AuditIR } from '../ir/proxy-config.ts';
 import type { Log } from '../telemetry/log.ts';
 import { createBackoff } from '../xds/backoff.ts';
 import type { AuditRecord } from './audit-event.ts';
+import type { AuditSpool, SpoolCursor } from './audit-spool.ts';
 
 export interface AuditShipperOptions {
   transport: Transport;
@@ -23,27 +24,26 @@ export interface AuditShipperOptions {
   /** The current batching settings, read at every flush decision. */
   settings: () => AuditIR;
   log: Log;
-  /** Most events held while the control plane is unreachable (default 100 000). */
-  maxBuffered?: number;
+  /** Where records wait until acknowledged. */
+  spool: AuditSpool;
 }
 
 export interface AuditShipper {
   record(event: AuditRecord): void;
   /** Events waiting to be acknowledged. */
   pending(): number;
-  /** Events dropped because the buffer was full. */
+  /** Events dropped: the spool was full, or the control plane rejected their batch as invalid. */
   dropped(): number;
-  /** Ships what is buffered, retrying until `deadlineMs` has passed. */
+  /** Ships what is spooled, retrying until `deadlineMs` has passed; the rest stays in the spool. */
   close(deadlineMs?: number): Promise<void>;
 }
 
 export function createAuditShipper(options: AuditShipperOptions): AuditShipper {
   const client = createClient(AuditService, options.transport);
-  const maxBuffered = options.maxBuffered ?? 100_000;
+  const { spool } = options;
   const backoff = createBackoff({ initialMs: 200, maxMs: 10_000 });
-  let buffer: AuditEvent[] = [];
-  let inFlight: { batchId: string; events: AuditEvent[] } | undefined;
-  let droppedCount = 0;
+  let inFlight: { batchId: string; events: AuditEvent[]; end: SpoolCursor } | undefined;
+  let rejectedCount = 0;
   let timer: NodeJS.Timeout | undefined;
   let sending: Promise<void> | undefined;
   let closing = false;
@@ -78,12 +78,12 @@ export function createAuditShipper(options: AuditShipperOptions): AuditShipper {
     timer.unref();
   }
 
-  async function sendOnce(): Promise<void> {
+  /** Sends one batch; false when the spool had nothing to read. */
+  async function sendOnce(): Promise<boolean> {
     if (!inFlight) {
-      if (buffer.length === 0) return;
-      const max = options.settings().batchMaxEvents;
-      inFlight = { batchId: randomUUID(), events: buffer.slice(0, max) };
-      buffer = buffer.slice(max);
+      const { events, end } = spool.read(options.settings().batchMaxEvents);
+      if (events.length === 0) return false;
+      inFlight = { batchId: randomUUID(), events, end };
     }
     options.log('debug', 'shipping audit batch', { batch: inFlight.batchId, events: inFlight.events.length });
     const ack = await client.ingest(
@@ -91,32 +91,37 @@ export function createAuditShipper(options: AuditShipperOptions): AuditShipper {
       { timeoutMs: 10_000 },
     );
     options.log('debug', 'audit batch acknowledged', { batch: ack.batchId, stored: ack.stored });
+    spool.ack(inFlight.end, inFlight.events.length);
     inFlight = undefined;
     backoff.reset();
+    return true;
   }
 
-  /** Ships until the buffer is empty; on failure schedules a retry (or, when closing, rethrows). */
+  /** Ships until the spool is empty; on failure schedules a retry (or, when closing, rethrows). */
   async function drain(): Promise<void> {
     try {
-      while (inFlight || buffer.length > 0) await sendOnce();
+      while (inFlight || spool.pending() > 0) {
+        if (!(await sendOnce())) break;
+      }
     } catch (err) {
       const e = ConnectError.from(err);
       // A batch the control plane rejects as invalid can never succeed: retrying it would block every
       // later event, so it is dropped, loudly.
       if (e.code === Code.InvalidArgument && inFlight) {
-        droppedCount += inFlight.events.length;
+        rejectedCount += inFlight.events.length;
+        spool.ack(inFlight.end, inFlight.events.length);
         options.log('error', 'the control plane rejected an audit batch; dropped it', {
           batch: inFlight.batchId,
           events: inFlight.events.length,
           error: e.rawMessage,
         });
         inFlight = undefined;
-        if (buffer.length > 0) schedule(0);
+        if (spool.pending() > 0) schedule(0);
         return;
       }
       options.log('warn', 'audit shipping failed; will retry', {
         error: e.message,
-        pending: buffer.length + (inFlight?.events.length ?? 0),
+        pending: spool.pending(),
       });
       if (closing) throw err;
       schedule(backoff.next());
@@ -129,45 +134,46 @@ export function createAuditShipper(options: AuditShipperOptions): AuditShipper {
     sending ??= drain().finally(() => {
       sending = undefined;
       // Events recorded while the last request was settling still need a ride.
-      if (buffer.length > 0) schedule(0);
+      if (spool.pending() > 0 && !inFlight) schedule(0);
     });
     return sending;
   }
 
+  // Records left by a previous run (a crash, a SIGKILL, an unreachable control plane) go first.
+  if (spool.pending() > 0) {
+    options.log('info', 'shipping audit events left in the spool', { pending: spool.pending() });
+    schedule(0);
+  }
+
   return {
     record(event) {
-      buffer.push(toWire(event));
-      if (buffer.length > maxBuffered) {
-        const excess = buffer.length - maxBuffered;
-        buffer.splice(0, excess);
-        droppedCount += excess;
-        options.log('error', 'audit buffer full; dropped the oldest events', { dropped: excess });
-      }
+      spool.append(toWire(event));
       const { batchMaxEvents, flushIntervalMs } = options.settings();
-      if (buffer.length >= batchMaxEvents) {
+      if (spool.pending() >= batchMaxEvents) {
         if (timer) clearTimeout(timer);
         timer = undefined;
         void flush();
       } else schedule(flushIntervalMs);
     },
-    pending: () => buffer.length + (inFlight?.events.length ?? 0),
-    dropped: () => droppedCount,
+    pending: () => spool.pending(),
+    dropped: () => spool.dropped() + rejectedCount,
     async close(deadlineMs = 5_000) {
       closing = true;
       if (timer) clearTimeout(timer);
       const deadline = Date.now() + deadlineMs;
-      while ((inFlight || buffer.length > 0) && Date.now() < deadline) {
+      while (spool.pending() > 0 && Date.now() < deadline) {
         try {
           await flush();
         } catch {
           await new Promise((r) => setTimeout(r, Math.min(500, Math.max(0, deadline - Date.now()))));
         }
       }
-      if (inFlight || buffer.length > 0) {
-        options.log('error', 'audit events not shipped before shutdown', {
-          lost: buffer.length + (inFlight?.events.length ?? 0),
+      if (spool.pending() > 0) {
+        options.log('warn', 'audit events stay in the spool until the next start', {
+          pending: spool.pending(),
         });
       }
+      spool.close();
     },
   };
 }

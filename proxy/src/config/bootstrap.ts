@@ -5,7 +5,8 @@
  *
  * @module
  */
-import { hostname } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 export type ProxyMode = 'sidecar' | 'stdio';
 
@@ -26,6 +27,9 @@ export interface Bootstrap {
   controlPlaneUrl: URL;
   meshToken: string;
   maxBodyBytes: number;
+  /** Where audit events wait until the control plane acknowledges them. */
+  auditSpoolDir: string;
+  auditSpoolMaxBytes: number;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
 }
 
@@ -44,6 +48,10 @@ export const settings = {
   TESSERA_MESH_TOKEN: 'bootstrap token for the mesh stream (or TESSERA_MESH_TOKEN_FILE)',
   TESSERA_MESH_TOKEN_FILE: 'file holding the mesh token',
   TESSERA_PROXY_MAX_BODY_BYTES: 'largest accepted request body (default 4194304)',
+  TESSERA_PROXY_AUDIT_SPOOL_DIR:
+    'audit spool directory (default <tmpdir>/tessera-proxy/<node id>/audit-spool)',
+  TESSERA_PROXY_AUDIT_SPOOL_MAX_BYTES:
+    'bound of the audit spool; the oldest events are dropped past it (default 67108864)',
   TESSERA_LOG_LEVEL: 'debug, info, warn or error (default info)',
 } as const;
 
@@ -138,10 +146,14 @@ export function readBootstrap(env: Env, readFile: (path: string) => string): Boo
     p.add('TESSERA_LOG_LEVEL', `"${logLevel}" must be debug, info, warn or error`);
   }
 
+  const nodeId = env.TESSERA_PROXY_NODE_ID || `${hostname()}-${process.pid}`;
+  if (!/^[A-Za-z0-9._-]{1,253}$/.test(nodeId)) {
+    p.add('TESSERA_PROXY_NODE_ID', `"${nodeId}" may hold only letters, digits, ".", "_" and "-"`);
+  }
   const config: Bootstrap = {
     mode,
     server,
-    nodeId: env.TESSERA_PROXY_NODE_ID || `${hostname()}-${process.pid}`,
+    nodeId,
     listenHost: listen?.host ?? '127.0.0.1',
     listenPort: listen?.port ?? 15001,
     upstreamUrl,
@@ -153,6 +165,16 @@ export function readBootstrap(env: Env, readFile: (path: string) => string): Boo
       url(env, 'TESSERA_CONTROL_PLANE_URL', 'http://127.0.0.1:15010', p) ?? new URL('http://invalid'),
     meshToken,
     maxBodyBytes: integer(env, 'TESSERA_PROXY_MAX_BODY_BYTES', 4 * 1024 * 1024, 1024, 1024 * 1024 * 1024, p),
+    auditSpoolDir:
+      env.TESSERA_PROXY_AUDIT_SPOOL_DIR || join(tmpdir(), 'tessera-proxy', nodeId, 'audit-spool'),
+    auditSpoolMaxBytes: integer(
+      env,
+      'TESSERA_PROXY_AUDIT_SPOOL_MAX_BYTES',
+      64 * 1024 * 1024,
+      64 * 1024,
+      1024 ** 4,
+      p,
+    ),
     logLevel,
   };
   if (p.list.length > 0) throw new TypeError(`invalid proxy configuration:\n  ${p.list.join('\n  ')}`);

@@ -1,0 +1,230 @@
+/**
+ * The audit spool: an append-only log on disk from which the shipper reads. Every event is written
+ * (synchronously) before `append` returns, so it survives a crash or SIGKILL of the proxy; it leaves
+ * the spool only after the control plane has acknowledged it.
+ *
+ * Layout of the spool directory:
+ *   <16-digit segment number>.seg  records, each a 4-byte big-endian length then a protobuf AuditEvent
+ *   cursor                         JSON {segment, offset}: everything before it is acknowledged
+ *
+ * Each process start opens a new segment, so a record torn by a crash can only be the last one of an
+ * older segment, where the reader treats it as the segment's end. The spool is bounded: when it grows
+ * past `maxBytes`, whole oldest segments are dropped and their events counted as lost.
+ *
+ * @module
+ */
+import {
+  closeSync,
+  fstatSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readSync,
+  renameSync,
+  statSync,
+  unlinkSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
+import { join } from 'node:path';
+import { fromBinary, toBinary } from '@bufbuild/protobuf';
+import { type AuditEvent, AuditEventSchema } from '@tessera/api/mesh/v1/audit';
+
+export interface SpoolCursor {
+  segment: number;
+  offset: number;
+}
+
+export interface AuditSpool {
+  /** Writes one event; it is on disk (in the kernel's page cache) when this returns. */
+  append(event: AuditEvent): void;
+  /** Up to `max` unacknowledged events from the cursor, and the cursor just past them. */
+  read(max: number): { events: AuditEvent[]; end: SpoolCursor };
+  /** Marks everything before `end` (`count` events since the last ack) as delivered. */
+  ack(end: SpoolCursor, count: number): void;
+  /** Events written and not yet acknowledged. */
+  pending(): number;
+  /** Events dropped because the spool was full. */
+  dropped(): number;
+  close(): void;
+}
+
+export interface AuditSpoolOptions {
+  dir: string;
+  /** Upper bound of the spool on disk (default 64 MiB). */
+  maxBytes?: number;
+  /** A segment is closed and a new one started at this size (default 4 MiB). */
+  segmentBytes?: number;
+  onDrop?: (events: number) => void;
+}
+
+const HEADER = 4;
+/** No single event comes near this; a larger length can only be a torn or corrupt record. */
+const MAX_RECORD = 16 * 1024 * 1024;
+const READ_CHUNK = 1024 * 1024;
+
+const segmentName = (n: number) => `${String(n).padStart(16, '0')}.seg`;
+
+/** Parses the complete records of a buffer; stops at a torn or corrupt one. */
+function* records(buf: Buffer, from: number): Generator<{ event: Uint8Array; end: number }> {
+  let pos = from;
+  while (pos + HEADER <= buf.length) {
+    const len = buf.readUInt32BE(pos);
+    if (len > MAX_RECORD || pos + HEADER + len > buf.length) return;
+    yield { event: buf.subarray(pos + HEADER, pos + HEADER + len), end: pos + HEADER + len };
+    pos += HEADER + len;
+  }
+}
+
+export function openAuditSpool(options: AuditSpoolOptions): AuditSpool {
+  const { dir } = options;
+  const maxBytes = options.maxBytes ?? 64 * 1024 * 1024;
+  const segmentBytes = Math.min(options.segmentBytes ?? 4 * 1024 * 1024, maxBytes);
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+
+  const cursorPath = join(dir, 'cursor');
+  const listSegments = () =>
+    readdirSync(dir)
+      .filter((f) => /^\d{16}\.seg$/.test(f))
+      .map((f) => Number(f.slice(0, 16)))
+      .sort((a, b) => a - b);
+  const sizeOf = (n: number) => statSync(join(dir, segmentName(n))).size;
+  const countIn = (n: number, from = 0) => {
+    let count = 0;
+    for (const _ of records(readFileSync(join(dir, segmentName(n))), from)) count++;
+    return count;
+  };
+
+  let cursor: SpoolCursor = { segment: 0, offset: 0 };
+  try {
+    const c = JSON.parse(readFileSync(cursorPath, 'utf8')) as SpoolCursor;
+    if (Number.isInteger(c.segment) && Number.isInteger(c.offset)) cursor = c;
+  } catch {
+    // No cursor yet: nothing has been acknowledged.
+  }
+  const existing = listSegments();
+  if (existing.length > 0 && existing[0]! > cursor.segment) cursor = { segment: existing[0]!, offset: 0 };
+  let pendingCount = 0;
+  let totalBytes = 0;
+  for (const n of existing) {
+    totalBytes += sizeOf(n);
+    if (n >= cursor.segment) pendingCount += countIn(n, n === cursor.segment ? cursor.offset : 0);
+  }
+  let droppedCount = 0;
+  let active = (existing.at(-1) ?? cursor.segment) + 1;
+  let activeFd = openSync(join(dir, segmentName(active)), 'a', 0o600);
+  let activeSize = 0;
+
+  function persistCursor(): void {
+    const tmp = `${cursorPath}.tmp`;
+    writeFileSync(tmp, JSON.stringify(cursor), { mode: 0o600 });
+    renameSync(tmp, cursorPath);
+  }
+
+  function rotate(): void {
+    fsyncSync(activeFd);
+    closeSync(activeFd);
+    active++;
+    activeFd = openSync(join(dir, segmentName(active)), 'a', 0o600);
+    activeSize = 0;
+  }
+
+  /** Drops whole oldest segments until the spool fits again. */
+  function enforceBound(): void {
+    while (totalBytes > maxBytes) {
+      const oldest = listSegments()[0];
+      if (oldest === undefined || oldest === active) return;
+      const from = oldest === cursor.segment ? cursor.offset : 0;
+      const lost = oldest >= cursor.segment ? countIn(oldest, from) : 0;
+      totalBytes -= sizeOf(oldest);
+      unlinkSync(join(dir, segmentName(oldest)));
+      if (cursor.segment <= oldest) {
+        cursor = { segment: oldest + 1, offset: 0 };
+        persistCursor();
+      }
+      pendingCount -= lost;
+      droppedCount += lost;
+      if (lost > 0) options.onDrop?.(lost);
+    }
+  }
+
+  return {
+    append(event) {
+      const body = toBinary(AuditEventSchema, event);
+      const record = Buffer.allocUnsafe(HEADER + body.length);
+      record.writeUInt32BE(body.length, 0);
+      record.set(body, HEADER);
+      if (activeSize > 0 && activeSize + record.length > segmentBytes) rotate();
+      writeSync(activeFd, record);
+      activeSize += record.length;
+      totalBytes += record.length;
+      pendingCount++;
+      enforceBound();
+    },
+    read(max) {
+      const events: AuditEvent[] = [];
+      let end: SpoolCursor = { ...cursor };
+      for (const n of listSegments()) {
+        if (n < cursor.segment) continue;
+        let offset = n === cursor.segment ? cursor.offset : 0;
+        end = { segment: n, offset };
+        const fd = openSync(join(dir, segmentName(n)), 'r');
+        try {
+          const size = n === active ? activeSize : fstatSync(fd).size;
+          while (offset < size && events.length < max) {
+            const chunk = Buffer.allocUnsafe(Math.min(READ_CHUNK, size - offset));
+            const got = readSync(fd, chunk, 0, chunk.length, offset);
+            let consumed = 0;
+            for (const r of records(chunk.subarray(0, got), 0)) {
+              events.push(fromBinary(AuditEventSchema, r.event));
+              consumed = r.end;
+              if (events.length >= max) break;
+            }
+            if (consumed === 0) {
+              // A record larger than the chunk, or a torn tail: read it whole, else skip the rest.
+              const len = got >= HEADER ? chunk.readUInt32BE(0) : 0;
+              if (
+                len > 0 &&
+                len <= MAX_RECORD &&
+                offset + HEADER + len <= size &&
+                HEADER + len > chunk.length
+              ) {
+                const big = Buffer.allocUnsafe(HEADER + len);
+                readSync(fd, big, 0, big.length, offset);
+                events.push(fromBinary(AuditEventSchema, big.subarray(HEADER)));
+                consumed = big.length;
+              } else {
+                // Only an older segment can end torn (every start opens a new one): it ends here.
+                consumed = size - offset;
+              }
+            }
+            offset += consumed;
+            end = { segment: n, offset };
+          }
+        } finally {
+          closeSync(fd);
+        }
+        if (events.length >= max || n === active) break;
+      }
+      return { events, end };
+    },
+    ack(end, count) {
+      cursor = end;
+      persistCursor();
+      pendingCount = Math.max(0, pendingCount - count);
+      for (const s of listSegments()) {
+        if (s >= cursor.segment || s === active) break;
+        totalBytes -= sizeOf(s);
+        unlinkSync(join(dir, segmentName(s)));
+      }
+    },
+    pending: () => pendingCount,
+    dropped: () => droppedCount,
+    close() {
+      fsyncSync(activeFd);
+      closeSync(activeFd);
+    },
+  };
+}
