@@ -14,6 +14,7 @@ import type { DataSource } from 'typeorm';
 import { createServerRegistry, type ServerRegistry } from './catalog/server-registry.ts';
 import type { Settings } from './config.ts';
 import { loadSigningKeys } from './keys/signing-keys.ts';
+import { startChangeFeed } from './mesh/change-feed.ts';
 import { type ConfigHub, createConfigHub } from './mesh/config-hub.ts';
 import { buildSnapshot } from './mesh/snapshot.ts';
 import { adminApiPlugin } from './plugins/admin-api.ts';
@@ -26,6 +27,8 @@ export interface BuildOptions {
   ds: DataSource;
   adminToken: string;
   meshToken: string;
+  /** When given, replicas sharing this database hear each other's changes (LISTEN/NOTIFY). */
+  databaseUrl?: string;
 }
 
 /** The mesh listener: HTTP/2 without TLS inside the cluster network (mTLS arrives with the mesh identity work). */
@@ -74,6 +77,19 @@ export async function build(options: BuildOptions): Promise<ControlPlane> {
     },
   });
   registry.onChange((name) => hub.changed(name));
+  const feed = options.databaseUrl
+    ? await startChangeFeed({
+        databaseUrl: options.databaseUrl,
+        onChange: (name) => hub.changed(name),
+        onResync: () => hub.resyncAll(),
+        log: (level, msg, fields) => meshApp.log[level](fields ?? {}, msg),
+      })
+    : undefined;
+  registry.onChange((name) => {
+    feed
+      ?.publish(name)
+      .catch((err: Error) => meshApp.log.warn({ server: name, error: err.message }, 'change not published'));
+  });
 
   let ready = false;
   await publicApp.register(healthPlugin(() => ready));
@@ -122,6 +138,7 @@ export async function build(options: BuildOptions): Promise<ControlPlane> {
     async close() {
       ready = false;
       await Promise.all([publicApp.close(), meshApp.close()]);
+      await feed?.close();
     },
   };
 }

@@ -46,7 +46,7 @@ export async function runControlPlane(settings: Settings, log: (msg: string) => 
   const ds = await openDataSource(databaseUrl);
   const adminToken = await localSecret(settings.dataDir, 'admin-token', settings.adminToken);
   const meshToken = await localSecret(settings.dataDir, 'mesh-token', settings.meshToken);
-  const cp = await build({ settings, ds, adminToken, meshToken });
+  const cp = await build({ settings, ds, adminToken, meshToken, databaseUrl });
   await cp.meshApp.listen({ host: settings.meshHost, port: settings.meshPort });
   await cp.publicApp.listen({ host: settings.host, port: settings.port });
   const meshAddr = cp.meshApp.server.address();

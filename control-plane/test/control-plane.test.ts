@@ -8,21 +8,15 @@ import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { create } from '@bufbuild/protobuf';
 import { timestampNow } from '@bufbuild/protobuf/wkt';
-import { Code, ConnectError, createClient, type Interceptor } from '@connectrpc/connect';
-import { createConnectTransport } from '@connectrpc/connect-node';
-import { AuditEventSchema, AuditService } from '@tessera/api/mesh/v1/audit';
-import {
-  type DiscoveryRequest,
-  DiscoveryRequestSchema,
-  type DiscoveryResponse,
-  MeshDiscoveryService,
-  StatusSchema,
-} from '@tessera/api/mesh/v1/discovery';
+import { Code, ConnectError } from '@connectrpc/connect';
+import { AuditEventSchema } from '@tessera/api/mesh/v1/audit';
+import { type DiscoveryResponse, StatusSchema } from '@tessera/api/mesh/v1/discovery';
 import { createLocalJWKSet, jwtVerify } from 'jose';
 import type { DataSource } from 'typeorm';
 import { build, type ControlPlane } from '../src/app.ts';
 import { readSettings } from '../src/config.ts';
 import { openDataSource } from '../src/db/data-source.ts';
+import { meshClients, openStream, TYPE_URLS } from './helpers/mesh-client.ts';
 import { startTestDb, type TestDb } from './helpers/test-db.ts';
 
 const ADMIN = 'a'.repeat(40);
@@ -164,54 +158,10 @@ describe('admin API', () => {
   });
 });
 
-function meshClients(token = MESH) {
-  const auth: Interceptor = (next) => (req) => {
-    req.header.set('authorization', `Bearer ${token}`);
-    return next(req);
-  };
-  const transport = createConnectTransport({ baseUrl: meshUrl, httpVersion: '2', interceptors: [auth] });
-  return {
-    discovery: createClient(MeshDiscoveryService, transport),
-    audit: createClient(AuditService, transport),
-  };
-}
+const clients = (token = MESH) => meshClients(meshUrl, token);
+const stream = (token = MESH) => openStream(meshUrl, token);
 
-/** A discovery stream driven by the test: push requests, await responses one at a time. */
-function openStream(token = MESH) {
-  const pending: DiscoveryRequest[] = [];
-  let wake: (() => void) | undefined;
-  let ended = false;
-  async function* requests() {
-    while (!ended) {
-      if (pending.length) yield pending.shift()!;
-      else await new Promise<void>((r) => (wake = r));
-    }
-  }
-  const abort = new AbortController();
-  const it = meshClients(token)
-    .discovery.streamResources(requests(), { signal: abort.signal })
-    [Symbol.asyncIterator]();
-  return {
-    send(init: Parameters<typeof create<typeof DiscoveryRequestSchema>>[1]) {
-      pending.push(create(DiscoveryRequestSchema, init));
-      wake?.();
-    },
-    async next(): Promise<DiscoveryResponse> {
-      const r = await it.next();
-      if (r.done) throw new Error('stream ended');
-      return r.value;
-    },
-    close() {
-      ended = true;
-      wake?.();
-      abort.abort();
-    },
-  };
-}
-
-const types = ['TrustBundle', 'Upstream', 'ServerPolicy', 'AuditSettings'].map(
-  (t) => `type.googleapis.com/tessera.mesh.v1.${t}`,
-);
+const types = TYPE_URLS;
 const node = { id: 'test-proxy-1', mcpServer: 'github', role: 'sidecar' };
 
 async function expectCode(p: Promise<unknown>, code: Code) {
@@ -220,22 +170,22 @@ async function expectCode(p: Promise<unknown>, code: Code) {
 
 describe('discovery stream', () => {
   test('refuses a wrong mesh token, a missing node and an unknown server', async () => {
-    const wrong = openStream('x'.repeat(40));
+    const wrong = stream('x'.repeat(40));
     wrong.send({ node, typeUrl: types[0]! });
     await expectCode(wrong.next(), Code.Unauthenticated);
     wrong.close();
-    const noNode = openStream();
+    const noNode = stream();
     noNode.send({ typeUrl: types[0]! });
     await expectCode(noNode.next(), Code.InvalidArgument);
     noNode.close();
-    const unknown = openStream();
+    const unknown = stream();
     unknown.send({ node: { ...node, mcpServer: 'nope' }, typeUrl: types[0]! });
     await expectCode(unknown.next(), Code.NotFound);
     unknown.close();
   });
 
   test('sends each type in order, tracks ACK and NACK, and pushes only what changed', async () => {
-    const s = openStream();
+    const s = stream();
     for (const [i, typeUrl] of types.entries()) s.send({ node: i === 0 ? node : undefined, typeUrl });
     const first: DiscoveryResponse[] = [];
     for (let i = 0; i < 4; i++) first.push(await s.next());
@@ -287,13 +237,13 @@ describe('discovery stream', () => {
   });
 
   test('a reconnecting proxy that holds the current versions is sent nothing', async () => {
-    const a = openStream();
+    const a = stream();
     for (const [i, typeUrl] of types.entries())
       a.send({ node: i === 0 ? { ...node, id: 'p2' } : undefined, typeUrl });
     const got: DiscoveryResponse[] = [];
     for (let i = 0; i < 4; i++) got.push(await a.next());
     a.close();
-    const b = openStream();
+    const b = stream();
     for (const [i, r] of got.entries()) {
       b.send({
         node: i === 0 ? { ...node, id: 'p2' } : undefined,
@@ -331,27 +281,27 @@ describe('audit ingestion', () => {
   test('stores a batch once, even when it is retried', async () => {
     const before = await count();
     const req = { batchId: randomUUID(), events: [event(), event({ outcome: 'denied', httpStatus: 403 })] };
-    assert.equal((await meshClients().audit.ingest(req)).stored, 2);
-    assert.equal((await meshClients().audit.ingest(req)).stored, 0);
+    assert.equal((await clients().audit.ingest(req)).stored, 2);
+    assert.equal((await clients().audit.ingest(req)).stored, 0);
     assert.equal(await count(), before + 2);
   });
 
   test('rejects an invalid batch whole and stores nothing', async () => {
     const before = await count();
     await expectCode(
-      meshClients().audit.ingest({ batchId: randomUUID(), events: [event(), event({ outcome: 'maybe' })] }),
+      clients().audit.ingest({ batchId: randomUUID(), events: [event(), event({ outcome: 'maybe' })] }),
       Code.InvalidArgument,
     );
     await expectCode(
-      meshClients().audit.ingest({ batchId: 'not-a-uuid', events: [event()] }),
+      clients().audit.ingest({ batchId: 'not-a-uuid', events: [event()] }),
       Code.InvalidArgument,
     );
     await expectCode(
-      meshClients().audit.ingest({ batchId: randomUUID(), events: [event({ eventId: 'x' })] }),
+      clients().audit.ingest({ batchId: randomUUID(), events: [event({ eventId: 'x' })] }),
       Code.InvalidArgument,
     );
     await expectCode(
-      meshClients('y'.repeat(40)).audit.ingest({ batchId: randomUUID(), events: [event()] }),
+      clients('y'.repeat(40)).audit.ingest({ batchId: randomUUID(), events: [event()] }),
       Code.Unauthenticated,
     );
     assert.equal(await count(), before);

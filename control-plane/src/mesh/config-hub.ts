@@ -65,6 +65,8 @@ export interface ConfigHub {
   request(streamId: string, request: DiscoveryRequest): Promise<void>;
   /** Announces that a server's configuration may have changed; pushes follow after the debounce. */
   changed(server: string): void;
+  /** Marks every server with a connected proxy as changed (after missed notifications). */
+  resyncAll(): void;
   /** Pushes pending changes now (tests, shutdown). */
   flush(): Promise<void>;
   status(): ProxyStatus[];
@@ -197,6 +199,9 @@ export function createConfigHub(options: ConfigHubOptions): ConfigHub {
       const wait = Math.min(debounceMs, Math.max(0, firstChangeAt + maxDebounceMs - now));
       quietTimer = setTimeout(() => void flush(), wait);
       quietTimer.unref();
+    },
+    resyncAll() {
+      for (const server of new Set([...streams.values()].map((s) => s.node.mcpServer))) this.changed(server);
     },
     flush,
     status() {
