@@ -67,11 +67,13 @@ const github = {
 describe('migrations', () => {
   test('run once and are recorded; reopening runs nothing again', async () => {
     const again = await openDataSource(db.url);
-    const rows: Array<{ name: string }> = await again.query('SELECT name FROM tessera_migrations');
+    const rows: Array<{ name: string }> = await again.query(
+      'SELECT name FROM tessera_migrations ORDER BY id',
+    );
     await again.destroy();
     assert.deepEqual(
       rows.map((r) => r.name),
-      ['InitialSchema1764000000000'],
+      ['InitialSchema1764000000000', 'AuditTraceId1764100000000'],
     );
   });
 });

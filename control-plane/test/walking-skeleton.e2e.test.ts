@@ -179,7 +179,8 @@ test('the audit rows are in Postgres', async () => {
     let rows: Array<Record<string, string>> = [];
     for (let i = 0; i < 100; i++) {
       ({ rows } = await db.query(
-        `SELECT user_name, server, method, target, outcome, http_status, latency_us, request_bytes, response_bytes
+        `SELECT user_name, server, method, target, outcome, http_status, latency_us, request_bytes, response_bytes,
+                trace_id
            FROM audit_events ORDER BY time`,
       ));
       if (rows.some((r) => r.outcome === 'invalid') && rows.some((r) => r.method === 'tools/call')) break;
@@ -193,6 +194,7 @@ test('the audit rows are in Postgres', async () => {
     assert.equal(Number(call.http_status), 200);
     assert.ok(Number(call.latency_us) > 0);
     assert.ok(Number(call.request_bytes) > 0 && Number(call.response_bytes) > 0);
+    assert.match(call.trace_id!, /^[0-9a-f]{32}$/, 'the trace id the proxy handled the call under');
     assert.ok(rows.some((r) => r.method === 'initialize' && r.outcome === 'ok'));
     assert.ok(rows.some((r) => r.method === 'tools/list' && r.outcome === 'ok'));
     const seen = JSON.stringify(rows.map((r) => [r.user_name, r.method, r.outcome]));

@@ -10,6 +10,7 @@ import type { Bootstrap } from './config/bootstrap.ts';
 import { createProxyServer } from './server/http-server.ts';
 import { createConfigStore } from './store/config-store.ts';
 import { createLog } from './telemetry/log.ts';
+import { createProxyMetrics } from './telemetry/metrics.ts';
 import { createHttpUpstream } from './upstream/http-upstream.ts';
 import { createStdioUpstream } from './upstream/stdio-upstream.ts';
 import type { Upstream } from './upstream/upstream.ts';
@@ -61,12 +62,14 @@ export function createProxy(bootstrap: Bootstrap): Proxy {
           log,
         })
       : createHttpUpstream({ url: bootstrap.upstreamUrl!, log });
+  const metrics = createProxyMetrics();
   const server = createProxyServer({
     store,
     upstream,
     maxBodyBytes: bootstrap.maxBodyBytes,
     audit: audit.record,
     log,
+    metrics,
   });
 
   return {

@@ -58,6 +58,7 @@ export function auditService(options: {
         session_id: [] as string[],
         reason: [] as string[],
         request_id: [] as string[],
+        trace_id: [] as string[],
       };
       for (const e of req.events) {
         cols.event_id.push(e.eventId);
@@ -76,17 +77,18 @@ export function auditService(options: {
         cols.session_id.push(e.sessionId);
         cols.reason.push(e.reason);
         cols.request_id.push(e.requestId);
+        cols.trace_id.push(/^[0-9a-f]{32}$/.test(e.traceId) ? e.traceId : '');
       }
       // One statement for the whole batch: unnest turns the column arrays back into rows.
       const rows: unknown[] = await options.ds.query(
         `INSERT INTO audit_events (event_id, time, batch_id, proxy_id, server, user_name, method, target, outcome,
-           http_status, error_code, latency_us, request_bytes, response_bytes, session_id, reason, request_id)
+           http_status, error_code, latency_us, request_bytes, response_bytes, session_id, reason, request_id, trace_id)
          SELECT u.event_id, u.time, $1::uuid, u.proxy_id, u.server, u.user_name, u.method, u.target, u.outcome,
-           u.http_status, u.error_code, u.latency_us, u.request_bytes, u.response_bytes, u.session_id, u.reason, u.request_id
+           u.http_status, u.error_code, u.latency_us, u.request_bytes, u.response_bytes, u.session_id, u.reason, u.request_id, u.trace_id
          FROM unnest($2::uuid[], $3::timestamptz[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[],
-           $10::int[], $11::int[], $12::bigint[], $13::bigint[], $14::bigint[], $15::text[], $16::text[], $17::text[])
+           $10::int[], $11::int[], $12::bigint[], $13::bigint[], $14::bigint[], $15::text[], $16::text[], $17::text[], $18::text[])
            AS u(event_id, time, proxy_id, server, user_name, method, target, outcome, http_status, error_code,
-                latency_us, request_bytes, response_bytes, session_id, reason, request_id)
+                latency_us, request_bytes, response_bytes, session_id, reason, request_id, trace_id)
          ON CONFLICT (event_id) DO NOTHING
          RETURNING event_id`,
         [req.batchId, ...Object.values(cols)],

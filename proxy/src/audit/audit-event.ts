@@ -20,4 +20,6 @@ export interface AuditRecord {
   sessionId: string;
   reason: string;
   requestId: string;
+  /** W3C trace id of the request (32 lower-case hex). */
+  traceId: string;
 }

@@ -26,6 +26,7 @@ function record(method = 'tools/call'): AuditRecord {
     sessionId: '',
     reason: '',
     requestId: '1',
+    traceId: '',
   };
 }
 

@@ -66,6 +66,7 @@ export function createAuditShipper(options: AuditShipperOptions): AuditShipper {
       sessionId: r.sessionId,
       reason: r.reason,
       requestId: r.requestId,
+      traceId: r.traceId,
     });
   }
 

@@ -1,6 +1,6 @@
 /**
- * The proxy's inbound HTTP listener: the MCP endpoint, its RFC 9728 metadata, health and readiness.
- * It reads configuration only from the store.
+ * The proxy's inbound HTTP listener: the MCP endpoint, its RFC 9728 metadata, health, readiness and
+ * Prometheus metrics (`GET /metrics`). It reads configuration only from the store.
  *
  * @module
  */
@@ -8,6 +8,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AuditRecord } from '../audit/audit-event.ts';
 import type { ConfigStore } from '../store/config-store.ts';
 import type { Log } from '../telemetry/log.ts';
+import { configRecorder, createProxyMetrics, type ProxyMetrics } from '../telemetry/metrics.ts';
 import type { Upstream } from '../upstream/upstream.ts';
 import { createMcpEndpoint } from './mcp-endpoint.ts';
 import { protectedResourceMetadata } from './protected-resource.ts';
@@ -18,6 +19,8 @@ export interface ProxyServerOptions {
   maxBodyBytes: number;
   audit: (record: AuditRecord) => void;
   log: Log;
+  /** The proxy's metrics, served on `/metrics`; default: a new registry. */
+  metrics?: ProxyMetrics;
 }
 
 function json(res: ServerResponse, status: number, value: unknown): void {
@@ -28,13 +31,26 @@ function json(res: ServerResponse, status: number, value: unknown): void {
 
 export function createProxyServer(options: ProxyServerOptions): Server {
   const { store, log } = options;
-  const mcp = createMcpEndpoint(options);
+  const metrics = options.metrics ?? createProxyMetrics();
+  const mcp = createMcpEndpoint({ ...options, metrics });
+  const recordConfig = configRecorder(metrics);
+  recordConfig(store.versions(), store.ready());
+  store.onChange(() => recordConfig(store.versions(), store.ready()));
 
   async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const path = (req.url ?? '/').split('?', 1)[0]!;
     const config = store.current();
     if (path === '/healthz') return json(res, 200, { status: 'ok' });
     if (path === '/readyz') return json(res, store.ready() ? 200 : 503, { ready: store.ready() });
+    if (path === '/metrics') {
+      if (req.method !== 'GET' && req.method !== 'HEAD')
+        return json(res, 405, { error: 'invalid_request', error_description: 'use GET' });
+      const text = await metrics.registry.metrics();
+      res
+        .writeHead(200, { 'content-type': metrics.registry.contentType, 'cache-control': 'no-store' })
+        .end(req.method === 'HEAD' ? undefined : text);
+      return;
+    }
     if (path.startsWith('/.well-known/oauth-protected-resource')) {
       if (!config)
         return json(res, 503, {

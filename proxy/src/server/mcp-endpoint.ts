@@ -5,17 +5,30 @@
  *   3. validate the HTTP framing and parse the JSON-RPC body (4xx, -32700/-32600);
  *   4. decide the server grant (403);
  *   5. forward to the upstream, streaming the answer;
- *   6. record one audit event.
+ *   6. record one audit event, and the same facts in the metrics and a debug log line.
+ *
+ * Every request gets a W3C trace context: the caller's trace is continued with the proxy's own span as
+ * the parent of the upstream request, or a new trace is started when the caller sent no valid
+ * `traceparent`.
  *
  * @module
  */
 import { randomUUID } from 'node:crypto';
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { AuditOutcome, AuditRecord } from '../audit/audit-event.ts';
-import { TesseraError } from '../errors.ts';
+import { TesseraError, type TesseraErrorCode } from '../errors.ts';
 import type { ProxyConfig } from '../ir/proxy-config.ts';
 import { authenticate, bearerToken, type Principal } from '../policies/authn.ts';
 import { decideGrant } from '../policies/grant.ts';
+import type { Log } from '../telemetry/log.ts';
+import {
+  createProxyMetrics,
+  type DecisionReason,
+  observeRequest,
+  type ProxyMetrics,
+  upstreamErrorKind,
+} from '../telemetry/metrics.ts';
+import { continueTrace, type TraceContext } from '../telemetry/trace-context.ts';
 import type { Upstream } from '../upstream/upstream.ts';
 import { errorBody, type JsonRpcMessage, parseJsonRpc, targetOf } from './jsonrpc.ts';
 import { bearerChallenge } from './protected-resource.ts';
@@ -25,6 +38,10 @@ export interface McpEndpointOptions {
   upstream: Upstream;
   maxBodyBytes: number;
   audit: (record: AuditRecord) => void;
+  /** Where each request is counted; default: a registry of its own. */
+  metrics?: ProxyMetrics;
+  /** Receives one debug line per request, with its trace id. */
+  log?: Log;
 }
 
 interface Context {
@@ -32,6 +49,21 @@ interface Context {
   user: string;
   message: JsonRpcMessage | undefined;
   requestBytes: number;
+  trace: TraceContext;
+}
+
+/** Why a request refused with this error was refused, for the decision metric. */
+function refusalReason(code: TesseraErrorCode): DecisionReason {
+  switch (code) {
+    case 'TESSERA_NOT_READY':
+      return 'not_ready';
+    case 'TESSERA_UNAUTHENTICATED':
+      return 'unauthenticated';
+    case 'TESSERA_FORBIDDEN':
+      return 'no_grant';
+    default:
+      return 'invalid';
+  }
 }
 
 function outcomeOf(status: number, errorCode: number): AuditOutcome {
@@ -51,8 +83,18 @@ function withoutCredentials(headers: IncomingHttpHeaders): IncomingHttpHeaders {
   return rest;
 }
 
+/** The headers an upstream receives: no credentials, and the proxy's span as the trace parent. */
+function upstreamHeaders(headers: IncomingHttpHeaders, trace: TraceContext): IncomingHttpHeaders {
+  const { traceparent: _tp, tracestate: _ts, ...rest } = withoutCredentials(headers);
+  const out: IncomingHttpHeaders = { ...rest, traceparent: trace.traceparent };
+  if (trace.tracestate !== undefined) out.tracestate = trace.tracestate;
+  return out;
+}
+
 export function createMcpEndpoint(options: McpEndpointOptions) {
   const { upstream } = options;
+  const metrics = options.metrics ?? createProxyMetrics();
+  const log: Log = options.log ?? (() => {});
 
   function record(
     ctx: Context,
@@ -61,10 +103,11 @@ export function createMcpEndpoint(options: McpEndpointOptions) {
     responseBytes: number,
     sessionId: string,
     reason: string,
+    decision: DecisionReason,
     outcome?: AuditOutcome,
   ): void {
     const m = ctx.message;
-    options.audit({
+    const event: AuditRecord = {
       eventId: randomUUID(),
       time: new Date(),
       user: ctx.user,
@@ -79,7 +122,28 @@ export function createMcpEndpoint(options: McpEndpointOptions) {
       sessionId,
       reason,
       requestId: m && m.kind !== 'notification' ? JSON.stringify(m.id) : '',
+      traceId: ctx.trace.traceId,
+    };
+    // The metrics and the log line are derived from the audit record, so the three always agree.
+    observeRequest(metrics, {
+      method: event.method,
+      outcome: event.outcome,
+      httpStatus: status,
+      latencyUs: event.latencyUs,
+      decision,
+      upstreamError: decision === 'grant' ? upstreamErrorKind({ status, errorCode, reason }) : undefined,
     });
+    log('debug', 'request', {
+      eventId: event.eventId,
+      traceId: ctx.trace.traceId,
+      spanId: ctx.trace.spanId,
+      parentSpanId: ctx.trace.parentSpanId,
+      method: event.method.length > 64 ? `${event.method.slice(0, 64)}…` : event.method,
+      outcome: event.outcome,
+      status,
+      latencyUs: event.latencyUs,
+    });
+    options.audit(event);
   }
 
   function reject(
@@ -93,7 +157,16 @@ export function createMcpEndpoint(options: McpEndpointOptions) {
     const body = errorBody(id, err.rpcCode, err.message);
     if (!res.headersSent) res.writeHead(err.httpStatus, { 'content-type': 'application/json', ...headers });
     res.end(body);
-    record(ctx, err.httpStatus, err.rpcCode, Buffer.byteLength(body), '', err.message, outcome);
+    record(
+      ctx,
+      err.httpStatus,
+      err.rpcCode,
+      Buffer.byteLength(body),
+      '',
+      err.message,
+      refusalReason(err.code),
+      outcome,
+    );
   }
 
   return async function handle(
@@ -101,7 +174,13 @@ export function createMcpEndpoint(options: McpEndpointOptions) {
     res: ServerResponse,
     config: ProxyConfig | undefined,
   ): Promise<void> {
-    const ctx: Context = { started: process.hrtime.bigint(), user: '', message: undefined, requestBytes: 0 };
+    const ctx: Context = {
+      started: process.hrtime.bigint(),
+      user: '',
+      message: undefined,
+      requestBytes: 0,
+      trace: continueTrace(req.headers),
+    };
     // 1. Without a complete configuration nothing is allowed.
     if (!config) {
       reject(
@@ -212,7 +291,7 @@ export function createMcpEndpoint(options: McpEndpointOptions) {
     const result = await upstream.forward(
       {
         httpMethod: method,
-        headers: withoutCredentials(req.headers),
+        headers: upstreamHeaders(req.headers, ctx.trace),
         body,
         message: ctx.message,
         sessionId: typeof sessionHeader === 'string' ? sessionHeader : undefined,
@@ -230,6 +309,14 @@ export function createMcpEndpoint(options: McpEndpointOptions) {
         method: method === 'GET' ? 'http/get-stream' : 'http/delete-session',
         params: undefined,
       };
-    record(ctx, result.status, result.errorCode, result.responseBytes, result.sessionId ?? '', result.reason);
+    record(
+      ctx,
+      result.status,
+      result.errorCode,
+      result.responseBytes,
+      result.sessionId ?? '',
+      result.reason,
+      'grant',
+    );
   };
 }

@@ -24,6 +24,8 @@ import {
 } from '../../src/ir/translate.ts';
 import { createProxyServer } from '../../src/server/http-server.ts';
 import { type ConfigStore, createConfigStore } from '../../src/store/config-store.ts';
+import type { Log } from '../../src/telemetry/log.ts';
+import type { ProxyMetrics } from '../../src/telemetry/metrics.ts';
 import type { Upstream } from '../../src/upstream/upstream.ts';
 
 export const ISSUER = 'https://tessera.test';
@@ -33,6 +35,8 @@ export interface Harness {
   url: string;
   store: ConfigStore;
   audit: AuditRecord[];
+  /** Applies the complete default configuration (for a harness started with `configured: false`). */
+  configure(): void;
   token(claims?: {
     sub?: string;
     email?: string;
@@ -49,11 +53,15 @@ export async function startHarness(options: {
   groups?: string[];
   maxBodyBytes?: number;
   configured?: boolean;
+  /** The proxy's metrics; default: a new registry. */
+  metrics?: ProxyMetrics;
+  /** The proxy's log; default: discarded. */
+  log?: Log;
 }): Promise<Harness> {
   const { privateKey, publicKey } = await generateKeyPair('ES256');
   const jwk = { ...(await exportJWK(publicKey)), kid: 'k1', alg: 'ES256' };
   const store = createConfigStore();
-  if (options.configured !== false) {
+  function configure(): void {
     store.apply(
       {
         kind: 'trust',
@@ -96,13 +104,15 @@ export async function startHarness(options: {
       'n4',
     );
   }
+  if (options.configured !== false) configure();
   const audit: AuditRecord[] = [];
   const server: Server = createProxyServer({
     store,
     upstream: options.upstream,
     maxBodyBytes: options.maxBodyBytes ?? 64 * 1024,
     audit: (r) => audit.push(r),
-    log: () => {},
+    log: options.log ?? (() => {}),
+    metrics: options.metrics,
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
   const { port } = server.address() as AddressInfo;
@@ -110,6 +120,7 @@ export async function startHarness(options: {
     url: `http://127.0.0.1:${port}`,
     store,
     audit,
+    configure,
     async token(c = {}) {
       const now = Math.floor(Date.now() / 1000);
       return new SignJWT({ email: c.email ?? 'alice@example.com', groups: c.groups ?? [] })

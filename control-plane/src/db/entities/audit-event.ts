@@ -25,6 +25,7 @@ export interface AuditEventRow {
   sessionId: string;
   reason: string;
   requestId: string;
+  traceId: string;
 }
 
 export const AuditEventEntity = new EntitySchema<AuditEventRow>({
@@ -49,5 +50,6 @@ export const AuditEventEntity = new EntitySchema<AuditEventRow>({
     sessionId: { name: 'session_id', type: 'text' },
     reason: { type: 'text' },
     requestId: { name: 'request_id', type: 'text' },
+    traceId: { name: 'trace_id', type: 'text', default: '' },
   },
 });

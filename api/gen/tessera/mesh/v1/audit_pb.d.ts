@@ -118,6 +118,13 @@ export declare type AuditEvent = Message<"tessera.mesh.v1.AuditEvent"> & {
    * @generated from field: string request_id = 16;
    */
   requestId: string;
+
+  /**
+   * The W3C trace id the request was handled under (32 lower-case hex digits).
+   *
+   * @generated from field: string trace_id = 17;
+   */
+  traceId: string;
 };
 
 /**

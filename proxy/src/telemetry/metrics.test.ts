@@ -1,0 +1,109 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import {
+  configRecorder,
+  createProxyMetrics,
+  KNOWN_METHODS,
+  methodLabel,
+  observeRequest,
+  statusLabel,
+  upstreamErrorKind,
+} from './metrics.ts';
+
+describe('label values', () => {
+  test('known MCP methods keep their name; anything else is "other"; nothing parsed is "none"', () => {
+    for (const m of KNOWN_METHODS) assert.equal(methodLabel(m), m);
+    assert.equal(methodLabel('tools/call'), 'tools/call');
+    assert.equal(methodLabel('notifications/initialized'), 'notifications/initialized');
+    assert.equal(methodLabel('notifications/made-up'), 'other');
+    assert.equal(methodLabel('Tools/Call'), 'other');
+    assert.equal(methodLabel('x'.repeat(10_000)), 'other');
+    assert.equal(methodLabel('alice@example.com'), 'other');
+    assert.equal(methodLabel(''), 'none');
+  });
+
+  test('status codes outside 100–599 are "other"', () => {
+    assert.equal(statusLabel(200), '200');
+    assert.equal(statusLabel(499), '499');
+    assert.equal(statusLabel(99), 'other');
+    assert.equal(statusLabel(600), 'other');
+    assert.equal(statusLabel(Number.NaN), 'other');
+  });
+
+  test('upstream failures are told apart from the server answering with an error', () => {
+    const fail = -31004;
+    assert.equal(upstreamErrorKind({ status: 200, errorCode: 0, reason: '' }), undefined);
+    assert.equal(upstreamErrorKind({ status: 200, errorCode: -32601, reason: '' }), undefined);
+    // The server itself answered with our code: not a failure the proxy saw.
+    assert.equal(upstreamErrorKind({ status: 200, errorCode: fail, reason: '' }), undefined);
+    const unreachable = 'the MCP server is unreachable (ECONNREFUSED)';
+    assert.equal(upstreamErrorKind({ status: 502, errorCode: fail, reason: unreachable }), 'unavailable');
+    const late = 'the MCP server did not answer in time';
+    assert.equal(upstreamErrorKind({ status: 504, errorCode: fail, reason: late }), 'timeout');
+    // A stdio timeout on an SSE response: the status is already 200.
+    const lateSse = 'the MCP server did not answer within 100 ms';
+    assert.equal(upstreamErrorKind({ status: 200, errorCode: fail, reason: lateSse }), 'timeout');
+    const exited = 'the MCP server process exited (code 3, signal none)';
+    assert.equal(upstreamErrorKind({ status: 502, errorCode: fail, reason: exited }), 'exited');
+    const broken = 'upstream stream failed: other side closed';
+    assert.equal(upstreamErrorKind({ status: 200, errorCode: 0, reason: broken }), 'unavailable');
+    const full = 'this proxy already runs 32 sessions';
+    assert.equal(upstreamErrorKind({ status: 503, errorCode: fail, reason: full }), undefined);
+  });
+});
+
+describe('createProxyMetrics', () => {
+  test('each instance has its own registry', async () => {
+    const a = createProxyMetrics({ processMetrics: false });
+    const b = createProxyMetrics({ processMetrics: false });
+    observeRequest(a, {
+      method: 'ping',
+      outcome: 'ok',
+      httpStatus: 200,
+      latencyUs: 150,
+      decision: 'grant',
+      upstreamError: undefined,
+    });
+    assert.match(
+      await a.registry.metrics(),
+      /tessera_proxy_requests_total\{method="ping",outcome="ok",status="200"\} 1/,
+    );
+    assert.doesNotMatch(await b.registry.metrics(), /method="ping"/);
+    assert.doesNotMatch(await b.registry.metrics(), /process_cpu/);
+    assert.match(await createProxyMetrics().registry.metrics(), /process_cpu_user_seconds_total/);
+  });
+
+  test('a sub-millisecond request lands in a sub-millisecond bucket', async () => {
+    const m = createProxyMetrics({ processMetrics: false });
+    observeRequest(m, {
+      method: 'tools/call',
+      outcome: 'denied',
+      httpStatus: 403,
+      latencyUs: 180,
+      decision: 'no_grant',
+      upstreamError: undefined,
+    });
+    const text = await m.registry.metrics();
+    const bucket = (le: string) =>
+      new RegExp(
+        `tessera_proxy_request_duration_seconds_bucket\\{le="${le.replace(/[.+]/g, '\\$&')}",method="tools/call",outcome="denied"\\} (\\d+)`,
+      ).exec(text)?.[1];
+    assert.equal(bucket('0.0001'), '0');
+    assert.equal(bucket('0.00025'), '1');
+    assert.equal(bucket('+Inf'), '1');
+    assert.match(text, /tessera_proxy_decisions_total\{decision="deny",reason="no_grant"\} 1/);
+  });
+
+  test('the config recorder keeps one series per type and replaces it on a new version', async () => {
+    const m = createProxyMetrics({ processMetrics: false });
+    const record = configRecorder(m);
+    record({ trust: { version: 'a1' } }, false);
+    record({ trust: { version: 'a1' }, policy: { version: 'p1' } }, true);
+    record({ trust: { version: 'a2' }, policy: { version: 'p1' } }, true);
+    const text = await m.registry.metrics();
+    assert.match(text, /tessera_proxy_config_info\{type="trust",version="a2"\} 1/);
+    assert.match(text, /tessera_proxy_config_info\{type="policy",version="p1"\} 1/);
+    assert.doesNotMatch(text, /version="a1"/);
+    assert.match(text, /tessera_proxy_config_ready 1/);
+  });
+});

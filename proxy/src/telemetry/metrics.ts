@@ -1,0 +1,232 @@
+/**
+ * Every Prometheus metric of the proxy, declared in one place, in a registry of its own (never
+ * prom-client's global one, so that two proxies in one process, or tests, do not share counts).
+ *
+ * | metric                                   | type      | labels                        |
+ * | ---------------------------------------- | --------- | ----------------------------- |
+ * | `tessera_proxy_requests_total`           | counter   | `method`, `outcome`, `status` |
+ * | `tessera_proxy_decisions_total`          | counter   | `decision`, `reason`          |
+ * | `tessera_proxy_request_duration_seconds` | histogram | `method`, `outcome`           |
+ * | `tessera_proxy_upstream_errors_total`    | counter   | `kind`                        |
+ * | `tessera_proxy_config_info`              | gauge     | `type`, `version`             |
+ * | `tessera_proxy_config_ready`             | gauge     | (none)                        |
+ *
+ * plus prom-client's default process and Node.js metrics (`process_*`, `nodejs_*`) unless disabled.
+ *
+ * Label values come from closed sets only: the JSON-RPC method is mapped onto an allow-list of MCP
+ * methods (anything else is `other`), and no label ever carries a user, a tool, a prompt, a resource or a
+ * session, so the number of series stays bounded whatever clients send.
+ *
+ * @module
+ */
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import type { AuditOutcome } from '../audit/audit-event.ts';
+import { JsonRpcCode } from '../errors.ts';
+import type { ResourceKind } from '../ir/proxy-config.ts';
+
+/** The MCP methods that get a label value of their own; every other method counts as `other`. */
+export const KNOWN_METHODS: ReadonlySet<string> = new Set([
+  'initialize',
+  'ping',
+  'tools/list',
+  'tools/call',
+  'prompts/list',
+  'prompts/get',
+  'resources/list',
+  'resources/read',
+  'resources/templates/list',
+  'resources/subscribe',
+  'resources/unsubscribe',
+  'completion/complete',
+  'logging/setLevel',
+  'notifications/initialized',
+  'notifications/cancelled',
+  'notifications/progress',
+  'notifications/roots/list_changed',
+  'server/discover',
+  // A client's answer to a server request (sampling, elicitation, roots).
+  'response',
+  // Not JSON-RPC methods: the proxy's names for a GET (SSE stream) and a DELETE (session end).
+  'http/get-stream',
+  'http/delete-session',
+]);
+
+/** What a decision was based on. */
+export type DecisionReason = 'grant' | 'no_grant' | 'unauthenticated' | 'invalid' | 'not_ready';
+/** How an upstream failed. */
+export type UpstreamErrorKind = 'unavailable' | 'timeout' | 'exited';
+
+/** Seconds, from the proxy's own sub-millisecond overhead to long tool calls. */
+export const DURATION_BUCKETS: readonly number[] = [
+  0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30,
+];
+
+/** The proxy's metric handles and the registry that holds them. */
+export interface ProxyMetrics {
+  registry: Registry;
+  requests: Counter<'method' | 'outcome' | 'status'>;
+  decisions: Counter<'decision' | 'reason'>;
+  requestDuration: Histogram<'method' | 'outcome'>;
+  upstreamErrors: Counter<'kind'>;
+  configInfo: Gauge<'type' | 'version'>;
+  configReady: Gauge;
+}
+
+export interface ProxyMetricsOptions {
+  /** Also collect prom-client's default process and Node.js metrics. Default true. */
+  processMetrics?: boolean;
+}
+
+/**
+ * Creates the proxy's metrics in a new registry.
+ *
+ * @example
+ * const metrics = createProxyMetrics();
+ * metrics.requests.inc({ method: methodLabel('tools/call'), outcome: 'ok', status: '200' });
+ * res.setHeader('content-type', metrics.registry.contentType).end(await metrics.registry.metrics());
+ */
+export function createProxyMetrics(options: ProxyMetricsOptions = {}): ProxyMetrics {
+  const registry = new Registry();
+  const registers = [registry];
+  const metrics: ProxyMetrics = {
+    registry,
+    requests: new Counter({
+      name: 'tessera_proxy_requests_total',
+      help: 'Requests on the MCP endpoint, by JSON-RPC method, audit outcome and HTTP status.',
+      labelNames: ['method', 'outcome', 'status'],
+      registers,
+    }),
+    decisions: new Counter({
+      name: 'tessera_proxy_decisions_total',
+      help: 'Access decisions on the MCP endpoint: allow or deny, and why.',
+      labelNames: ['decision', 'reason'],
+      registers,
+    }),
+    requestDuration: new Histogram({
+      name: 'tessera_proxy_request_duration_seconds',
+      help: 'Time from receiving a request to the end of its response, by JSON-RPC method and outcome.',
+      labelNames: ['method', 'outcome'],
+      buckets: [...DURATION_BUCKETS],
+      registers,
+    }),
+    upstreamErrors: new Counter({
+      name: 'tessera_proxy_upstream_errors_total',
+      help: 'Exchanges the MCP server failed: unreachable or refusing input, too slow, or its process exited.',
+      labelNames: ['kind'],
+      registers,
+    }),
+    configInfo: new Gauge({
+      name: 'tessera_proxy_config_info',
+      help: 'The applied configuration version of each resource type (always 1).',
+      labelNames: ['type', 'version'],
+      registers,
+    }),
+    configReady: new Gauge({
+      name: 'tessera_proxy_config_ready',
+      help: '1 once a complete configuration has been applied (latched), else 0.',
+      registers,
+    }),
+  };
+  metrics.configReady.set(0);
+  // Zero the closed label sets up front, so that a rate() over them exists before the first event.
+  for (const kind of ['unavailable', 'timeout', 'exited'] as const) metrics.upstreamErrors.inc({ kind }, 0);
+  if (options.processMetrics !== false) collectDefaultMetrics({ register: registry });
+  return metrics;
+}
+
+/**
+ * The `method` label of a JSON-RPC method: itself when it is a known MCP method, `none` when no
+ * message was parsed (the request was refused before), else `other`.
+ *
+ * @example
+ * methodLabel('tools/call'); // 'tools/call'
+ * methodLabel('x'.repeat(500)); // 'other'
+ */
+export function methodLabel(method: string): string {
+  if (method === '') return 'none';
+  return KNOWN_METHODS.has(method) ? method : 'other';
+}
+
+/** The `status` label: the HTTP status code, or `other` outside 100–599. */
+export function statusLabel(status: number): string {
+  return Number.isInteger(status) && status >= 100 && status <= 599 ? String(status) : 'other';
+}
+
+/**
+ * How an upstream exchange failed, from what the upstream reported; undefined when it did not fail
+ * (a JSON-RPC error the MCP server answered itself is not an upstream failure).
+ *
+ * The upstreams report a failure as a proxy error with JSON-RPC code `UpstreamFailure` and a reason,
+ * but not its catalogue code, so timeouts and exits are told apart by status and reason here.
+ *
+ * @example
+ * upstreamErrorKind({ status: 504, errorCode: -31004, reason: 'the MCP server did not answer in time' });
+ * // → 'timeout'
+ */
+export function upstreamErrorKind(result: {
+  status: number;
+  errorCode: number;
+  reason: string;
+}): UpstreamErrorKind | undefined {
+  const { status, errorCode, reason } = result;
+  // The HTTP upstream's response broke off mid-stream.
+  if (reason.startsWith('upstream stream failed')) return 'unavailable';
+  if (errorCode !== JsonRpcCode.UpstreamFailure || reason === '') return undefined;
+  if (status === 504 || reason.includes('did not answer')) return 'timeout';
+  if (reason.includes('process exited')) return 'exited';
+  // TESSERA_TOO_MANY_SESSIONS: the proxy's own session limit, not a failure of the server.
+  if (status === 503) return undefined;
+  return 'unavailable';
+}
+
+/** What the MCP endpoint observed about one request. */
+export interface RequestObservation {
+  /** The JSON-RPC method as in the audit record (`''` when no message was parsed). */
+  method: string;
+  outcome: AuditOutcome;
+  httpStatus: number;
+  latencyUs: number;
+  decision: DecisionReason;
+  /** Set when the upstream failed this exchange. */
+  upstreamError: UpstreamErrorKind | undefined;
+}
+
+/**
+ * Records one request: its count, duration, decision and upstream failure.
+ *
+ * @example
+ * observeRequest(metrics, { method: 'ping', outcome: 'ok', httpStatus: 200, latencyUs: 420,
+ *   decision: 'grant', upstreamError: undefined });
+ */
+export function observeRequest(metrics: ProxyMetrics, o: RequestObservation): void {
+  const method = methodLabel(o.method);
+  metrics.requests.inc({ method, outcome: o.outcome, status: statusLabel(o.httpStatus) });
+  metrics.requestDuration.observe({ method, outcome: o.outcome }, o.latencyUs / 1e6);
+  metrics.decisions.inc({ decision: o.decision === 'grant' ? 'allow' : 'deny', reason: o.decision });
+  if (o.upstreamError) metrics.upstreamErrors.inc({ kind: o.upstreamError });
+}
+
+/**
+ * Creates the recorder of the configuration gauges: call it with the store's versions after every
+ * change. A type whose version changed loses its previous series, so each type has one series.
+ *
+ * @example
+ * const recordConfig = configRecorder(metrics);
+ * store.onChange(() => recordConfig(store.versions(), store.ready()));
+ */
+export function configRecorder(
+  metrics: ProxyMetrics,
+): (versions: Partial<Record<ResourceKind, { version: string }>>, ready: boolean) => void {
+  const shown = new Map<string, string>();
+  return (versions, ready) => {
+    for (const [type, state] of Object.entries(versions)) {
+      if (!state) continue;
+      const previous = shown.get(type);
+      if (previous === state.version) continue;
+      if (previous !== undefined) metrics.configInfo.remove({ type, version: previous });
+      metrics.configInfo.set({ type, version: state.version }, 1);
+      shown.set(type, state.version);
+    }
+    metrics.configReady.set(ready ? 1 : 0);
+  };
+}
