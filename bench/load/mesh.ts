@@ -1,0 +1,201 @@
+/**
+ * The real mesh the benchmark measures: the fixture MCP server, `tessera start` (control plane,
+ * embedded PostgreSQL) in its own data directory on free ports, the fixture registered through the
+ * admin API with a grant, a minted access token, and a sidecar proxy process configured over the mesh
+ * stream, so that authentication, the grant policy and audit shipping are all on.
+ *
+ * @module
+ */
+import { readFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import type { Child, Children } from './children.ts';
+import { TEXT_1K, toolsCallBody } from './payload.ts';
+
+const repoRoot = join(import.meta.dirname, '..', '..');
+const tesseraCli = join(repoRoot, 'control-plane', 'src', 'cli', 'tessera.ts');
+export const defaultProxyMain = join(repoRoot, 'proxy', 'src', 'main.ts');
+
+export const BENCH_SERVER = 'bench';
+export const BENCH_USER = 'bench@example.com';
+
+/** A TCP port on 127.0.0.1 that was free a moment ago. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Starts the fixture server (its own process) and waits for its port. */
+export async function startFixture(children: Children): Promise<{ child: Child; url: string }> {
+  const child = children.fork('fixture', join(import.meta.dirname, 'fixture-server.ts'));
+  const port = await new Promise<number>((ok, fail) => {
+    child.process.once('message', (m: { port: number }) => ok(m.port));
+    child.process.once('exit', () => fail(new Error(`fixture exited:\n${child.output()}`)));
+  });
+  return { child, url: `http://127.0.0.1:${port}/mcp` };
+}
+
+export interface ControlPlane {
+  child: Child;
+  apiUrl: string;
+  meshUrl: string;
+  meshToken: string;
+  pgPort: number;
+  /** POSTs JSON to the admin API; throws unless the status is 2xx. */
+  post<T>(path: string, body: unknown): Promise<T>;
+}
+
+export async function startControlPlane(children: Children, dataDir: string): Promise<ControlPlane> {
+  const [port, meshPort, pgPort] = [await freePort(), await freePort(), await freePort()];
+  const child = children.spawn('control plane', [tesseraCli, 'start'], {
+    env: {
+      PATH: process.env.PATH ?? '',
+      HOME: process.env.HOME ?? dataDir,
+      TESSERA_DATA_DIR: dataDir,
+      TESSERA_PORT: String(port),
+      TESSERA_MESH_PORT: String(meshPort),
+      TESSERA_EMBEDDED_PG_PORT: String(pgPort),
+      TESSERA_DEMO_SERVER: 'false',
+      TESSERA_LOCAL_PROXIES: 'false',
+      TESSERA_LOG_LEVEL: 'warn',
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    // Enough for it to drain and stop PostgreSQL.
+    graceMs: 30_000,
+  });
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(
+      () => reject(new Error(`control plane not ready in 120 s:\n${child.output()}`)),
+      120_000,
+    );
+    let out = '';
+    child.process.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+      if (out.includes('Tessera is running.')) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+    void child.exited.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`control plane exited with ${code}:\n${child.output()}`));
+    });
+  });
+  const adminToken = (await readFile(join(dataDir, 'admin-token'), 'utf8')).trim();
+  const meshToken = (await readFile(join(dataDir, 'mesh-token'), 'utf8')).trim();
+  const apiUrl = `http://127.0.0.1:${port}`;
+  return {
+    child,
+    apiUrl,
+    meshUrl: `http://127.0.0.1:${meshPort}`,
+    meshToken,
+    pgPort,
+    async post<T>(path: string, body: unknown): Promise<T> {
+      const res = await fetch(`${apiUrl}${path}`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+        signal: AbortSignal.timeout(10_000),
+      });
+      const text = await res.text();
+      if (!res.ok) throw new Error(`POST ${path} answered ${res.status}: ${text}`);
+      return JSON.parse(text) as T;
+    },
+  };
+}
+
+/** Registers the fixture as server `bench`, granted to the bench user, and mints that user a token. */
+export async function registerFixture(
+  cp: ControlPlane,
+  fixtureUrl: string,
+  proxyUrl: string,
+): Promise<string> {
+  await cp.post('/api/v1/servers', {
+    name: BENCH_SERVER,
+    kind: 'http',
+    url: fixtureUrl,
+    resourceUri: proxyUrl,
+    grants: { users: [BENCH_USER] },
+  });
+  const { access_token } = await cp.post<{ access_token: string }>('/api/v1/tokens', {
+    user: BENCH_USER,
+    server: BENCH_SERVER,
+  });
+  return access_token;
+}
+
+export interface ProxyOptions {
+  cp: ControlPlane;
+  main: string;
+  port: number;
+  fixtureUrl: string;
+  spoolDir: string;
+  /** Extra node flags, e.g. `--cpu-prof`. */
+  nodeArgs: string[];
+}
+
+/** Starts the sidecar proxy and waits until `/readyz` says its configuration is complete. */
+export async function startProxy(children: Children, options: ProxyOptions): Promise<Child> {
+  const child = children.spawn('proxy', [...options.nodeArgs, options.main], {
+    env: {
+      PATH: process.env.PATH ?? '',
+      TESSERA_PROXY_MODE: 'sidecar',
+      TESSERA_PROXY_SERVER: BENCH_SERVER,
+      TESSERA_PROXY_NODE_ID: 'bench-proxy',
+      TESSERA_PROXY_LISTEN: `127.0.0.1:${options.port}`,
+      TESSERA_PROXY_UPSTREAM_URL: options.fixtureUrl,
+      TESSERA_PROXY_AUDIT_SPOOL_DIR: options.spoolDir,
+      TESSERA_CONTROL_PLANE_URL: options.cp.meshUrl,
+      TESSERA_MESH_TOKEN: options.cp.meshToken,
+      TESSERA_LOG_LEVEL: 'warn',
+      // Lets a run try Node's compile cache (which also skips TypeScript stripping on later starts).
+      ...(process.env.NODE_COMPILE_CACHE ? { NODE_COMPILE_CACHE: process.env.NODE_COMPILE_CACHE } : {}),
+    },
+    stdio: ['ignore', 'ignore', 'pipe'],
+    graceMs: 15_000,
+  });
+  const readyz = `http://127.0.0.1:${options.port}/readyz`;
+  for (let i = 0; i < 300; i++) {
+    if (child.process.exitCode !== null) throw new Error(`the proxy exited:\n${child.output()}`);
+    try {
+      if ((await fetch(readyz, { signal: AbortSignal.timeout(1_000) })).status === 200) return child;
+    } catch {
+      // Not listening yet.
+    }
+    await sleep(100);
+  }
+  throw new Error(`the proxy was not ready in 30 s:\n${child.output()}`);
+}
+
+/** One `tools/call` through `url`, checked whole (status and content) before any load. */
+export async function preflight(url: string, token: string | undefined): Promise<void> {
+  const headers: Record<string, string> = {
+    'content-type': 'application/json',
+    accept: 'application/json, text/event-stream',
+  };
+  if (token) headers.authorization = `Bearer ${token}`;
+  const res = await fetch(url, {
+    method: 'POST',
+    headers,
+    body: toolsCallBody(0),
+    signal: AbortSignal.timeout(10_000),
+  });
+  const text = await res.text();
+  let content: string | undefined;
+  try {
+    content = (JSON.parse(text) as { result?: { content?: { text?: string }[] } }).result?.content?.[0]?.text;
+  } catch {
+    // Reported below.
+  }
+  if (res.status !== 200 || content !== TEXT_1K) {
+    throw new Error(`preflight ${url} answered ${res.status}: ${text.slice(0, 500)}`);
+  }
+}

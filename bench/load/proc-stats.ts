@@ -1,0 +1,59 @@
+/**
+ * What Linux says about a process: CPU time from `/proc/<pid>/stat` (every thread, so the libuv pool
+ * and V8's GC helpers count too) and memory from `/proc/<pid>/status`.
+ *
+ * @module
+ */
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+
+let clockTicks: number | undefined;
+
+/** `sysconf(_SC_CLK_TCK)`: the unit of utime and stime (100 on practically every Linux). */
+export function clockTicksPerSecond(): number {
+  if (clockTicks === undefined) {
+    try {
+      clockTicks = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+    } catch {
+      clockTicks = 100;
+    }
+  }
+  return clockTicks;
+}
+
+/** User plus system CPU seconds the process has used so far. */
+export function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the command name, which is in parentheses and may itself hold spaces.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // stat(5): utime is field 14 and stime field 15; fields[0] is field 3 (state).
+  const ticks = Number(fields[11]) + Number(fields[12]);
+  return ticks / clockTicksPerSecond();
+}
+
+/** Memory of a process, in MiB. */
+export interface MemorySample {
+  /** Private (anonymous) resident memory: heap, stacks, JIT code. */
+  rss_anon_mb: number;
+  /** Resident file-backed pages: the node binary and libraries, shared with other processes. */
+  rss_file_mb: number;
+  /** Total resident set (VmRSS). */
+  rss_total_mb: number;
+  /** Peak total resident set since start (VmHWM). */
+  rss_peak_mb: number;
+}
+
+export function memory(pid: number): MemorySample {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = (name: string) => {
+    const m = new RegExp(`^${name}:\\s+(\\d+) kB$`, 'm').exec(status);
+    return m ? Number(m[1]) : Number.NaN;
+  };
+  const mb = (k: number) => Math.round((k / 1024) * 10) / 10;
+  return {
+    rss_anon_mb: mb(kb('RssAnon')),
+    rss_file_mb: mb(kb('RssFile')),
+    rss_total_mb: mb(kb('VmRSS')),
+    rss_peak_mb: mb(kb('VmHWM')),
+  };
+}
