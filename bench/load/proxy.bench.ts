@@ -66,7 +66,10 @@ const settings = {
   profile: process.env.BENCH_PROFILE === '1',
   proxyMain: resolve(process.env.BENCH_PROXY_MAIN || defaultProxyMain),
   /** Node flags for the proxy process, e.g. `--max-semi-space-size=2`, to try a tuning. */
-  proxyNodeArgs: (process.env.BENCH_PROXY_NODE_ARGS ?? '').split(/\s+/).filter((a) => a !== ''),
+  // The flags local mode starts proxies with (control-plane/src/local/proxy-supervisor.ts).
+  proxyNodeArgs: (process.env.BENCH_PROXY_NODE_ARGS ?? '--max-semi-space-size=2')
+    .split(/\s+/)
+    .filter((a) => a !== ''),
   outDir: resolve(process.env.BENCH_OUT_DIR || join(import.meta.dirname, '..', 'results')),
 };
 if (!settings.profile && !settings.rates.includes(settings.summaryRate)) {

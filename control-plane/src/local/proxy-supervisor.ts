@@ -10,6 +10,12 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { McpServerRow } from '../db/entities/mcp-server.ts';
 
+/**
+ * V8 grows the young generation to 16 MB semi-spaces under load; a sidecar runs beside every server,
+ * so it trades a little GC work for about a third of the memory (see the README's benchmark notes).
+ */
+export const PROXY_NODE_FLAGS = ['--max-semi-space-size=2'];
+
 export interface ProxySupervisorOptions {
   meshUrl: string;
   meshToken: string;
@@ -61,7 +67,7 @@ export function createProxySupervisor(options: ProxySupervisorOptions): ProxySup
     const base = Object.fromEntries(
       Object.entries({ PATH, HOME, LANG, TZ }).filter(([, v]) => v !== undefined),
     ) as Record<string, string>;
-    const child = spawn(process.execPath, [proxyMain], {
+    const child = spawn(process.execPath, [...PROXY_NODE_FLAGS, proxyMain], {
       env: { ...base, ...options.env, ...proxyEnv(m.server, options) },
       stdio: ['ignore', 'inherit', 'pipe'],
     });

@@ -47,6 +47,8 @@ export function createAuditShipper(options: AuditShipperOptions): AuditShipper {
   let timer: NodeJS.Timeout | undefined;
   let sending: Promise<void> | undefined;
   let closing = false;
+  /** The flush interval has passed (or the shipper is closing): a partial batch may go. */
+  let due = false;
 
   function toWire(r: AuditRecord): AuditEvent {
     return create(AuditEventSchema, {
@@ -74,6 +76,7 @@ export function createAuditShipper(options: AuditShipperOptions): AuditShipper {
     if (timer || closing) return;
     timer = setTimeout(() => {
       timer = undefined;
+      due = true;
       void flush();
     }, delayMs);
     timer.unref();
@@ -101,8 +104,12 @@ export function createAuditShipper(options: AuditShipperOptions): AuditShipper {
   /** Ships until the spool is empty; on failure schedules a retry (or, when closing, rethrows). */
   async function drain(): Promise<void> {
     try {
-      while (inFlight || spool.pending() > 0) {
+      for (;;) {
+        const full = spool.pending() >= options.settings().batchMaxEvents;
+        if (!inFlight && !full && !(due && spool.pending() > 0)) break;
+        const partial = !inFlight && !full;
         if (!(await sendOnce())) break;
+        if (partial) due = false;
       }
     } catch (err) {
       const e = ConnectError.from(err);
@@ -135,7 +142,7 @@ export function createAuditShipper(options: AuditShipperOptions): AuditShipper {
     sending ??= drain().finally(() => {
       sending = undefined;
       // Events recorded while the last request was settling still need a ride.
-      if (spool.pending() > 0 && !inFlight) schedule(0);
+      if (spool.pending() > 0 && !inFlight) schedule(options.settings().flushIntervalMs);
     });
     return sending;
   }
@@ -160,6 +167,7 @@ export function createAuditShipper(options: AuditShipperOptions): AuditShipper {
     dropped: () => spool.dropped() + rejectedCount,
     async close(deadlineMs = 5_000) {
       closing = true;
+      due = true;
       if (timer) clearTimeout(timer);
       const deadline = Date.now() + deadlineMs;
       while (spool.pending() > 0 && Date.now() < deadline) {

@@ -15,6 +15,7 @@
  */
 import {
   closeSync,
+  existsSync,
   fstatSync,
   fsyncSync,
   mkdirSync,
@@ -22,10 +23,8 @@ import {
   readdirSync,
   readFileSync,
   readSync,
-  renameSync,
   statSync,
   unlinkSync,
-  writeFileSync,
   writeSync,
 } from 'node:fs';
 import { join } from 'node:path';
@@ -117,10 +116,9 @@ export function openAuditSpool(options: AuditSpoolOptions): AuditSpool {
   let activeFd = openSync(join(dir, segmentName(active)), 'a', 0o600);
   let activeSize = 0;
 
+  const cursorFd = openSync(cursorPath, existsSync(cursorPath) ? 'r+' : 'w+', 0o600);
   function persistCursor(): void {
-    const tmp = `${cursorPath}.tmp`;
-    writeFileSync(tmp, JSON.stringify(cursor), { mode: 0o600 });
-    renameSync(tmp, cursorPath);
+    writeSync(cursorFd, `${JSON.stringify(cursor).padEnd(63)}\n`, 0, 'utf8');
   }
 
   function rotate(): void {
@@ -225,6 +223,7 @@ export function openAuditSpool(options: AuditSpoolOptions): AuditSpool {
     close() {
       fsyncSync(activeFd);
       closeSync(activeFd);
+      closeSync(cursorFd);
     },
   };
 }

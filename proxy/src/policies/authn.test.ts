@@ -315,3 +315,39 @@ describe('bearerToken', () => {
     assert.equal(bearerToken('Bearer\tabc'), undefined);
   });
 });
+
+describe('authenticate: the verification cache', () => {
+  test('a token verified once is still checked against its audience', async () => {
+    const token = await mint();
+    await authenticate(token, trust, AUDIENCE);
+    await refused(token, /"aud" claim/, OTHER_AUDIENCE);
+    assert.equal((await authenticate(token, trust, AUDIENCE)).name, 'ada@example.com');
+  });
+
+  test('a new trust bundle (key rotation) does not inherit verifications made under the old one', async () => {
+    const token = await mint();
+    await authenticate(token, trust, AUDIENCE);
+    const rotated = translateTrust(
+      create(TrustBundleSchema, {
+        issuer: ISSUER,
+        jwksJson: JSON.stringify({
+          keys: [{ ...(await exportJWK(stranger.publicKey)), kid: KID, alg: 'ES256' }],
+        }),
+      }),
+    );
+    await assert.rejects(
+      authenticate(token, rotated, AUDIENCE),
+      (err: unknown) => err instanceof TesseraError,
+    );
+  });
+
+  test('an expired token is refused even after it was verified while valid', async () => {
+    const token = await mint({ iat: now() - 100, exp: now() - 10 });
+    await refused(token, /expired/);
+    // A token verified while valid expires from the cache with the token (exp + the 5 s tolerance).
+    const soon = await mint({ exp: now() + 1 });
+    await authenticate(soon, trust, AUDIENCE);
+    await new Promise((r) => setTimeout(r, 7_000));
+    await refused(soon, /expired/);
+  });
+});

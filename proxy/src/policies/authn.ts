@@ -40,11 +40,44 @@ function describe(err: unknown): string {
 }
 
 /**
+ * Tokens already verified, per trust bundle: a new bundle (key rotation, new issuer) starts with an
+ * empty cache. ES256 verification was the largest single cost per request in the proxy's profile,
+ * and clients reuse one token for many calls.
+ */
+const verified = new WeakMap<
+  TrustIR,
+  Map<string, { principal: Principal; audience: string; untilS: number }>
+>();
+const MAX_CACHED_TOKENS = 10_000;
+/** A cached verification is trusted at most this long, even for a token that lives longer. */
+const MAX_CACHE_S = 300;
+
+/**
  * Verifies a bearer token for the resource `audience`.
  *
  * @throws TesseraError `TESSERA_UNAUTHENTICATED` with a reason safe to show the caller.
  */
 export async function authenticate(token: string, trust: TrustIR, audience: string): Promise<Principal> {
+  let cache = verified.get(trust);
+  if (!cache) {
+    cache = new Map();
+    verified.set(trust, cache);
+  }
+  const nowS = Date.now() / 1000;
+  const hit = cache.get(token);
+  if (hit && hit.audience === audience && nowS < hit.untilS) return hit.principal;
+  const { principal, exp } = await verify(token, trust, audience);
+  // The oldest entry goes first when full (a Map iterates in insertion order).
+  if (cache.size >= MAX_CACHED_TOKENS) cache.delete(cache.keys().next().value!);
+  cache.set(token, { principal, audience, untilS: Math.min(exp + CLOCK_TOLERANCE_S, nowS + MAX_CACHE_S) });
+  return principal;
+}
+
+async function verify(
+  token: string,
+  trust: TrustIR,
+  audience: string,
+): Promise<{ principal: Principal; exp: number }> {
   let payload: Record<string, unknown>;
   try {
     ({ payload } = await jwtVerify(token, trust.keys, {
@@ -73,5 +106,5 @@ export async function authenticate(token: string, trust: TrustIR, audience: stri
     ? payload.groups.filter((g): g is string => typeof g === 'string')
     : [];
   const clientId = typeof payload.client_id === 'string' ? payload.client_id : '';
-  return { name: email ?? subject, subject, groups, clientId };
+  return { principal: { name: email ?? subject, subject, groups, clientId }, exp: payload.exp as number };
 }

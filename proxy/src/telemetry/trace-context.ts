@@ -17,7 +17,7 @@
  *
  * @module
  */
-import { randomBytes as cryptoRandomBytes } from 'node:crypto';
+import { randomFillSync } from 'node:crypto';
 
 /** A parsed `traceparent`. */
 export interface TraceParent {
@@ -94,6 +94,18 @@ export function formatTraceparent(traceId: string, spanId: string, flags: number
   return `00-${traceId}-${spanId}-${(flags & 0xff).toString(16).padStart(2, '0')}`;
 }
 
+const pool = Buffer.alloc(4096);
+let poolOffset = pool.length;
+/** `randomBytes` served from a pooled buffer refilled 4 KB at a time. */
+export function pooledRandomBytes(bytes: number): Buffer {
+  if (poolOffset + bytes > pool.length) {
+    randomFillSync(pool);
+    poolOffset = 0;
+  }
+  poolOffset += bytes;
+  return pool.subarray(poolOffset - bytes, poolOffset);
+}
+
 /** Random lower-case hex of `bytes` bytes, never all zero. */
 function randomId(bytes: number, random: RandomBytes): string {
   for (;;) {
@@ -111,7 +123,7 @@ function randomId(bytes: number, random: RandomBytes): string {
  */
 export function continueTrace(
   headers: Readonly<Record<string, string | string[] | undefined>>,
-  random: RandomBytes = cryptoRandomBytes,
+  random: RandomBytes = pooledRandomBytes,
 ): TraceContext {
   const parent = parseTraceparent(headers.traceparent);
   const spanId = randomId(8, random);

@@ -102,9 +102,12 @@ export function createHttpUpstream(options: HttpUpstreamOptions): Upstream {
       if (forwardedResponseHeaders.has(name) && typeof value === 'string') out[name] = value;
     }
     const contentType = out['content-type'] ?? '';
-    if (contentType.startsWith('text/event-stream')) out['x-accel-buffering'] = 'no';
+    const sse = contentType.startsWith('text/event-stream');
+    if (sse) out['x-accel-buffering'] = 'no';
+    const length = upstream.headers['content-length'];
+    if (!sse && typeof length === 'string') out['content-length'] = length;
     res.writeHead(upstream.statusCode, out);
-    res.flushHeaders();
+    if (sse) res.flushHeaders();
 
     const observer = observeResponse(contentType, id);
     let bytes = 0;
