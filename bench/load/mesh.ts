@@ -7,10 +7,12 @@
  * @module
  */
 import { readFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
+import { freePort } from '../../control-plane/test/helpers/free-port.ts';
 import type { Child, Children } from './children.ts';
 import { TEXT_1K, toolsCallBody } from './payload.ts';
+
+export { freePort };
 
 const repoRoot = join(import.meta.dirname, '..', '..');
 const tesseraCli = join(repoRoot, 'control-plane', 'src', 'cli', 'tessera.ts');
@@ -18,18 +20,6 @@ export const defaultProxyMain = join(repoRoot, 'proxy', 'src', 'main.ts');
 
 export const BENCH_SERVER = 'bench';
 export const BENCH_USER = 'bench@example.com';
-
-/** A TCP port on 127.0.0.1 that was free a moment ago. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

@@ -12,17 +12,10 @@ import { fileURLToPath } from 'node:url';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { createHttpUpstream } from '../src/upstream/http-upstream.ts';
+import { freePort } from './helpers/free-port.ts';
 import { type Harness, RESOURCE, startHarness } from './helpers/harness.ts';
 
 const noLog = () => {};
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-  const { port } = s.address() as AddressInfo;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
 describe('with server-everything over Streamable HTTP', () => {
   let child: ChildProcess;

@@ -16,6 +16,7 @@ import { parseTraceparent } from '../src/telemetry/trace-context.ts';
 import { createHttpUpstream } from '../src/upstream/http-upstream.ts';
 import { createStdioUpstream } from '../src/upstream/stdio-upstream.ts';
 import { FIXTURE } from './fixtures/stdio-harness.ts';
+import { freePort } from './helpers/free-port.ts';
 import { type Harness, startHarness } from './helpers/harness.ts';
 import { parseExposition, type Sample, samplesOf, sampleValue } from './helpers/prometheus.ts';
 
@@ -62,14 +63,6 @@ async function startFixture(): Promise<Fixture> {
       await new Promise<void>((r) => server.close(() => r()));
     },
   };
-}
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-  const { port } = s.address() as AddressInfo;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
 }
 
 /** Closed after the file's tests. */
