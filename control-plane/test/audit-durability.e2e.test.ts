@@ -188,6 +188,7 @@ before(async () => {
     TESSERA_PROXY_LISTEN: `127.0.0.1:${proxyPort}`,
     TESSERA_PROXY_UPSTREAM_URL: `http://127.0.0.1:${(upstream.address() as AddressInfo).port}/mcp`,
     TESSERA_PROXY_AUDIT_SPOOL_DIR: join(dataDir, 'proxy-spool'),
+    TESSERA_PROXY_SNAPSHOT_DIR: join(dataDir, 'proxy-snapshot'),
     TESSERA_CONTROL_PLANE_URL: `http://127.0.0.1:${meshPort}`,
     TESSERA_MESH_TOKEN: (await readFile(join(dataDir, 'mesh-token'), 'utf8')).trim(),
     TESSERA_LOG_LEVEL: 'warn',
@@ -226,7 +227,7 @@ test('SIGKILL of the control plane under load: every event is stored exactly onc
   assert.equal(new Set(ids).size, ids.length, 'no event is stored twice');
 });
 
-test('SIGKILL of the proxy with unshipped events: nothing is lost', async () => {
+test('SIGKILL of the proxy with unshipped events: nothing is lost, and it restarts from its snapshot', async () => {
   // 1. Take the control plane away so that the proxy can only spool.
   await kill9(cp);
   const answered = await load(150);
@@ -234,9 +235,14 @@ test('SIGKILL of the proxy with unshipped events: nothing is lost', async () => 
   answeredSoFar.push(...answered);
   // 2. Kill the proxy while the events are still on its disk only.
   await kill9(proxy);
-  // 3. Bring both back; the restarted proxy ships what its predecessor spooled.
-  cp = await spawnCp();
+  // 3. Restart the proxy while the control plane is still away: its persisted snapshot makes it
+  //    ready and enforcing at once (a token it never saw is verified with the saved keys).
   proxy = await spawnProxy();
+  const served = await load(20);
+  assert.equal(served.length, 20, 'the restarted proxy serves from its last good configuration');
+  answeredSoFar.push(...served);
+  // 4. Bring the control plane back; the proxy ships what it and its predecessor spooled.
+  cp = await spawnCp();
   const ids = await waitForAudit(answeredSoFar);
   const missing = answeredSoFar.filter((id) => !ids.includes(id));
   assert.deepEqual(missing, [], 'every answered request is audited');

@@ -9,6 +9,7 @@ import { openAuditSpool } from './audit/audit-spool.ts';
 import type { Bootstrap } from './config/bootstrap.ts';
 import { createProxyServer } from './server/http-server.ts';
 import { createConfigStore } from './store/config-store.ts';
+import { createSnapshotFile } from './store/snapshot-file.ts';
 import { createLog } from './telemetry/log.ts';
 import { createProxyMetrics } from './telemetry/metrics.ts';
 import { createHttpUpstream } from './upstream/http-upstream.ts';
@@ -32,12 +33,17 @@ export interface Proxy {
 export function createProxy(bootstrap: Bootstrap): Proxy {
   const log = createLog(bootstrap.logLevel, { server: bootstrap.server, node: bootstrap.nodeId });
   const store = createConfigStore();
+  const snapshot = createSnapshotFile(bootstrap.snapshotDir, log);
+  const restored = snapshot.load(store, bootstrap.server);
+  if (restored > 0)
+    log('info', 'restored the last good configuration', { types: restored, ready: store.ready() });
   const transport = createMeshTransport(bootstrap);
   const discovery = createDiscoveryClient({
     transport,
     node: { id: bootstrap.nodeId, server: bootstrap.server, role: bootstrap.mode, version: PROXY_VERSION },
     store,
     log,
+    onApplied: snapshot.save,
   });
   const spool = openAuditSpool({
     dir: bootstrap.auditSpoolDir,

@@ -4,8 +4,11 @@
  * (an invalid resource) and cut the stream at will.
  */
 import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer, type Http2Server } from 'node:http2';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { create, type DescMessage, type MessageShape } from '@bufbuild/protobuf';
 import { anyPack } from '@bufbuild/protobuf/wkt';
@@ -28,6 +31,7 @@ import {
 import { exportJWK, generateKeyPair } from 'jose';
 import { typeUrlOf } from '../src/ir/translate.ts';
 import { createConfigStore } from '../src/store/config-store.ts';
+import { createSnapshotFile } from '../src/store/snapshot-file.ts';
 import { createDiscoveryClient } from '../src/xds/discovery-client.ts';
 import { createMeshTransport } from '../src/xds/mesh-transport.ts';
 
@@ -214,4 +218,45 @@ test('a wrong mesh token never configures the proxy', async () => {
   assert.equal(streams.length, 0);
   assert.equal(store.ready(), false);
   assert.equal(store.current(), undefined);
+});
+
+test('applied configuration survives a restart through the snapshot file; a NACKed one is not saved', async () => {
+  streams.length = 0;
+  const dir = mkdtempSync(join(tmpdir(), 'tessera-snapshot-'));
+  const snapshot = createSnapshotFile(dir, () => {});
+  let sentBad = false;
+  script = (req) => {
+    if (!req.responseNonce && req.typeUrl.endsWith('TrustBundle')) return valid();
+    if (!sentBad && req.responseNonce.startsWith('tessera.mesh.v1.AuditSettings')) {
+      sentBad = true;
+      return [response(ServerPolicySchema, create(ServerPolicySchema, { server: 'other' }), 'p2')];
+    }
+    return [];
+  };
+  const client = createDiscoveryClient({
+    transport: createMeshTransport({ controlPlaneUrl: url, meshToken: TOKEN }),
+    node: { id: 'n4', server: 'demo', role: 'sidecar', version: 'test' },
+    store: createConfigStore(),
+    log: () => {},
+    onApplied: snapshot.save,
+  });
+  client.start();
+  await until(() => streams[0]?.some((r) => r.errorDetail) ?? false, 'the bad policy was NACKed');
+  client.close();
+
+  // 1. A fresh store (a restarted proxy) is complete and ready from the files alone.
+  const restarted = createConfigStore();
+  assert.equal(snapshot.load(restarted, 'demo'), 4);
+  assert.ok(restarted.ready());
+  assert.ok(restarted.current()!.policy.users.has('alice'));
+  assert.equal(restarted.versions().policy?.version, 'p1', 'the NACKed p2 was never saved');
+  // 2. A snapshot is validated like a push: another server's proxy does not accept it.
+  const foreign = createConfigStore();
+  snapshot.load(foreign, 'someone-else');
+  assert.equal(foreign.ready(), false);
+  // 3. A corrupt file is ignored, not fatal.
+  writeFileSync(join(dir, 'policy.pb'), 'not protobuf');
+  const partial = createConfigStore();
+  assert.equal(snapshot.load(partial, 'demo'), 3);
+  assert.equal(partial.ready(), false, 'without a policy the proxy stays unready and denies');
 });

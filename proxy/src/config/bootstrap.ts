@@ -27,6 +27,8 @@ export interface Bootstrap {
   controlPlaneUrl: URL;
   meshToken: string;
   maxBodyBytes: number;
+  /** Where the last good configuration is kept across restarts. */
+  snapshotDir: string;
   /** Where audit events wait until the control plane acknowledges them. */
   auditSpoolDir: string;
   auditSpoolMaxBytes: number;
@@ -48,6 +50,7 @@ export const settings = {
   TESSERA_MESH_TOKEN: 'bootstrap token for the mesh stream (or TESSERA_MESH_TOKEN_FILE)',
   TESSERA_MESH_TOKEN_FILE: 'file holding the mesh token',
   TESSERA_PROXY_MAX_BODY_BYTES: 'largest accepted request body (default 4194304)',
+  TESSERA_PROXY_SNAPSHOT_DIR: 'last good configuration (default <tmpdir>/tessera-proxy/<node id>/snapshot)',
   TESSERA_PROXY_AUDIT_SPOOL_DIR:
     'audit spool directory (default <tmpdir>/tessera-proxy/<node id>/audit-spool)',
   TESSERA_PROXY_AUDIT_SPOOL_MAX_BYTES:
@@ -165,6 +168,7 @@ export function readBootstrap(env: Env, readFile: (path: string) => string): Boo
       url(env, 'TESSERA_CONTROL_PLANE_URL', 'http://127.0.0.1:15010', p) ?? new URL('http://invalid'),
     meshToken,
     maxBodyBytes: integer(env, 'TESSERA_PROXY_MAX_BODY_BYTES', 4 * 1024 * 1024, 1024, 1024 * 1024 * 1024, p),
+    snapshotDir: env.TESSERA_PROXY_SNAPSHOT_DIR || join(tmpdir(), 'tessera-proxy', nodeId, 'snapshot'),
     auditSpoolDir:
       env.TESSERA_PROXY_AUDIT_SPOOL_DIR || join(tmpdir(), 'tessera-proxy', nodeId, 'audit-spool'),
     auditSpoolMaxBytes: integer(

@@ -10,6 +10,7 @@ import { Code, ConnectError, createClient, type Transport } from '@connectrpc/co
 import {
   type DiscoveryRequest,
   DiscoveryRequestSchema,
+  type DiscoveryResponse,
   MeshDiscoveryService,
   type Node,
   NodeSchema,
@@ -27,6 +28,8 @@ export interface DiscoveryClientOptions {
   node: { id: string; server: string; role: string; version: string };
   store: ConfigStore;
   log: Log;
+  /** Called with every response that was validated and applied (to persist it). */
+  onApplied?: (response: DiscoveryResponse) => void;
 }
 
 export interface DiscoveryClient {
@@ -79,6 +82,7 @@ export function createDiscoveryClient(options: DiscoveryClientOptions): Discover
         try {
           const part = translateResponse(response, options.node.server);
           store.apply(part, response.versionInfo, response.nonce);
+          options.onApplied?.(response);
           requests.push(
             create(DiscoveryRequestSchema, {
               typeUrl: response.typeUrl,
