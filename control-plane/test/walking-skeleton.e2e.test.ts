@@ -75,6 +75,15 @@ test('tessera token refuses an unknown server and bad arguments', async () => {
   assert.match(missing.stderr, /--user <email> is required/);
 });
 
+test('tessera proxy-status shows the demo proxy with every type synced', async () => {
+  const r = await tessera.cli(['proxy-status']);
+  assert.equal(r.code, 0, r.stderr);
+  const row = r.stdout.split('\n').find((l) => l.startsWith('local-everything'));
+  assert.ok(row, r.stdout);
+  assert.match(row, /\beverything\s+stdio\s+cp-\w+/);
+  assert.equal(row.match(/SYNCED [0-9a-f]{8}/g)?.length, 4, row);
+});
+
 test('without a token: 401 with resource_metadata, and the RFC 9728 document', async () => {
   const res = await post(undefined, initialize);
   assert.equal(res.status, 401);

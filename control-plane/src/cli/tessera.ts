@@ -5,6 +5,7 @@
  *   tessera start                               run the control plane (embedded defaults)
  *   tessera token --user <email> --server <name> [--group <g>]...
  *                                               print an access token for a user and a server
+ *   tessera proxy-status                        the proxies connected to the control plane
  *
  * @module
  */
@@ -12,11 +13,14 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { readSettings, type Settings } from '../config.ts';
+import type { ProxyStatus } from '../mesh/config-hub.ts';
 import { runControlPlane } from '../run.ts';
+import { formatProxyStatus } from './proxy-status.ts';
 
 const usage = `usage:
   tessera start
   tessera token --user <email> --server <name> [--group <group>]...
+  tessera proxy-status [--url <control plane URL>]
 
 Settings come from environment variables; see the README.`;
 
@@ -54,6 +58,40 @@ async function start(settings: Settings): Promise<void> {
   }
 }
 
+/** Calls the admin API with the admin token (from the environment or the data directory). */
+async function adminApi(
+  settings: Settings,
+  url: string | undefined,
+  path: string,
+  body?: unknown,
+): Promise<unknown> {
+  let adminToken = settings.adminToken;
+  if (!adminToken) {
+    try {
+      adminToken = (await readFile(join(settings.dataDir, 'admin-token'), 'utf8')).trim();
+    } catch {
+      fail(
+        `no admin token: set TESSERA_ADMIN_TOKEN or run "tessera start" first (it writes ${join(settings.dataDir, 'admin-token')})`,
+      );
+    }
+  }
+  const base =
+    url ?? `http://${settings.host.includes(':') ? `[${settings.host}]` : settings.host}:${settings.port}`;
+  let res: Response;
+  try {
+    res = await fetch(`${base}${path}`, {
+      method: body === undefined ? 'GET' : 'POST',
+      headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  } catch (err) {
+    fail(`cannot reach the control plane at ${base}: ${(err as Error).message}`, 1);
+  }
+  const json = (await res.json().catch(() => ({}))) as { message?: string };
+  if (!res.ok) fail(json.message ?? `the control plane answered ${res.status}`, 1);
+  return json;
+}
+
 async function token(settings: Settings, argv: string[]): Promise<void> {
   const { values } = parseArgs({
     args: argv,
@@ -67,32 +105,19 @@ async function token(settings: Settings, argv: string[]): Promise<void> {
   });
   if (!values.user) fail('--user <email> is required');
   if (!values.server) fail('--server <name> is required');
-  let adminToken = settings.adminToken;
-  if (!adminToken) {
-    try {
-      adminToken = (await readFile(join(settings.dataDir, 'admin-token'), 'utf8')).trim();
-    } catch {
-      fail(
-        `no admin token: set TESSERA_ADMIN_TOKEN or run "tessera start" first (it writes ${join(settings.dataDir, 'admin-token')})`,
-      );
-    }
-  }
-  const base =
-    values.url ??
-    `http://${settings.host.includes(':') ? `[${settings.host}]` : settings.host}:${settings.port}`;
-  let res: Response;
-  try {
-    res = await fetch(`${base}/api/v1/tokens`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ user: values.user, server: values.server, groups: values.group ?? [] }),
-    });
-  } catch (err) {
-    fail(`cannot reach the control plane at ${base}: ${(err as Error).message}`, 1);
-  }
-  const body = (await res.json().catch(() => ({}))) as { access_token?: string; message?: string };
-  if (!res.ok || !body.access_token) fail(body.message ?? `the control plane answered ${res.status}`, 1);
+  const body = (await adminApi(settings, values.url, '/api/v1/tokens', {
+    user: values.user,
+    server: values.server,
+    groups: values.group ?? [],
+  })) as { access_token?: string };
+  if (!body.access_token) fail('the control plane returned no token', 1);
   process.stdout.write(`${body.access_token}\n`);
+}
+
+async function proxyStatus(settings: Settings, argv: string[]): Promise<void> {
+  const { values } = parseArgs({ args: argv, options: { url: { type: 'string' } }, strict: true });
+  const body = (await adminApi(settings, values.url, '/api/v1/mesh/proxies')) as { proxies: ProxyStatus[] };
+  process.stdout.write(formatProxyStatus(body.proxies));
 }
 
 const [command, ...rest] = process.argv.slice(2);
@@ -109,6 +134,9 @@ try {
       break;
     case 'token':
       await token(settings, rest);
+      break;
+    case 'proxy-status':
+      await proxyStatus(settings, rest);
       break;
     default:
       fail(command ? `unknown command "${command}"\n${usage}` : usage);
