@@ -37,7 +37,6 @@ export interface ControlPlane {
   child: Child;
   apiUrl: string;
   meshUrl: string;
-  meshToken: string;
   pgPort: number;
   /** POSTs JSON to the admin API; throws unless the status is 2xx. */
   post<T>(path: string, body: unknown): Promise<T>;
@@ -80,13 +79,11 @@ export async function startControlPlane(children: Children, dataDir: string): Pr
     });
   });
   const adminToken = (await readFile(join(dataDir, 'admin-token'), 'utf8')).trim();
-  const meshToken = (await readFile(join(dataDir, 'mesh-token'), 'utf8')).trim();
   const apiUrl = `http://127.0.0.1:${port}`;
   return {
     child,
     apiUrl,
     meshUrl: `http://127.0.0.1:${meshPort}`,
-    meshToken,
     pgPort,
     async post<T>(path: string, body: unknown): Promise<T> {
       const res = await fetch(`${apiUrl}${path}`, {
@@ -144,7 +141,10 @@ export async function startProxy(children: Children, options: ProxyOptions): Pro
       TESSERA_PROXY_UPSTREAM_URL: options.fixtureUrl,
       TESSERA_PROXY_AUDIT_SPOOL_DIR: options.spoolDir,
       TESSERA_CONTROL_PLANE_URL: options.cp.meshUrl,
-      TESSERA_MESH_TOKEN: options.cp.meshToken,
+      // The bench server's own mesh token, as an operator starting a proxy would get it.
+      TESSERA_MESH_TOKEN: (
+        await options.cp.post<{ token: string }>('/api/v1/mesh/tokens', { server: BENCH_SERVER })
+      ).token,
       TESSERA_LOG_LEVEL: 'warn',
       // Lets a run try Node's compile cache (which also skips TypeScript stripping on later starts).
       ...(process.env.NODE_COMPILE_CACHE ? { NODE_COMPILE_CACHE: process.env.NODE_COMPILE_CACHE } : {}),

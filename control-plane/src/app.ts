@@ -101,6 +101,7 @@ export async function build(options: BuildOptions): Promise<ControlPlane> {
       keys: () => keys,
       issuer: settings.publicUrl,
       tokenTtlSeconds: settings.tokenTtlSeconds,
+      meshSecret: options.meshToken,
     }),
   );
   await meshApp.register(healthPlugin(() => ready));

@@ -190,7 +190,9 @@ before(async () => {
     TESSERA_PROXY_AUDIT_SPOOL_DIR: join(dataDir, 'proxy-spool'),
     TESSERA_PROXY_SNAPSHOT_DIR: join(dataDir, 'proxy-snapshot'),
     TESSERA_CONTROL_PLANE_URL: `http://127.0.0.1:${meshPort}`,
-    TESSERA_MESH_TOKEN: (await readFile(join(dataDir, 'mesh-token'), 'utf8')).trim(),
+    TESSERA_MESH_TOKEN: (
+      (await (await api('/api/v1/mesh/tokens', { server: 'durable' })).json()) as { token: string }
+    ).token,
     TESSERA_LOG_LEVEL: 'warn',
   };
   proxy = await spawnProxy();

@@ -261,6 +261,55 @@ describe('discovery stream', () => {
   });
 });
 
+describe('mesh identity', () => {
+  async function proxyToken(server: string): Promise<string> {
+    const res = await admin('POST', '/api/v1/mesh/tokens', { server });
+    assert.equal(res.statusCode, 200, res.body);
+    return res.json().token;
+  }
+
+  test('a proxy token serves its own server and is refused for another (PERMISSION_DENIED)', async () => {
+    const token = await proxyToken('github');
+    assert.match(token, /^tpx1\.github\./);
+    const own = stream(token);
+    own.send({ node: { ...node, id: 'p-own' }, typeUrl: types[0]! });
+    assert.equal((await own.next()).typeUrl, types[0]);
+    own.close();
+    const other = await admin('POST', '/api/v1/servers', {
+      ...github,
+      name: 'other',
+      resourceUri: 'https://other.mcp.test/mcp',
+    });
+    assert.equal(other.statusCode, 201);
+    const foreign = stream(await proxyToken('other'));
+    foreign.send({ node: { ...node, id: 'p-foreign' }, typeUrl: types[0]! });
+    await expectCode(foreign.next(), Code.PermissionDenied);
+    foreign.close();
+  });
+
+  test('a forged proxy token is unauthenticated', async () => {
+    const token = await proxyToken('github');
+    const forged = `${token.slice(0, -4)}AAAA`;
+    const s = stream(forged);
+    s.send({ node, typeUrl: types[0]! });
+    await expectCode(s.next(), Code.Unauthenticated);
+    s.close();
+    const renamed = stream(token.replace('tpx1.github.', 'tpx1.other.'));
+    renamed.send({ node: { ...node, mcpServer: 'other' }, typeUrl: types[0]! });
+    await expectCode(renamed.next(), Code.Unauthenticated);
+    renamed.close();
+  });
+
+  test('mesh tokens: unknown server 404, bad body 400', async () => {
+    assert.equal((await admin('POST', '/api/v1/mesh/tokens', { server: 'nope' })).statusCode, 404);
+    assert.equal(
+      (await admin('POST', '/api/v1/mesh/tokens', { server: 'github', extra: 1 })).statusCode,
+      400,
+    );
+    assert.equal((await admin('POST', '/api/v1/mesh/tokens', { server: 'Not A Name' })).statusCode, 400);
+  });
+});
+
 describe('audit ingestion', () => {
   const event = (over: Record<string, unknown> = {}) =>
     create(AuditEventSchema, {

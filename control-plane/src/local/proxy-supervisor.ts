@@ -9,6 +9,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { McpServerRow } from '../db/entities/mcp-server.ts';
+import { proxyMeshToken } from '../mesh/mesh-auth.ts';
 
 /**
  * V8 grows the young generation to 16 MB semi-spaces under load; a sidecar runs beside every server,
@@ -45,7 +46,8 @@ export function proxyEnv(server: McpServerRow, o: ProxySupervisorOptions): Recor
     TESSERA_PROXY_NODE_ID: `local-${server.name}`,
     TESSERA_PROXY_LISTEN: `127.0.0.1:${server.localPort}`,
     TESSERA_CONTROL_PLANE_URL: o.meshUrl,
-    TESSERA_MESH_TOKEN: o.meshToken,
+    // Each proxy gets a token bound to its own server, never the mesh secret itself.
+    TESSERA_MESH_TOKEN: proxyMeshToken(o.meshToken, server.name),
     TESSERA_LOG_LEVEL: o.logLevel,
   };
   if (server.kind === 'stdio') {

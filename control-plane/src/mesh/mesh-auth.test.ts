@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { Code, ConnectError } from '@connectrpc/connect';
-import { requireMeshToken, secretEquals } from './mesh-auth.ts';
+import { proxyMeshToken, requireMeshToken, requireServer, secretEquals } from './mesh-auth.ts';
 
 const TOKEN = 'm'.repeat(40);
 
@@ -74,5 +74,32 @@ describe('requireMeshToken', () => {
   test('an empty configured token never matches a bare scheme', () => {
     unauthenticated('Bearer ', '');
     unauthenticated('Bearer', '');
+  });
+});
+
+describe('proxy mesh tokens', () => {
+  const secret = 's'.repeat(40);
+
+  test('a proxy token identifies its server; the secret itself is the root identity', () => {
+    assert.deepEqual(requireMeshToken(`Bearer ${proxyMeshToken(secret, 'github')}`, secret), {
+      kind: 'proxy',
+      server: 'github',
+    });
+    assert.deepEqual(requireMeshToken(`Bearer ${secret}`, secret), { kind: 'root' });
+  });
+
+  test('a token derived from another secret, or renamed to another server, is refused', () => {
+    unauthenticated(`Bearer ${proxyMeshToken('x'.repeat(40), 'github')}`, secret);
+    unauthenticated(`Bearer ${proxyMeshToken(secret, 'github').replace('.github.', '.gitlab.')}`, secret);
+  });
+
+  test('requireServer lets the root act for any server and a proxy only for its own', () => {
+    assert.doesNotThrow(() => requireServer({ kind: 'root' }, 'any', 'x'));
+    assert.doesNotThrow(() => requireServer({ kind: 'proxy', server: 'a' }, 'a', 'x'));
+    assert.throws(
+      () => requireServer({ kind: 'proxy', server: 'a' }, 'b', 'node.mcp_server'),
+      (err: unknown) =>
+        err instanceof ConnectError && err.code === Code.PermissionDenied && /not "b"/.test(err.rawMessage),
+    );
   });
 });

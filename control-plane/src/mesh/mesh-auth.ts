@@ -1,10 +1,15 @@
 /**
- * Authenticates callers of the mesh API. Locally, proxies present the bootstrap mesh token; the
- * comparison is constant-time. (Kubernetes service-account tokens arrive with the cluster work.)
+ * Authenticates callers of the mesh API. Two kinds of bearer token are accepted, both compared in
+ * constant time:
+ *   - a proxy token, `tpx1.<server>.<mac>`, where mac = HMAC-SHA256(mesh secret, "tessera-proxy:<server>"):
+ *     the caller may act only for that server (its configuration, its audit);
+ *   - the mesh secret itself, the operator's root credential, which may act for any server and is
+ *     never handed to proxies.
+ * (Kubernetes service-account tokens checked by TokenReview arrive with the cluster work.)
  *
  * @module
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import { Code, ConnectError } from '@connectrpc/connect';
 
 function digest(value: string): Buffer {
@@ -16,10 +21,34 @@ export function secretEquals(a: string, b: string): boolean {
   return timingSafeEqual(digest(a), digest(b));
 }
 
-/** @throws ConnectError `UNAUTHENTICATED` unless the header carries the mesh token. */
-export function requireMeshToken(authorization: string | null, meshToken: string): void {
+/** Who is calling the mesh API. */
+export type MeshIdentity = { kind: 'root' } | { kind: 'proxy'; server: string };
+
+/** The mesh token of the proxies of one server (what local mode gives each proxy it starts). */
+export function proxyMeshToken(meshSecret: string, server: string): string {
+  const mac = createHmac('sha256', meshSecret).update(`tessera-proxy:${server}`).digest('base64url');
+  return `tpx1.${server}.${mac}`;
+}
+
+/** @throws ConnectError `UNAUTHENTICATED` unless the header carries a valid mesh token. */
+export function requireMeshToken(authorization: string | null, meshSecret: string): MeshIdentity {
   const m = /^Bearer (\S+)$/i.exec(authorization ?? '');
-  if (!m || !secretEquals(m[1]!, meshToken)) {
-    throw new ConnectError('a valid mesh token is required', Code.Unauthenticated);
+  const token = m?.[1];
+  if (token && meshSecret) {
+    const proxy = /^tpx1\.([a-z0-9-]{1,63})\.[A-Za-z0-9_-]+$/.exec(token);
+    if (proxy && secretEquals(token, proxyMeshToken(meshSecret, proxy[1]!)))
+      return { kind: 'proxy', server: proxy[1]! };
+    if (secretEquals(token, meshSecret)) return { kind: 'root' };
+  }
+  throw new ConnectError('a valid mesh token is required', Code.Unauthenticated);
+}
+
+/** @throws ConnectError `PERMISSION_DENIED` when a proxy identity acts for another server. */
+export function requireServer(identity: MeshIdentity, server: string, what: string): void {
+  if (identity.kind === 'proxy' && identity.server !== server) {
+    throw new ConnectError(
+      `${what}: this mesh token belongs to server "${identity.server}", not "${server}"`,
+      Code.PermissionDenied,
+    );
   }
 }

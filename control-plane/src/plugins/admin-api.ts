@@ -12,7 +12,7 @@ import type { McpServerRow } from '../db/entities/mcp-server.ts';
 import { TesseraError } from '../errors.ts';
 import type { SigningKeys } from '../keys/signing-keys.ts';
 import type { ConfigHub } from '../mesh/config-hub.ts';
-import { secretEquals } from '../mesh/mesh-auth.ts';
+import { proxyMeshToken, secretEquals } from '../mesh/mesh-auth.ts';
 import { mintAccessToken } from '../tokens/mint-token.ts';
 
 export interface AdminApiOptions {
@@ -22,6 +22,8 @@ export interface AdminApiOptions {
   keys: () => SigningKeys;
   issuer: string;
   tokenTtlSeconds: number;
+  /** The mesh secret, from which each server's proxy token is derived. */
+  meshSecret: string;
 }
 
 function view(s: McpServerRow) {
@@ -135,5 +137,20 @@ export function adminApiPlugin(options: AdminApiOptions) {
     });
 
     app.get('/api/v1/mesh/proxies', async () => ({ proxies: options.hub.status() }));
+
+    // The mesh token for a server's proxies, for operators who start proxies themselves.
+    app.post('/api/v1/mesh/tokens', async (req) => {
+      const b = req.body as { server?: unknown } | null;
+      if (typeof b !== 'object' || b === null || Object.keys(b).some((k) => k !== 'server')) {
+        throw new TesseraError('TESSERA_INVALID_ARGUMENT', 'the body must be {"server": "<name>"}');
+      }
+      if (typeof b.server !== 'string' || !SERVER_NAME.test(b.server)) {
+        throw new TesseraError('TESSERA_INVALID_ARGUMENT', '"server" must be a server name');
+      }
+      if (!(await options.registry.get(b.server))) {
+        throw new TesseraError('TESSERA_NOT_FOUND', `server "${b.server}" does not exist`);
+      }
+      return { server: b.server, token: proxyMeshToken(options.meshSecret, b.server) };
+    });
   };
 }

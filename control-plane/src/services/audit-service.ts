@@ -9,7 +9,7 @@ import { timestampDate } from '@bufbuild/protobuf/wkt';
 import { Code, ConnectError, type ServiceImpl } from '@connectrpc/connect';
 import type { AuditEvent, AuditService, IngestRequest } from '@tessera/api/mesh/v1/audit';
 import type { DataSource } from 'typeorm';
-import { requireMeshToken } from '../mesh/mesh-auth.ts';
+import { requireMeshToken, requireServer } from '../mesh/mesh-auth.ts';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const OUTCOMES = new Set(['ok', 'error', 'denied', 'unauthenticated', 'invalid']);
@@ -37,8 +37,10 @@ export function auditService(options: {
 }): ServiceImpl<typeof AuditService> {
   return {
     async ingest(req, context) {
-      requireMeshToken(context.requestHeader.get('authorization'), options.meshToken);
+      const identity = requireMeshToken(context.requestHeader.get('authorization'), options.meshToken);
       validate(req);
+      // A proxy writes audit only for its own server; the whole batch is refused otherwise.
+      for (const [i, e] of req.events.entries()) requireServer(identity, e.server, `events[${i}].server`);
       options.log?.('ingesting audit batch', { batch: req.batchId, events: req.events.length });
       if (req.events.length === 0) return { batchId: req.batchId, stored: 0 };
       const cols = {

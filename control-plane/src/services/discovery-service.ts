@@ -13,7 +13,7 @@ import type {
   MeshDiscoveryService,
 } from '@tessera/api/mesh/v1/discovery';
 import type { ConfigHub } from '../mesh/config-hub.ts';
-import { requireMeshToken } from '../mesh/mesh-auth.ts';
+import { requireMeshToken, requireServer } from '../mesh/mesh-auth.ts';
 
 export interface DiscoveryServiceOptions {
   hub: ConfigHub;
@@ -26,7 +26,7 @@ export interface DiscoveryServiceOptions {
 export function discoveryService(options: DiscoveryServiceOptions): ServiceImpl<typeof MeshDiscoveryService> {
   return {
     async *streamResources(requests: AsyncIterable<DiscoveryRequest>, context) {
-      requireMeshToken(context.requestHeader.get('authorization'), options.meshToken);
+      const identity = requireMeshToken(context.requestHeader.get('authorization'), options.meshToken);
       if (!options.ready()) throw new ConnectError('the control plane is starting', Code.Unavailable);
 
       const out = new EventEmitter();
@@ -45,6 +45,7 @@ export function discoveryService(options: DiscoveryServiceOptions): ServiceImpl<
             if (!node?.id)
               throw new ConnectError('the first request must carry node.id', Code.InvalidArgument);
             if (!node.mcpServer) throw new ConnectError('node.mcp_server is required', Code.InvalidArgument);
+            requireServer(identity, node.mcpServer, 'node.mcp_server');
             if (!(await options.serverExists(node.mcpServer))) {
               throw new ConnectError(`server "${node.mcpServer}" is not registered`, Code.NotFound);
             }
