@@ -105,6 +105,7 @@ export function createMcpEndpoint(options: McpEndpointOptions) {
     reason: string,
     decision: DecisionReason,
     outcome?: AuditOutcome,
+    failure?: TesseraErrorCode,
   ): void {
     const m = ctx.message;
     const event: AuditRecord = {
@@ -131,7 +132,7 @@ export function createMcpEndpoint(options: McpEndpointOptions) {
       httpStatus: status,
       latencyUs: event.latencyUs,
       decision,
-      upstreamError: decision === 'grant' ? upstreamErrorKind({ status, errorCode, reason }) : undefined,
+      upstreamError: upstreamErrorKind(failure),
     });
     log('debug', 'request', {
       eventId: event.eventId,
@@ -317,6 +318,8 @@ export function createMcpEndpoint(options: McpEndpointOptions) {
       result.sessionId ?? '',
       result.reason,
       'grant',
+      undefined,
+      result.failure,
     );
   };
 }

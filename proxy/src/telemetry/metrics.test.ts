@@ -30,25 +30,14 @@ describe('label values', () => {
     assert.equal(statusLabel(Number.NaN), 'other');
   });
 
-  test('upstream failures are told apart from the server answering with an error', () => {
-    const fail = -31004;
-    assert.equal(upstreamErrorKind({ status: 200, errorCode: 0, reason: '' }), undefined);
-    assert.equal(upstreamErrorKind({ status: 200, errorCode: -32601, reason: '' }), undefined);
-    // The server itself answered with our code: not a failure the proxy saw.
-    assert.equal(upstreamErrorKind({ status: 200, errorCode: fail, reason: '' }), undefined);
-    const unreachable = 'the MCP server is unreachable (ECONNREFUSED)';
-    assert.equal(upstreamErrorKind({ status: 502, errorCode: fail, reason: unreachable }), 'unavailable');
-    const late = 'the MCP server did not answer in time';
-    assert.equal(upstreamErrorKind({ status: 504, errorCode: fail, reason: late }), 'timeout');
-    // A stdio timeout on an SSE response: the status is already 200.
-    const lateSse = 'the MCP server did not answer within 100 ms';
-    assert.equal(upstreamErrorKind({ status: 200, errorCode: fail, reason: lateSse }), 'timeout');
-    const exited = 'the MCP server process exited (code 3, signal none)';
-    assert.equal(upstreamErrorKind({ status: 502, errorCode: fail, reason: exited }), 'exited');
-    const broken = 'upstream stream failed: other side closed';
-    assert.equal(upstreamErrorKind({ status: 200, errorCode: 0, reason: broken }), 'unavailable');
-    const full = 'this proxy already runs 32 sessions';
-    assert.equal(upstreamErrorKind({ status: 503, errorCode: fail, reason: full }), undefined);
+  test('upstream failures are classified by the catalogue code the upstream reported', () => {
+    assert.equal(upstreamErrorKind(undefined), undefined);
+    assert.equal(upstreamErrorKind('TESSERA_UPSTREAM_UNAVAILABLE'), 'unavailable');
+    assert.equal(upstreamErrorKind('TESSERA_UPSTREAM_TIMEOUT'), 'timeout');
+    assert.equal(upstreamErrorKind('TESSERA_UPSTREAM_EXITED'), 'exited');
+    // The proxy's own refusals are not failures of the server.
+    assert.equal(upstreamErrorKind('TESSERA_TOO_MANY_SESSIONS'), undefined);
+    assert.equal(upstreamErrorKind('TESSERA_SESSION_NOT_FOUND'), undefined);
   });
 });
 

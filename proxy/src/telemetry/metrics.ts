@@ -21,7 +21,7 @@
  */
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { AuditOutcome } from '../audit/audit-event.ts';
-import { JsonRpcCode } from '../errors.ts';
+import type { TesseraErrorCode } from '../errors.ts';
 import type { ResourceKind } from '../ir/proxy-config.ts';
 
 /** The MCP methods that get a label value of their own; every other method counts as `other`. */
@@ -153,30 +153,25 @@ export function statusLabel(status: number): string {
 }
 
 /**
- * How an upstream exchange failed, from what the upstream reported; undefined when it did not fail
- * (a JSON-RPC error the MCP server answered itself is not an upstream failure).
- *
- * The upstreams report a failure as a proxy error with JSON-RPC code `UpstreamFailure` and a reason,
- * but not its catalogue code, so timeouts and exits are told apart by status and reason here.
+ * The kind of upstream failure the proxy itself observed, from the catalogue code the upstream
+ * reported; undefined when the exchange did not fail in the proxy (the server may still have
+ * answered with a JSON-RPC error, which is not an upstream failure).
  *
  * @example
- * upstreamErrorKind({ status: 504, errorCode: -31004, reason: 'the MCP server did not answer in time' });
- * // → 'timeout'
+ * upstreamErrorKind('TESSERA_UPSTREAM_TIMEOUT'); // → 'timeout'
  */
-export function upstreamErrorKind(result: {
-  status: number;
-  errorCode: number;
-  reason: string;
-}): UpstreamErrorKind | undefined {
-  const { status, errorCode, reason } = result;
-  // The HTTP upstream's response broke off mid-stream.
-  if (reason.startsWith('upstream stream failed')) return 'unavailable';
-  if (errorCode !== JsonRpcCode.UpstreamFailure || reason === '') return undefined;
-  if (status === 504 || reason.includes('did not answer')) return 'timeout';
-  if (reason.includes('process exited')) return 'exited';
-  // TESSERA_TOO_MANY_SESSIONS: the proxy's own session limit, not a failure of the server.
-  if (status === 503) return undefined;
-  return 'unavailable';
+export function upstreamErrorKind(failure: TesseraErrorCode | undefined): UpstreamErrorKind | undefined {
+  switch (failure) {
+    case 'TESSERA_UPSTREAM_UNAVAILABLE':
+      return 'unavailable';
+    case 'TESSERA_UPSTREAM_TIMEOUT':
+      return 'timeout';
+    case 'TESSERA_UPSTREAM_EXITED':
+      return 'exited';
+    default:
+      // Refusals of the proxy's own (a full session table, an unknown session) are not upstream failures.
+      return undefined;
+  }
 }
 
 /** What the MCP endpoint observed about one request. */

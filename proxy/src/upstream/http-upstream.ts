@@ -7,7 +7,7 @@
  */
 import type { ServerResponse } from 'node:http';
 import { Pool } from 'undici';
-import { TesseraError } from '../errors.ts';
+import { TesseraError, type TesseraErrorCode } from '../errors.ts';
 import { errorBody } from '../server/jsonrpc.ts';
 import type { Log } from '../telemetry/log.ts';
 import { observeResponse } from './response-observer.ts';
@@ -86,6 +86,7 @@ export function createHttpUpstream(options: HttpUpstreamOptions): Upstream {
           responseBytes: Buffer.byteLength(body),
           sessionId: exchange.sessionId,
           reason: error.message,
+          failure: error.code,
         };
       }
       return {
@@ -112,6 +113,7 @@ export function createHttpUpstream(options: HttpUpstreamOptions): Upstream {
     const observer = observeResponse(contentType, id);
     let bytes = 0;
     let reason = '';
+    let failure: TesseraErrorCode | undefined;
     try {
       for await (const chunk of upstream.body) {
         const buf = chunk as Buffer;
@@ -125,8 +127,10 @@ export function createHttpUpstream(options: HttpUpstreamOptions): Upstream {
       reason = exchange.signal.aborted
         ? 'client disconnected'
         : `upstream stream failed: ${(err as Error).message}`;
-      if (!exchange.signal.aborted)
+      if (!exchange.signal.aborted) {
+        failure = 'TESSERA_UPSTREAM_UNAVAILABLE';
         options.log('warn', 'upstream response failed mid-stream', { error: (err as Error).message });
+      }
     }
     res.end();
     const sessionId = out['mcp-session-id'] ?? exchange.sessionId;
@@ -136,6 +140,7 @@ export function createHttpUpstream(options: HttpUpstreamOptions): Upstream {
       responseBytes: bytes,
       sessionId,
       reason,
+      failure,
     };
   }
 

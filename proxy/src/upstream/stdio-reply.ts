@@ -64,5 +64,12 @@ export function replyError(
 ): ForwardResult {
   const err = new TesseraError(code, message);
   const responseBytes = replyJson(res, err.httpStatus, errorBody(id, err.rpcCode, message));
-  return { status: err.httpStatus, errorCode: err.rpcCode, responseBytes, sessionId, reason: message };
+  return {
+    status: err.httpStatus,
+    errorCode: err.rpcCode,
+    responseBytes,
+    sessionId,
+    reason: message,
+    failure: code,
+  };
 }

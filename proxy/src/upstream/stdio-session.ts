@@ -242,11 +242,17 @@ export function createStdioSession(options: StdioSessionOptions): StdioSession {
           fail(code, text) {
             if (!sse) {
               const { status, errorCode, responseBytes } = replyError(res, code, rid, text, undefined);
-              return settle({ status, errorCode, responseBytes, reason: text });
+              return settle({ status, errorCode, responseBytes, reason: text, failure: code });
             }
             const rpcCode = new TesseraError(code, text).rpcCode;
             sse.send(errorBody(rid, rpcCode, text));
-            settle({ status: 200, errorCode: rpcCode, responseBytes: sse.bytes, reason: text });
+            settle({
+              status: 200,
+              errorCode: rpcCode,
+              responseBytes: sse.bytes,
+              reason: text,
+              failure: code,
+            });
           },
         };
         const timer = setTimeout(() => {

@@ -6,6 +6,7 @@
  * @module
  */
 import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
+import type { TesseraErrorCode } from '../errors.ts';
 import type { JsonRpcMessage } from '../server/jsonrpc.ts';
 
 /** One client HTTP request on the MCP endpoint, after authentication and policy. */
@@ -37,6 +38,8 @@ export interface ForwardResult {
   sessionId: string | undefined;
   /** A short reason when the exchange failed in the proxy or the upstream. */
   reason: string;
+  /** The catalogue code when the proxy itself failed the exchange (unreachable, timeout, exit…). */
+  failure?: TesseraErrorCode;
 }
 
 /** An upstream kind. */
