@@ -17,6 +17,7 @@ import { loadSigningKeys } from './keys/signing-keys.ts';
 import { startChangeFeed } from './mesh/change-feed.ts';
 import { type ConfigHub, createConfigHub } from './mesh/config-hub.ts';
 import { buildSnapshot } from './mesh/snapshot.ts';
+import { createTokenBucket, takeWithin } from './mesh/token-bucket.ts';
 import { adminApiPlugin } from './plugins/admin-api.ts';
 import { healthPlugin } from './plugins/health.ts';
 import { auditService } from './services/audit-service.ts';
@@ -91,6 +92,10 @@ export async function build(options: BuildOptions): Promise<ControlPlane> {
       .catch((err: Error) => meshApp.log.warn({ server: name, error: err.message }, 'change not published'));
   });
 
+  const newStreams = createTokenBucket({
+    ratePerSecond: settings.meshNewStreamsPerSecond,
+    burst: settings.meshNewStreamBurst,
+  });
   let ready = false;
   await publicApp.register(healthPlugin(() => ready));
   await publicApp.register(
@@ -115,6 +120,8 @@ export async function build(options: BuildOptions): Promise<ControlPlane> {
           meshToken: options.meshToken,
           serverExists: async (name) => (await registry.get(name)) !== null,
           ready: () => ready,
+          admit: (signal) => takeWithin(newStreams, 1_000, signal),
+          maxStreamAgeMs: settings.meshMaxStreamAgeS * 1000,
         }),
       );
       router.service(

@@ -26,6 +26,9 @@ export interface Settings {
   demoServer: boolean;
   demoPort: number;
   tokenTtlSeconds: number;
+  meshMaxStreamAgeS: number;
+  meshNewStreamsPerSecond: number;
+  meshNewStreamBurst: number;
   auditBatchMaxEvents: number;
   auditFlushIntervalMs: number;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
@@ -56,6 +59,17 @@ export const settingsDoc = [
   ['TESSERA_DEMO_SERVER', 'true', 'register the demo server "everything" (server-everything over stdio)'],
   ['TESSERA_DEMO_PORT', '15001', "port of the demo server's local proxy"],
   ['TESSERA_TOKEN_TTL_SECONDS', '3600', 'lifetime of minted access tokens'],
+  [
+    'TESSERA_MESH_MAX_STREAM_AGE_S',
+    '1800',
+    'a proxy stream is closed after this long (±10 %) so proxies rebalance across replicas',
+  ],
+  [
+    'TESSERA_MESH_NEW_STREAMS_PER_S',
+    '200',
+    'new mesh streams admitted per second after the burst (a new stream waits up to 1 s, then RESOURCE_EXHAUSTED)',
+  ],
+  ['TESSERA_MESH_NEW_STREAM_BURST', '500', 'new mesh streams admitted at once'],
   ['TESSERA_AUDIT_BATCH_MAX_EVENTS', '256', 'proxies ship an audit batch at this many events'],
   ['TESSERA_AUDIT_FLUSH_INTERVAL_MS', '1000', 'proxies ship a non-empty audit batch after this long'],
   ['TESSERA_LOG_LEVEL', 'info', 'debug, info, warn or error'],
@@ -131,6 +145,9 @@ export function readSettings(env: Env, cwd = process.cwd()): Settings {
     demoServer: bool('TESSERA_DEMO_SERVER', true),
     demoPort: int('TESSERA_DEMO_PORT', 15001, 1, 65535),
     tokenTtlSeconds: int('TESSERA_TOKEN_TTL_SECONDS', 3600, 60, 86_400),
+    meshMaxStreamAgeS: int('TESSERA_MESH_MAX_STREAM_AGE_S', 1800, 1, 86_400),
+    meshNewStreamsPerSecond: int('TESSERA_MESH_NEW_STREAMS_PER_S', 200, 1, 1_000_000),
+    meshNewStreamBurst: int('TESSERA_MESH_NEW_STREAM_BURST', 500, 1, 1_000_000),
     auditBatchMaxEvents: int('TESSERA_AUDIT_BATCH_MAX_EVENTS', 256, 1, 10_000),
     auditFlushIntervalMs: int('TESSERA_AUDIT_FLUSH_INTERVAL_MS', 1000, 10, 60_000),
     logLevel,

@@ -21,6 +21,10 @@ export interface DiscoveryServiceOptions {
   serverExists: (name: string) => Promise<boolean>;
   /** False until caches are loaded: streams are refused rather than served an empty config. */
   ready: () => boolean;
+  /** Admits a new stream (rate limit); false means RESOURCE_EXHAUSTED. */
+  admit?: (signal: AbortSignal) => Promise<boolean>;
+  /** Streams end after this long (±10 % jitter) so that proxies rebalance across replicas. */
+  maxStreamAgeMs?: number;
 }
 
 export function discoveryService(options: DiscoveryServiceOptions): ServiceImpl<typeof MeshDiscoveryService> {
@@ -28,6 +32,9 @@ export function discoveryService(options: DiscoveryServiceOptions): ServiceImpl<
     async *streamResources(requests: AsyncIterable<DiscoveryRequest>, context) {
       const identity = requireMeshToken(context.requestHeader.get('authorization'), options.meshToken);
       if (!options.ready()) throw new ConnectError('the control plane is starting', Code.Unavailable);
+      if (options.admit && !(await options.admit(context.signal))) {
+        throw new ConnectError('too many new mesh streams; retry later', Code.ResourceExhausted);
+      }
 
       const out = new EventEmitter();
       const done = new AbortController();
@@ -36,6 +43,13 @@ export function discoveryService(options: DiscoveryServiceOptions): ServiceImpl<
       };
       context.signal.addEventListener('abort', () => abortWith(), { once: true });
       let streamId: string | undefined;
+      const age = options.maxStreamAgeMs
+        ? setTimeout(
+            () =>
+              abortWith(new ConnectError('the stream reached its maximum age; reconnect', Code.Unavailable)),
+            options.maxStreamAgeMs * (0.9 + Math.random() * 0.2),
+          )
+        : undefined;
 
       // Requests are read concurrently with pushes: a push may happen at any time, not only in reply.
       const reader = (async () => {
@@ -65,8 +79,12 @@ export function discoveryService(options: DiscoveryServiceOptions): ServiceImpl<
       } catch (err) {
         if (!done.signal.aborted) throw err;
       } finally {
+        clearTimeout(age);
         if (streamId) options.hub.disconnect(streamId);
-        await reader;
+        // The reader is not awaited: when the server ends the stream (maximum age) the client's request
+        // side is still open, and waiting for it would hold the stream forever. Connect closes it once
+        // we return; the reader's outcome already went to abortWith, so it never rejects unhandled.
+        void reader;
       }
       const reason: unknown = done.signal.reason;
       if (reason instanceof ConnectError) throw reason;
