@@ -49,7 +49,12 @@ export async function build(options: BuildOptions): Promise<ControlPlane> {
   const id = `cp-${randomUUID().slice(0, 8)}`;
   const keys = await loadSigningKeys(ds);
   const registry = createServerRegistry(ds);
-  const logger = { level: settings.logLevel, base: { component: 'control-plane', replica: id } };
+  // Logs go to stderr, like the proxy's, so stdout carries only what the CLI prints for people.
+  const logger = {
+    level: settings.logLevel,
+    base: { component: 'control-plane', replica: id },
+    stream: process.stderr,
+  };
   const publicApp = Fastify({ logger, bodyLimit: 1024 * 1024 });
   const meshApp: MeshApp = Fastify({
     logger,
