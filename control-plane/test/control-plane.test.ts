@@ -13,36 +13,26 @@ import { AuditEventSchema } from '@tessera/api/mesh/v1/audit';
 import { type DiscoveryResponse, StatusSchema } from '@tessera/api/mesh/v1/discovery';
 import { createLocalJWKSet, jwtVerify } from 'jose';
 import type { DataSource } from 'typeorm';
-import { build, type ControlPlane } from '../src/app.ts';
-import { readSettings } from '../src/config.ts';
+import type { ControlPlane } from '../src/app.ts';
 import { openDataSource } from '../src/db/data-source.ts';
 import { meshClients, openStream, TYPE_URLS } from './helpers/mesh-client.ts';
+import { ADMIN_TOKEN as ADMIN, MESH_SECRET as MESH, type Replica, startReplica } from './helpers/replica.ts';
 import { startTestDb, type TestDb } from './helpers/test-db.ts';
 
-const ADMIN = 'a'.repeat(40);
-const MESH = 'm'.repeat(40);
 let db: TestDb;
+let replica: Replica;
 let ds: DataSource;
 let cp: ControlPlane;
 let meshUrl: string;
 
 before(async () => {
   db = await startTestDb();
-  ds = await openDataSource(db.url);
-  const settings = readSettings({
-    TESSERA_DATA_DIR: db.dataDir,
-    TESSERA_PUBLIC_URL: 'https://tessera.example.com',
-    TESSERA_LOG_LEVEL: 'warn',
-  });
-  cp = await build({ settings, ds, adminToken: ADMIN, meshToken: MESH });
-  await cp.meshApp.listen({ host: '127.0.0.1', port: 0 });
-  const addr = cp.meshApp.server.address() as { port: number };
-  meshUrl = `http://127.0.0.1:${addr.port}`;
+  replica = await startReplica(db, { TESSERA_PUBLIC_URL: 'https://tessera.example.com' });
+  ({ ds, cp, meshUrl } = replica);
 });
 
 after(async () => {
-  await cp?.close();
-  await ds?.destroy();
+  await replica?.close();
   await db?.stop();
 });
 

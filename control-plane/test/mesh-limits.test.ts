@@ -6,34 +6,25 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { Code, ConnectError } from '@connectrpc/connect';
-import type { DataSource } from 'typeorm';
-import { build, type ControlPlane } from '../src/app.ts';
-import { readSettings } from '../src/config.ts';
-import { openDataSource } from '../src/db/data-source.ts';
+import type { ControlPlane } from '../src/app.ts';
 import { openStream, TYPE_URLS } from './helpers/mesh-client.ts';
+import { ADMIN_TOKEN as ADMIN, MESH_SECRET as MESH, type Replica, startReplica } from './helpers/replica.ts';
 import { startTestDb, type TestDb } from './helpers/test-db.ts';
 
-const ADMIN = 'a'.repeat(40);
-const MESH = 'm'.repeat(40);
 let db: TestDb;
-let ds: DataSource;
+let replica: Replica;
 let cp: ControlPlane;
 let meshUrl: string;
 const node = { id: 'limits', mcpServer: 'limited', role: 'sidecar' };
 
 before(async () => {
   db = await startTestDb();
-  ds = await openDataSource(db.url);
-  const settings = readSettings({
-    TESSERA_DATA_DIR: db.dataDir,
-    TESSERA_LOG_LEVEL: 'warn',
+  replica = await startReplica(db, {
     TESSERA_MESH_MAX_STREAM_AGE_S: '1',
     TESSERA_MESH_NEW_STREAMS_PER_S: '1',
     TESSERA_MESH_NEW_STREAM_BURST: '2',
   });
-  cp = await build({ settings, ds, adminToken: ADMIN, meshToken: MESH });
-  await cp.meshApp.listen({ host: '127.0.0.1', port: 0 });
-  meshUrl = `http://127.0.0.1:${(cp.meshApp.server.address() as { port: number }).port}`;
+  ({ cp, meshUrl } = replica);
   const res = await cp.publicApp.inject({
     method: 'POST',
     url: '/api/v1/servers',
@@ -49,8 +40,7 @@ before(async () => {
 });
 
 after(async () => {
-  await cp?.close();
-  await ds?.destroy();
+  await replica?.close();
   await db?.stop();
 });
 

@@ -5,39 +5,21 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import type { DiscoveryResponse } from '@tessera/api/mesh/v1/discovery';
-import type { DataSource } from 'typeorm';
-import { build, type ControlPlane } from '../src/app.ts';
-import { readSettings } from '../src/config.ts';
-import { openDataSource } from '../src/db/data-source.ts';
 import { openStream, type TestStream, TYPE_URLS } from './helpers/mesh-client.ts';
+import { ADMIN_TOKEN as ADMIN, MESH_SECRET as MESH, type Replica, startReplica } from './helpers/replica.ts';
 import { startTestDb, type TestDb } from './helpers/test-db.ts';
 
-const ADMIN = 'a'.repeat(40);
-const MESH = 'm'.repeat(40);
 const POLICY = TYPE_URLS[2]!;
 let db: TestDb;
-const replicas: Array<{ ds: DataSource; cp: ControlPlane; meshUrl: string }> = [];
+const replicas: Replica[] = [];
 
 before(async () => {
   db = await startTestDb();
-  for (let i = 0; i < 3; i++) {
-    const ds = await openDataSource(db.url);
-    const settings = readSettings({ TESSERA_DATA_DIR: db.dataDir, TESSERA_LOG_LEVEL: 'warn' });
-    const cp = await build({ settings, ds, adminToken: ADMIN, meshToken: MESH, databaseUrl: db.url });
-    await cp.meshApp.listen({ host: '127.0.0.1', port: 0 });
-    replicas.push({
-      ds,
-      cp,
-      meshUrl: `http://127.0.0.1:${(cp.meshApp.server.address() as { port: number }).port}`,
-    });
-  }
+  for (let i = 0; i < 3; i++) replicas.push(await startReplica(db, {}, { listenForChanges: true }));
 });
 
 after(async () => {
-  for (const r of replicas) {
-    await r.cp.close();
-    await r.ds.destroy();
-  }
+  for (const r of replicas) await r.close();
   await db?.stop();
 });
 

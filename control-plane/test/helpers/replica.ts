@@ -1,0 +1,48 @@
+/**
+ * A control-plane replica for tests: its own data source on the test database, built from settings
+ * in environment form, with its mesh listener on a free port.
+ *
+ * @module
+ */
+import type { DataSource } from 'typeorm';
+import { build, type ControlPlane } from '../../src/app.ts';
+import { readSettings } from '../../src/config.ts';
+import { openDataSource } from '../../src/db/data-source.ts';
+import type { TestDb } from './test-db.ts';
+
+export const ADMIN_TOKEN = 'a'.repeat(40);
+export const MESH_SECRET = 'm'.repeat(40);
+
+export interface Replica {
+  ds: DataSource;
+  cp: ControlPlane;
+  meshUrl: string;
+  close(): Promise<void>;
+}
+
+export async function startReplica(
+  db: TestDb,
+  env: Record<string, string> = {},
+  options: { listenForChanges?: boolean } = {},
+): Promise<Replica> {
+  const ds = await openDataSource(db.url);
+  const settings = readSettings({ TESSERA_DATA_DIR: db.dataDir, TESSERA_LOG_LEVEL: 'warn', ...env });
+  const cp = await build({
+    settings,
+    ds,
+    adminToken: ADMIN_TOKEN,
+    meshToken: MESH_SECRET,
+    databaseUrl: options.listenForChanges ? db.url : undefined,
+  });
+  await cp.meshApp.listen({ host: '127.0.0.1', port: 0 });
+  const { port } = cp.meshApp.server.address() as { port: number };
+  return {
+    ds,
+    cp,
+    meshUrl: `http://127.0.0.1:${port}`,
+    async close() {
+      await cp.close();
+      await ds.destroy();
+    },
+  };
+}
