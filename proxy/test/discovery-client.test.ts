@@ -30,7 +30,7 @@ import {
 } from '@tessera/api/mesh/v1/discovery';
 import { exportJWK, generateKeyPair } from 'jose';
 import { typeUrlOf } from '../src/ir/translate.ts';
-import { createConfigStore } from '../src/store/config-store.ts';
+import { type ConfigStore, createConfigStore } from '../src/store/config-store.ts';
 import { createSnapshotFile } from '../src/store/snapshot-file.ts';
 import { createDiscoveryClient } from '../src/xds/discovery-client.ts';
 import { createMeshTransport } from '../src/xds/mesh-transport.ts';
@@ -125,29 +125,43 @@ async function until(cond: () => boolean, what: string): Promise<void> {
   assert.ok(cond(), what);
 }
 
-test('subscribes in order, ACKs valid config, NACKs an invalid one and keeps the previous', async () => {
-  const store = createConfigStore();
-  let sentInitial = false;
+/**
+ * A peer script: the full valid configuration on the first subscription, then, once the audit
+ * settings are ACKed (everything applied), a policy for the wrong server, which must be NACKed.
+ */
+function validThenBadPolicy(): typeof script {
   let sentBad = false;
-  script = (req) => {
-    if (!sentInitial && !req.responseNonce) {
-      sentInitial = true;
-      return valid();
-    }
-    // Once everything is ACKed, push a policy for the wrong server.
+  return (req) => {
+    if (!req.responseNonce && req.typeUrl.endsWith('TrustBundle')) return valid();
     if (!sentBad && req.responseNonce.startsWith('tessera.mesh.v1.AuditSettings')) {
       sentBad = true;
       return [response(ServerPolicySchema, create(ServerPolicySchema, { server: 'other' }), 'p2')];
     }
     return [];
   };
+}
+
+/** Starts a discovery client for server "demo" against the scripted peer. */
+function startClient(
+  id: string,
+  store: ConfigStore,
+  extra: { meshToken?: string; onApplied?: (r: DiscoveryResponse) => void } = {},
+) {
   const client = createDiscoveryClient({
-    transport: createMeshTransport({ controlPlaneUrl: url, meshToken: TOKEN }),
-    node: { id: 'n1', server: 'demo', role: 'sidecar', version: 'test' },
+    transport: createMeshTransport({ controlPlaneUrl: url, meshToken: extra.meshToken ?? TOKEN }),
+    node: { id, server: 'demo', role: 'sidecar', version: 'test' },
     store,
     log: () => {},
+    onApplied: extra.onApplied,
   });
   client.start();
+  return client;
+}
+
+test('subscribes in order, ACKs valid config, NACKs an invalid one and keeps the previous', async () => {
+  const store = createConfigStore();
+  script = validThenBadPolicy();
+  const client = startClient('n1', store);
   try {
     await until(() => streams[0]?.some((r) => r.errorDetail) ?? false, 'a NACK arrives');
     const reqs = streams[0]!;
@@ -179,13 +193,7 @@ test('reconnects after the stream is cut, telling the peer which versions it hol
   streams.length = 0;
   const store = createConfigStore();
   script = (req, n) => (n === 0 && !req.responseNonce && req.typeUrl.endsWith('TrustBundle') ? valid() : []);
-  const client = createDiscoveryClient({
-    transport: createMeshTransport({ controlPlaneUrl: url, meshToken: TOKEN }),
-    node: { id: 'n2', server: 'demo', role: 'sidecar', version: 'test' },
-    store,
-    log: () => {},
-  });
-  client.start();
+  const client = startClient('n2', store);
   try {
     await until(
       () => store.ready() && (streams[0]?.filter((r) => r.responseNonce).length ?? 0) === 4,
@@ -206,13 +214,7 @@ test('reconnects after the stream is cut, telling the peer which versions it hol
 test('a wrong mesh token never configures the proxy', async () => {
   streams.length = 0;
   const store = createConfigStore();
-  const client = createDiscoveryClient({
-    transport: createMeshTransport({ controlPlaneUrl: url, meshToken: 'wrong'.repeat(10) }),
-    node: { id: 'n3', server: 'demo', role: 'sidecar', version: 'test' },
-    store,
-    log: () => {},
-  });
-  client.start();
+  const client = startClient('n3', store, { meshToken: 'wrong'.repeat(10) });
   await new Promise((r) => setTimeout(r, 300));
   client.close();
   assert.equal(streams.length, 0);
@@ -224,23 +226,8 @@ test('applied configuration survives a restart through the snapshot file; a NACK
   streams.length = 0;
   const dir = mkdtempSync(join(tmpdir(), 'tessera-snapshot-'));
   const snapshot = createSnapshotFile(dir, () => {});
-  let sentBad = false;
-  script = (req) => {
-    if (!req.responseNonce && req.typeUrl.endsWith('TrustBundle')) return valid();
-    if (!sentBad && req.responseNonce.startsWith('tessera.mesh.v1.AuditSettings')) {
-      sentBad = true;
-      return [response(ServerPolicySchema, create(ServerPolicySchema, { server: 'other' }), 'p2')];
-    }
-    return [];
-  };
-  const client = createDiscoveryClient({
-    transport: createMeshTransport({ controlPlaneUrl: url, meshToken: TOKEN }),
-    node: { id: 'n4', server: 'demo', role: 'sidecar', version: 'test' },
-    store: createConfigStore(),
-    log: () => {},
-    onApplied: snapshot.save,
-  });
-  client.start();
+  script = validThenBadPolicy();
+  const client = startClient('n4', createConfigStore(), { onApplied: snapshot.save });
   await until(() => streams[0]?.some((r) => r.errorDetail) ?? false, 'the bad policy was NACKed');
   client.close();
 
