@@ -125,6 +125,9 @@ export interface ProxyOptions {
   port: number;
   fixtureUrl: string;
   spoolDir: string;
+  /** The proxy's last-good snapshot: per run, so a snapshot from an earlier run (signed by another
+   * control plane's key) is never restored. */
+  snapshotDir: string;
   /** Extra node flags, e.g. `--cpu-prof`. */
   nodeArgs: string[];
 }
@@ -140,6 +143,7 @@ export async function startProxy(children: Children, options: ProxyOptions): Pro
       TESSERA_PROXY_LISTEN: `127.0.0.1:${options.port}`,
       TESSERA_PROXY_UPSTREAM_URL: options.fixtureUrl,
       TESSERA_PROXY_AUDIT_SPOOL_DIR: options.spoolDir,
+      TESSERA_PROXY_SNAPSHOT_DIR: options.snapshotDir,
       TESSERA_CONTROL_PLANE_URL: options.cp.meshUrl,
       // The bench server's own mesh token, as an operator starting a proxy would get it.
       TESSERA_MESH_TOKEN: (

@@ -138,6 +138,7 @@ async function main(): Promise<void> {
       port: Number(new URL(proxyUrl).port),
       fixtureUrl: fixture.url,
       spoolDir: join(tmp, 'proxy-spool'),
+      snapshotDir: join(tmp, 'proxy-snapshot'),
       nodeArgs: [
         ...settings.proxyNodeArgs,
         ...(settings.profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []),
