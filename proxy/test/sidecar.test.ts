@@ -140,6 +140,8 @@ describe('with a controllable upstream', () => {
     JSON.stringify({ jsonrpc: '2.0', id, method, params: { name: 'x' } });
 
   test('the client credentials never reach the upstream; MCP headers do, both ways', async () => {
+    // The session is the one the upstream minted on initialize: the proxy knows it, bound to this caller.
+    assert.equal((await post(call('initialize'))).headers.get('mcp-session-id'), 'sess-1');
     seen.length = 0;
     const res = await post(call('tools/list'), {
       cookie: 'session=secret',
