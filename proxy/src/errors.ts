@@ -15,8 +15,6 @@ export const JsonRpcCode = {
   InternalError: -32603,
   /** MCP 2026-07-28: the request metadata headers disagree with the body, or are missing or malformed. */
   HeaderMismatch: -32020,
-  /** MCP 2026-07-28: the requested protocol revision is not implemented; `data` lists the supported ones. */
-  UnsupportedProtocolVersion: -32022,
   /** The caller is authenticated but no grant lets it use this server. */
   AccessDenied: -31003,
   /** The upstream MCP server failed, exited or timed out. */
@@ -45,8 +43,9 @@ const catalogue = {
   TESSERA_NOT_READY: { status: 503, rpc: JsonRpcCode.NotReady },
   TESSERA_CONFIG_INVALID: { status: 500, rpc: JsonRpcCode.InternalError },
   TESSERA_NOT_FOUND: { status: 404, rpc: JsonRpcCode.InvalidRequest },
+  TESSERA_ORIGIN_FORBIDDEN: { status: 403, rpc: JsonRpcCode.InvalidRequest },
   TESSERA_HEADER_MISMATCH: { status: 400, rpc: JsonRpcCode.HeaderMismatch },
-  TESSERA_UNSUPPORTED_PROTOCOL_VERSION: { status: 400, rpc: JsonRpcCode.UnsupportedProtocolVersion },
+  TESSERA_INVALID_PARAMS: { status: 400, rpc: JsonRpcCode.InvalidParams },
 } as const;
 
 /** Every stable error code of the proxy. */

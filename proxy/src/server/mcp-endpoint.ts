@@ -1,6 +1,6 @@
 /**
  * The MCP endpoint pipeline. For every request, in order:
- *   1. no complete configuration → 503, deny everything;
+ *   1. no complete configuration → 503, deny everything; a foreign browser `Origin` → 403 (DNS rebinding);
  *   2. authenticate the bearer token (401 with an RFC 9728 challenge);
  *   3. validate the HTTP framing and parse the JSON-RPC body (4xx, -32700/-32600), detect the wire era and
  *      check a modern request's metadata headers against its body (400, -32020/-32022);
@@ -32,6 +32,7 @@ import {
 import { continueTrace, type TraceContext } from '../telemetry/trace-context.ts';
 import type { Upstream } from '../upstream/upstream.ts';
 import { errorBody, type JsonRpcMessage, parseJsonRpc, targetOf } from './jsonrpc.ts';
+import { originAllowed } from './origin-check.ts';
 import { bearerChallenge } from './protected-resource.ts';
 import type { ProtocolEra } from './protocol-era.ts';
 import { readBody } from './read-body.ts';
@@ -45,6 +46,8 @@ export interface McpEndpointOptions {
   metrics?: ProxyMetrics;
   /** Receives one debug line per request, with its trace id. */
   log?: Log;
+  /** Browser origins allowed besides loopback and the resource URI's own origin. */
+  allowedOrigins?: readonly string[];
 }
 
 interface Context {
@@ -192,6 +195,13 @@ export function createMcpEndpoint(options: McpEndpointOptions) {
         ctx,
         new TesseraError('TESSERA_NOT_READY', 'the proxy has not received its configuration yet'),
       );
+      return;
+    }
+    const origin = req.headers.origin;
+    if (!originAllowed(origin, config.upstream.resourceUri, options.allowedOrigins)) {
+      const err = new TesseraError('TESSERA_ORIGIN_FORBIDDEN', `Origin ${origin} is not allowed`);
+      reject(res, ctx, err, {}, 'invalid');
+      req.resume();
       return;
     }
     const method = req.method ?? '';

@@ -17,12 +17,6 @@ export const PROTOCOL_VERSION_META = 'io.modelcontextprotocol/protocolVersion';
 /** The first revision with per-request metadata instead of the `initialize` handshake. */
 export const FIRST_MODERN_REVISION = '2026-07-28';
 
-/** The modern revisions whose header rules the proxy knows and therefore can enforce. */
-export const MODERN_REVISIONS: readonly string[] = ['2026-07-28'];
-
-/** The legacy revisions the proxy forwards (their rules are the upstream's business, sessions are ours). */
-export const LEGACY_REVISIONS: readonly string[] = ['2025-11-25', '2025-06-18', '2025-03-26', '2024-11-05'];
-
 const revisionPattern = /^\d{4}-\d{2}-\d{2}$/;
 
 /** Whether a revision string names a modern (per-request metadata) revision; date strings compare in order. */

@@ -10,14 +10,14 @@
  */
 import type { IncomingHttpHeaders } from 'node:http';
 import type { JsonRpcMessage } from './jsonrpc.ts';
-import { claimedRevision, LEGACY_REVISIONS, MODERN_REVISIONS } from './protocol-era.ts';
+import { claimedRevision } from './protocol-era.ts';
 
 /** Why a request's metadata was refused, mapped by the endpoint onto HTTP and JSON-RPC codes. */
 export type MetadataFailure =
   /** §Server Validation: 400 with `HeaderMismatch` (-32020). */
   | { kind: 'header_mismatch'; message: string }
-  /** §Protocol Version Header: 400 with `UnsupportedProtocolVersionError` (-32022) listing what is supported. */
-  | { kind: 'unsupported_version'; message: string; requested: string; supported: readonly string[] }
+  /** The per-request `_meta` envelope is missing or lacks its protocol version: 400 with -32602 (basic/index §_meta). */
+  | { kind: 'invalid_params'; message: string }
   /** §Sending Messages 4: a client must not POST JSON-RPC responses in this revision. */
   | { kind: 'invalid_message'; message: string };
 
@@ -139,25 +139,23 @@ export function validateRequestMetadata(
       message: 'a client must not send JSON-RPC responses in protocol revision 2026-07-28',
     };
   }
-  // §Protocol Version Header: present, equal to the body's claim, and a revision this proxy implements.
+  // §Protocol Version Header: present and equal to the body's claim. Whether the revision is supported is
+  // the upstream's answer (its UnsupportedProtocolVersionError lists what it serves, which the proxy cannot
+  // know); the header rules of 2026-07-28 apply to every modern revision as the floor.
   const version = single(headers, 'mcp-protocol-version');
   if (version === undefined) return mismatch('the MCP-Protocol-Version header is required');
   const claim = claimedRevision(message);
-  if (claim === undefined)
-    return mismatch(`params._meta["io.modelcontextprotocol/protocolVersion"] is required with ${version}`);
+  if (claim === undefined) {
+    return {
+      ok: false,
+      kind: 'invalid_params',
+      message: 'Invalid params: params._meta["io.modelcontextprotocol/protocolVersion"] is required',
+    };
+  }
   if (typeof claim !== 'string' || claim !== version)
     return mismatch(
       `MCP-Protocol-Version header value '${version}' does not match body value '${String(claim)}'`,
     );
-  if (!MODERN_REVISIONS.includes(version)) {
-    return {
-      ok: false,
-      kind: 'unsupported_version',
-      message: `Unsupported protocol version: ${version}`,
-      requested: version,
-      supported: [...MODERN_REVISIONS, ...LEGACY_REVISIONS],
-    };
-  }
   // §Standard Request Headers: Mcp-Method on every request; values are case-sensitive (§Case Sensitivity).
   // Header requirements for notifications are not defined by 2026-07-28; a header that is sent must still agree.
   const method = single(headers, 'mcp-method');

@@ -15,7 +15,7 @@ import { validateRequestMetadata } from './request-metadata.ts';
  * Returns the request's era, or throws the error to answer with:
  * - GET/DELETE naming a modern revision: 405 (2026-07-28 streamable-http §Earlier Streamable HTTP Revisions);
  * - a modern POST whose headers disagree with its body: 400 / -32020 (§Server Validation);
- * - a modern POST for a revision the proxy does not implement: 400 / -32022 with `supported` (§Protocol Version Header);
+ * - a modern POST without the `_meta` protocol-version claim its header announces: 400 / -32602;
  * - a modern POST carrying a JSON-RPC response: 400 / -32600 (§Sending Messages).
  */
 export function checkFraming(
@@ -36,10 +36,8 @@ export function checkFraming(
   switch (verdict.kind) {
     case 'header_mismatch':
       throw new TesseraError('TESSERA_HEADER_MISMATCH', verdict.message);
-    case 'unsupported_version':
-      throw new TesseraError('TESSERA_UNSUPPORTED_PROTOCOL_VERSION', verdict.message, {
-        data: { supported: verdict.supported, requested: verdict.requested },
-      });
+    case 'invalid_params':
+      throw new TesseraError('TESSERA_INVALID_PARAMS', verdict.message);
     case 'invalid_message':
       throw new TesseraError('TESSERA_BAD_REQUEST', verdict.message);
   }
