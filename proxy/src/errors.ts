@@ -13,6 +13,8 @@ export const JsonRpcCode = {
   MethodNotFound: -32601,
   InvalidParams: -32602,
   InternalError: -32603,
+  /** MCP 2026-07-28: the request metadata headers disagree with the body, or are missing or malformed. */
+  HeaderMismatch: -32020,
   /** The caller is authenticated but no grant lets it use this server. */
   AccessDenied: -31003,
   /** The upstream MCP server failed, exited or timed out. */
@@ -41,6 +43,9 @@ const catalogue = {
   TESSERA_NOT_READY: { status: 503, rpc: JsonRpcCode.NotReady },
   TESSERA_CONFIG_INVALID: { status: 500, rpc: JsonRpcCode.InternalError },
   TESSERA_NOT_FOUND: { status: 404, rpc: JsonRpcCode.InvalidRequest },
+  TESSERA_ORIGIN_FORBIDDEN: { status: 403, rpc: JsonRpcCode.InvalidRequest },
+  TESSERA_HEADER_MISMATCH: { status: 400, rpc: JsonRpcCode.HeaderMismatch },
+  TESSERA_INVALID_PARAMS: { status: 400, rpc: JsonRpcCode.InvalidParams },
 } as const;
 
 /** Every stable error code of the proxy. */
@@ -56,12 +61,15 @@ const brand = Symbol.for('tessera.proxy.error');
  */
 export class TesseraError extends Error {
   readonly code: TesseraErrorCode;
+  /** Structured detail for the JSON-RPC error's `data` member (e.g. the supported protocol versions). */
+  readonly data: unknown;
   readonly [brand] = true;
 
-  constructor(code: TesseraErrorCode, message: string, options?: { cause?: unknown }) {
+  constructor(code: TesseraErrorCode, message: string, options?: { cause?: unknown; data?: unknown }) {
     super(message, options);
     this.name = new.target.name;
     this.code = code;
+    this.data = options?.data;
   }
 
   /** The HTTP status this error answers with. */

@@ -73,6 +73,7 @@ export function createProxy(bootstrap: Bootstrap): Proxy {
     store,
     upstream,
     maxBodyBytes: bootstrap.maxBodyBytes,
+    allowedOrigins: bootstrap.allowedOrigins,
     audit: audit.record,
     log,
     metrics,

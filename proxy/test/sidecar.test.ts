@@ -64,6 +64,31 @@ describe('with server-everything over Streamable HTTP', () => {
     assert.equal(call?.user, 'alice@example.com');
     assert.ok(call.responseBytes > 0);
   });
+  test('a prompt, a resource read and a tool with progress notifications, through the proxy', async () => {
+    const client = new Client({ name: 'sidecar-test', version: '1' });
+    await client.connect(
+      new StreamableHTTPClientTransport(new URL(`${h.url}/mcp`), {
+        requestInit: { headers: { authorization: `Bearer ${await h.token()}` } },
+      }),
+    );
+    const prompt = await client.getPrompt({ name: 'simple-prompt' });
+    assert.ok(prompt.messages.length > 0);
+    const { resources } = await client.listResources();
+    assert.ok(resources.length > 0, 'server-everything lists resources');
+    const read = await client.readResource({ uri: resources[0]!.uri });
+    assert.equal(read.contents[0]?.uri, resources[0]!.uri);
+    const progress: number[] = [];
+    const r = await client.callTool(
+      { name: 'trigger-long-running-operation', arguments: { duration: 0.3, steps: 3 } },
+      undefined,
+      { onprogress: (p) => progress.push(p.progress), timeout: 60_000 },
+    );
+    assert.match(JSON.stringify(r.content), /completed/i);
+    assert.deepEqual(progress, [1, 2, 3], 'every progress notification streamed through');
+    await client.close();
+    const methods = h.audit.map((a) => a.method);
+    for (const m of ['prompts/get', 'resources/read', 'tools/call']) assert.ok(methods.includes(m), m);
+  });
 });
 
 describe('with a controllable upstream', () => {
@@ -140,6 +165,8 @@ describe('with a controllable upstream', () => {
     JSON.stringify({ jsonrpc: '2.0', id, method, params: { name: 'x' } });
 
   test('the client credentials never reach the upstream; MCP headers do, both ways', async () => {
+    // The session is the one the upstream minted on initialize: the proxy knows it, bound to this caller.
+    assert.equal((await post(call('initialize'))).headers.get('mcp-session-id'), 'sess-1');
     seen.length = 0;
     const res = await post(call('tools/list'), {
       cookie: 'session=secret',

@@ -27,6 +27,8 @@ export interface Bootstrap {
   controlPlaneUrl: URL;
   meshToken: string;
   maxBodyBytes: number;
+  /** Browser origins allowed on the MCP endpoint besides loopback and the resource URI's origin. */
+  allowedOrigins: string[];
   /** Where the last good configuration is kept across restarts. */
   snapshotDir: string;
   /** Where audit events wait until the control plane acknowledges them. */
@@ -50,6 +52,8 @@ export const settings = {
   TESSERA_MESH_TOKEN: 'bootstrap token for the mesh stream (or TESSERA_MESH_TOKEN_FILE)',
   TESSERA_MESH_TOKEN_FILE: 'file holding the mesh token',
   TESSERA_PROXY_MAX_BODY_BYTES: 'largest accepted request body (default 4194304)',
+  TESSERA_PROXY_ALLOWED_ORIGINS:
+    'comma-separated browser origins allowed besides loopback and the resource URI origin (default none)',
   TESSERA_PROXY_SNAPSHOT_DIR: 'last good configuration (default <tmpdir>/tessera-proxy/<node id>/snapshot)',
   TESSERA_PROXY_AUDIT_SPOOL_DIR:
     'audit spool directory (default <tmpdir>/tessera-proxy/<node id>/audit-spool)',
@@ -149,6 +153,15 @@ export function readBootstrap(env: Env, readFile: (path: string) => string): Boo
     p.add('TESSERA_LOG_LEVEL', `"${logLevel}" must be debug, info, warn or error`);
   }
 
+  const allowedOrigins = (env.TESSERA_PROXY_ALLOWED_ORIGINS ?? '')
+    .split(',')
+    .map((o) => o.trim())
+    .filter((o) => o !== '');
+  for (const o of allowedOrigins) {
+    if (!URL.canParse(o) || new URL(o).origin !== o)
+      p.add('TESSERA_PROXY_ALLOWED_ORIGINS', `"${o}" is not an origin like https://chat.example.com`);
+  }
+
   const nodeId = env.TESSERA_PROXY_NODE_ID || `${hostname()}-${process.pid}`;
   if (!/^[A-Za-z0-9._-]{1,253}$/.test(nodeId)) {
     p.add('TESSERA_PROXY_NODE_ID', `"${nodeId}" may hold only letters, digits, ".", "_" and "-"`);
@@ -168,6 +181,7 @@ export function readBootstrap(env: Env, readFile: (path: string) => string): Boo
       url(env, 'TESSERA_CONTROL_PLANE_URL', 'http://127.0.0.1:15010', p) ?? new URL('http://invalid'),
     meshToken,
     maxBodyBytes: integer(env, 'TESSERA_PROXY_MAX_BODY_BYTES', 4 * 1024 * 1024, 1024, 1024 * 1024 * 1024, p),
+    allowedOrigins,
     snapshotDir: env.TESSERA_PROXY_SNAPSHOT_DIR || join(tmpdir(), 'tessera-proxy', nodeId, 'snapshot'),
     auditSpoolDir:
       env.TESSERA_PROXY_AUDIT_SPOOL_DIR || join(tmpdir(), 'tessera-proxy', nodeId, 'audit-spool'),

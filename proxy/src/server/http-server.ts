@@ -21,6 +21,8 @@ export interface ProxyServerOptions {
   log: Log;
   /** The proxy's metrics, served on `/metrics`; default: a new registry. */
   metrics?: ProxyMetrics;
+  /** Browser origins allowed on the MCP endpoint besides loopback and the resource URI's origin. */
+  allowedOrigins?: readonly string[];
 }
 
 function json(res: ServerResponse, status: number, value: unknown): void {

@@ -1,8 +1,9 @@
 /**
  * The MCP endpoint pipeline. For every request, in order:
- *   1. no complete configuration → 503, deny everything;
+ *   1. no complete configuration → 503, deny everything; a foreign browser `Origin` → 403 (DNS rebinding);
  *   2. authenticate the bearer token (401 with an RFC 9728 challenge);
- *   3. validate the HTTP framing and parse the JSON-RPC body (4xx, -32700/-32600);
+ *   3. validate the HTTP framing and parse the JSON-RPC body (4xx, -32700/-32600), detect the wire era and
+ *      check a modern request's metadata headers against its body (400, -32020/-32022);
  *   4. decide the server grant (403);
  *   5. forward to the upstream, streaming the answer;
  *   6. record one audit event, and the same facts in the metrics and a debug log line.
@@ -31,8 +32,11 @@ import {
 import { continueTrace, type TraceContext } from '../telemetry/trace-context.ts';
 import type { Upstream } from '../upstream/upstream.ts';
 import { errorBody, type JsonRpcMessage, parseJsonRpc, targetOf } from './jsonrpc.ts';
+import { originAllowed } from './origin-check.ts';
 import { bearerChallenge } from './protected-resource.ts';
+import type { ProtocolEra } from './protocol-era.ts';
 import { readBody } from './read-body.ts';
+import { checkFraming } from './wire-framing.ts';
 
 export interface McpEndpointOptions {
   upstream: Upstream;
@@ -42,6 +46,8 @@ export interface McpEndpointOptions {
   metrics?: ProxyMetrics;
   /** Receives one debug line per request, with its trace id. */
   log?: Log;
+  /** Browser origins allowed besides loopback and the resource URI's own origin. */
+  allowedOrigins?: readonly string[];
 }
 
 interface Context {
@@ -155,7 +161,7 @@ export function createMcpEndpoint(options: McpEndpointOptions) {
     outcome?: AuditOutcome,
   ): void {
     const id = ctx.message && ctx.message.kind !== 'notification' ? ctx.message.id : undefined;
-    const body = errorBody(id, err.rpcCode, err.message);
+    const body = errorBody(id, err.rpcCode, err.message, err.data);
     if (!res.headersSent) res.writeHead(err.httpStatus, { 'content-type': 'application/json', ...headers });
     res.end(body);
     record(
@@ -189,6 +195,13 @@ export function createMcpEndpoint(options: McpEndpointOptions) {
         ctx,
         new TesseraError('TESSERA_NOT_READY', 'the proxy has not received its configuration yet'),
       );
+      return;
+    }
+    const origin = req.headers.origin;
+    if (!originAllowed(origin, config.upstream.resourceUri, options.allowedOrigins)) {
+      const err = new TesseraError('TESSERA_ORIGIN_FORBIDDEN', `Origin ${origin} is not allowed`);
+      reject(res, ctx, err, {}, 'invalid');
+      req.resume();
       return;
     }
     const method = req.method ?? '';
@@ -274,6 +287,16 @@ export function createMcpEndpoint(options: McpEndpointOptions) {
     } else {
       req.resume();
     }
+    let era: ProtocolEra;
+    try {
+      era = checkFraming(method, req.headers, ctx.message);
+    } catch (err) {
+      if (!(err instanceof TesseraError)) throw err;
+      const allow: Record<string, string> =
+        err.code === 'TESSERA_METHOD_NOT_ALLOWED' ? { allow: 'POST' } : {};
+      reject(res, ctx, err, allow, 'invalid');
+      return;
+    }
 
     // 4. The server-level grant.
     const decision = decideGrant(principal, config.policy);
@@ -295,7 +318,9 @@ export function createMcpEndpoint(options: McpEndpointOptions) {
         headers: upstreamHeaders(req.headers, ctx.trace),
         body,
         message: ctx.message,
-        sessionId: typeof sessionHeader === 'string' ? sessionHeader : undefined,
+        era,
+        // Modern requests have no sessions: a stray header is ignored (2026-07-28 §Earlier Streamable HTTP Revisions).
+        sessionId: era === 'legacy' && typeof sessionHeader === 'string' ? sessionHeader : undefined,
         principal: principal.subject,
         signal: abort.signal,
       },

@@ -8,9 +8,10 @@
 import type { ServerResponse } from 'node:http';
 import { Pool } from 'undici';
 import { TesseraError, type TesseraErrorCode } from '../errors.ts';
-import { errorBody } from '../server/jsonrpc.ts';
+import { errorBody, type JsonRpcId } from '../server/jsonrpc.ts';
 import type { Log } from '../telemetry/log.ts';
 import { observeResponse } from './response-observer.ts';
+import { createSessionRegistry, type SessionRegistry } from './session-registry.ts';
 import type { Exchange, ForwardResult, Upstream } from './upstream.ts';
 
 export interface HttpUpstreamOptions {
@@ -18,20 +19,53 @@ export interface HttpUpstreamOptions {
   /** Upper bound for receiving response headers; SSE bodies may then stream for as long as they need. */
   headersTimeoutMs?: number;
   log: Log;
+  /** The legacy sessions known to this upstream; default: a registry of its own. */
+  sessions?: SessionRegistry;
 }
 
 /** Request headers passed to the upstream; everything else (cookies, hop-by-hop, proxies') stays behind. */
 const forwardedRequestHeaders = [
   'accept',
   'content-type',
-  'mcp-session-id',
   'mcp-protocol-version',
-  'last-event-id',
+  'mcp-method',
+  'mcp-name',
   'traceparent',
   'tracestate',
   'baggage',
   'user-agent',
 ];
+
+/** Legacy-only request headers: a modern request has no session and no resumable stream. */
+const legacyRequestHeaders = ['mcp-session-id', 'last-event-id'];
+
+/** The most of an upstream 400 body the proxy reads to tell a lost session from a bad request. */
+const MAX_INSPECTED_BODY = 64 * 1024;
+
+function errorResult(
+  res: ServerResponse,
+  id: JsonRpcId | undefined,
+  error: TesseraError,
+  sessionId: string | undefined,
+): ForwardResult {
+  const body = errorBody(id, error.rpcCode, error.message);
+  res.writeHead(error.httpStatus, { 'content-type': 'application/json' }).end(body);
+  return {
+    status: error.httpStatus,
+    errorCode: error.rpcCode,
+    responseBytes: Buffer.byteLength(body),
+    sessionId,
+    reason: error.message,
+    failure: error.code === 'TESSERA_SESSION_NOT_FOUND' ? undefined : error.code,
+  };
+}
+
+function sessionNotFound(sessionId: string): TesseraError {
+  return new TesseraError(
+    'TESSERA_SESSION_NOT_FOUND',
+    `session "${sessionId}" is unknown or has ended; start a new one with initialize`,
+  );
+}
 
 /** Response headers passed back to the client. */
 const forwardedResponseHeaders = new Set([
@@ -51,6 +85,7 @@ export function createHttpUpstream(options: HttpUpstreamOptions): Upstream {
     bodyTimeout: 0,
   });
   const path = `${options.url.pathname}${options.url.search}`;
+  const sessions = options.sessions ?? createSessionRegistry();
 
   async function forward(exchange: Exchange, res: ServerResponse): Promise<ForwardResult> {
     const headers: Record<string, string> = {};
@@ -58,7 +93,21 @@ export function createHttpUpstream(options: HttpUpstreamOptions): Upstream {
       const v = exchange.headers[name];
       if (typeof v === 'string') headers[name] = v;
     }
+    for (const [name, v] of Object.entries(exchange.headers)) {
+      // Mirrored tool arguments (2026-07-28 §Custom Headers): intermediaries forward them.
+      if (name.startsWith('mcp-param-') && typeof v === 'string') headers[name] = v;
+    }
+    if (exchange.era === 'legacy') {
+      for (const name of legacyRequestHeaders) {
+        const v = exchange.headers[name];
+        if (typeof v === 'string') headers[name] = v;
+      }
+    }
     const id = exchange.message?.kind === 'request' ? exchange.message.id : undefined;
+    const { sessionId } = exchange;
+    if (sessionId !== undefined && !sessions.owns(sessionId, exchange.principal)) {
+      return errorResult(res, id, sessionNotFound(sessionId), undefined);
+    }
     let upstream: Awaited<ReturnType<Pool['request']>>;
     try {
       upstream = await pool.request({
@@ -77,18 +126,7 @@ export function createHttpUpstream(options: HttpUpstreamOptions): Upstream {
           ? 'the MCP server did not answer in time'
           : `the MCP server is unreachable (${e.code ?? e.message})`,
       );
-      if (!exchange.signal.aborted && !res.headersSent) {
-        const body = errorBody(id, error.rpcCode, error.message);
-        res.writeHead(error.httpStatus, { 'content-type': 'application/json' }).end(body);
-        return {
-          status: error.httpStatus,
-          errorCode: error.rpcCode,
-          responseBytes: Buffer.byteLength(body),
-          sessionId: exchange.sessionId,
-          reason: error.message,
-          failure: error.code,
-        };
-      }
+      if (!exchange.signal.aborted && !res.headersSent) return errorResult(res, id, error, sessionId);
       return {
         status: 499,
         errorCode: 0,
@@ -98,11 +136,35 @@ export function createHttpUpstream(options: HttpUpstreamOptions): Upstream {
       };
     }
 
+    if (sessionId !== undefined && (upstream.statusCode === 404 || upstream.statusCode === 400)) {
+      // The upstream lost the session (a restart, an expiry). Some servers say 400 where the spec says 404;
+      // the client only starts over on a 404, so a 400 that is about the session becomes one.
+      const text = await readBounded(upstream.body);
+      if (upstream.statusCode === 404 || /session/i.test(text)) {
+        sessions.remove(sessionId);
+        return errorResult(res, id, sessionNotFound(sessionId), undefined);
+      }
+      const contentType = upstream.headers['content-type'];
+      res.writeHead(400, typeof contentType === 'string' ? { 'content-type': contentType } : {}).end(text);
+      return { status: 400, errorCode: 0, responseBytes: Buffer.byteLength(text), sessionId, reason: '' };
+    }
+    if (exchange.httpMethod === 'DELETE' && sessionId !== undefined && upstream.statusCode < 300)
+      sessions.remove(sessionId);
+
     const out: Record<string, string> = {};
     for (const [name, value] of Object.entries(upstream.headers)) {
       if (forwardedResponseHeaders.has(name) && typeof value === 'string') out[name] = value;
     }
     const contentType = out['content-type'] ?? '';
+    const minted = out['mcp-session-id'];
+    if (
+      minted !== undefined &&
+      exchange.era === 'legacy' &&
+      exchange.message?.kind === 'request' &&
+      exchange.message.method === 'initialize' &&
+      upstream.statusCode < 300
+    )
+      sessions.add(minted, exchange.principal);
     const sse = contentType.startsWith('text/event-stream');
     if (sse) out['x-accel-buffering'] = 'no';
     const length = upstream.headers['content-length'];
@@ -133,15 +195,24 @@ export function createHttpUpstream(options: HttpUpstreamOptions): Upstream {
       }
     }
     res.end();
-    const sessionId = out['mcp-session-id'] ?? exchange.sessionId;
     return {
       status: upstream.statusCode,
       errorCode: observer.errorCode(),
       responseBytes: bytes,
-      sessionId,
+      sessionId: minted ?? sessionId,
       reason,
       failure,
     };
+  }
+
+  async function readBounded(body: AsyncIterable<unknown>): Promise<string> {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for await (const chunk of body) {
+      if (size < MAX_INSPECTED_BODY) chunks.push(chunk as Buffer);
+      size += (chunk as Buffer).length;
+    }
+    return Buffer.concat(chunks).subarray(0, MAX_INSPECTED_BODY).toString('utf8');
   }
 
   return {

@@ -8,6 +8,7 @@
 import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
 import type { TesseraErrorCode } from '../errors.ts';
 import type { JsonRpcMessage } from '../server/jsonrpc.ts';
+import type { ProtocolEra } from '../server/protocol-era.ts';
 
 /** One client HTTP request on the MCP endpoint, after authentication and policy. */
 export interface Exchange {
@@ -18,7 +19,9 @@ export interface Exchange {
   body: Buffer | undefined;
   /** The parsed body of a POST. */
   message: JsonRpcMessage | undefined;
-  /** The `Mcp-Session-Id` header, if any. */
+  /** The wire era: legacy requests may belong to a session; modern ones are stateless. */
+  era: ProtocolEra;
+  /** The `Mcp-Session-Id` header of a legacy request, if any. */
   sessionId: string | undefined;
   /** The authenticated principal; sessions are bound to it. */
   principal: string;

@@ -47,6 +47,23 @@ export interface Harness {
   close(): Promise<void>;
 }
 
+type TokenClaims = Parameters<Harness['token']>[0];
+
+function sign(
+  privateKey: Awaited<ReturnType<typeof generateKeyPair>>['privateKey'],
+  c: NonNullable<TokenClaims>,
+): Promise<string> {
+  const now = Math.floor(Date.now() / 1000);
+  return new SignJWT({ email: c.email ?? 'alice@example.com', groups: c.groups ?? [] })
+    .setProtectedHeader({ alg: 'ES256', kid: 'k1', typ: 'at+jwt' })
+    .setIssuer(ISSUER)
+    .setAudience(c.aud ?? RESOURCE)
+    .setSubject(c.sub ?? 'user-1')
+    .setIssuedAt(now)
+    .setExpirationTime(now + (c.expSeconds ?? 300))
+    .sign(privateKey);
+}
+
 export async function startHarness(options: {
   upstream: Upstream;
   users?: string[];
@@ -57,6 +74,12 @@ export async function startHarness(options: {
   metrics?: ProxyMetrics;
   /** The proxy's log; default: discarded. */
   log?: Log;
+  /**
+   * TEST ONLY: a request without `Authorization` is given a valid bearer token for alice before the
+   * proxy sees it, for clients that cannot send headers (the conformance suite). The proxy itself has
+   * no such switch.
+   */
+  defaultBearer?: boolean;
 }): Promise<Harness> {
   const { privateKey, publicKey } = await generateKeyPair('ES256');
   const jwk = { ...(await exportJWK(publicKey)), kid: 'k1', alg: 'ES256' };
@@ -114,6 +137,13 @@ export async function startHarness(options: {
     log: options.log ?? (() => {}),
     metrics: options.metrics,
   });
+  if (options.defaultBearer) {
+    const bearer = `Bearer ${await sign(privateKey, { expSeconds: 3600 })}`;
+    // Request listeners run in order, so this one fills the header in before the proxy reads it.
+    server.prependListener('request', (req) => {
+      req.headers.authorization ??= bearer;
+    });
+  }
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
   const { port } = server.address() as AddressInfo;
   return {
@@ -121,17 +151,7 @@ export async function startHarness(options: {
     store,
     audit,
     configure,
-    async token(c = {}) {
-      const now = Math.floor(Date.now() / 1000);
-      return new SignJWT({ email: c.email ?? 'alice@example.com', groups: c.groups ?? [] })
-        .setProtectedHeader({ alg: 'ES256', kid: 'k1', typ: 'at+jwt' })
-        .setIssuer(ISSUER)
-        .setAudience(c.aud ?? RESOURCE)
-        .setSubject(c.sub ?? 'user-1')
-        .setIssuedAt(now)
-        .setExpirationTime(now + (c.expSeconds ?? 300))
-        .sign(privateKey);
-    },
+    token: (c = {}) => sign(privateKey, c),
     async close() {
       server.closeAllConnections();
       await new Promise<void>((r) => server.close(() => r()));
