@@ -14,6 +14,8 @@ export interface Exchange {
   httpMethod: 'POST' | 'GET' | 'DELETE';
   /** Request headers, lower-case names, with `authorization` already removed. */
   headers: IncomingHttpHeaders;
+  /** Headers the proxy itself adds upstream (egress credentials); never the client's. */
+  upstreamHeaders?: Record<string, string>;
   /** The raw body of a POST. */
   body: Buffer | undefined;
   /** The parsed body of a POST. */
