@@ -21,6 +21,13 @@ export const JsonRpcCode = {
   UpstreamFailure: -31004,
   /** The proxy has no usable configuration yet. */
   NotReady: -31005,
+  /** Egress: the control plane could not provide the upstream credential; the proxy fails closed. */
+  CredentialUnavailable: -31006,
+  /**
+   * Egress: the user must first connect an account at a URL (MCP's URLElicitationRequiredError of
+   * 2025-11-25; the URL is in `error.data.elicitations[0].url`).
+   */
+  UrlElicitationRequired: -32042,
 } as const;
 export type JsonRpcCode = (typeof JsonRpcCode)[keyof typeof JsonRpcCode];
 
@@ -46,6 +53,10 @@ const catalogue = {
   TESSERA_ORIGIN_FORBIDDEN: { status: 403, rpc: JsonRpcCode.InvalidRequest },
   TESSERA_HEADER_MISMATCH: { status: 400, rpc: JsonRpcCode.HeaderMismatch },
   TESSERA_INVALID_PARAMS: { status: 400, rpc: JsonRpcCode.InvalidParams },
+  TESSERA_EGRESS_REFUSED: { status: 502, rpc: JsonRpcCode.UpstreamFailure },
+  TESSERA_CREDENTIAL_UNAVAILABLE: { status: 503, rpc: JsonRpcCode.CredentialUnavailable },
+  // 200: a JSON-RPC error that MCP clients must read (they do not parse the body of a 4xx/5xx).
+  TESSERA_CONNECT_REQUIRED: { status: 200, rpc: JsonRpcCode.UrlElicitationRequired },
 } as const;
 
 /** Every stable error code of the proxy. */

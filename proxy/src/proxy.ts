@@ -7,6 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { createAuditShipper } from './audit/audit-shipper.ts';
 import { openAuditSpool } from './audit/audit-spool.ts';
 import type { Bootstrap } from './config/bootstrap.ts';
+import { createEgressFromBootstrap } from './egress/egress-from-bootstrap.ts';
 import { createProxyServer } from './server/http-server.ts';
 import { createConfigStore } from './store/config-store.ts';
 import { createSnapshotFile } from './store/snapshot-file.ts';
@@ -67,7 +68,9 @@ export function createProxy(bootstrap: Bootstrap): Proxy {
           idleTimeoutMs: bootstrap.stdioIdleTimeoutMs,
           log,
         })
-      : createHttpUpstream({ url: bootstrap.upstreamUrl!, log });
+      : bootstrap.mode === 'egress'
+        ? createEgressFromBootstrap(bootstrap, transport, log)
+        : createHttpUpstream({ url: bootstrap.upstreamUrl!, log });
   const metrics = createProxyMetrics();
   const server = createProxyServer({
     store,

@@ -4,14 +4,14 @@
  * streaming, credential stripping, cancellation and every kind of bad input.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { createHttpUpstream } from '../src/upstream/http-upstream.ts';
+import { startEverythingHttp } from './helpers/everything-http.ts';
 import { freePort } from './helpers/free-port.ts';
 import { type Harness, RESOURCE, startHarness } from './helpers/harness.ts';
 
@@ -22,23 +22,9 @@ describe('with server-everything over Streamable HTTP', () => {
   let h: Harness;
 
   before(async () => {
-    const port = await freePort();
-    const entry = fileURLToPath(import.meta.resolve('@modelcontextprotocol/server-everything/dist/index.js'));
-    child = spawn(process.execPath, [entry, 'streamableHttp'], {
-      env: { ...process.env, PORT: String(port) },
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
-    await new Promise<void>((resolve, reject) => {
-      let err = '';
-      child.stderr!.on('data', (d: Buffer) => {
-        err += d.toString();
-        if (err.includes('listening')) resolve();
-      });
-      child.once('exit', (code) => reject(new Error(`server-everything exited ${code}: ${err}`)));
-    });
-    h = await startHarness({
-      upstream: createHttpUpstream({ url: new URL(`http://127.0.0.1:${port}/mcp`), log: noLog }),
-    });
+    const everything = await startEverythingHttp();
+    child = everything.child;
+    h = await startHarness({ upstream: createHttpUpstream({ url: everything.url, log: noLog }) });
   });
 
   after(async () => {

@@ -180,7 +180,7 @@ describe('readBootstrap: invalid configurations', () => {
 
   test('an unknown mode', () => {
     const lines = problems({ ...sidecar, TESSERA_PROXY_MODE: 'ambient' });
-    assert.deepEqual(lines, ['TESSERA_PROXY_MODE: "ambient" must be sidecar or stdio']);
+    assert.deepEqual(lines, ['TESSERA_PROXY_MODE: "ambient" must be sidecar, stdio or egress']);
   });
 
   for (const name of ['', 'UPPER', '-lead', 'trail-', 'under_score', 'a.b', 'x'.repeat(64)]) {

@@ -7,8 +7,9 @@
  */
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { type EgressSettings, egressSettingsDoc, readEgressSettings } from './egress-settings.ts';
 
-export type ProxyMode = 'sidecar' | 'stdio';
+export type ProxyMode = 'sidecar' | 'stdio' | 'egress';
 
 export interface Bootstrap {
   mode: ProxyMode;
@@ -17,13 +18,15 @@ export interface Bootstrap {
   nodeId: string;
   listenHost: string;
   listenPort: number;
-  /** Sidecar mode: the MCP server's Streamable HTTP endpoint, normally on localhost. */
+  /** Sidecar mode: the MCP server's Streamable HTTP endpoint, normally on localhost; egress: the remote https one. */
   upstreamUrl: URL | undefined;
   /** stdio mode: the command and its arguments, spawned without a shell. */
   stdioCommand: string | undefined;
   stdioArgs: string[];
   stdioMaxSessions: number;
   stdioIdleTimeoutMs: number;
+  /** Egress mode only. */
+  egress: EgressSettings | undefined;
   controlPlaneUrl: URL;
   meshToken: string;
   maxBodyBytes: number;
@@ -39,7 +42,8 @@ export interface Bootstrap {
 
 /** A setting of the proxy, as documented in the README. */
 export const settings = {
-  TESSERA_PROXY_MODE: 'sidecar (forward to an HTTP MCP server) or stdio (spawn one child per session)',
+  TESSERA_PROXY_MODE:
+    'sidecar (forward to an HTTP MCP server), stdio (spawn one child per session) or egress (a remote https MCP server)',
   TESSERA_PROXY_SERVER: 'the logical server name this proxy fronts (required)',
   TESSERA_PROXY_NODE_ID: 'stable identity of this proxy instance (default: <hostname>-<pid>)',
   TESSERA_PROXY_LISTEN: 'host:port of the MCP listener (default 127.0.0.1:15001)',
@@ -60,6 +64,7 @@ export const settings = {
   TESSERA_PROXY_AUDIT_SPOOL_MAX_BYTES:
     'bound of the audit spool; the oldest events are dropped past it (default 67108864)',
   TESSERA_LOG_LEVEL: 'debug, info, warn or error (default info)',
+  ...egressSettingsDoc,
 } as const;
 
 type Env = Record<string, string | undefined>;
@@ -112,8 +117,8 @@ export function parseListen(raw: string): { host: string; port: number } | undef
 export function readBootstrap(env: Env, readFile: (path: string) => string): Bootstrap {
   const p = new Problems();
   const mode = (env.TESSERA_PROXY_MODE || 'sidecar') as ProxyMode;
-  if (mode !== 'sidecar' && mode !== 'stdio')
-    p.add('TESSERA_PROXY_MODE', `"${mode}" must be sidecar or stdio`);
+  if (mode !== 'sidecar' && mode !== 'stdio' && mode !== 'egress')
+    p.add('TESSERA_PROXY_MODE', `"${mode}" must be sidecar, stdio or egress`);
   const server = env.TESSERA_PROXY_SERVER ?? '';
   if (!/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/.test(server)) {
     p.add('TESSERA_PROXY_SERVER', `"${server}" must be a DNS label (lower-case letters, digits, "-")`);
@@ -122,9 +127,22 @@ export function readBootstrap(env: Env, readFile: (path: string) => string): Boo
   if (!listen) p.add('TESSERA_PROXY_LISTEN', `"${env.TESSERA_PROXY_LISTEN}" must be host:port`);
 
   const upstreamUrl = url(env, 'TESSERA_PROXY_UPSTREAM_URL', undefined, p);
-  if (mode === 'sidecar' && !upstreamUrl && !env.TESSERA_PROXY_UPSTREAM_URL) {
-    p.add('TESSERA_PROXY_UPSTREAM_URL', 'is required in sidecar mode');
+  if ((mode === 'sidecar' || mode === 'egress') && !upstreamUrl && !env.TESSERA_PROXY_UPSTREAM_URL) {
+    p.add('TESSERA_PROXY_UPSTREAM_URL', `is required in ${mode} mode`);
   }
+  if (mode === 'egress' && upstreamUrl && upstreamUrl.protocol !== 'https:') {
+    p.add('TESSERA_PROXY_UPSTREAM_URL', 'must be https in egress mode');
+  }
+  if (mode === 'sidecar' && upstreamUrl?.protocol === 'https:') {
+    p.add('TESSERA_PROXY_UPSTREAM_URL', 'is https: a remote server needs TESSERA_PROXY_MODE=egress');
+  }
+  const egress =
+    mode === 'egress'
+      ? readEgressSettings(env, readFile, {
+          integer: (name, fallback, min, max) => integer(env, name, fallback, min, max, p),
+          problem: (name, message) => p.add(name, message),
+        })
+      : undefined;
   const stdioCommand = env.TESSERA_PROXY_STDIO_COMMAND || undefined;
   if (mode === 'stdio' && !stdioCommand) p.add('TESSERA_PROXY_STDIO_COMMAND', 'is required in stdio mode');
   let stdioArgs: string[] = [];
@@ -177,6 +195,7 @@ export function readBootstrap(env: Env, readFile: (path: string) => string): Boo
     stdioArgs,
     stdioMaxSessions: integer(env, 'TESSERA_PROXY_STDIO_MAX_SESSIONS', 32, 1, 10_000, p),
     stdioIdleTimeoutMs: integer(env, 'TESSERA_PROXY_STDIO_IDLE_TIMEOUT_MS', 900_000, 1_000, 86_400_000, p),
+    egress,
     controlPlaneUrl:
       url(env, 'TESSERA_CONTROL_PLANE_URL', 'http://127.0.0.1:15010', p) ?? new URL('http://invalid'),
     meshToken,

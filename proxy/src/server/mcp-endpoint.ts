@@ -322,6 +322,7 @@ export function createMcpEndpoint(options: McpEndpointOptions) {
         // Modern requests have no sessions: a stray header is ignored (2026-07-28 §Earlier Streamable HTTP Revisions).
         sessionId: era === 'legacy' && typeof sessionHeader === 'string' ? sessionHeader : undefined,
         principal: principal.subject,
+        user: principal.name,
         signal: abort.signal,
       },
       res,

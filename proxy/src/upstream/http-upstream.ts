@@ -6,10 +6,11 @@
  * @module
  */
 import type { ServerResponse } from 'node:http';
-import { Pool } from 'undici';
+import { type Dispatcher, Pool } from 'undici';
 import { TesseraError, type TesseraErrorCode } from '../errors.ts';
 import { errorBody, type JsonRpcId } from '../server/jsonrpc.ts';
 import type { Log } from '../telemetry/log.ts';
+import { answerError } from './answer-error.ts';
 import { observeResponse } from './response-observer.ts';
 import { createSessionRegistry, type SessionRegistry } from './session-registry.ts';
 import type { Exchange, ForwardResult, Upstream } from './upstream.ts';
@@ -18,6 +19,8 @@ export interface HttpUpstreamOptions {
   url: URL;
   /** Upper bound for receiving response headers; SSE bodies may then stream for as long as they need. */
   headersTimeoutMs?: number;
+  /** Where requests go; default: a pool of plain connections to the URL's origin. */
+  dispatcher?: Dispatcher;
   log: Log;
   /** The legacy sessions known to this upstream; default: a registry of its own. */
   sessions?: SessionRegistry;
@@ -77,13 +80,40 @@ const forwardedResponseHeaders = new Set([
   'retry-after',
 ]);
 
+/** Maps a failed upstream request to the catalogue: the proxy's own refusals keep their code. */
+function toUpstreamError(err: unknown): TesseraError {
+  if (err instanceof TesseraError) return err;
+  const e = err as { code?: string; message: string };
+  if (e.code === 'UND_ERR_HEADERS_TIMEOUT' || e.code === 'UND_ERR_CONNECT_TIMEOUT') {
+    return new TesseraError('TESSERA_UPSTREAM_TIMEOUT', 'the MCP server did not answer in time');
+  }
+  if (e.code === 'UND_ERR_REDIRECT_MAX') {
+    return new TesseraError(
+      'TESSERA_EGRESS_REFUSED',
+      'egress refused: the MCP server redirected too many times',
+    );
+  }
+  if (e.code !== undefined && /CERT|SIGNATURE|TLS|SSL|ALTNAME/.test(e.code)) {
+    return new TesseraError(
+      'TESSERA_UPSTREAM_UNAVAILABLE',
+      `TLS verification of the MCP server failed (${e.code})`,
+    );
+  }
+  return new TesseraError(
+    'TESSERA_UPSTREAM_UNAVAILABLE',
+    `the MCP server is unreachable (${e.code ?? e.message})`,
+  );
+}
+
 export function createHttpUpstream(options: HttpUpstreamOptions): Upstream {
-  const pool = new Pool(options.url.origin, {
-    connections: 64,
-    headersTimeout: options.headersTimeoutMs ?? 60_000,
-    // SSE streams may be idle for long stretches; the client's disconnect ends them.
-    bodyTimeout: 0,
-  });
+  const dispatcher: Dispatcher =
+    options.dispatcher ??
+    new Pool(options.url.origin, {
+      connections: 64,
+      headersTimeout: options.headersTimeoutMs ?? 60_000,
+      // SSE streams may be idle for long stretches; the client's disconnect ends them.
+      bodyTimeout: 0,
+    });
   const path = `${options.url.pathname}${options.url.search}`;
   const sessions = options.sessions ?? createSessionRegistry();
 
@@ -108,32 +138,23 @@ export function createHttpUpstream(options: HttpUpstreamOptions): Upstream {
     if (sessionId !== undefined && !sessions.owns(sessionId, exchange.principal)) {
       return errorResult(res, id, sessionNotFound(sessionId), undefined);
     }
-    let upstream: Awaited<ReturnType<Pool['request']>>;
+    // Headers the proxy adds itself (upstream credentials) go after the filter, and are dropped if a
+    // redirect leaves the upstream's origin.
+    const own = exchange.upstreamHeaders ?? {};
+    Object.assign(headers, own);
+    let upstream: Dispatcher.ResponseData;
     try {
-      upstream = await pool.request({
+      upstream = await dispatcher.request({
+        origin: options.url.origin,
         method: exchange.httpMethod,
         path,
         headers,
         body: exchange.body,
         signal: exchange.signal,
-      });
+        stripHeadersOnCrossOriginRedirect: Object.keys(own),
+      } as Dispatcher.RequestOptions);
     } catch (err) {
-      const e = err as { code?: string; message: string };
-      const timeout = e.code === 'UND_ERR_HEADERS_TIMEOUT';
-      const error = new TesseraError(
-        timeout ? 'TESSERA_UPSTREAM_TIMEOUT' : 'TESSERA_UPSTREAM_UNAVAILABLE',
-        timeout
-          ? 'the MCP server did not answer in time'
-          : `the MCP server is unreachable (${e.code ?? e.message})`,
-      );
-      if (!exchange.signal.aborted && !res.headersSent) return errorResult(res, id, error, sessionId);
-      return {
-        status: 499,
-        errorCode: 0,
-        responseBytes: 0,
-        sessionId: exchange.sessionId,
-        reason: 'client disconnected',
-      };
+      return answerError(res, exchange, toUpstreamError(err));
     }
 
     if (sessionId !== undefined && (upstream.statusCode === 404 || upstream.statusCode === 400)) {
@@ -218,7 +239,7 @@ export function createHttpUpstream(options: HttpUpstreamOptions): Upstream {
   return {
     forward,
     async close() {
-      await pool.close();
+      await dispatcher.close();
     },
   };
 }

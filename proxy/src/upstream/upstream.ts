@@ -15,6 +15,8 @@ export interface Exchange {
   httpMethod: 'POST' | 'GET' | 'DELETE';
   /** Request headers, lower-case names, with `authorization` already removed. */
   headers: IncomingHttpHeaders;
+  /** Headers the proxy itself adds upstream (egress credentials); never the client's. */
+  upstreamHeaders?: Record<string, string>;
   /** The raw body of a POST. */
   body: Buffer | undefined;
   /** The parsed body of a POST. */
@@ -23,8 +25,10 @@ export interface Exchange {
   era: ProtocolEra;
   /** The `Mcp-Session-Id` header of a legacy request, if any. */
   sessionId: string | undefined;
-  /** The authenticated principal; sessions are bound to it. */
+  /** The authenticated principal's subject (`sub`); sessions are bound to it. */
   principal: string;
+  /** The principal's user name (the `email` claim, else `sub`): whose upstream credential to use. */
+  user: string;
   /** Aborted when the client goes away before the response ends. */
   signal: AbortSignal;
 }

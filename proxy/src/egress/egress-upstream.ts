@@ -1,0 +1,94 @@
+/**
+ * The egress upstream: a remote MCP server over https. It is the HTTP upstream with three
+ * differences:
+ *   1. connections go through the guarded connector (TLS verified, SSRF guard after DNS resolution);
+ *   2. redirects are followed by the proxy, up to `MAX_REDIRECTS`, each target checked again by the
+ *      connector (https only; 307/308 keep the method and body, 301/302/303 turn a POST into a GET as
+ *      fetch does); a redirect that leaves the upstream's origin loses the credential headers;
+ *   3. each exchange carries the user's upstream credential from the control plane, or is answered
+ *      with the credential error when there is none (fail closed).
+ *
+ * The client's own `Authorization`, cookies and every header outside the HTTP upstream's short list
+ * never reach the remote server.
+ *
+ * @module
+ */
+
+import { randomUUID } from 'node:crypto';
+import type { ServerResponse } from 'node:http';
+import { Agent, interceptors } from 'undici';
+import { TesseraError } from '../errors.ts';
+import type { Log } from '../telemetry/log.ts';
+import { answerError } from '../upstream/answer-error.ts';
+import { createHttpUpstream } from '../upstream/http-upstream.ts';
+import type { Exchange, ForwardResult, Upstream } from '../upstream/upstream.ts';
+import type { CredentialClient } from './credential-client.ts';
+import { createGuardedConnector, type GuardedConnectOptions } from './guarded-connect.ts';
+import type { AllowList } from './ssrf-guard.ts';
+
+/** Redirect hops followed before the exchange fails. */
+export const MAX_REDIRECTS = 3;
+
+export interface EgressUpstreamOptions {
+  /** The remote MCP server's Streamable HTTP URL; https. */
+  url: URL;
+  allow: AllowList;
+  /** Extra CA certificates (PEM) trusted besides Node's roots. */
+  ca?: string;
+  connectTimeoutMs: number;
+  /** Most connections per origin. */
+  maxConnections: number;
+  credentials: CredentialClient;
+  log: Log;
+  /** Test seam: host name resolution. */
+  resolve?: GuardedConnectOptions['resolve'];
+}
+
+/** The JSON-RPC error `data` of MCP's URLElicitationRequiredError, pointing the user at `url`. */
+export function connectRequiredData(url: string, message: string) {
+  return { elicitations: [{ mode: 'url', elicitationId: randomUUID(), url, message }] };
+}
+
+export function createEgressUpstream(options: EgressUpstreamOptions): Upstream {
+  if (options.url.protocol !== 'https:')
+    throw new TypeError(`egress upstream URL must be https, not ${options.url.protocol}`);
+  const agent = new Agent({
+    connect: createGuardedConnector({
+      allow: options.allow,
+      ca: options.ca,
+      connectTimeoutMs: options.connectTimeoutMs,
+      resolve: options.resolve,
+    }),
+    connections: options.maxConnections,
+    keepAliveTimeout: 30_000,
+    headersTimeout: 60_000,
+    // SSE streams may be idle for long stretches; the client's disconnect ends them.
+    bodyTimeout: 0,
+  });
+  const http = createHttpUpstream({
+    url: options.url,
+    dispatcher: agent.compose(
+      interceptors.redirect({ maxRedirections: MAX_REDIRECTS, throwOnMaxRedirect: true }),
+    ),
+    log: options.log,
+  });
+
+  async function forward(exchange: Exchange, res: ServerResponse): Promise<ForwardResult> {
+    let credential: Awaited<ReturnType<CredentialClient['get']>>;
+    try {
+      credential = await options.credentials.get(exchange.user);
+    } catch (err) {
+      if (!(err instanceof TesseraError)) throw err;
+      options.log('warn', 'no upstream credential', { error: err.message });
+      return answerError(res, exchange, err);
+    }
+    if (credential.connectUrl) {
+      const message = `this server needs you to connect your account first: open ${credential.connectUrl}`;
+      const error = new TesseraError('TESSERA_CONNECT_REQUIRED', message);
+      return answerError(res, exchange, error, connectRequiredData(credential.connectUrl, message));
+    }
+    return http.forward({ ...exchange, upstreamHeaders: credential.headers }, res);
+  }
+
+  return { forward, close: () => http.close() };
+}

@@ -1,0 +1,325 @@
+/**
+ * The proxy in egress mode on real sockets: an https MCP server (the MCP SDK's, behind a certificate
+ * from a CA made for the test) reached through the proxy with the SDK client; the user's credential
+ * comes from a real Connect `CredentialService` peer. Covers TLS verification, the SSRF guard on the
+ * first hop and on redirects, credential handling, and that the client's token never goes upstream.
+ */
+import assert from 'node:assert/strict';
+import type { LookupAddress } from 'node:dns';
+import { after, before, beforeEach, describe, test } from 'node:test';
+import { Code, ConnectError } from '@connectrpc/connect';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { createCredentialClient } from '../src/egress/credential-client.ts';
+import { createEgressUpstream, type EgressUpstreamOptions } from '../src/egress/egress-upstream.ts';
+import { parseAllowList } from '../src/egress/ssrf-guard.ts';
+import { createMeshTransport } from '../src/xds/mesh-transport.ts';
+import { type CredentialPeer, startCredentialPeer } from './helpers/credential-peer.ts';
+import { type Harness, startHarness } from './helpers/harness.ts';
+import { type HttpsMcpServer, startHttpsMcpServer } from './helpers/https-mcp-server.ts';
+import { createTestPki, type TestPki } from './helpers/test-pki.ts';
+
+const MESH_TOKEN = 'e'.repeat(40);
+const noLog = () => {};
+/** Test DNS: the names the certificate carries, and a name with one public and one private record. */
+const zone: Record<string, LookupAddress[]> = {
+  'mcp.test': [{ address: '127.0.0.1', family: 4 }],
+  'other.test': [{ address: '127.0.0.1', family: 4 }],
+  'rebind.test': [
+    { address: '93.184.216.34', family: 4 },
+    { address: '127.0.0.1', family: 4 },
+  ],
+};
+const resolve: EgressUpstreamOptions['resolve'] = (host, _options, cb) => {
+  const answer = zone[host];
+  if (!answer) {
+    cb(Object.assign(new Error(`getaddrinfo ENOTFOUND ${host}`), { code: 'ENOTFOUND' }), []);
+    return;
+  }
+  cb(null, answer);
+};
+
+let pki: TestPki;
+let remote: HttpsMcpServer;
+let peer: CredentialPeer;
+const open: Harness[] = [];
+
+before(async () => {
+  pki = createTestPki({ dns: ['mcp.test', 'other.test', 'rebind.test'], ip: ['127.0.0.1', '127.0.0.2'] });
+  remote = await startHttpsMcpServer(pki);
+  peer = await startCredentialPeer(MESH_TOKEN, (r) => ({
+    headers: [
+      { name: 'authorization', value: `Bearer upstream-token-for-${r.user}` },
+      { name: 'x-api-key', value: `key-for-${r.user}` },
+    ],
+  }));
+});
+after(async () => {
+  for (const h of open) await h.close();
+  await remote?.close();
+  await peer?.close();
+  pki?.remove();
+});
+beforeEach(() => {
+  remote.seen.length = 0;
+});
+
+/** A proxy harness whose upstream is the egress upstream toward `path` on the fixture. */
+async function proxyTo(
+  target: string,
+  overrides: Partial<Pick<EgressUpstreamOptions, 'ca' | 'allow'>> & { peer?: CredentialPeer } = {},
+): Promise<Harness> {
+  const credentials = createCredentialClient({
+    transport: createMeshTransport({ controlPlaneUrl: (overrides.peer ?? peer).url, meshToken: MESH_TOKEN }),
+    server: 'demo',
+    defaultTtlMs: 60_000,
+    maxEntries: 100,
+  });
+  const h = await startHarness({
+    upstream: createEgressUpstream({
+      url: new URL(target),
+      allow: overrides.allow ?? parseAllowList(['127.0.0.1']).allow,
+      ca: 'ca' in overrides ? overrides.ca : pki.caCert,
+      connectTimeoutMs: 10_000,
+      maxConnections: 8,
+      credentials,
+      log: noLog,
+      resolve,
+    }),
+  });
+  open.push(h);
+  return h;
+}
+
+const remoteUrl = (host: string, path = '/mcp') => `https://${host}:${remote.port}${path}`;
+
+/** POSTs an initialize through the proxy and returns the HTTP status and the parsed body. */
+async function initialize(
+  h: Harness,
+): Promise<{ status: number; body: { error?: { code: number; message: string; data?: unknown } } }> {
+  const res = await fetch(`${h.url}/mcp`, {
+    method: 'POST',
+    headers: {
+      authorization: `Bearer ${await h.token()}`,
+      'content-type': 'application/json',
+      accept: 'application/json, text/event-stream',
+    },
+    body: JSON.stringify({
+      jsonrpc: '2.0',
+      id: 1,
+      method: 'initialize',
+      params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 't', version: '1' } },
+    }),
+  });
+  return { status: res.status, body: (await res.json()) as never };
+}
+
+describe('through a verified TLS connection', () => {
+  test('the SDK client lists and calls tools; the upstream sees the credential, never the client token', async () => {
+    const h = await proxyTo(remoteUrl('127.0.0.1'));
+    const clientToken = await h.token();
+    const client = new Client({ name: 'egress-test', version: '1' });
+    await client.connect(
+      new StreamableHTTPClientTransport(new URL(`${h.url}/mcp`), {
+        requestInit: {
+          headers: {
+            authorization: `Bearer ${clientToken}`,
+            cookie: 'session=client-secret',
+            'x-custom': 'nope',
+          },
+        },
+      }),
+    );
+    const { tools } = await client.listTools();
+    assert.deepEqual(
+      tools.map((t) => t.name),
+      ['echo'],
+    );
+    const r = await client.callTool({ name: 'echo', arguments: { message: 'over https' } });
+    assert.deepEqual(r.content, [{ type: 'text', text: 'remote: over https' }]);
+    await client.close();
+
+    assert.ok(remote.seen.length >= 3);
+    for (const { headers } of remote.seen) {
+      assert.equal(headers.authorization, 'Bearer upstream-token-for-alice@example.com');
+      assert.equal(headers['x-api-key'], 'key-for-alice@example.com');
+      assert.equal(headers.cookie, undefined);
+      assert.equal(headers['x-custom'], undefined);
+      assert.ok(
+        !JSON.stringify(headers).includes(clientToken),
+        'the client token never reaches the upstream',
+      );
+      assert.ok(!JSON.stringify(headers).includes('client-secret'));
+    }
+    assert.equal(h.audit.find((a) => a.method === 'tools/call')?.outcome, 'ok');
+  });
+
+  test('a host name is resolved, checked, and verified against the certificate', async () => {
+    const h = await proxyTo(remoteUrl('mcp.test'));
+    const { status } = await initialize(h);
+    assert.equal(status, 200);
+    assert.equal(remote.seen.length, 1);
+    assert.equal(remote.seen[0]!.headers.host, `mcp.test:${remote.port}`);
+  });
+
+  test('without the CA configured, the certificate is refused and nothing reaches the server', async () => {
+    const h = await proxyTo(remoteUrl('127.0.0.1'), { ca: undefined });
+    const { status, body } = await initialize(h);
+    assert.equal(status, 502);
+    assert.equal(body.error?.code, -31004);
+    assert.match(
+      body.error?.message ?? '',
+      /TLS verification of the MCP server failed \((UNABLE_TO_VERIFY_LEAF_SIGNATURE|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_GET_ISSUER_CERT_LOCALLY)\)/,
+    );
+    assert.equal(remote.seen.length, 0);
+  });
+
+  test('a certificate for another name is refused', async () => {
+    zone['wrong.test'] = [{ address: '127.0.0.1', family: 4 }];
+    const h = await proxyTo(remoteUrl('wrong.test'));
+    const { status, body } = await initialize(h);
+    assert.equal(status, 502);
+    assert.match(
+      body.error?.message ?? '',
+      /TLS verification of the MCP server failed \(ERR_TLS_CERT_ALTNAME_INVALID\)/,
+    );
+    assert.equal(remote.seen.length, 0);
+  });
+});
+
+describe('the SSRF guard', () => {
+  test('refuses a loopback address that is not allow-listed', async () => {
+    const h = await proxyTo(remoteUrl('127.0.0.1'), { allow: parseAllowList([]).allow });
+    const { status, body } = await initialize(h);
+    assert.equal(status, 502);
+    assert.equal(body.error?.code, -31004);
+    assert.match(body.error?.message ?? '', /^egress refused: 127\.0\.0\.1 is a loopback address/);
+    assert.equal(remote.seen.length, 0);
+    assert.equal(h.audit[0]?.reason, body.error?.message);
+  });
+
+  test('checks the address a name resolves to', async () => {
+    const h = await proxyTo(remoteUrl('mcp.test'), { allow: parseAllowList([]).allow });
+    const { body } = await initialize(h);
+    assert.match(
+      body.error?.message ?? '',
+      /^egress refused: mcp\.test resolved to 127\.0\.0\.1, a loopback address/,
+    );
+    assert.equal(remote.seen.length, 0);
+  });
+
+  test('refuses a name with any private record, even beside a public one', async () => {
+    const h = await proxyTo(remoteUrl('rebind.test'), { allow: parseAllowList([]).allow });
+    const { body } = await initialize(h);
+    assert.match(body.error?.message ?? '', /rebind\.test resolved to 127\.0\.0\.1, a loopback address/);
+    assert.equal(remote.seen.length, 0);
+  });
+
+  test('checks every redirect target: private, metadata and plain http are refused', async () => {
+    const cases: Array<[string, RegExp]> = [
+      [`https://127.0.0.2:${remote.port}/mcp`, /egress refused: 127\.0\.0\.2 is a loopback address/],
+      [
+        'https://169.254.169.254/latest/meta-data/',
+        /egress refused: 169\.254\.169\.254 is a metadata address/,
+      ],
+      ['https://[fd00:ec2::254]/', /egress refused: fd00:ec2::254 is a metadata address/],
+      ['https://10.1.2.3/mcp', /egress refused: 10\.1\.2\.3 is a private address/],
+      [`http://127.0.0.1:${remote.port}/mcp`, /egress refused: http:\/\/127\.0\.0\.1:\d+ is not https/],
+    ];
+    for (const [target, message] of cases) {
+      remote.seen.length = 0;
+      const to = await proxyTo(remoteUrl('127.0.0.1', `/to?url=${encodeURIComponent(target)}`));
+      const { status, body } = await initialize(to);
+      assert.equal(status, 502, target);
+      assert.match(body.error?.message ?? '', message);
+      assert.deepEqual(
+        remote.seen.map((s) => s.path),
+        [`/to?url=${encodeURIComponent(target)}`],
+        'only the first hop reached a server',
+      );
+    }
+  });
+
+  test('follows a redirect to an allowed target; the credential goes only to the same origin', async () => {
+    const same = await proxyTo(remoteUrl('127.0.0.1', `/to?url=${encodeURIComponent('/mcp')}`));
+    assert.equal((await initialize(same)).status, 200);
+    assert.deepEqual(
+      remote.seen.map((s) => [s.path, s.headers.authorization]),
+      [
+        [`/to?url=${encodeURIComponent('/mcp')}`, 'Bearer upstream-token-for-alice@example.com'],
+        ['/mcp', 'Bearer upstream-token-for-alice@example.com'],
+      ],
+    );
+
+    remote.seen.length = 0;
+    const cross = await proxyTo(
+      remoteUrl('127.0.0.1', `/to?url=${encodeURIComponent(remoteUrl('other.test'))}`),
+    );
+    assert.equal((await initialize(cross)).status, 200);
+    assert.equal(remote.seen.length, 2);
+    assert.equal(remote.seen[0]!.headers.authorization, 'Bearer upstream-token-for-alice@example.com');
+    assert.equal(remote.seen[1]!.headers.host, `other.test:${remote.port}`);
+    assert.equal(remote.seen[1]!.headers.authorization, undefined, 'a cross-origin hop loses the credential');
+    assert.equal(
+      remote.seen[1]!.headers['x-api-key'],
+      undefined,
+      'every credential header, not only authorization',
+    );
+    assert.equal(remote.seen[0]!.headers['x-api-key'], 'key-for-alice@example.com');
+  });
+
+  test('gives up after three redirects', async () => {
+    const h = await proxyTo(remoteUrl('127.0.0.1', '/hop/0'));
+    const { status, body } = await initialize(h);
+    assert.equal(status, 502);
+    assert.match(body.error?.message ?? '', /redirected too many times/);
+    assert.deepEqual(
+      remote.seen.map((s) => s.path),
+      ['/hop/0', '/hop/1', '/hop/2', '/hop/3'],
+    );
+  });
+});
+
+describe('upstream credentials', () => {
+  test('a user who must connect an account gets MCP URLElicitationRequired with the URL', async () => {
+    const connect = await startCredentialPeer(MESH_TOKEN, () => ({
+      connectUrl: 'https://tessera.example.com/connect/demo',
+    }));
+    try {
+      const h = await proxyTo(remoteUrl('127.0.0.1'), { peer: connect });
+      const { status, body } = await initialize(h);
+      assert.equal(status, 200);
+      assert.equal(body.error?.code, -32042);
+      assert.match(
+        body.error?.message ?? '',
+        /connect your account first: open https:\/\/tessera\.example\.com\/connect\/demo/,
+      );
+      const data = body.error?.data as {
+        elicitations: Array<{ mode: string; url: string; elicitationId: string }>;
+      };
+      assert.equal(data.elicitations[0]?.mode, 'url');
+      assert.equal(data.elicitations[0]?.url, 'https://tessera.example.com/connect/demo');
+      assert.ok(data.elicitations[0]?.elicitationId);
+      assert.equal(remote.seen.length, 0);
+      assert.equal(connect.calls[0]?.request.user, 'alice@example.com');
+    } finally {
+      await connect.close();
+    }
+  });
+
+  test('the control plane failing means no request upstream: fail closed with -31006', async () => {
+    const failing = await startCredentialPeer(MESH_TOKEN, () => {
+      throw new ConnectError('token endpoint down', Code.Unavailable);
+    });
+    try {
+      const h = await proxyTo(remoteUrl('127.0.0.1'), { peer: failing });
+      const { status, body } = await initialize(h);
+      assert.equal(status, 503);
+      assert.equal(body.error?.code, -31006);
+      assert.match(body.error?.message ?? '', /upstream credential is unavailable.*token endpoint down/);
+      assert.equal(remote.seen.length, 0);
+    } finally {
+      await failing.close();
+    }
+  });
+});
