@@ -19,6 +19,12 @@ export const JsonRpcCode = {
   UpstreamFailure: -31004,
   /** The proxy has no usable configuration yet. */
   NotReady: -31005,
+  /** The caller exceeded a rate limit; HTTP `Retry-After` says when to try again. */
+  RateLimited: -31006,
+  /** A filter webhook denied the request or the response. */
+  FilterDenied: -31007,
+  /** A filter webhook failed (timeout, error status, malformed or forbidden answer): fail closed. */
+  FilterFailed: -31008,
 } as const;
 export type JsonRpcCode = (typeof JsonRpcCode)[keyof typeof JsonRpcCode];
 
@@ -41,6 +47,9 @@ const catalogue = {
   TESSERA_NOT_READY: { status: 503, rpc: JsonRpcCode.NotReady },
   TESSERA_CONFIG_INVALID: { status: 500, rpc: JsonRpcCode.InternalError },
   TESSERA_NOT_FOUND: { status: 404, rpc: JsonRpcCode.InvalidRequest },
+  TESSERA_RATE_LIMITED: { status: 429, rpc: JsonRpcCode.RateLimited },
+  TESSERA_FILTER_DENIED: { status: 403, rpc: JsonRpcCode.FilterDenied },
+  TESSERA_FILTER_FAILED: { status: 502, rpc: JsonRpcCode.FilterFailed },
 } as const;
 
 /** Every stable error code of the proxy. */
