@@ -7,9 +7,10 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { create } from '@bufbuild/protobuf';
-import { timestampNow } from '@bufbuild/protobuf/wkt';
+import { anyUnpack, timestampNow } from '@bufbuild/protobuf/wkt';
 import { Code, ConnectError } from '@connectrpc/connect';
 import { AuditEventSchema } from '@tessera/api/mesh/v1/audit';
+import { ServerPolicySchema } from '@tessera/api/mesh/v1/config';
 import { type DiscoveryResponse, StatusSchema } from '@tessera/api/mesh/v1/discovery';
 import { createLocalJWKSet, jwtVerify } from 'jose';
 import type { DataSource } from 'typeorm';
@@ -63,7 +64,7 @@ describe('migrations', () => {
     await again.destroy();
     assert.deepEqual(
       rows.map((r) => r.name),
-      ['InitialSchema1764000000000', 'AuditTraceId1764100000000'],
+      ['InitialSchema1764000000000', 'AuditTraceId1764100000000', 'ServerPolicyAuditDecisions1764200000000'],
     );
   });
 });
@@ -346,5 +347,139 @@ describe('audit ingestion', () => {
       Code.Unauthenticated,
     );
     assert.equal(await count(), before);
+  });
+});
+
+describe('server policy API', () => {
+  const policy = {
+    rules: [
+      { id: 'no-delete', effect: 'DENY', targets: ['delete_*'] },
+      {
+        id: 'eng-tools',
+        effect: 'ALLOW',
+        principals: { groups: ['eng'], claims: [{ claim: 'department', values: ['research'] }] },
+        methods: ['tools/*'],
+        condition: 'args.path.startsWith("/tmp/")',
+      },
+    ],
+    rateLimits: { perUser: { capacity: 20, refillPerSecond: 2 } },
+    filters: [
+      {
+        name: 'dlp',
+        url: 'http://127.0.0.1:9/hook',
+        phase: 'request',
+        hmacSecret: 'k'.repeat(32),
+        mayMutate: true,
+      },
+    ],
+    auditBodies: { enabled: true, maxBytes: 2048 },
+  };
+
+  test('stores a valid policy, hides filter secrets and pushes it to the proxies', async () => {
+    const s = stream();
+    s.send({ node: { ...node, id: 'policy-proxy' }, typeUrl: types[2]! });
+    const first = await s.next();
+    const put = await admin('PUT', '/api/v1/servers/github/policy', policy);
+    assert.equal(put.statusCode, 200, put.body);
+    const view = put.json().policy;
+    assert.equal(view.filters[0].hmacSecret, '(set)');
+    assert.equal(view.filters[0].timeoutMs, 2000);
+    assert.equal(view.rules[1].condition, 'args.path.startsWith("/tmp/")');
+    const [row] = await ds.query("SELECT policy FROM mcp_servers WHERE name = 'github'");
+    assert.equal(row.policy.filters[0].hmacSecret, 'k'.repeat(32));
+    s.send({ typeUrl: first.typeUrl, versionInfo: first.versionInfo, responseNonce: first.nonce });
+    const pushed = await s.next();
+    assert.equal(pushed.typeUrl, types[2]);
+    const p = anyUnpack(pushed.resources[0]!.resource!, ServerPolicySchema)!;
+    assert.deepEqual(
+      p.rules.map((r) => r.id),
+      ['no-delete', 'eng-tools'],
+    );
+    assert.equal(p.filters[0]!.hmacSecret, 'k'.repeat(32));
+    assert.equal(p.rateLimits?.perUser?.capacity, 20);
+    s.close();
+  });
+
+  test('bad policies get 400 naming the problem and change nothing', async () => {
+    const before = (await admin('GET', '/api/v1/servers/github')).json().policy;
+    const cases: Array<[unknown, RegExp]> = [
+      [
+        { rules: [{ id: 'x', effect: 'ALLOW', condition: 'args.a ==' }] },
+        /rule "x": "condition" is not valid CEL/,
+      ],
+      [{ rules: [{ id: 'x', effect: 'PERMIT' }] }, /rule "x": "effect" must be "ALLOW" or "DENY"/],
+      [
+        {
+          rules: [
+            { id: 'x', effect: 'ALLOW' },
+            { id: 'x', effect: 'DENY' },
+          ],
+        },
+        /rule "x" is defined twice/,
+      ],
+      [{ rules: [{ id: 'x', effect: 'ALLOW', extra: 1 }] }, /unknown field "rules\[0\].extra"/],
+      [{ rateLimits: { perUser: { capacity: 0, refillPerSecond: 1 } } }, /rateLimits.perUser.capacity/],
+      [
+        { rateLimits: { perTool: { capacity: 1, refillPerSecond: -1 } } },
+        /rateLimits.perTool.refillPerSecond/,
+      ],
+      [{ filters: [{ ...policy.filters[0], hmacSecret: 'short' }] }, /"hmacSecret" must be a string of 16/],
+      [{ filters: [{ ...policy.filters[0], phase: 'both' }] }, /"phase" must be "request" or "response"/],
+      [{ filters: [{ ...policy.filters[0], url: 'file:///etc/passwd' }] }, /"url" must be http or https/],
+      [{ auditBodies: { enabled: true, maxBytes: 10_000_000 } }, /auditBodies.maxBytes/],
+      [{ surprise: true }, /unknown field "body.surprise"/],
+    ];
+    for (const [body, message] of cases) {
+      const res = await admin('PUT', '/api/v1/servers/github/policy', body);
+      assert.equal(res.statusCode, 400, JSON.stringify(body));
+      assert.equal(res.json().error, 'TESSERA_INVALID_ARGUMENT');
+      assert.match(res.json().message, message);
+    }
+    assert.deepEqual((await admin('GET', '/api/v1/servers/github')).json().policy, before);
+    assert.equal((await admin('PUT', '/api/v1/servers/nope/policy', {})).statusCode, 404);
+  });
+
+  test('audit events keep the decision, rule, filters, digest and bodies', async () => {
+    const eventId = randomUUID();
+    const e = create(AuditEventSchema, {
+      eventId,
+      time: timestampNow(),
+      proxyId: 'p1',
+      server: 'github',
+      user: 'alice@example.com',
+      method: 'tools/call',
+      target: 'delete_repo',
+      outcome: 'denied',
+      httpStatus: 403,
+      decision: 'deny',
+      ruleId: 'no-delete',
+      filters: [{ name: 'dlp', phase: 'request', decision: 'allow', reason: '', latencyUs: 12n }],
+      argumentsDigest: 'a'.repeat(64),
+      clientId: 'cursor',
+      groups: ['eng'],
+      requestBody: '{"password":"[REDACTED]"}',
+      bodiesTruncated: true,
+      era: '2025-11-25',
+    });
+    assert.equal((await clients().audit.ingest({ batchId: randomUUID(), events: [e] })).stored, 1);
+    const [row] = await ds.query('SELECT * FROM audit_events WHERE event_id = $1', [eventId]);
+    assert.equal(row.decision, 'deny');
+    assert.equal(row.rule_id, 'no-delete');
+    assert.deepEqual(row.filters, [
+      { name: 'dlp', phase: 'request', decision: 'allow', reason: '', latencyUs: 12 },
+    ]);
+    assert.equal(row.arguments_digest, 'a'.repeat(64));
+    assert.equal(row.client_id, 'cursor');
+    assert.deepEqual(row.groups, ['eng']);
+    assert.equal(row.request_body, '{"password":"[REDACTED]"}');
+    assert.equal(row.bodies_truncated, true);
+    assert.equal(row.era, '2025-11-25');
+    await expectCode(
+      clients().audit.ingest({
+        batchId: randomUUID(),
+        events: [create(AuditEventSchema, { ...e, eventId: randomUUID(), decision: 'maybe' })],
+      }),
+      Code.InvalidArgument,
+    );
   });
 });

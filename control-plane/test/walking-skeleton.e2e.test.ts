@@ -123,7 +123,7 @@ test('a user without the grant is refused with 403', async () => {
   assert.equal(res.status, 403);
   const body = (await res.json()) as { id: number; error: { code: number; message: string } };
   assert.equal(body.id, 1);
-  assert.match(body.error.message, /no grant for "mallory@example.com"/);
+  assert.match(body.error.message, /no rule allows initialize for "mallory@example.com"/);
   await assert.rejects(connect(r.stdout.trim()));
 });
 

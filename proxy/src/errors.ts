@@ -22,12 +22,18 @@ export const JsonRpcCode = {
   /** The proxy has no usable configuration yet. */
   NotReady: -31005,
   /** Egress: the control plane could not provide the upstream credential; the proxy fails closed. */
-  CredentialUnavailable: -31006,
+  CredentialUnavailable: -31009,
   /**
    * Egress: the user must first connect an account at a URL (MCP's URLElicitationRequiredError of
    * 2025-11-25; the URL is in `error.data.elicitations[0].url`).
    */
   UrlElicitationRequired: -32042,
+  /** The caller exceeded a rate limit; HTTP `Retry-After` says when to try again. */
+  RateLimited: -31006,
+  /** A filter webhook denied the request or the response. */
+  FilterDenied: -31007,
+  /** A filter webhook failed (timeout, error status, malformed or forbidden answer): fail closed. */
+  FilterFailed: -31008,
 } as const;
 export type JsonRpcCode = (typeof JsonRpcCode)[keyof typeof JsonRpcCode];
 
@@ -57,6 +63,9 @@ const catalogue = {
   TESSERA_CREDENTIAL_UNAVAILABLE: { status: 503, rpc: JsonRpcCode.CredentialUnavailable },
   // 200: a JSON-RPC error that MCP clients must read (they do not parse the body of a 4xx/5xx).
   TESSERA_CONNECT_REQUIRED: { status: 200, rpc: JsonRpcCode.UrlElicitationRequired },
+  TESSERA_RATE_LIMITED: { status: 429, rpc: JsonRpcCode.RateLimited },
+  TESSERA_FILTER_DENIED: { status: 403, rpc: JsonRpcCode.FilterDenied },
+  TESSERA_FILTER_FAILED: { status: 502, rpc: JsonRpcCode.FilterFailed },
 } as const;
 
 /** Every stable error code of the proxy. */

@@ -307,7 +307,7 @@ describe('upstream credentials', () => {
     }
   });
 
-  test('the control plane failing means no request upstream: fail closed with -31006', async () => {
+  test('the control plane failing means no request upstream: fail closed with -31009', async () => {
     const failing = await startCredentialPeer(MESH_TOKEN, () => {
       throw new ConnectError('token endpoint down', Code.Unavailable);
     });
@@ -315,7 +315,7 @@ describe('upstream credentials', () => {
       const h = await proxyTo(remoteUrl('127.0.0.1'), { peer: failing });
       const { status, body } = await initialize(h);
       assert.equal(status, 503);
-      assert.equal(body.error?.code, -31006);
+      assert.equal(body.error?.code, -31009);
       assert.match(body.error?.message ?? '', /upstream credential is unavailable.*token endpoint down/);
       assert.equal(remote.seen.length, 0);
     } finally {

@@ -7,8 +7,9 @@
 import type { McpServerRow } from '../db/entities/mcp-server.ts';
 import { TesseraError } from '../errors.ts';
 
-/** A validated registration: a server row without the timestamps the database keeps. */
-export type ServerInput = Omit<McpServerRow, 'createdAt' | 'updatedAt'>;
+/** A validated registration: a server row without the timestamps the database keeps, and without its
+ * policy, which is set through its own route. */
+export type ServerInput = Omit<McpServerRow, 'createdAt' | 'updatedAt' | 'policy'>;
 
 export const SERVER_NAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 

@@ -7,6 +7,7 @@
 import type { DataSource, Repository } from 'typeorm';
 import { McpServerEntity, type McpServerRow } from '../db/entities/mcp-server.ts';
 import { TesseraError } from '../errors.ts';
+import type { PolicyInput } from './policy-input.ts';
 import type { ServerInput } from './server-input.ts';
 
 export interface ServerRegistry {
@@ -18,6 +19,8 @@ export interface ServerRegistry {
   upsert(input: ServerInput): Promise<McpServerRow>;
   /** @throws TesseraError `TESSERA_NOT_FOUND` */
   setGrants(name: string, grants: { grantUsers: string[]; grantGroups: string[] }): Promise<McpServerRow>;
+  /** Replaces the server's rules, rate limits, filters and body capture. @throws TesseraError `TESSERA_NOT_FOUND` */
+  setPolicy(name: string, policy: PolicyInput): Promise<McpServerRow>;
   onChange(listener: (server: string) => void): void;
 }
 
@@ -56,6 +59,12 @@ export function createServerRegistry(ds: DataSource): ServerRegistry {
     },
     async setGrants(name, grants) {
       const result = await repo.update({ name }, grants);
+      if (!result.affected) throw new TesseraError('TESSERA_NOT_FOUND', `server "${name}" does not exist`);
+      changed(name);
+      return (await repo.findOneBy({ name }))!;
+    },
+    async setPolicy(name, policy) {
+      const result = await repo.update({ name }, { policy });
       if (!result.affected) throw new TesseraError('TESSERA_NOT_FOUND', `server "${name}" does not exist`);
       changed(name);
       return (await repo.findOneBy({ name }))!;

@@ -33,6 +33,7 @@ function row(name: string, overrides: Partial<McpServerRow> = {}): McpServerRow 
     localPort: null,
     grantUsers: ['ada@example.com'],
     grantGroups: [],
+    policy: {},
     createdAt: new Date(0),
     updatedAt: new Date(0),
     ...overrides,

@@ -26,6 +26,7 @@ function row(overrides: Partial<McpServerRow> = {}): McpServerRow {
     localPort: 15001,
     grantUsers: ['ada@example.com', 'bob@example.com'],
     grantGroups: ['eng', 'ops'],
+    policy: {},
     createdAt: new Date('2025-01-01T00:00:00Z'),
     updatedAt: new Date('2025-01-02T00:00:00Z'),
     ...overrides,
@@ -154,6 +155,52 @@ describe('buildSnapshot', () => {
     const after = versions(buildSnapshot(inputs({ server: row({ grantUsers: ['ada@example.com'] }) })));
     assert.deepEqual([after[0], after[1], after[3]], [before[0], before[1], before[3]]);
     assert.notEqual(after[2], before[2]);
+  });
+
+  test('rules, limits, filters and body capture travel in the policy, in order', () => {
+    const policy = {
+      rules: [
+        { id: 'no-delete', effect: 'DENY' as const, methods: [], targets: ['delete_*'], condition: '' },
+        {
+          id: 'cel',
+          effect: 'ALLOW' as const,
+          methods: ['tools/call'],
+          targets: [],
+          condition: 'claims.x == "y"',
+        },
+      ],
+      rateLimits: { perTool: { capacity: 5, refillPerSecond: 1 } },
+      filters: [
+        {
+          name: 'dlp',
+          url: 'http://127.0.0.1:9999/hook',
+          phase: 'request' as const,
+          methods: [],
+          targets: [],
+          timeoutMs: 500,
+          mayMutate: true,
+          hmacSecret: 's'.repeat(16),
+        },
+      ],
+      auditBodies: { enabled: true, maxBytes: 1024 },
+    };
+    const snaps = buildSnapshot(inputs({ server: row({ policy }) }));
+    const p = anyUnpack(snaps[2]!.resources[0]!.resource!, ServerPolicySchema)!;
+    assert.deepEqual(
+      p.rules.map((r) => [r.id, r.effect, r.targets, r.condition]),
+      [
+        ['no-delete', 'DENY', ['delete_*'], ''],
+        ['cel', 'ALLOW', [], 'claims.x == "y"'],
+      ],
+    );
+    assert.equal(p.rateLimits?.perUser, undefined);
+    assert.equal(p.rateLimits?.perTool?.capacity, 5);
+    assert.equal(p.filters[0]?.hmacSecret, 's'.repeat(16));
+    assert.equal(p.filters[0]?.mayMutate, true);
+    assert.deepEqual([p.auditBodies?.enabled, p.auditBodies?.maxBytes], [true, 1024]);
+    const plain = anyUnpack(buildSnapshot(inputs())[2]!.resources[0]!.resource!, ServerPolicySchema)!;
+    assert.equal(plain.auditBodies, undefined);
+    assert.notEqual(snaps[2]!.version, buildSnapshot(inputs())[2]!.version);
   });
 
   test('moving a name from users to groups changes the policy version', () => {

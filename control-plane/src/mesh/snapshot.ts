@@ -18,6 +18,7 @@ import {
 import { type Resource, ResourceSchema } from '@tessera/api/mesh/v1/discovery';
 import type { JSONWebKeySet } from 'jose';
 import type { McpServerRow } from '../db/entities/mcp-server.ts';
+import { policyFields } from './policy-fields.ts';
 
 export interface SnapshotInputs {
   server: McpServerRow;
@@ -80,6 +81,7 @@ export function buildSnapshot(i: SnapshotInputs): TypeSnapshot[] {
       create(ServerPolicySchema, {
         server: s.name,
         grants: [create(GrantSchema, { users: [...s.grantUsers].sort(), groups: [...s.grantGroups].sort() })],
+        ...policyFields(s.policy),
       }),
     ),
     single(

@@ -6,6 +6,7 @@
  * @module
  */
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { EMPTY_POLICY, parsePolicyInput, policyView } from '../catalog/policy-input.ts';
 import { parseGrants, parseServerInput, SERVER_NAME } from '../catalog/server-input.ts';
 import type { ServerRegistry } from '../catalog/server-registry.ts';
 import type { McpServerRow } from '../db/entities/mcp-server.ts';
@@ -36,6 +37,7 @@ function view(s: McpServerRow) {
     args: s.args,
     localPort: s.localPort,
     grants: { users: s.grantUsers, groups: s.grantGroups },
+    policy: policyView({ ...EMPTY_POLICY, ...s.policy }),
     createdAt: s.createdAt,
     updatedAt: s.updatedAt,
   };
@@ -112,6 +114,11 @@ export function adminApiPlugin(options: AdminApiOptions) {
     app.put('/api/v1/servers/:name/grants', async (req) => {
       const { name } = req.params as { name: string };
       return view(await options.registry.setGrants(name, parseGrants(req.body)));
+    });
+
+    app.put('/api/v1/servers/:name/policy', async (req) => {
+      const { name } = req.params as { name: string };
+      return view(await options.registry.setPolicy(name, parsePolicyInput(req.body)));
     });
 
     app.post('/api/v1/tokens', async (req) => {

@@ -27,6 +27,8 @@ function validate(req: IngestRequest): void {
     if (!e.server) throw new ConnectError(`${where}.server is required`, Code.InvalidArgument);
     if (!OUTCOMES.has(e.outcome))
       throw new ConnectError(`${where}.outcome "${e.outcome}" is not known`, Code.InvalidArgument);
+    if (!['', 'allow', 'deny'].includes(e.decision))
+      throw new ConnectError(`${where}.decision "${e.decision}" is not known`, Code.InvalidArgument);
   });
 }
 
@@ -61,6 +63,16 @@ export function auditService(options: {
         reason: [] as string[],
         request_id: [] as string[],
         trace_id: [] as string[],
+        decision: [] as string[],
+        rule_id: [] as string[],
+        filters: [] as string[],
+        arguments_digest: [] as string[],
+        client_id: [] as string[],
+        groups: [] as string[],
+        request_body: [] as string[],
+        response_body: [] as string[],
+        bodies_truncated: [] as boolean[],
+        era: [] as string[],
       };
       for (const e of req.events) {
         cols.event_id.push(e.eventId);
@@ -80,17 +92,44 @@ export function auditService(options: {
         cols.reason.push(e.reason);
         cols.request_id.push(e.requestId);
         cols.trace_id.push(/^[0-9a-f]{32}$/.test(e.traceId) ? e.traceId : '');
+        cols.decision.push(e.decision);
+        cols.rule_id.push(e.ruleId);
+        cols.filters.push(
+          JSON.stringify(
+            e.filters.map((f) => ({
+              name: f.name,
+              phase: f.phase,
+              decision: f.decision,
+              reason: f.reason,
+              latencyUs: Number(f.latencyUs),
+            })),
+          ),
+        );
+        cols.arguments_digest.push(/^[0-9a-f]{64}$/.test(e.argumentsDigest) ? e.argumentsDigest : '');
+        cols.client_id.push(e.clientId);
+        cols.groups.push(JSON.stringify(e.groups));
+        cols.request_body.push(e.requestBody);
+        cols.response_body.push(e.responseBody);
+        cols.bodies_truncated.push(e.bodiesTruncated);
+        cols.era.push(e.era);
       }
       // One statement for the whole batch: unnest turns the column arrays back into rows.
       const rows: unknown[] = await options.ds.query(
         `INSERT INTO audit_events (event_id, time, batch_id, proxy_id, server, user_name, method, target, outcome,
-           http_status, error_code, latency_us, request_bytes, response_bytes, session_id, reason, request_id, trace_id)
+           http_status, error_code, latency_us, request_bytes, response_bytes, session_id, reason, request_id, trace_id,
+           decision, rule_id, filters, arguments_digest, client_id, groups, request_body, response_body, bodies_truncated, era)
          SELECT u.event_id, u.time, $1::uuid, u.proxy_id, u.server, u.user_name, u.method, u.target, u.outcome,
-           u.http_status, u.error_code, u.latency_us, u.request_bytes, u.response_bytes, u.session_id, u.reason, u.request_id, u.trace_id
+           u.http_status, u.error_code, u.latency_us, u.request_bytes, u.response_bytes, u.session_id, u.reason, u.request_id, u.trace_id,
+           u.decision, u.rule_id, u.filters, u.arguments_digest, u.client_id, u.groups, u.request_body, u.response_body,
+           u.bodies_truncated, u.era
          FROM unnest($2::uuid[], $3::timestamptz[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[],
-           $10::int[], $11::int[], $12::bigint[], $13::bigint[], $14::bigint[], $15::text[], $16::text[], $17::text[], $18::text[])
+           $10::int[], $11::int[], $12::bigint[], $13::bigint[], $14::bigint[], $15::text[], $16::text[], $17::text[], $18::text[],
+           $19::text[], $20::text[], $21::jsonb[], $22::text[], $23::text[], $24::jsonb[], $25::text[], $26::text[], $27::bool[],
+           $28::text[])
            AS u(event_id, time, proxy_id, server, user_name, method, target, outcome, http_status, error_code,
-                latency_us, request_bytes, response_bytes, session_id, reason, request_id, trace_id)
+                latency_us, request_bytes, response_bytes, session_id, reason, request_id, trace_id,
+                decision, rule_id, filters, arguments_digest, client_id, groups, request_body, response_body,
+                bodies_truncated, era)
          ON CONFLICT (event_id) DO NOTHING
          RETURNING event_id`,
         [req.batchId, ...Object.values(cols)],

@@ -69,6 +69,16 @@ export function createAuditShipper(options: AuditShipperOptions): AuditShipper {
       reason: r.reason,
       requestId: r.requestId,
       traceId: r.traceId,
+      decision: r.decision ?? '',
+      ruleId: r.ruleId ?? '',
+      filters: (r.filters ?? []).map((f) => ({ ...f, latencyUs: BigInt(f.latencyUs) })),
+      argumentsDigest: r.argumentsDigest ?? '',
+      clientId: r.clientId ?? '',
+      groups: r.groups ?? [],
+      requestBody: r.requestBody ?? '',
+      responseBody: r.responseBody ?? '',
+      bodiesTruncated: r.bodiesTruncated ?? false,
+      era: r.era ?? '',
     });
   }
 

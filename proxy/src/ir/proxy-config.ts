@@ -5,6 +5,8 @@
  * @module
  */
 import type { JWTVerifyGetKey } from 'jose';
+import type { GlobSet } from '../policies/glob.ts';
+import type { PolicyEngine } from '../policies/policy-engine.ts';
 
 export interface TrustIR {
   issuer: string;
@@ -25,9 +27,30 @@ export interface UpstreamIR {
   requestTimeoutMs: number;
 }
 
+export interface BucketIR {
+  capacity: number;
+  refillPerSecond: number;
+}
+
+/** A filter webhook, validated. */
+export interface FilterIR {
+  name: string;
+  url: URL;
+  phase: 'request' | 'response';
+  methods: GlobSet;
+  targets: GlobSet;
+  timeoutMs: number;
+  mayMutate: boolean;
+  secret: string;
+}
+
 export interface PolicyIR {
-  users: ReadonlySet<string>;
-  groups: ReadonlySet<string>;
+  /** The compiled rules and grants: the one decision function. */
+  engine: PolicyEngine;
+  rateLimits: { perUser: BucketIR | undefined; perTool: BucketIR | undefined };
+  filters: readonly FilterIR[];
+  /** Body capture for audit events; undefined when off. */
+  auditBodies: { maxBytes: number } | undefined;
 }
 
 export interface AuditIR {

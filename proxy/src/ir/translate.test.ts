@@ -165,7 +165,7 @@ describe('translateResponse: valid', () => {
     assert.equal(part.value.requestTimeoutMs, 60_000);
   });
 
-  test('a policy unions users and groups of every grant', () => {
+  test('a policy allows the users and groups of every grant', () => {
     const part = translateResponse(
       policy([
         { users: ['a@x', 'b@x'], groups: ['eng'] },
@@ -174,15 +174,30 @@ describe('translateResponse: valid', () => {
       SERVER,
     );
     if (part.kind !== 'policy') return assert.fail('not a policy');
-    assert.deepEqual([...part.value.users].sort(), ['a@x', 'b@x']);
-    assert.deepEqual([...part.value.groups].sort(), ['eng', 'ops']);
+    const caller = (name: string, groups: string[] = []) => ({
+      name,
+      subject: name,
+      groups,
+      clientId: '',
+      claims: {},
+    });
+    const allowed = (c: ReturnType<typeof caller>) =>
+      part.value.engine.decide(c, 'tools/call', 't', undefined).effect;
+    assert.equal(allowed(caller('b@x')), 'ALLOW');
+    assert.equal(allowed(caller('z@x', ['ops'])), 'ALLOW');
+    assert.equal(allowed(caller('z@x', ['sales'])), 'DENY');
   });
 
   test('a policy without grants denies everyone', () => {
     const part = translateResponse(policy([]), SERVER);
     if (part.kind !== 'policy') return assert.fail('not a policy');
-    assert.equal(part.value.users.size, 0);
-    assert.equal(part.value.groups.size, 0);
+    const d = part.value.engine.decide(
+      { name: 'a@x', subject: 'a', groups: [], clientId: '', claims: {} },
+      'initialize',
+      '',
+      undefined,
+    );
+    assert.equal(d.ruleId, 'default-deny');
   });
 
   test('audit settings at both ends of their ranges', () => {

@@ -10,7 +10,6 @@ import { type Any, anyIs, anyUnpack } from '@bufbuild/protobuf/wkt';
 import {
   type AuditSettings,
   AuditSettingsSchema,
-  type ServerPolicy,
   ServerPolicySchema,
   type TrustBundle,
   TrustBundleSchema,
@@ -21,6 +20,9 @@ import type { DiscoveryResponse } from '@tessera/api/mesh/v1/discovery';
 import { createLocalJWKSet, type JSONWebKeySet } from 'jose';
 import { TesseraError } from '../errors.ts';
 import type { AuditIR, PolicyIR, ResourceKind, TrustIR, UpstreamIR } from './proxy-config.ts';
+import { translatePolicy } from './translate-policy.ts';
+
+export { translatePolicy };
 
 /** The type URL of a configuration message, as carried in `DiscoveryRequest.type_url`. */
 export function typeUrlOf(schema: DescMessage): string {
@@ -120,25 +122,6 @@ export function translateUpstream(msg: Upstream, expectedServer: string): Upstre
     scopesSupported: [...msg.scopesSupported],
     requestTimeoutMs: msg.requestTimeoutMs || 60_000,
   };
-}
-
-export function translatePolicy(msg: ServerPolicy, expectedServer: string): PolicyIR {
-  if (msg.server !== expectedServer) {
-    throw invalid(`ServerPolicy.server is "${msg.server}" but this proxy fronts "${expectedServer}"`);
-  }
-  const users = new Set<string>();
-  const groups = new Set<string>();
-  for (const g of msg.grants) {
-    for (const u of g.users) {
-      if (!u) throw invalid('ServerPolicy.grants: empty user name');
-      users.add(u);
-    }
-    for (const gr of g.groups) {
-      if (!gr) throw invalid('ServerPolicy.grants: empty group name');
-      groups.add(gr);
-    }
-  }
-  return { users, groups };
 }
 
 export function translateAudit(msg: AuditSettings): AuditIR {

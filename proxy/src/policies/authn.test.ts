@@ -73,7 +73,8 @@ async function refused(token: string, message: RegExp, audience = AUDIENCE, byJo
 
 describe('authenticate: accepted tokens', () => {
   test('a valid token yields the principal, named by its email', async () => {
-    const principal = await authenticate(await mint(), trust, AUDIENCE);
+    const { claims, ...principal } = await authenticate(await mint(), trust, AUDIENCE);
+    assert.equal(claims.sub, 'user-1');
     assert.deepEqual(principal, {
       name: 'ada@example.com',
       subject: 'user-1',

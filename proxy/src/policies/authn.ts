@@ -16,6 +16,8 @@ export interface Principal {
   subject: string;
   groups: string[];
   clientId: string;
+  /** Every verified claim of the token, for claim matchers and CEL conditions. */
+  claims: Readonly<Record<string, unknown>>;
 }
 
 /** Extracts the bearer token; tokens in query strings are never looked at. */
@@ -106,5 +108,8 @@ async function verify(
     ? payload.groups.filter((g): g is string => typeof g === 'string')
     : [];
   const clientId = typeof payload.client_id === 'string' ? payload.client_id : '';
-  return { principal: { name: email ?? subject, subject, groups, clientId }, exp: payload.exp as number };
+  return {
+    principal: { name: email ?? subject, subject, groups, clientId, claims: payload },
+    exp: payload.exp as number,
+  };
 }

@@ -4,8 +4,9 @@
  *   2. authenticate the bearer token (401 with an RFC 9728 challenge);
  *   3. validate the HTTP framing and parse the JSON-RPC body (4xx, -32700/-32600), detect the wire era and
  *      check a modern request's metadata headers against its body (400, -32020/-32022);
- *   4. decide the server grant (403);
- *   5. forward to the upstream, streaming the answer;
+ *   4. the policy stage (request-guard.ts): decision (403), rate limits (429), request filters;
+ *   5. forward to the upstream, streaming the answer; list answers and response filters go through a
+ *      response rewriter, which rewrites only the one answer to the request;
  *   6. record one audit event, and the same facts in the metrics and a debug log line.
  *
  * Every request gets a W3C trace context: the caller's trace is continued with the proxy's own span as
@@ -16,11 +17,13 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import type { Dispatcher } from 'undici';
 import type { AuditOutcome, AuditRecord } from '../audit/audit-event.ts';
+import { capturedBody } from '../audit/body-capture.ts';
 import { TesseraError, type TesseraErrorCode } from '../errors.ts';
 import type { ProxyConfig } from '../ir/proxy-config.ts';
 import { authenticate, bearerToken, type Principal } from '../policies/authn.ts';
-import { decideGrant } from '../policies/grant.ts';
+import { createRateLimiter } from '../policies/rate-limit.ts';
 import type { Log } from '../telemetry/log.ts';
 import {
   createProxyMetrics,
@@ -36,6 +39,8 @@ import { originAllowed } from './origin-check.ts';
 import { bearerChallenge } from './protected-resource.ts';
 import type { ProtocolEra } from './protocol-era.ts';
 import { readBody } from './read-body.ts';
+import { guardRequest, type PolicyAudit, responseRewrite } from './request-guard.ts';
+import { ResponseRewriter } from './response-rewriter.ts';
 import { checkFraming } from './wire-framing.ts';
 
 export interface McpEndpointOptions {
@@ -48,6 +53,8 @@ export interface McpEndpointOptions {
   log?: Log;
   /** Browser origins allowed besides loopback and the resource URI's own origin. */
   allowedOrigins?: readonly string[];
+  /** Where filter webhooks are called; default: undici's global dispatcher. */
+  filterDispatcher?: Dispatcher;
 }
 
 interface Context {
@@ -56,6 +63,10 @@ interface Context {
   message: JsonRpcMessage | undefined;
   requestBytes: number;
   trace: TraceContext;
+  principal?: Principal;
+  policy?: PolicyAudit;
+  era: string;
+  bodies?: { request: string; response: string; truncated: boolean };
 }
 
 /** Why a request refused with this error was refused, for the decision metric. */
@@ -67,6 +78,11 @@ function refusalReason(code: TesseraErrorCode): DecisionReason {
       return 'unauthenticated';
     case 'TESSERA_FORBIDDEN':
       return 'no_grant';
+    case 'TESSERA_RATE_LIMITED':
+      return 'rate_limited';
+    case 'TESSERA_FILTER_DENIED':
+    case 'TESSERA_FILTER_FAILED':
+      return 'filter';
     default:
       return 'invalid';
   }
@@ -74,7 +90,7 @@ function refusalReason(code: TesseraErrorCode): DecisionReason {
 
 function outcomeOf(status: number, errorCode: number): AuditOutcome {
   if (status === 401) return 'unauthenticated';
-  if (status === 403) return 'denied';
+  if (status === 403 || status === 429) return 'denied';
   if (status >= 400 || errorCode !== 0) return 'error';
   return 'ok';
 }
@@ -101,6 +117,7 @@ export function createMcpEndpoint(options: McpEndpointOptions) {
   const { upstream } = options;
   const metrics = options.metrics ?? createProxyMetrics();
   const log: Log = options.log ?? (() => {});
+  const limiter = createRateLimiter();
 
   function record(
     ctx: Context,
@@ -130,6 +147,16 @@ export function createMcpEndpoint(options: McpEndpointOptions) {
       reason,
       requestId: m && m.kind !== 'notification' ? JSON.stringify(m.id) : '',
       traceId: ctx.trace.traceId,
+      decision: ctx.policy?.decision ?? '',
+      ruleId: ctx.policy?.ruleId ?? '',
+      filters: ctx.policy?.filters ?? [],
+      argumentsDigest: ctx.policy?.argumentsDigest ?? '',
+      clientId: ctx.principal?.clientId ?? '',
+      groups: ctx.principal?.groups ?? [],
+      requestBody: ctx.bodies?.request ?? '',
+      responseBody: ctx.bodies?.response ?? '',
+      bodiesTruncated: ctx.bodies?.truncated ?? false,
+      era: ctx.era,
     };
     // The metrics and the log line are derived from the audit record, so the three always agree.
     observeRequest(metrics, {
@@ -187,6 +214,7 @@ export function createMcpEndpoint(options: McpEndpointOptions) {
       message: undefined,
       requestBytes: 0,
       trace: continueTrace(req.headers),
+      era: typeof req.headers['mcp-protocol-version'] === 'string' ? req.headers['mcp-protocol-version'] : '',
     };
     // 1. Without a complete configuration nothing is allowed.
     if (!config) {
@@ -239,6 +267,7 @@ export function createMcpEndpoint(options: McpEndpointOptions) {
       return;
     }
     ctx.user = principal.name;
+    ctx.principal = principal;
 
     // 3. Framing and body: parsed before the grant so that a refusal echoes the id and the audit names the call.
     let body: Buffer | undefined;
@@ -273,6 +302,11 @@ export function createMcpEndpoint(options: McpEndpointOptions) {
         body = await readBody(req, options.maxBodyBytes);
         ctx.requestBytes = body.length;
         ctx.message = parseJsonRpc(body.toString('utf8')).message;
+        const m = ctx.message;
+        if (!ctx.era && m.kind === 'request' && m.method === 'initialize') {
+          const v = m.params?.protocolVersion;
+          if (typeof v === 'string') ctx.era = v.slice(0, 32);
+        }
       } catch (err) {
         if (!(err instanceof TesseraError)) throw err;
         reject(
@@ -298,11 +332,29 @@ export function createMcpEndpoint(options: McpEndpointOptions) {
       return;
     }
 
-    // 4. The server-level grant.
-    const decision = decideGrant(principal, config.policy);
-    if (!decision.allowed) {
-      reject(res, ctx, new TesseraError('TESSERA_FORBIDDEN', decision.reason));
+    // 4. Policy: decision, rate limits, request filters.
+    const guardInput = {
+      policy: config.policy,
+      principal,
+      message: ctx.message,
+      pseudoMethod: method === 'GET' ? 'http/get-stream' : 'http/delete-session',
+      limiter,
+      server: config.upstream.server,
+      traceId: ctx.trace.traceId,
+      dispatcher: options.filterDispatcher,
+    };
+    const guard = await guardRequest(guardInput);
+    ctx.policy = guard.audit;
+    const capture = config.policy.auditBodies;
+    if (capture && body)
+      ctx.bodies = { ...bodyText(body, 'application/json', capture.maxBytes), response: '' };
+    if (!guard.ok) {
+      reject(res, ctx, guard.error, guard.headers, 'denied');
       return;
+    }
+    if (guard.body) {
+      body = guard.body;
+      ctx.message = guard.message;
     }
 
     // 5. Forward. A client that goes away aborts the upstream exchange.
@@ -312,6 +364,19 @@ export function createMcpEndpoint(options: McpEndpointOptions) {
     };
     res.once('close', onClose);
     const sessionHeader = req.headers['mcp-session-id'];
+    const rewrite = responseRewrite({ ...guardInput, message: ctx.message }, ctx.policy);
+    const sink =
+      rewrite || capture
+        ? new ResponseRewriter(res, {
+            id: ctx.message?.kind === 'request' ? ctx.message.id : undefined,
+            rewrite,
+            captureBytes: capture ? capture.maxBytes * 4 + 1024 : 0,
+            failure: {
+              code: new TesseraError('TESSERA_FILTER_FAILED', '').rpcCode,
+              message: 'the answer could not be filtered (too large or not JSON)',
+            },
+          })
+        : undefined;
     const result = await upstream.forward(
       {
         httpMethod: method,
@@ -325,9 +390,35 @@ export function createMcpEndpoint(options: McpEndpointOptions) {
         user: principal.name,
         signal: abort.signal,
       },
-      res,
+      (sink ?? res) as ServerResponse,
     );
     res.off('close', onClose);
+    if (sink) {
+      await sink.done;
+      result.responseBytes = sink.bytes;
+      // A response filter that refused replaced the answer with its error.
+      const refused = ctx.policy.filters.find(
+        (f) => f.phase === 'response' && (f.decision === 'deny' || f.decision === 'error'),
+      );
+      if (refused) {
+        const err = new TesseraError(
+          refused.decision === 'deny' ? 'TESSERA_FILTER_DENIED' : 'TESSERA_FILTER_FAILED',
+          refused.reason,
+        );
+        result.errorCode = err.rpcCode;
+        result.reason = refused.reason;
+        ctx.policy.decision = 'deny';
+      }
+      if (capture) {
+        const { body: raw, complete } = sink.captured();
+        const r = capturedBody(raw, sink.contentType, capture.maxBytes, complete);
+        ctx.bodies = {
+          request: ctx.bodies?.request ?? '',
+          response: r.text,
+          truncated: (ctx.bodies?.truncated ?? false) || r.truncated,
+        };
+      }
+    }
 
     // 6. Audit: POSTs are JSON-RPC exchanges; stream opens and session ends are recorded too.
     if (method !== 'POST')
@@ -344,8 +435,17 @@ export function createMcpEndpoint(options: McpEndpointOptions) {
       result.sessionId ?? '',
       result.reason,
       'grant',
-      undefined,
+      ctx.policy.decision === 'deny' ? 'denied' : undefined,
       result.failure,
     );
   };
+}
+
+function bodyText(
+  raw: Buffer,
+  contentType: string,
+  maxBytes: number,
+): { request: string; truncated: boolean } {
+  const r = capturedBody(raw, contentType, maxBytes, true);
+  return { request: r.text, truncated: r.truncated };
 }

@@ -3,6 +3,7 @@ import { describe, test } from 'node:test';
 import { createLocalJWKSet } from 'jose';
 import type { AuditIR, PolicyIR, ProxyConfig, TrustIR, UpstreamIR } from '../ir/proxy-config.ts';
 import type { TranslatedPart } from '../ir/translate.ts';
+import { compilePolicy } from '../policies/policy-engine.ts';
 import { createConfigStore } from './config-store.ts';
 
 const trust: TrustIR = { issuer: 'http://127.0.0.1:8080', keys: createLocalJWKSet({ keys: [] }) };
@@ -16,7 +17,15 @@ const upstream: UpstreamIR = {
   scopesSupported: ['mcp'],
   requestTimeoutMs: 60_000,
 };
-const policy: PolicyIR = { users: new Set(['ada@example.com']), groups: new Set() };
+function grantsOnly(users: string[], groups: string[]): PolicyIR {
+  return {
+    engine: compilePolicy({ grants: [{ users, groups }], rules: [] }),
+    rateLimits: { perUser: undefined, perTool: undefined },
+    filters: [],
+    auditBodies: undefined,
+  };
+}
+const policy = grantsOnly(['ada@example.com'], []);
 const audit: AuditIR = { batchMaxEvents: 256, flushIntervalMs: 1000 };
 
 const parts: TranslatedPart[] = [
@@ -54,7 +63,7 @@ describe('createConfigStore', () => {
   test('a part applied twice replaces the earlier one', () => {
     const store = createConfigStore();
     for (const part of parts) store.apply(part, 'v1', 'n1');
-    const narrower: PolicyIR = { users: new Set(), groups: new Set(['eng']) };
+    const narrower = grantsOnly([], ['eng']);
     store.apply({ kind: 'policy', value: narrower }, 'v2', 'n2');
     assert.equal(store.current()?.policy, narrower);
     assert.equal(store.current()?.trust, trust);

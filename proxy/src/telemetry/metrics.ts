@@ -52,7 +52,14 @@ export const KNOWN_METHODS: ReadonlySet<string> = new Set([
 ]);
 
 /** What a decision was based on. */
-export type DecisionReason = 'grant' | 'no_grant' | 'unauthenticated' | 'invalid' | 'not_ready';
+export type DecisionReason =
+  | 'grant'
+  | 'no_grant'
+  | 'rate_limited'
+  | 'filter'
+  | 'unauthenticated'
+  | 'invalid'
+  | 'not_ready';
 /** How an upstream failed. */
 export type UpstreamErrorKind = 'unavailable' | 'timeout' | 'exited';
 

@@ -6,10 +6,14 @@
  */
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { create } from '@bufbuild/protobuf';
+import { create, type MessageInitShape } from '@bufbuild/protobuf';
 import {
+  type AuditBodiesSchema,
   AuditSettingsSchema,
+  type FilterSchema,
   GrantSchema,
+  type RateLimitsSchema,
+  type RuleSchema,
   ServerPolicySchema,
   TrustBundleSchema,
   UpstreamSchema,
@@ -80,6 +84,13 @@ export async function startHarness(options: {
    * no such switch.
    */
   defaultBearer?: boolean;
+  /** More `ServerPolicy` fields (rules, rate limits, filters, body capture) beside the grant. */
+  policy?: {
+    rules?: MessageInitShape<typeof RuleSchema>[];
+    rateLimits?: MessageInitShape<typeof RateLimitsSchema>;
+    filters?: MessageInitShape<typeof FilterSchema>[];
+    auditBodies?: MessageInitShape<typeof AuditBodiesSchema>;
+  };
 }): Promise<Harness> {
   const { privateKey, publicKey } = await generateKeyPair('ES256');
   const jwk = { ...(await exportJWK(publicKey)), kid: 'k1', alg: 'ES256' };
@@ -113,7 +124,10 @@ export async function startHarness(options: {
     store.apply(
       {
         kind: 'policy',
-        value: translatePolicy(create(ServerPolicySchema, { server: 'demo', grants: [grant] }), 'demo'),
+        value: translatePolicy(
+          create(ServerPolicySchema, { server: 'demo', grants: [grant], ...options.policy }),
+          'demo',
+        ),
       },
       'v1',
       'n3',

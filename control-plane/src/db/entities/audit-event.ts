@@ -26,6 +26,16 @@ export interface AuditEventRow {
   reason: string;
   requestId: string;
   traceId: string;
+  decision: string;
+  ruleId: string;
+  filters: Array<{ name: string; phase: string; decision: string; reason: string; latencyUs: number }>;
+  argumentsDigest: string;
+  clientId: string;
+  groups: string[];
+  requestBody: string;
+  responseBody: string;
+  bodiesTruncated: boolean;
+  era: string;
 }
 
 export const AuditEventEntity = new EntitySchema<AuditEventRow>({
@@ -51,5 +61,15 @@ export const AuditEventEntity = new EntitySchema<AuditEventRow>({
     reason: { type: 'text' },
     requestId: { name: 'request_id', type: 'text' },
     traceId: { name: 'trace_id', type: 'text', default: '' },
+    decision: { type: 'text', default: '' },
+    ruleId: { name: 'rule_id', type: 'text', default: '' },
+    filters: { type: 'jsonb', default: () => "'[]'" },
+    argumentsDigest: { name: 'arguments_digest', type: 'text', default: '' },
+    clientId: { name: 'client_id', type: 'text', default: '' },
+    groups: { type: 'jsonb', default: () => "'[]'" },
+    requestBody: { name: 'request_body', type: 'text', default: '' },
+    responseBody: { name: 'response_body', type: 'text', default: '' },
+    bodiesTruncated: { name: 'bodies_truncated', type: 'boolean', default: false },
+    era: { type: 'text', default: '' },
   },
 });

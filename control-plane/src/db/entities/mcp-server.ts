@@ -4,6 +4,7 @@
  * @module
  */
 import { EntitySchema } from 'typeorm';
+import type { PolicyInput } from '../../catalog/policy-input.ts';
 
 export type ServerKind = 'stdio' | 'http';
 
@@ -22,6 +23,8 @@ export interface McpServerRow {
   localPort: number | null;
   grantUsers: string[];
   grantGroups: string[];
+  /** Rules, rate limits, filters and body capture; `{}` (nothing) until set. */
+  policy: Partial<PolicyInput>;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -39,6 +42,7 @@ export const McpServerEntity = new EntitySchema<McpServerRow>({
     localPort: { name: 'local_port', type: 'integer', nullable: true },
     grantUsers: { name: 'grant_users', type: 'jsonb', default: () => "'[]'" },
     grantGroups: { name: 'grant_groups', type: 'jsonb', default: () => "'[]'" },
+    policy: { type: 'jsonb', default: () => "'{}'" },
     createdAt: { name: 'created_at', type: 'timestamptz', createDate: true },
     updatedAt: { name: 'updated_at', type: 'timestamptz', updateDate: true },
   },

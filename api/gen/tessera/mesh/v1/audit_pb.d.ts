@@ -125,6 +125,78 @@ export declare type AuditEvent = Message<"tessera.mesh.v1.AuditEvent"> & {
    * @generated from field: string trace_id = 17;
    */
   traceId: string;
+
+  /**
+   * The policy decision: "allow", "deny", or "" when the request ended before policy (unauthenticated,
+   * invalid, not ready).
+   *
+   * @generated from field: string decision = 18;
+   */
+  decision: string;
+
+  /**
+   * The rule that made the decision ("grant:user:<name>", "grant:group:<name>", a rule id, or
+   * "default-deny"); "" when no decision was made.
+   *
+   * @generated from field: string rule_id = 19;
+   */
+  ruleId: string;
+
+  /**
+   * What each filter that saw the exchange decided, in call order.
+   *
+   * @generated from field: repeated tessera.mesh.v1.FilterDecision filters = 20;
+   */
+  filters: FilterDecision[];
+
+  /**
+   * sha256 (hex) of the canonical JSON of params.arguments as the client sent them; "" without arguments.
+   *
+   * @generated from field: string arguments_digest = 21;
+   */
+  argumentsDigest: string;
+
+  /**
+   * The OAuth client id from the token ("" when absent).
+   *
+   * @generated from field: string client_id = 22;
+   */
+  clientId: string;
+
+  /**
+   * The caller's groups from the token.
+   *
+   * @generated from field: repeated string groups = 23;
+   */
+  groups: string[];
+
+  /**
+   * The request body, secrets redacted, cut at the server's cap; "" unless body capture is enabled.
+   *
+   * @generated from field: string request_body = 24;
+   */
+  requestBody: string;
+
+  /**
+   * The response body (the JSON answer or the SSE stream), redacted and capped likewise.
+   *
+   * @generated from field: string response_body = 25;
+   */
+  responseBody: string;
+
+  /**
+   * True when a captured body was cut at the cap.
+   *
+   * @generated from field: bool bodies_truncated = 26;
+   */
+  bodiesTruncated: boolean;
+
+  /**
+   * The MCP protocol revision the request named (Mcp-Protocol-Version header or initialize params).
+   *
+   * @generated from field: string era = 27;
+   */
+  era: string;
 };
 
 /**
@@ -132,6 +204,54 @@ export declare type AuditEvent = Message<"tessera.mesh.v1.AuditEvent"> & {
  * Use `create(AuditEventSchema)` to create a new message.
  */
 export declare const AuditEventSchema: GenMessage<AuditEvent>;
+
+/**
+ * FilterDecision records one filter webhook call.
+ *
+ * @generated from message tessera.mesh.v1.FilterDecision
+ */
+export declare type FilterDecision = Message<"tessera.mesh.v1.FilterDecision"> & {
+  /**
+   * The filter's name.
+   *
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * "request" or "response".
+   *
+   * @generated from field: string phase = 2;
+   */
+  phase: string;
+
+  /**
+   * "allow", "deny", "mutate", or "error" (timeout, bad status, malformed answer: the exchange is denied).
+   *
+   * @generated from field: string decision = 3;
+   */
+  decision: string;
+
+  /**
+   * The filter's reason, or what went wrong.
+   *
+   * @generated from field: string reason = 4;
+   */
+  reason: string;
+
+  /**
+   * Duration of the webhook call in microseconds.
+   *
+   * @generated from field: uint64 latency_us = 5;
+   */
+  latencyUs: bigint;
+};
+
+/**
+ * Describes the message tessera.mesh.v1.FilterDecision.
+ * Use `create(FilterDecisionSchema)` to create a new message.
+ */
+export declare const FilterDecisionSchema: GenMessage<FilterDecision>;
 
 /**
  * @generated from message tessera.mesh.v1.IngestRequest

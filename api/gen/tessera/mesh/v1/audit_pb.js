@@ -11,7 +11,7 @@ import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
  * Describes the file tessera/mesh/v1/audit.proto.
  */
 export const file_tessera_mesh_v1_audit = /*@__PURE__*/
-  fileDesc("Cht0ZXNzZXJhL21lc2gvdjEvYXVkaXQucHJvdG8SD3Rlc3NlcmEubWVzaC52MSLfAgoKQXVkaXRFdmVudBIQCghldmVudF9pZBgBIAEoCRIoCgR0aW1lGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIQCghwcm94eV9pZBgDIAEoCRIOCgZzZXJ2ZXIYBCABKAkSDAoEdXNlchgFIAEoCRIOCgZtZXRob2QYBiABKAkSDgoGdGFyZ2V0GAcgASgJEg8KB291dGNvbWUYCCABKAkSEwoLaHR0cF9zdGF0dXMYCSABKA0SEgoKZXJyb3JfY29kZRgKIAEoERISCgpsYXRlbmN5X3VzGAsgASgEEhUKDXJlcXVlc3RfYnl0ZXMYDCABKAQSFgoOcmVzcG9uc2VfYnl0ZXMYDSABKAQSEgoKc2Vzc2lvbl9pZBgOIAEoCRIOCgZyZWFzb24YDyABKAkSEgoKcmVxdWVzdF9pZBgQIAEoCRIQCgh0cmFjZV9pZBgRIAEoCSJOCg1Jbmdlc3RSZXF1ZXN0EhAKCGJhdGNoX2lkGAEgASgJEisKBmV2ZW50cxgCIAMoCzIbLnRlc3NlcmEubWVzaC52MS5BdWRpdEV2ZW50IjIKDkluZ2VzdFJlc3BvbnNlEhAKCGJhdGNoX2lkGAEgASgJEg4KBnN0b3JlZBgCIAEoDTJZCgxBdWRpdFNlcnZpY2USSQoGSW5nZXN0Eh4udGVzc2VyYS5tZXNoLnYxLkluZ2VzdFJlcXVlc3QaHy50ZXNzZXJhLm1lc2gudjEuSW5nZXN0UmVzcG9uc2ViBnByb3RvMw", [file_google_protobuf_timestamp]);
+  fileDesc("Cht0ZXNzZXJhL21lc2gvdjEvYXVkaXQucHJvdG8SD3Rlc3NlcmEubWVzaC52MSLFBAoKQXVkaXRFdmVudBIQCghldmVudF9pZBgBIAEoCRIoCgR0aW1lGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIQCghwcm94eV9pZBgDIAEoCRIOCgZzZXJ2ZXIYBCABKAkSDAoEdXNlchgFIAEoCRIOCgZtZXRob2QYBiABKAkSDgoGdGFyZ2V0GAcgASgJEg8KB291dGNvbWUYCCABKAkSEwoLaHR0cF9zdGF0dXMYCSABKA0SEgoKZXJyb3JfY29kZRgKIAEoERISCgpsYXRlbmN5X3VzGAsgASgEEhUKDXJlcXVlc3RfYnl0ZXMYDCABKAQSFgoOcmVzcG9uc2VfYnl0ZXMYDSABKAQSEgoKc2Vzc2lvbl9pZBgOIAEoCRIOCgZyZWFzb24YDyABKAkSEgoKcmVxdWVzdF9pZBgQIAEoCRIQCgh0cmFjZV9pZBgRIAEoCRIQCghkZWNpc2lvbhgSIAEoCRIPCgdydWxlX2lkGBMgASgJEjAKB2ZpbHRlcnMYFCADKAsyHy50ZXNzZXJhLm1lc2gudjEuRmlsdGVyRGVjaXNpb24SGAoQYXJndW1lbnRzX2RpZ2VzdBgVIAEoCRIRCgljbGllbnRfaWQYFiABKAkSDgoGZ3JvdXBzGBcgAygJEhQKDHJlcXVlc3RfYm9keRgYIAEoCRIVCg1yZXNwb25zZV9ib2R5GBkgASgJEhgKEGJvZGllc190cnVuY2F0ZWQYGiABKAgSCwoDZXJhGBsgASgJImMKDkZpbHRlckRlY2lzaW9uEgwKBG5hbWUYASABKAkSDQoFcGhhc2UYAiABKAkSEAoIZGVjaXNpb24YAyABKAkSDgoGcmVhc29uGAQgASgJEhIKCmxhdGVuY3lfdXMYBSABKAQiTgoNSW5nZXN0UmVxdWVzdBIQCghiYXRjaF9pZBgBIAEoCRIrCgZldmVudHMYAiADKAsyGy50ZXNzZXJhLm1lc2gudjEuQXVkaXRFdmVudCIyCg5Jbmdlc3RSZXNwb25zZRIQCghiYXRjaF9pZBgBIAEoCRIOCgZzdG9yZWQYAiABKA0yWQoMQXVkaXRTZXJ2aWNlEkkKBkluZ2VzdBIeLnRlc3NlcmEubWVzaC52MS5Jbmdlc3RSZXF1ZXN0Gh8udGVzc2VyYS5tZXNoLnYxLkluZ2VzdFJlc3BvbnNlYgZwcm90bzM", [file_google_protobuf_timestamp]);
 
 /**
  * Describes the message tessera.mesh.v1.AuditEvent.
@@ -21,18 +21,25 @@ export const AuditEventSchema = /*@__PURE__*/
   messageDesc(file_tessera_mesh_v1_audit, 0);
 
 /**
+ * Describes the message tessera.mesh.v1.FilterDecision.
+ * Use `create(FilterDecisionSchema)` to create a new message.
+ */
+export const FilterDecisionSchema = /*@__PURE__*/
+  messageDesc(file_tessera_mesh_v1_audit, 1);
+
+/**
  * Describes the message tessera.mesh.v1.IngestRequest.
  * Use `create(IngestRequestSchema)` to create a new message.
  */
 export const IngestRequestSchema = /*@__PURE__*/
-  messageDesc(file_tessera_mesh_v1_audit, 1);
+  messageDesc(file_tessera_mesh_v1_audit, 2);
 
 /**
  * Describes the message tessera.mesh.v1.IngestResponse.
  * Use `create(IngestResponseSchema)` to create a new message.
  */
 export const IngestResponseSchema = /*@__PURE__*/
-  messageDesc(file_tessera_mesh_v1_audit, 2);
+  messageDesc(file_tessera_mesh_v1_audit, 3);
 
 /**
  * AuditService receives audit events from proxies.

@@ -118,21 +118,55 @@ export declare type Grant = Message<"tessera.mesh.v1.Grant"> & {
 export declare const GrantSchema: GenMessage<Grant>;
 
 /**
- * ServerPolicy is the compiled authorization policy of one server.
- * A caller is allowed when any grant names it; everyone else is denied.
+ * ServerPolicy is the authorization policy of one server: who may call what, how often, which
+ * webhooks see the traffic, and whether audit events carry bodies.
+ * Decision order: a matching DENY rule denies, else a matching ALLOW rule (or grant) allows, else the
+ * request is denied. Each grant is an ALLOW rule for any method and target.
  *
  * @generated from message tessera.mesh.v1.ServerPolicy
  */
 export declare type ServerPolicy = Message<"tessera.mesh.v1.ServerPolicy"> & {
   /**
+   * The logical server name; must equal the proxy's own.
+   *
    * @generated from field: string server = 1;
    */
   server: string;
 
   /**
+   * Grants: shorthand ALLOW rules for whole-server access.
+   *
    * @generated from field: repeated tessera.mesh.v1.Grant grants = 2;
    */
   grants: Grant[];
+
+  /**
+   * Fine-grained rules, evaluated as described above.
+   *
+   * @generated from field: repeated tessera.mesh.v1.Rule rules = 3;
+   */
+  rules: Rule[];
+
+  /**
+   * Token-bucket rate limits; unset means unlimited.
+   *
+   * @generated from field: tessera.mesh.v1.RateLimits rate_limits = 4;
+   */
+  rateLimits?: RateLimits | undefined;
+
+  /**
+   * Request and response filter webhooks, called in this order.
+   *
+   * @generated from field: repeated tessera.mesh.v1.Filter filters = 5;
+   */
+  filters: Filter[];
+
+  /**
+   * Whether audit events carry (redacted, capped) request and response bodies; unset means never.
+   *
+   * @generated from field: tessera.mesh.v1.AuditBodies audit_bodies = 6;
+   */
+  auditBodies?: AuditBodies | undefined;
 };
 
 /**
@@ -140,6 +174,284 @@ export declare type ServerPolicy = Message<"tessera.mesh.v1.ServerPolicy"> & {
  * Use `create(ServerPolicySchema)` to create a new message.
  */
 export declare const ServerPolicySchema: GenMessage<ServerPolicy>;
+
+/**
+ * Rule is one authorization rule. A rule matches a request when the principal, the method, the target
+ * and the condition all match.
+ *
+ * @generated from message tessera.mesh.v1.Rule
+ */
+export declare type Rule = Message<"tessera.mesh.v1.Rule"> & {
+  /**
+   * Unique within the policy; named in decisions, errors and audit events.
+   *
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * "ALLOW" or "DENY".
+   *
+   * @generated from field: string effect = 2;
+   */
+  effect: string;
+
+  /**
+   * Who the rule applies to; unset means every authenticated caller.
+   *
+   * @generated from field: tessera.mesh.v1.Principals principals = 3;
+   */
+  principals?: Principals | undefined;
+
+  /**
+   * MCP method globs (only "*" and "?" are special), e.g. "tools/call"; empty means every method.
+   *
+   * @generated from field: repeated string methods = 4;
+   */
+  methods: string[];
+
+  /**
+   * Globs over the tool or prompt name or the resource URI; empty means any target, including none.
+   *
+   * @generated from field: repeated string targets = 5;
+   */
+  targets: string[];
+
+  /**
+   * Optional CEL expression that must evaluate to true; variables: principal, claims, method, target,
+   * args (the request's params.arguments). An evaluation error denies the request (fail closed).
+   *
+   * @generated from field: string condition = 6;
+   */
+  condition: string;
+};
+
+/**
+ * Describes the message tessera.mesh.v1.Rule.
+ * Use `create(RuleSchema)` to create a new message.
+ */
+export declare const RuleSchema: GenMessage<Rule>;
+
+/**
+ * Principals selects callers. Within users and groups any listed name matches; client_ids and claims
+ * narrow further. All empty means every authenticated caller.
+ *
+ * @generated from message tessera.mesh.v1.Principals
+ */
+export declare type Principals = Message<"tessera.mesh.v1.Principals"> & {
+  /**
+   * User identities (the token's "email" claim, else "sub"), matched exactly.
+   *
+   * @generated from field: repeated string users = 1;
+   */
+  users: string[];
+
+  /**
+   * Group names (the token's "groups" claim), matched exactly.
+   *
+   * @generated from field: repeated string groups = 2;
+   */
+  groups: string[];
+
+  /**
+   * OAuth client ids (the token's "client_id" claim); when set, the caller's client must be listed.
+   *
+   * @generated from field: repeated string client_ids = 3;
+   */
+  clientIds: string[];
+
+  /**
+   * Every matcher must match.
+   *
+   * @generated from field: repeated tessera.mesh.v1.ClaimMatcher claims = 4;
+   */
+  claims: ClaimMatcher[];
+};
+
+/**
+ * Describes the message tessera.mesh.v1.Principals.
+ * Use `create(PrincipalsSchema)` to create a new message.
+ */
+export declare const PrincipalsSchema: GenMessage<Principals>;
+
+/**
+ * ClaimMatcher matches when the token claim equals one of the values (for an array claim: when any
+ * element does). Only string claims and arrays of strings can match.
+ *
+ * @generated from message tessera.mesh.v1.ClaimMatcher
+ */
+export declare type ClaimMatcher = Message<"tessera.mesh.v1.ClaimMatcher"> & {
+  /**
+   * The claim name, e.g. "department".
+   *
+   * @generated from field: string claim = 1;
+   */
+  claim: string;
+
+  /**
+   * Accepted values, matched exactly.
+   *
+   * @generated from field: repeated string values = 2;
+   */
+  values: string[];
+};
+
+/**
+ * Describes the message tessera.mesh.v1.ClaimMatcher.
+ * Use `create(ClaimMatcherSchema)` to create a new message.
+ */
+export declare const ClaimMatcherSchema: GenMessage<ClaimMatcher>;
+
+/**
+ * TokenBucket admits `capacity` requests at once and `refill_per_second` on average after that.
+ *
+ * @generated from message tessera.mesh.v1.TokenBucket
+ */
+export declare type TokenBucket = Message<"tessera.mesh.v1.TokenBucket"> & {
+  /**
+   * Most requests admitted at once (1..1000000).
+   *
+   * @generated from field: uint32 capacity = 1;
+   */
+  capacity: number;
+
+  /**
+   * Tokens added per second (> 0).
+   *
+   * @generated from field: double refill_per_second = 2;
+   */
+  refillPerSecond: number;
+};
+
+/**
+ * Describes the message tessera.mesh.v1.TokenBucket.
+ * Use `create(TokenBucketSchema)` to create a new message.
+ */
+export declare const TokenBucketSchema: GenMessage<TokenBucket>;
+
+/**
+ * RateLimits bounds how fast one caller may call. Buckets are kept per proxy.
+ *
+ * @generated from message tessera.mesh.v1.RateLimits
+ */
+export declare type RateLimits = Message<"tessera.mesh.v1.RateLimits"> & {
+  /**
+   * One bucket per user for every JSON-RPC request.
+   *
+   * @generated from field: tessera.mesh.v1.TokenBucket per_user = 1;
+   */
+  perUser?: TokenBucket | undefined;
+
+  /**
+   * One bucket per user and tool for tools/call.
+   *
+   * @generated from field: tessera.mesh.v1.TokenBucket per_tool = 2;
+   */
+  perTool?: TokenBucket | undefined;
+};
+
+/**
+ * Describes the message tessera.mesh.v1.RateLimits.
+ * Use `create(RateLimitsSchema)` to create a new message.
+ */
+export declare const RateLimitsSchema: GenMessage<RateLimits>;
+
+/**
+ * Filter is a webhook that sees matching requests (before forwarding) or responses (before they reach
+ * the client) and answers allow, deny or mutate. Errors, timeouts and bad answers deny.
+ *
+ * @generated from message tessera.mesh.v1.Filter
+ */
+export declare type Filter = Message<"tessera.mesh.v1.Filter"> & {
+  /**
+   * Unique within the policy; named in audit events.
+   *
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * The webhook URL (http or https).
+   *
+   * @generated from field: string url = 2;
+   */
+  url: string;
+
+  /**
+   * "request" or "response".
+   *
+   * @generated from field: string phase = 3;
+   */
+  phase: string;
+
+  /**
+   * MCP method globs it sees; empty means every method.
+   *
+   * @generated from field: repeated string methods = 4;
+   */
+  methods: string[];
+
+  /**
+   * Target globs it sees; empty means any target.
+   *
+   * @generated from field: repeated string targets = 5;
+   */
+  targets: string[];
+
+  /**
+   * Upper bound for one webhook call (1..30000 ms; 0 means 2000).
+   *
+   * @generated from field: uint32 timeout_ms = 6;
+   */
+  timeoutMs: number;
+
+  /**
+   * Whether a "mutate" answer is applied; otherwise it denies.
+   *
+   * @generated from field: bool may_mutate = 7;
+   */
+  mayMutate: boolean;
+
+  /**
+   * The HMAC-SHA256 key that signs each call (at least 16 characters).
+   *
+   * @generated from field: string hmac_secret = 8;
+   */
+  hmacSecret: string;
+};
+
+/**
+ * Describes the message tessera.mesh.v1.Filter.
+ * Use `create(FilterSchema)` to create a new message.
+ */
+export declare const FilterSchema: GenMessage<Filter>;
+
+/**
+ * AuditBodies enables redacted request and response bodies in audit events.
+ *
+ * @generated from message tessera.mesh.v1.AuditBodies
+ */
+export declare type AuditBodies = Message<"tessera.mesh.v1.AuditBodies"> & {
+  /**
+   * Capture bodies at all.
+   *
+   * @generated from field: bool enabled = 1;
+   */
+  enabled: boolean;
+
+  /**
+   * Bytes kept per body (1..65536; 0 means 4096); longer bodies are cut and flagged.
+   *
+   * @generated from field: uint32 max_bytes = 2;
+   */
+  maxBytes: number;
+};
+
+/**
+ * Describes the message tessera.mesh.v1.AuditBodies.
+ * Use `create(AuditBodiesSchema)` to create a new message.
+ */
+export declare const AuditBodiesSchema: GenMessage<AuditBodies>;
 
 /**
  * AuditSettings tells the proxy how to batch audit events.

@@ -11,7 +11,7 @@ import { fileDesc, messageDesc } from "@bufbuild/protobuf/codegenv2";
  * Describes the file tessera/mesh/v1/config.proto.
  */
 export const file_tessera_mesh_v1_config = /*@__PURE__*/
-  fileDesc("Chx0ZXNzZXJhL21lc2gvdjEvY29uZmlnLnByb3RvEg90ZXNzZXJhLm1lc2gudjEiMAoLVHJ1c3RCdW5kbGUSDgoGaXNzdWVyGAEgASgJEhEKCWp3a3NfanNvbhgCIAEoCSKFAQoIVXBzdHJlYW0SDgoGc2VydmVyGAEgASgJEhQKDHJlc291cmNlX3VyaRgCIAEoCRIdChVhdXRob3JpemF0aW9uX3NlcnZlcnMYAyADKAkSGAoQc2NvcGVzX3N1cHBvcnRlZBgEIAMoCRIaChJyZXF1ZXN0X3RpbWVvdXRfbXMYBSABKA0iJgoFR3JhbnQSDQoFdXNlcnMYASADKAkSDgoGZ3JvdXBzGAIgAygJIkYKDFNlcnZlclBvbGljeRIOCgZzZXJ2ZXIYASABKAkSJgoGZ3JhbnRzGAIgAygLMhYudGVzc2VyYS5tZXNoLnYxLkdyYW50IkQKDUF1ZGl0U2V0dGluZ3MSGAoQYmF0Y2hfbWF4X2V2ZW50cxgBIAEoDRIZChFmbHVzaF9pbnRlcnZhbF9tcxgCIAEoDWIGcHJvdG8z");
+  fileDesc("Chx0ZXNzZXJhL21lc2gvdjEvY29uZmlnLnByb3RvEg90ZXNzZXJhLm1lc2gudjEiMAoLVHJ1c3RCdW5kbGUSDgoGaXNzdWVyGAEgASgJEhEKCWp3a3NfanNvbhgCIAEoCSKFAQoIVXBzdHJlYW0SDgoGc2VydmVyGAEgASgJEhQKDHJlc291cmNlX3VyaRgCIAEoCRIdChVhdXRob3JpemF0aW9uX3NlcnZlcnMYAyADKAkSGAoQc2NvcGVzX3N1cHBvcnRlZBgEIAMoCRIaChJyZXF1ZXN0X3RpbWVvdXRfbXMYBSABKA0iJgoFR3JhbnQSDQoFdXNlcnMYASADKAkSDgoGZ3JvdXBzGAIgAygJIvwBCgxTZXJ2ZXJQb2xpY3kSDgoGc2VydmVyGAEgASgJEiYKBmdyYW50cxgCIAMoCzIWLnRlc3NlcmEubWVzaC52MS5HcmFudBIkCgVydWxlcxgDIAMoCzIVLnRlc3NlcmEubWVzaC52MS5SdWxlEjAKC3JhdGVfbGltaXRzGAQgASgLMhsudGVzc2VyYS5tZXNoLnYxLlJhdGVMaW1pdHMSKAoHZmlsdGVycxgFIAMoCzIXLnRlc3NlcmEubWVzaC52MS5GaWx0ZXISMgoMYXVkaXRfYm9kaWVzGAYgASgLMhwudGVzc2VyYS5tZXNoLnYxLkF1ZGl0Qm9kaWVzIogBCgRSdWxlEgoKAmlkGAEgASgJEg4KBmVmZmVjdBgCIAEoCRIvCgpwcmluY2lwYWxzGAMgASgLMhsudGVzc2VyYS5tZXNoLnYxLlByaW5jaXBhbHMSDwoHbWV0aG9kcxgEIAMoCRIPCgd0YXJnZXRzGAUgAygJEhEKCWNvbmRpdGlvbhgGIAEoCSJuCgpQcmluY2lwYWxzEg0KBXVzZXJzGAEgAygJEg4KBmdyb3VwcxgCIAMoCRISCgpjbGllbnRfaWRzGAMgAygJEi0KBmNsYWltcxgEIAMoCzIdLnRlc3NlcmEubWVzaC52MS5DbGFpbU1hdGNoZXIiLQoMQ2xhaW1NYXRjaGVyEg0KBWNsYWltGAEgASgJEg4KBnZhbHVlcxgCIAMoCSI6CgtUb2tlbkJ1Y2tldBIQCghjYXBhY2l0eRgBIAEoDRIZChFyZWZpbGxfcGVyX3NlY29uZBgCIAEoASJsCgpSYXRlTGltaXRzEi4KCHBlcl91c2VyGAEgASgLMhwudGVzc2VyYS5tZXNoLnYxLlRva2VuQnVja2V0Ei4KCHBlcl90b29sGAIgASgLMhwudGVzc2VyYS5tZXNoLnYxLlRva2VuQnVja2V0IpEBCgZGaWx0ZXISDAoEbmFtZRgBIAEoCRILCgN1cmwYAiABKAkSDQoFcGhhc2UYAyABKAkSDwoHbWV0aG9kcxgEIAMoCRIPCgd0YXJnZXRzGAUgAygJEhIKCnRpbWVvdXRfbXMYBiABKA0SEgoKbWF5X211dGF0ZRgHIAEoCBITCgtobWFjX3NlY3JldBgIIAEoCSIxCgtBdWRpdEJvZGllcxIPCgdlbmFibGVkGAEgASgIEhEKCW1heF9ieXRlcxgCIAEoDSJECg1BdWRpdFNldHRpbmdzEhgKEGJhdGNoX21heF9ldmVudHMYASABKA0SGQoRZmx1c2hfaW50ZXJ2YWxfbXMYAiABKA1iBnByb3RvMw");
 
 /**
  * Describes the message tessera.mesh.v1.TrustBundle.
@@ -42,9 +42,58 @@ export const ServerPolicySchema = /*@__PURE__*/
   messageDesc(file_tessera_mesh_v1_config, 3);
 
 /**
+ * Describes the message tessera.mesh.v1.Rule.
+ * Use `create(RuleSchema)` to create a new message.
+ */
+export const RuleSchema = /*@__PURE__*/
+  messageDesc(file_tessera_mesh_v1_config, 4);
+
+/**
+ * Describes the message tessera.mesh.v1.Principals.
+ * Use `create(PrincipalsSchema)` to create a new message.
+ */
+export const PrincipalsSchema = /*@__PURE__*/
+  messageDesc(file_tessera_mesh_v1_config, 5);
+
+/**
+ * Describes the message tessera.mesh.v1.ClaimMatcher.
+ * Use `create(ClaimMatcherSchema)` to create a new message.
+ */
+export const ClaimMatcherSchema = /*@__PURE__*/
+  messageDesc(file_tessera_mesh_v1_config, 6);
+
+/**
+ * Describes the message tessera.mesh.v1.TokenBucket.
+ * Use `create(TokenBucketSchema)` to create a new message.
+ */
+export const TokenBucketSchema = /*@__PURE__*/
+  messageDesc(file_tessera_mesh_v1_config, 7);
+
+/**
+ * Describes the message tessera.mesh.v1.RateLimits.
+ * Use `create(RateLimitsSchema)` to create a new message.
+ */
+export const RateLimitsSchema = /*@__PURE__*/
+  messageDesc(file_tessera_mesh_v1_config, 8);
+
+/**
+ * Describes the message tessera.mesh.v1.Filter.
+ * Use `create(FilterSchema)` to create a new message.
+ */
+export const FilterSchema = /*@__PURE__*/
+  messageDesc(file_tessera_mesh_v1_config, 9);
+
+/**
+ * Describes the message tessera.mesh.v1.AuditBodies.
+ * Use `create(AuditBodiesSchema)` to create a new message.
+ */
+export const AuditBodiesSchema = /*@__PURE__*/
+  messageDesc(file_tessera_mesh_v1_config, 10);
+
+/**
  * Describes the message tessera.mesh.v1.AuditSettings.
  * Use `create(AuditSettingsSchema)` to create a new message.
  */
 export const AuditSettingsSchema = /*@__PURE__*/
-  messageDesc(file_tessera_mesh_v1_config, 4);
+  messageDesc(file_tessera_mesh_v1_config, 11);
 

@@ -1,0 +1,234 @@
+/**
+ * Stands between an upstream and the client's `ServerResponse` when the proxy must see or change the
+ * answer to one request: list filtering, response filters, audit body capture. Upstreams write to it
+ * exactly as to a `ServerResponse` (the subset they use), so no upstream kind needs to know.
+ *
+ * - `application/json` answers with a rewrite are held whole (up to a cap), rewritten, and sent with a
+ *   fresh `Content-Length`. Too large or unparseable → a JSON-RPC error (fail closed).
+ * - `text/event-stream` answers keep streaming: every event passes through as it arrives, except the
+ *   one event that answers the request, which is rewritten before it is sent (later events wait, so
+ *   order is kept).
+ * - Anything else, or no rewrite at all, passes through, with at most `captureBytes` copied aside.
+ *
+ * @module
+ */
+import { EventEmitter } from 'node:events';
+import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import { errorBody, type JsonRpcId } from './jsonrpc.ts';
+
+/** Rewrites the JSON-RPC response to the request; may answer an error response instead. */
+export type Rewrite = (response: Record<string, unknown>) => Promise<Record<string, unknown>>;
+
+export interface RewriterOptions {
+  id: JsonRpcId | undefined;
+  rewrite: Rewrite | undefined;
+  /** Raw response bytes copied aside for the audit (0: none). */
+  captureBytes: number;
+  /** Largest JSON answer held for a rewrite. */
+  maxHeldBytes?: number;
+  /** The JSON-RPC error sent when an answer cannot be rewritten. */
+  failure: { code: number; message: string };
+}
+
+const DEFAULT_MAX_HELD = 16 * 1024 * 1024;
+
+export class ResponseRewriter extends EventEmitter {
+  readonly #res: ServerResponse;
+  readonly #o: RewriterOptions;
+  #mode: 'pass' | 'json' | 'sse' = 'pass';
+  #status = 200;
+  #headers: OutgoingHttpHeaders = {};
+  #headersSent = false;
+  #ended = false;
+  #held: Buffer[] = [];
+  #heldBytes = 0;
+  #tooLarge = false;
+  #pending = '';
+  #chain: Promise<void> = Promise.resolve();
+  #captured: Buffer[] = [];
+  #capturedBytes = 0;
+  #bytes = 0;
+  #contentType = '';
+  readonly done: Promise<void>;
+  #resolveDone!: () => void;
+
+  constructor(res: ServerResponse, options: RewriterOptions) {
+    super();
+    this.#res = res;
+    this.#o = options;
+    this.done = new Promise((r) => {
+      this.#resolveDone = r;
+    });
+    res.on('close', () => {
+      this.emit('close');
+      this.#resolveDone();
+    });
+    res.on('finish', () => this.#resolveDone());
+    res.on('drain', () => this.emit('drain'));
+  }
+
+  get headersSent(): boolean {
+    return this.#headersSent;
+  }
+  get statusCode(): number {
+    return this.#status;
+  }
+  get destroyed(): boolean {
+    return this.#res.destroyed;
+  }
+  get writableEnded(): boolean {
+    return this.#ended;
+  }
+  get writableLength(): number {
+    return this.#res.writableLength;
+  }
+  /** Body bytes sent to the client. */
+  get bytes(): number {
+    return this.#bytes;
+  }
+  get contentType(): string {
+    return this.#contentType;
+  }
+  /** The copied-aside raw body, and whether it is complete. */
+  captured(): { body: Buffer; complete: boolean } {
+    return { body: Buffer.concat(this.#captured), complete: this.#capturedBytes <= this.#o.captureBytes };
+  }
+
+  writeHead(status: number, headers: OutgoingHttpHeaders = {}): this {
+    this.#status = status;
+    this.#headers = { ...headers };
+    this.#headersSent = true;
+    const type = String(this.#headers['content-type'] ?? '');
+    this.#contentType = type;
+    if (this.#o.rewrite && status === 200 && type.startsWith('application/json')) this.#mode = 'json';
+    else if (this.#o.rewrite && type.startsWith('text/event-stream')) this.#mode = 'sse';
+    if (this.#mode !== 'json') this.#res.writeHead(status, this.#headers);
+    return this;
+  }
+
+  flushHeaders(): void {
+    if (this.#mode !== 'json') this.#res.flushHeaders();
+  }
+
+  write(chunk: Buffer | string): boolean {
+    const buf = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+    this.#capture(buf);
+    if (this.#mode === 'json') {
+      this.#heldBytes += buf.length;
+      if (this.#heldBytes > (this.#o.maxHeldBytes ?? DEFAULT_MAX_HELD)) this.#tooLarge = true;
+      else this.#held.push(buf);
+      return true;
+    }
+    if (this.#mode === 'sse') {
+      this.#pending += buf.toString('utf8');
+      this.#drainEvents();
+      return this.#res.writableLength < 64 * 1024;
+    }
+    return this.#send(buf);
+  }
+
+  end(chunk?: Buffer | string): this {
+    if (this.#ended) return this;
+    if (chunk !== undefined) this.write(chunk);
+    this.#ended = true;
+    if (!this.#headersSent) this.writeHead(this.#status);
+    if (this.#mode === 'json') {
+      void this.#finishJson();
+    } else if (this.#mode === 'sse') {
+      const rest = this.#pending;
+      this.#pending = '';
+      this.#chain = this.#chain.then(() => {
+        if (rest) this.#send(Buffer.from(rest));
+        this.#res.end();
+      });
+    } else {
+      this.#res.end();
+    }
+    return this;
+  }
+
+  destroy(err?: Error): this {
+    this.#res.destroy(err);
+    return this;
+  }
+
+  #capture(buf: Buffer): void {
+    // One byte past the limit is kept, so that a body of exactly the limit counts as complete.
+    const room = this.#o.captureBytes === 0 ? 0 : this.#o.captureBytes + 1 - this.#capturedBytes;
+    if (room <= 0) return;
+    const part = buf.subarray(0, room);
+    this.#captured.push(part);
+    this.#capturedBytes += part.length;
+  }
+
+  #send(buf: Buffer): boolean {
+    if (this.#res.destroyed) return false;
+    this.#bytes += buf.length;
+    return this.#res.write(buf);
+  }
+
+  #failureBody(): string {
+    return errorBody(this.#o.id, this.#o.failure.code, this.#o.failure.message);
+  }
+
+  async #finishJson(): Promise<void> {
+    let body: string;
+    try {
+      if (this.#tooLarge) throw new Error('too large');
+      const parsed = JSON.parse(Buffer.concat(this.#held).toString('utf8')) as unknown;
+      if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+        throw new Error('not an object');
+      body = JSON.stringify(await this.#o.rewrite!(parsed as Record<string, unknown>));
+    } catch {
+      body = this.#failureBody();
+    }
+    if (this.#res.destroyed) return;
+    const { 'content-length': _l, ...rest } = this.#headers;
+    const bytes = Buffer.from(body);
+    this.#bytes += bytes.length;
+    this.#res.writeHead(this.#status, { ...rest, 'content-length': String(bytes.length) });
+    this.#res.end(bytes);
+  }
+
+  /** Sends complete events in order; the answer to the request goes through the rewrite first. */
+  #drainEvents(): void {
+    for (;;) {
+      const m = /\r?\n\r?\n/.exec(this.#pending);
+      if (!m) return;
+      const event = this.#pending.slice(0, m.index + m[0].length);
+      this.#pending = this.#pending.slice(m.index + m[0].length);
+      const answer = this.#answerIn(event);
+      this.#chain = this.#chain.then(async () => {
+        if (!answer) {
+          this.#send(Buffer.from(event));
+          return;
+        }
+        let json: string;
+        try {
+          json = JSON.stringify(await this.#o.rewrite!(answer.message));
+        } catch {
+          json = this.#failureBody();
+        }
+        this.#send(Buffer.from(`${answer.head}data: ${json}\n\n`));
+      });
+    }
+  }
+
+  /** The event's JSON-RPC message when it answers the request, with its non-data lines. */
+  #answerIn(event: string): { message: Record<string, unknown>; head: string } | undefined {
+    const lines = event.split(/\r?\n/);
+    const data = lines.filter((l) => l.startsWith('data:')).map((l) => l.slice(l[5] === ' ' ? 6 : 5));
+    if (data.length === 0) return undefined;
+    try {
+      const msg = JSON.parse(data.join('\n')) as Record<string, unknown>;
+      if (msg?.id !== this.#o.id || !('result' in msg || 'error' in msg)) return undefined;
+      const head = lines
+        .filter((l) => l !== '' && !l.startsWith('data:'))
+        .map((l) => `${l}\n`)
+        .join('');
+      return { message: msg, head };
+    } catch {
+      return undefined;
+    }
+  }
+}
