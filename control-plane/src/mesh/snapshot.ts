@@ -19,6 +19,9 @@ import { type Resource, ResourceSchema } from '@tessera/api/mesh/v1/discovery';
 import type { JSONWebKeySet } from 'jose';
 import type { McpServerRow } from '../db/entities/mcp-server.ts';
 
+/** The one scope every MCP server asks for today: "may call this server's MCP endpoint". */
+export const MCP_SCOPE = 'mcp';
+
 export interface SnapshotInputs {
   server: McpServerRow;
   issuer: string;
@@ -70,7 +73,8 @@ export function buildSnapshot(i: SnapshotInputs): TypeSnapshot[] {
         server: s.name,
         resourceUri: s.resourceUri,
         authorizationServers: [i.issuer],
-        scopesSupported: ['mcp'],
+        scopesSupported: [MCP_SCOPE],
+        requiredScopes: [MCP_SCOPE],
         requestTimeoutMs: i.requestTimeoutMs,
       }),
     ),

@@ -22,6 +22,8 @@ export interface UpstreamIR {
   metadataUrl: string;
   authorizationServers: string[];
   scopesSupported: string[];
+  /** Scopes every token must carry; a token lacking one gets 403 insufficient_scope. */
+  requiredScopes: string[];
   requestTimeoutMs: number;
 }
 

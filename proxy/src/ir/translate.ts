@@ -108,6 +108,11 @@ export function translateUpstream(msg: Upstream, expectedServer: string): Upstre
   // Not u.search/u.hash: an empty "?" or "#" leaves them empty but stays in the URI (the token audience).
   if (/[?#]/.test(u.href)) throw invalid('Upstream.resource_uri must have no query or fragment');
   for (const as of msg.authorizationServers) httpUrl('Upstream.authorization_servers', as);
+  for (const scope of msg.requiredScopes) {
+    // RFC 6749 §3.3 scope-token: it must survive being quoted in a WWW-Authenticate header.
+    if (!/^[\x21\x23-\x5b\x5d-\x7e]+$/.test(scope))
+      throw invalid(`Upstream.required_scopes: "${scope}" is not a valid scope token`);
+  }
   const path = u.pathname === '/' ? '' : u.pathname.replace(/\/$/, '');
   const metadataPath = `/.well-known/oauth-protected-resource${path}`;
   return {
@@ -118,6 +123,7 @@ export function translateUpstream(msg: Upstream, expectedServer: string): Upstre
     metadataUrl: `${u.origin}${metadataPath}`,
     authorizationServers: [...msg.authorizationServers],
     scopesSupported: [...msg.scopesSupported],
+    requiredScopes: [...msg.requiredScopes],
     requestTimeoutMs: msg.requestTimeoutMs || 60_000,
   };
 }

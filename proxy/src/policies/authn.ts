@@ -16,6 +16,8 @@ export interface Principal {
   subject: string;
   groups: string[];
   clientId: string;
+  /** The token's `scope` claim (RFC 9068), split on spaces. */
+  scopes: string[];
 }
 
 /** Extracts the bearer token; tokens in query strings are never looked at. */
@@ -106,5 +108,9 @@ async function verify(
     ? payload.groups.filter((g): g is string => typeof g === 'string')
     : [];
   const clientId = typeof payload.client_id === 'string' ? payload.client_id : '';
-  return { principal: { name: email ?? subject, subject, groups, clientId }, exp: payload.exp as number };
+  const scopes = typeof payload.scope === 'string' ? payload.scope.split(' ').filter(Boolean) : [];
+  return {
+    principal: { name: email ?? subject, subject, groups, clientId, scopes },
+    exp: payload.exp as number,
+  };
 }

@@ -5,7 +5,7 @@ import type { Principal } from './authn.ts';
 import { decideGrant } from './grant.ts';
 
 function principal(name: string, groups: string[] = []): Principal {
-  return { name, subject: `sub-${name}`, groups, clientId: 'cli' };
+  return { name, subject: `sub-${name}`, groups, clientId: 'cli', scopes: [] };
 }
 
 function policy(users: string[], groups: string[]): PolicyIR {

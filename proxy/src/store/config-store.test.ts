@@ -14,6 +14,7 @@ const upstream: UpstreamIR = {
   metadataUrl: 'http://127.0.0.1:15001/.well-known/oauth-protected-resource/mcp',
   authorizationServers: ['http://127.0.0.1:8080'],
   scopesSupported: ['mcp'],
+  requiredScopes: ['mcp'],
   requestTimeoutMs: 60_000,
 };
 const policy: PolicyIR = { users: new Set(['ada@example.com']), groups: new Set() };

@@ -82,6 +82,14 @@ export declare type Upstream = Message<"tessera.mesh.v1.Upstream"> & {
    * @generated from field: uint32 request_timeout_ms = 5;
    */
   requestTimeoutMs: number;
+
+  /**
+   * Scopes every access token must carry to call this server; a token lacking one is refused with 403
+   * insufficient_scope naming all of them (RFC 6750 step-up). Empty: any scope is enough.
+   *
+   * @generated from field: repeated string required_scopes = 6;
+   */
+  requiredScopes: string[];
 };
 
 /**
