@@ -13,6 +13,7 @@ import Fastify, { type FastifyInstance, LogController } from 'fastify';
 import type { DataSource } from 'typeorm';
 import { createServerRegistry, type ServerRegistry } from './catalog/server-registry.ts';
 import type { Settings } from './config.ts';
+import { createIdentity, type Identity } from './identity/identity.ts';
 import { loadSigningKeys } from './keys/signing-keys.ts';
 import { startChangeFeed } from './mesh/change-feed.ts';
 import { type ConfigHub, createConfigHub } from './mesh/config-hub.ts';
@@ -41,6 +42,7 @@ export interface ControlPlane {
   meshApp: MeshApp;
   registry: ServerRegistry;
   hub: ConfigHub;
+  identity: Identity;
   close(): Promise<void>;
 }
 
@@ -102,6 +104,14 @@ export async function build(options: BuildOptions): Promise<ControlPlane> {
     burst: settings.meshNewStreamBurst,
   });
   let ready = false;
+  const identity = await createIdentity({
+    settings,
+    ds,
+    keys,
+    registry,
+    log: (msg, fields) => publicApp.log.warn(fields, msg),
+  });
+  await identity.register(publicApp);
   await publicApp.register(healthPlugin(() => ready));
   await publicApp.register(
     adminApiPlugin({
@@ -148,8 +158,10 @@ export async function build(options: BuildOptions): Promise<ControlPlane> {
     meshApp,
     registry,
     hub,
+    identity,
     async close() {
       ready = false;
+      identity.close();
       await Promise.all([publicApp.close(), meshApp.close()]);
       await feed?.close();
     },

@@ -24,6 +24,8 @@ export interface SigningKeys {
   privateKey: SigningKey;
   /** The public keys proxies trust, as a JWKS. */
   jwks: JSONWebKeySet;
+  /** The private keys, signer first, for the authorization server's keystore. */
+  privateJwks: JWK[];
 }
 
 export async function loadSigningKeys(ds: DataSource): Promise<SigningKeys> {
@@ -50,5 +52,6 @@ export async function loadSigningKeys(ds: DataSource): Promise<SigningKeys> {
     kid: signer.kid,
     privateKey: await importJWK(signer.privateJwk, 'ES256'),
     jwks: { keys: rows.map((r) => r.publicJwk) },
+    privateJwks: rows.map((r) => ({ ...r.privateJwk, kid: r.kid, alg: 'ES256', use: 'sig' })),
   };
 }
