@@ -13,6 +13,8 @@ import Fastify, { type FastifyInstance, LogController } from 'fastify';
 import type { DataSource } from 'typeorm';
 import { createServerRegistry, type ServerRegistry } from './catalog/server-registry.ts';
 import type { Settings } from './config.ts';
+import { openSecretBox } from './crypto/open-secret-box.ts';
+import type { SecretBox } from './crypto/secret-box.ts';
 import { loadSigningKeys } from './keys/signing-keys.ts';
 import { startChangeFeed } from './mesh/change-feed.ts';
 import { type ConfigHub, createConfigHub } from './mesh/config-hub.ts';
@@ -30,6 +32,8 @@ export interface BuildOptions {
   meshToken: string;
   /** When given, replicas sharing this database hear each other's changes (LISTEN/NOTIFY). */
   databaseUrl?: string;
+  /** Encryption of secrets at rest; opened from the settings (`TESSERA_KEY_PROVIDER`) when absent. */
+  secretBox?: SecretBox;
 }
 
 /** The mesh listener: HTTP/2 without TLS inside the cluster network (mTLS arrives with the mesh identity work). */
@@ -41,12 +45,15 @@ export interface ControlPlane {
   meshApp: MeshApp;
   registry: ServerRegistry;
   hub: ConfigHub;
+  /** Seals and opens every secret the control plane stores. */
+  secretBox: SecretBox;
   close(): Promise<void>;
 }
 
 export async function build(options: BuildOptions): Promise<ControlPlane> {
   const { settings, ds } = options;
   const id = `cp-${randomUUID().slice(0, 8)}`;
+  const secretBox = options.secretBox ?? (await openSecretBox(settings));
   const keys = await loadSigningKeys(ds);
   const registry = createServerRegistry(ds);
   // Logs go to stderr, like the proxy's, so stdout carries only what the CLI prints for people.
@@ -148,6 +155,7 @@ export async function build(options: BuildOptions): Promise<ControlPlane> {
     meshApp,
     registry,
     hub,
+    secretBox,
     async close() {
       ready = false;
       await Promise.all([publicApp.close(), meshApp.close()]);
