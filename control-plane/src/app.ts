@@ -11,6 +11,7 @@ import { AuditService } from '@tessera/api/mesh/v1/audit';
 import { MeshDiscoveryService } from '@tessera/api/mesh/v1/discovery';
 import Fastify, { type FastifyInstance, LogController } from 'fastify';
 import type { DataSource } from 'typeorm';
+import { createApiKeyStore } from './api-keys/api-key-store.ts';
 import { createServerRegistry, type ServerRegistry } from './catalog/server-registry.ts';
 import type { Settings } from './config.ts';
 import { openSecretBox } from './crypto/open-secret-box.ts';
@@ -56,6 +57,11 @@ export async function build(options: BuildOptions): Promise<ControlPlane> {
   const secretBox = options.secretBox ?? (await openSecretBox(settings));
   const keys = await loadSigningKeys(ds);
   const registry = createServerRegistry(ds);
+  const apiKeys = createApiKeyStore({
+    ds,
+    serverExists: async (name) => (await registry.get(name)) !== null,
+    changed: (name) => registry.notify(name),
+  });
   // Logs go to stderr, like the proxy's, so stdout carries only what the CLI prints for people.
   const logger = {
     level: settings.logLevel,
@@ -86,6 +92,7 @@ export async function build(options: BuildOptions): Promise<ControlPlane> {
           flushIntervalMs: settings.auditFlushIntervalMs,
         },
         requestTimeoutMs: 60_000,
+        apiKeys: await apiKeys.activeFor(name),
       });
     },
   });
@@ -119,6 +126,7 @@ export async function build(options: BuildOptions): Promise<ControlPlane> {
       issuer: settings.publicUrl,
       tokenTtlSeconds: settings.tokenTtlSeconds,
       meshSecret: options.meshToken,
+      apiKeys,
     }),
   );
   await meshApp.register(healthPlugin(() => ready));

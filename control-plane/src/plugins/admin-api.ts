@@ -5,7 +5,9 @@
  *
  * @module
  */
+
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { ApiKeyStore } from '../api-keys/api-key-store.ts';
 import { parseGrants, parseServerInput, SERVER_NAME } from '../catalog/server-input.ts';
 import type { ServerRegistry } from '../catalog/server-registry.ts';
 import type { McpServerRow } from '../db/entities/mcp-server.ts';
@@ -14,6 +16,7 @@ import type { SigningKeys } from '../keys/signing-keys.ts';
 import type { ConfigHub } from '../mesh/config-hub.ts';
 import { proxyMeshToken, secretEquals } from '../mesh/mesh-auth.ts';
 import { mintAccessToken } from '../tokens/mint-token.ts';
+import { registerApiKeyRoutes } from './api-key-routes.ts';
 
 export interface AdminApiOptions {
   adminToken: string;
@@ -24,6 +27,7 @@ export interface AdminApiOptions {
   tokenTtlSeconds: number;
   /** The mesh secret, from which each server's proxy token is derived. */
   meshSecret: string;
+  apiKeys: ApiKeyStore;
 }
 
 function view(s: McpServerRow) {
@@ -135,6 +139,8 @@ export function adminApiPlugin(options: AdminApiOptions) {
         resource: s.resourceUri,
       };
     });
+
+    registerApiKeyRoutes(app, options.apiKeys);
 
     app.get('/api/v1/mesh/proxies', async () => ({ proxies: options.hub.status() }));
 
