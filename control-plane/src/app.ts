@@ -8,12 +8,15 @@ import { randomUUID } from 'node:crypto';
 import type { Http2Server, Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import { fastifyConnectPlugin } from '@connectrpc/connect-fastify';
 import { AuditService } from '@tessera/api/mesh/v1/audit';
+import { CredentialService } from '@tessera/api/mesh/v1/credentials';
 import { MeshDiscoveryService } from '@tessera/api/mesh/v1/discovery';
 import Fastify, { type FastifyInstance, LogController } from 'fastify';
 import type { DataSource } from 'typeorm';
 import { createApiKeyStore } from './api-keys/api-key-store.ts';
 import { createServerRegistry, type ServerRegistry } from './catalog/server-registry.ts';
 import type { Settings } from './config.ts';
+import { createCredentialBroker } from './credentials/credential-broker.ts';
+import { createStaticCredentials } from './credentials/static-credentials.ts';
 import { openSecretBox } from './crypto/open-secret-box.ts';
 import type { SecretBox } from './crypto/secret-box.ts';
 import { loadSigningKeys } from './keys/signing-keys.ts';
@@ -24,6 +27,7 @@ import { createTokenBucket, takeWithin } from './mesh/token-bucket.ts';
 import { adminApiPlugin } from './plugins/admin-api.ts';
 import { healthPlugin } from './plugins/health.ts';
 import { auditService } from './services/audit-service.ts';
+import { credentialService } from './services/credential-service.ts';
 import { discoveryService } from './services/discovery-service.ts';
 
 export interface BuildOptions {
@@ -55,13 +59,16 @@ export async function build(options: BuildOptions): Promise<ControlPlane> {
   const { settings, ds } = options;
   const id = `cp-${randomUUID().slice(0, 8)}`;
   const secretBox = options.secretBox ?? (await openSecretBox(settings));
-  const keys = await loadSigningKeys(ds);
+  const keys = await loadSigningKeys(ds, secretBox);
   const registry = createServerRegistry(ds);
   const apiKeys = createApiKeyStore({
     ds,
     serverExists: async (name) => (await registry.get(name)) !== null,
     changed: (name) => registry.notify(name),
   });
+  const statics = createStaticCredentials({ ds, box: secretBox });
+  const broker = createCredentialBroker({ statics });
+  const serverExists = async (name: string) => (await registry.get(name)) !== null;
   // Logs go to stderr, like the proxy's, so stdout carries only what the CLI prints for people.
   const logger = {
     level: settings.logLevel,
@@ -127,6 +134,7 @@ export async function build(options: BuildOptions): Promise<ControlPlane> {
       tokenTtlSeconds: settings.tokenTtlSeconds,
       meshSecret: options.meshToken,
       apiKeys,
+      statics,
     }),
   );
   await meshApp.register(healthPlugin(() => ready));
@@ -138,7 +146,7 @@ export async function build(options: BuildOptions): Promise<ControlPlane> {
         discoveryService({
           hub,
           meshToken: options.meshToken,
-          serverExists: async (name) => (await registry.get(name)) !== null,
+          serverExists,
           ready: () => ready,
           admit: (signal) => takeWithin(newStreams, 1_000, signal),
           maxStreamAgeMs: settings.meshMaxStreamAgeS * 1000,
@@ -150,6 +158,15 @@ export async function build(options: BuildOptions): Promise<ControlPlane> {
           ds,
           meshToken: options.meshToken,
           log: (msg, fields) => meshApp.log.debug(fields, msg),
+        }),
+      );
+      router.service(
+        CredentialService,
+        credentialService({
+          broker,
+          meshToken: options.meshToken,
+          serverExists,
+          log: (msg, fields) => meshApp.log.warn(fields, msg),
         }),
       );
     },

@@ -7,9 +7,10 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import type { ControlPlane } from '../src/app.ts';
+import { adminClient } from './helpers/admin-client.ts';
 import { freePort } from './helpers/free-port.ts';
 import { type LocalProxy, startLocalProxy } from './helpers/local-proxy.ts';
-import { ADMIN_TOKEN as ADMIN, MESH_SECRET, type Replica, startReplica } from './helpers/replica.ts';
+import { MESH_SECRET, type Replica, startReplica } from './helpers/replica.ts';
 import { startTestDb, type TestDb } from './helpers/test-db.ts';
 
 let db: TestDb;
@@ -17,17 +18,7 @@ let replica: Replica;
 let cp: ControlPlane;
 let proxy: LocalProxy;
 
-function admin(method: 'GET' | 'POST' | 'DELETE', url: string, payload?: unknown) {
-  return cp.publicApp.inject({
-    method,
-    url,
-    headers: {
-      authorization: `Bearer ${ADMIN}`,
-      ...(payload === undefined ? {} : { 'content-type': 'application/json' }),
-    },
-    payload: payload === undefined ? undefined : JSON.stringify(payload),
-  });
-}
+const admin = adminClient(() => cp);
 
 before(async () => {
   db = await startTestDb();

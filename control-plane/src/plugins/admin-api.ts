@@ -10,6 +10,7 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from
 import type { ApiKeyStore } from '../api-keys/api-key-store.ts';
 import { parseGrants, parseServerInput, SERVER_NAME } from '../catalog/server-input.ts';
 import type { ServerRegistry } from '../catalog/server-registry.ts';
+import type { StaticCredentials } from '../credentials/static-credentials.ts';
 import type { McpServerRow } from '../db/entities/mcp-server.ts';
 import { TesseraError } from '../errors.ts';
 import type { SigningKeys } from '../keys/signing-keys.ts';
@@ -17,6 +18,7 @@ import type { ConfigHub } from '../mesh/config-hub.ts';
 import { proxyMeshToken, secretEquals } from '../mesh/mesh-auth.ts';
 import { mintAccessToken } from '../tokens/mint-token.ts';
 import { registerApiKeyRoutes } from './api-key-routes.ts';
+import { registerCredentialRoutes } from './credential-routes.ts';
 
 export interface AdminApiOptions {
   adminToken: string;
@@ -28,6 +30,7 @@ export interface AdminApiOptions {
   /** The mesh secret, from which each server's proxy token is derived. */
   meshSecret: string;
   apiKeys: ApiKeyStore;
+  statics: StaticCredentials;
 }
 
 function view(s: McpServerRow) {
@@ -141,6 +144,7 @@ export function adminApiPlugin(options: AdminApiOptions) {
     });
 
     registerApiKeyRoutes(app, options.apiKeys);
+    registerCredentialRoutes(app, { registry: options.registry, statics: options.statics });
 
     app.get('/api/v1/mesh/proxies', async () => ({ proxies: options.hub.status() }));
 
