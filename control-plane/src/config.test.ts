@@ -45,6 +45,11 @@ describe('readSettings: defaults', () => {
       auditBatchMaxEvents: 256,
       auditFlushIntervalMs: 1000,
       logLevel: 'info',
+      keyProvider: 'local',
+      encryptionKeys: undefined,
+      kmsKeyId: undefined,
+      kmsEndpoint: undefined,
+      kmsRegion: undefined,
     });
   });
 
@@ -268,5 +273,37 @@ describe('readSettings: invalid values', () => {
     const before = { ...env };
     problems(env);
     assert.deepEqual(env, before);
+  });
+});
+
+describe('readSettings: encryption at rest', () => {
+  test('aws-kms needs a key id; endpoint and region are taken as given', () => {
+    const s = readSettings(
+      {
+        TESSERA_KEY_PROVIDER: 'aws-kms',
+        TESSERA_KMS_KEY_ID: 'alias/tessera',
+        TESSERA_KMS_ENDPOINT: 'http://127.0.0.1:5000',
+        AWS_REGION: 'eu-west-1',
+      },
+      CWD,
+    );
+    assert.equal(s.keyProvider, 'aws-kms');
+    assert.equal(s.kmsKeyId, 'alias/tessera');
+    assert.equal(s.kmsEndpoint, 'http://127.0.0.1:5000');
+    assert.equal(s.kmsRegion, 'eu-west-1');
+    assert.equal(
+      readSettings({ TESSERA_KMS_REGION: 'us-east-2', AWS_REGION: 'x' }, CWD).kmsRegion,
+      'us-east-2',
+    );
+  });
+
+  test('an unknown provider, a missing key id and a bad endpoint are reported', () => {
+    assert.deepEqual(problems({ TESSERA_KEY_PROVIDER: 'vault' }), [
+      'TESSERA_KEY_PROVIDER: "vault" must be local or aws-kms',
+    ]);
+    assert.deepEqual(problems({ TESSERA_KEY_PROVIDER: 'aws-kms', TESSERA_KMS_ENDPOINT: 'nope' }), [
+      'TESSERA_KMS_KEY_ID: required when TESSERA_KEY_PROVIDER is aws-kms',
+      'TESSERA_KMS_ENDPOINT: "nope" is not a URL',
+    ]);
   });
 });

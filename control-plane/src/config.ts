@@ -41,6 +41,14 @@ export interface Settings {
   auditBatchMaxEvents: number;
   auditFlushIntervalMs: number;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
+  /** Who wraps the data keys of secrets at rest. */
+  keyProvider: 'local' | 'aws-kms';
+  /** undefined: the local keys live in `<dataDir>/encryption-keys.json`. */
+  encryptionKeys: string | undefined;
+  kmsKeyId: string | undefined;
+  /** undefined: the AWS SDK's default endpoint for the region. */
+  kmsEndpoint: string | undefined;
+  kmsRegion: string | undefined;
 }
 
 export interface OidcLoginSettings {
@@ -131,6 +139,27 @@ export const settingsDoc = [
   ['TESSERA_AUDIT_BATCH_MAX_EVENTS', '256', 'proxies ship an audit batch at this many events'],
   ['TESSERA_AUDIT_FLUSH_INTERVAL_MS', '1000', 'proxies ship a non-empty audit batch after this long'],
   ['TESSERA_LOG_LEVEL', 'info', 'debug, info, warn or error'],
+  [
+    'TESSERA_KEY_PROVIDER',
+    'local',
+    'who wraps the data keys of secrets at rest: local (a key file or TESSERA_ENCRYPTION_KEYS) or aws-kms',
+  ],
+  [
+    'TESSERA_ENCRYPTION_KEYS',
+    '(generated)',
+    'local provider: base64 32-byte keys, comma-separated, current first; unset: <data dir>/encryption-keys.json (0600)',
+  ],
+  [
+    'TESSERA_KMS_KEY_ID',
+    '(unset)',
+    'aws-kms provider: the KMS key (id, ARN or alias/…) that wraps data keys',
+  ],
+  ['TESSERA_KMS_ENDPOINT', '(AWS default)', 'aws-kms provider: endpoint override (a KMS-compatible service)'],
+  [
+    'TESSERA_KMS_REGION',
+    '(AWS_REGION)',
+    'aws-kms provider: the AWS region; credentials come from the AWS SDK default chain',
+  ],
 ] as const;
 
 type Env = Record<string, string | undefined>;
@@ -227,6 +256,15 @@ export function readSettings(env: Env, cwd = process.cwd()): Settings {
   if (!['debug', 'info', 'warn', 'error'].includes(logLevel)) {
     problems.push(`TESSERA_LOG_LEVEL: "${logLevel}" must be debug, info, warn or error`);
   }
+  const keyProvider = (env.TESSERA_KEY_PROVIDER || 'local') as Settings['keyProvider'];
+  if (keyProvider !== 'local' && keyProvider !== 'aws-kms')
+    problems.push(`TESSERA_KEY_PROVIDER: "${keyProvider}" must be local or aws-kms`);
+  const kmsKeyId = env.TESSERA_KMS_KEY_ID || undefined;
+  if (keyProvider === 'aws-kms' && !kmsKeyId)
+    problems.push('TESSERA_KMS_KEY_ID: required when TESSERA_KEY_PROVIDER is aws-kms');
+  const kmsEndpoint = env.TESSERA_KMS_ENDPOINT || undefined;
+  if (kmsEndpoint && !URL.canParse(kmsEndpoint))
+    problems.push(`TESSERA_KMS_ENDPOINT: "${kmsEndpoint}" is not a URL`);
   const settings: Settings = {
     dataDir: resolve(cwd, env.TESSERA_DATA_DIR || '.tessera'),
     databaseUrl,
@@ -254,6 +292,11 @@ export function readSettings(env: Env, cwd = process.cwd()): Settings {
     auditBatchMaxEvents: int('TESSERA_AUDIT_BATCH_MAX_EVENTS', 256, 1, 10_000),
     auditFlushIntervalMs: int('TESSERA_AUDIT_FLUSH_INTERVAL_MS', 1000, 10, 60_000),
     logLevel,
+    keyProvider,
+    encryptionKeys: env.TESSERA_ENCRYPTION_KEYS || undefined,
+    kmsKeyId,
+    kmsEndpoint,
+    kmsRegion: env.TESSERA_KMS_REGION || env.AWS_REGION || undefined,
   };
   if (problems.length > 0)
     throw new TypeError(`invalid control-plane configuration:\n  ${problems.join('\n  ')}`);

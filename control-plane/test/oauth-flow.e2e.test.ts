@@ -12,8 +12,11 @@ import type { OAuthClientProvider } from '@modelcontextprotocol/sdk/client/auth.
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { OAuthClientInformationMixed, OAuthTokens } from '@modelcontextprotocol/sdk/shared/auth.js';
-import { exportJWK, generateKeyPair, importJWK, type JWK, SignJWT } from 'jose';
-import pg from 'pg';
+import { exportJWK, generateKeyPair, type JWK, SignJWT } from 'jose';
+import { readSettings } from '../src/config.ts';
+import { openSecretBox } from '../src/crypto/open-secret-box.ts';
+import { openDataSource } from '../src/db/data-source.ts';
+import { loadSigningKeys, type SigningKeys } from '../src/keys/signing-keys.ts';
 import { createBrowser, type Page } from './helpers/browser.ts';
 import { type EnterpriseIdp, startEnterpriseIdp } from './helpers/enterprise-idp.ts';
 import { freePort } from './helpers/free-port.ts';
@@ -64,7 +67,7 @@ class TestOAuthProvider implements OAuthClientProvider {
 
 let idp: EnterpriseIdp;
 let tessera: TesseraProcess;
-let signingKey: Awaited<ReturnType<typeof importJWK>>;
+let signingKey: SigningKeys['privateKey'];
 let signingKid = '';
 let otherResource = '';
 
@@ -87,15 +90,13 @@ before(async () => {
     TESSERA_OIDC_SCOPES: 'openid email profile groups',
     TESSERA_OIDC_LABEL: 'Example Corp',
   });
-  // The attacks below need tokens signed with Tessera's real key, read from its database.
-  const db = new pg.Client({ connectionString: await tessera.databaseUrl() });
-  await db.connect();
-  const { rows } = await db.query<{ kid: string; private_jwk: JWK }>(
-    'SELECT kid, private_jwk FROM signing_keys',
-  );
-  await db.end();
-  signingKid = rows[0]!.kid;
-  signingKey = await importJWK(rows[0]!.private_jwk, 'ES256');
+  // The attacks below need tokens signed with Tessera's real key: opened from its database with its
+  // own local encryption key, as a second replica would.
+  const ds = await openDataSource(await tessera.databaseUrl());
+  const keys = await loadSigningKeys(ds, await openSecretBox(readSettings(tessera.env)));
+  await ds.destroy();
+  signingKid = keys.kid;
+  signingKey = keys.privateKey;
   otherResource = `${tessera.publicUrl.replace(/:\d+$/, ':1')}/other/mcp`;
 });
 

@@ -19,6 +19,11 @@ export interface ServerRegistry {
   /** @throws TesseraError `TESSERA_NOT_FOUND` */
   setGrants(name: string, grants: { grantUsers: string[]; grantGroups: string[] }): Promise<McpServerRow>;
   onChange(listener: (server: string) => void): void;
+  /**
+   * Announces a change to a server's configuration that lives outside its row (its API keys, its
+   * upstream credentials), so its proxies get a new snapshot.
+   */
+  notify(server: string): void;
 }
 
 function isUniqueViolation(err: unknown): boolean {
@@ -63,5 +68,6 @@ export function createServerRegistry(ds: DataSource): ServerRegistry {
     onChange(listener) {
       listeners.push(listener);
     },
+    notify: changed,
   };
 }

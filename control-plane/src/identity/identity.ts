@@ -19,7 +19,7 @@ import { interactionRoutes } from './interactions.ts';
 import { createLoginStates } from './login-state.ts';
 import { deleteExpired } from './oidc-adapter.ts';
 import { createOidcIdp } from './oidc-idp.ts';
-import { plaintextSealer, type SecretSealer } from './secret-sealer.ts';
+import type { SecretSealer } from './secret-sealer.ts';
 import { createUserStore, type UserStore } from './user-store.ts';
 
 export interface IdentityOptions {
@@ -28,8 +28,8 @@ export interface IdentityOptions {
   keys: SigningKeys;
   registry: ServerRegistry;
   log: (msg: string, fields: Record<string, unknown>) => void;
-  /** How secrets are sealed in Postgres; default: stored as they are (until the SecretBox lands). */
-  sealer?: SecretSealer;
+  /** How secrets are sealed in Postgres. */
+  sealer: SecretSealer;
 }
 
 export interface Identity {
@@ -44,7 +44,7 @@ const CLEANUP_INTERVAL_MS = 10 * 60 * 1000;
 
 export async function createIdentity(o: IdentityOptions): Promise<Identity> {
   const { settings, ds } = o;
-  const sealer = o.sealer ?? plaintextSealer;
+  const { sealer } = o;
   const users = createUserStore(ds);
   const cookies = cookiePolicy(settings.publicUrl);
   const cookieKey = await generatedSecret(ds, sealer, 'oauth-cookie-key');

@@ -1,10 +1,12 @@
 /**
  * The one seam through which identity code stores secrets (tokens, codes, client secrets, sessions,
- * IdP client secrets) in Postgres. It is an interface so that envelope encryption (the `SecretBox`)
- * replaces the pass-through below at one wiring site without touching any caller.
+ * pending logins, generated keys) in Postgres: every value is sealed with the control plane's
+ * `SecretBox`, bound to a context that names what it is.
  *
  * @module
  */
+
+import type { SecretBox } from '../crypto/secret-box.ts';
 
 /** Seals values before they are written and opens them after they are read. */
 export interface SecretSealer {
@@ -15,7 +17,22 @@ export interface SecretSealer {
 }
 
 /**
- * Stores values as they are. The placeholder until the `SecretBox` is wired in; a prefix marks the
+ * Seals through the control plane's `SecretBox` (envelope encryption: a local key or KMS), as
+ * base64 text for text columns.
+ */
+export function secretBoxSealer(box: SecretBox): SecretSealer {
+  return {
+    async seal(plaintext, context) {
+      return (await box.seal(plaintext, context)).toString('base64');
+    },
+    open(sealed, context) {
+      return box.openText(Buffer.from(sealed, 'base64'), context);
+    },
+  };
+}
+
+/**
+ * Stores values as they are (unit tests of code above the storage only). The placeholder until the `SecretBox` is wired in; a prefix marks the
  * format so that a sealed value is never mistaken for a plain one, nor the other way round.
  */
 export const plaintextSealer: SecretSealer = {

@@ -9,6 +9,17 @@ import type { JWTVerifyGetKey } from 'jose';
 export interface TrustIR {
   issuer: string;
   keys: JWTVerifyGetKey;
+  /** API keys scoped to this server, by id. */
+  apiKeys: ReadonlyMap<string, ApiKeyIR>;
+}
+
+export interface ApiKeyIR {
+  id: string;
+  /** SHA-256 of the whole key string. */
+  sha256: Buffer;
+  user: string;
+  groups: readonly string[];
+  expiresAtMs: number;
 }
 
 export interface UpstreamIR {

@@ -233,7 +233,7 @@ export function createMcpEndpoint(options: McpEndpointOptions) {
       return challenge(err as TesseraError, 'invalid_token');
     }
     ctx.user = principal.name;
-    const missing = missingScopes(principal.scopes, config.upstream.requiredScopes);
+    const missing = principal.scopes ? missingScopes(principal.scopes, config.upstream.requiredScopes) : [];
     if (missing.length > 0) {
       const msg = `the token lacks the scope${missing.length > 1 ? 's' : ''} ${missing.join(', ')}`;
       return challenge(new TesseraError('TESSERA_INSUFFICIENT_SCOPE', msg), 'insufficient_scope');

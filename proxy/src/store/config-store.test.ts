@@ -5,7 +5,11 @@ import type { AuditIR, PolicyIR, ProxyConfig, TrustIR, UpstreamIR } from '../ir/
 import type { TranslatedPart } from '../ir/translate.ts';
 import { createConfigStore } from './config-store.ts';
 
-const trust: TrustIR = { issuer: 'http://127.0.0.1:8080', keys: createLocalJWKSet({ keys: [] }) };
+const trust: TrustIR = {
+  issuer: 'http://127.0.0.1:8080',
+  keys: createLocalJWKSet({ keys: [] }),
+  apiKeys: new Map(),
+};
 const upstream: UpstreamIR = {
   server: 'github',
   resourceUri: 'http://127.0.0.1:15001/mcp',

@@ -6,12 +6,13 @@
 /* eslint-disable */
 
 import { fileDesc, messageDesc } from "@bufbuild/protobuf/codegenv2";
+import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 
 /**
  * Describes the file tessera/mesh/v1/config.proto.
  */
 export const file_tessera_mesh_v1_config = /*@__PURE__*/
-  fileDesc("Chx0ZXNzZXJhL21lc2gvdjEvY29uZmlnLnByb3RvEg90ZXNzZXJhLm1lc2gudjEiMAoLVHJ1c3RCdW5kbGUSDgoGaXNzdWVyGAEgASgJEhEKCWp3a3NfanNvbhgCIAEoCSKeAQoIVXBzdHJlYW0SDgoGc2VydmVyGAEgASgJEhQKDHJlc291cmNlX3VyaRgCIAEoCRIdChVhdXRob3JpemF0aW9uX3NlcnZlcnMYAyADKAkSGAoQc2NvcGVzX3N1cHBvcnRlZBgEIAMoCRIaChJyZXF1ZXN0X3RpbWVvdXRfbXMYBSABKA0SFwoPcmVxdWlyZWRfc2NvcGVzGAYgAygJIiYKBUdyYW50Eg0KBXVzZXJzGAEgAygJEg4KBmdyb3VwcxgCIAMoCSJGCgxTZXJ2ZXJQb2xpY3kSDgoGc2VydmVyGAEgASgJEiYKBmdyYW50cxgCIAMoCzIWLnRlc3NlcmEubWVzaC52MS5HcmFudCJECg1BdWRpdFNldHRpbmdzEhgKEGJhdGNoX21heF9ldmVudHMYASABKA0SGQoRZmx1c2hfaW50ZXJ2YWxfbXMYAiABKA1iBnByb3RvMw");
+  fileDesc("Chx0ZXNzZXJhL21lc2gvdjEvY29uZmlnLnByb3RvEg90ZXNzZXJhLm1lc2gudjEiWwoLVHJ1c3RCdW5kbGUSDgoGaXNzdWVyGAEgASgJEhEKCWp3a3NfanNvbhgCIAEoCRIpCghhcGlfa2V5cxgDIAMoCzIXLnRlc3NlcmEubWVzaC52MS5BcGlLZXkicgoGQXBpS2V5EgoKAmlkGAEgASgJEg4KBnNoYTI1NhgCIAEoDBIMCgR1c2VyGAMgASgJEg4KBmdyb3VwcxgEIAMoCRIuCgpleHBpcmVzX2F0GAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCKeAQoIVXBzdHJlYW0SDgoGc2VydmVyGAEgASgJEhQKDHJlc291cmNlX3VyaRgCIAEoCRIdChVhdXRob3JpemF0aW9uX3NlcnZlcnMYAyADKAkSGAoQc2NvcGVzX3N1cHBvcnRlZBgEIAMoCRIaChJyZXF1ZXN0X3RpbWVvdXRfbXMYBSABKA0SFwoPcmVxdWlyZWRfc2NvcGVzGAYgAygJIiYKBUdyYW50Eg0KBXVzZXJzGAEgAygJEg4KBmdyb3VwcxgCIAMoCSJGCgxTZXJ2ZXJQb2xpY3kSDgoGc2VydmVyGAEgASgJEiYKBmdyYW50cxgCIAMoCzIWLnRlc3NlcmEubWVzaC52MS5HcmFudCJECg1BdWRpdFNldHRpbmdzEhgKEGJhdGNoX21heF9ldmVudHMYASABKA0SGQoRZmx1c2hfaW50ZXJ2YWxfbXMYAiABKA1iBnByb3RvMw", [file_google_protobuf_timestamp]);
 
 /**
  * Describes the message tessera.mesh.v1.TrustBundle.
@@ -21,30 +22,37 @@ export const TrustBundleSchema = /*@__PURE__*/
   messageDesc(file_tessera_mesh_v1_config, 0);
 
 /**
+ * Describes the message tessera.mesh.v1.ApiKey.
+ * Use `create(ApiKeySchema)` to create a new message.
+ */
+export const ApiKeySchema = /*@__PURE__*/
+  messageDesc(file_tessera_mesh_v1_config, 1);
+
+/**
  * Describes the message tessera.mesh.v1.Upstream.
  * Use `create(UpstreamSchema)` to create a new message.
  */
 export const UpstreamSchema = /*@__PURE__*/
-  messageDesc(file_tessera_mesh_v1_config, 1);
+  messageDesc(file_tessera_mesh_v1_config, 2);
 
 /**
  * Describes the message tessera.mesh.v1.Grant.
  * Use `create(GrantSchema)` to create a new message.
  */
 export const GrantSchema = /*@__PURE__*/
-  messageDesc(file_tessera_mesh_v1_config, 2);
+  messageDesc(file_tessera_mesh_v1_config, 3);
 
 /**
  * Describes the message tessera.mesh.v1.ServerPolicy.
  * Use `create(ServerPolicySchema)` to create a new message.
  */
 export const ServerPolicySchema = /*@__PURE__*/
-  messageDesc(file_tessera_mesh_v1_config, 3);
+  messageDesc(file_tessera_mesh_v1_config, 4);
 
 /**
  * Describes the message tessera.mesh.v1.AuditSettings.
  * Use `create(AuditSettingsSchema)` to create a new message.
  */
 export const AuditSettingsSchema = /*@__PURE__*/
-  messageDesc(file_tessera_mesh_v1_config, 4);
+  messageDesc(file_tessera_mesh_v1_config, 5);
 
