@@ -103,7 +103,7 @@ before(async () => {
 after(async () => {
   const code = await tessera?.stop();
   await idp?.close();
-  if (code !== 0 || process.env.E2E_DUMP) process.stderr.write(tessera.stderr());
+  if (tessera && (code !== 0 || process.env.E2E_DUMP)) process.stderr.write(tessera.stderr());
 });
 
 const provider = new TestOAuthProvider();
