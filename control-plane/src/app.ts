@@ -8,11 +8,19 @@ import { randomUUID } from 'node:crypto';
 import type { Http2Server, Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import { fastifyConnectPlugin } from '@connectrpc/connect-fastify';
 import { AuditService } from '@tessera/api/mesh/v1/audit';
+import { CredentialService } from '@tessera/api/mesh/v1/credentials';
 import { MeshDiscoveryService } from '@tessera/api/mesh/v1/discovery';
 import Fastify, { type FastifyInstance, LogController } from 'fastify';
 import type { DataSource } from 'typeorm';
+import { createApiKeyStore } from './api-keys/api-key-store.ts';
 import { createServerRegistry, type ServerRegistry } from './catalog/server-registry.ts';
 import type { Settings } from './config.ts';
+import { createCredentialBroker } from './credentials/credential-broker.ts';
+import { createStaticCredentials } from './credentials/static-credentials.ts';
+import { openSecretBox } from './crypto/open-secret-box.ts';
+import type { SecretBox } from './crypto/secret-box.ts';
+import { createIdentity, type Identity } from './identity/identity.ts';
+import { secretBoxSealer } from './identity/secret-sealer.ts';
 import { loadSigningKeys } from './keys/signing-keys.ts';
 import { startChangeFeed } from './mesh/change-feed.ts';
 import { type ConfigHub, createConfigHub } from './mesh/config-hub.ts';
@@ -21,6 +29,7 @@ import { createTokenBucket, takeWithin } from './mesh/token-bucket.ts';
 import { adminApiPlugin } from './plugins/admin-api.ts';
 import { healthPlugin } from './plugins/health.ts';
 import { auditService } from './services/audit-service.ts';
+import { credentialService } from './services/credential-service.ts';
 import { discoveryService } from './services/discovery-service.ts';
 
 export interface BuildOptions {
@@ -30,6 +39,8 @@ export interface BuildOptions {
   meshToken: string;
   /** When given, replicas sharing this database hear each other's changes (LISTEN/NOTIFY). */
   databaseUrl?: string;
+  /** Encryption of secrets at rest; opened from the settings (`TESSERA_KEY_PROVIDER`) when absent. */
+  secretBox?: SecretBox;
 }
 
 /** The mesh listener: HTTP/2 without TLS inside the cluster network (mTLS arrives with the mesh identity work). */
@@ -41,14 +52,26 @@ export interface ControlPlane {
   meshApp: MeshApp;
   registry: ServerRegistry;
   hub: ConfigHub;
+  identity: Identity;
+  /** Seals and opens every secret the control plane stores. */
+  secretBox: SecretBox;
   close(): Promise<void>;
 }
 
 export async function build(options: BuildOptions): Promise<ControlPlane> {
   const { settings, ds } = options;
   const id = `cp-${randomUUID().slice(0, 8)}`;
-  const keys = await loadSigningKeys(ds);
+  const secretBox = options.secretBox ?? (await openSecretBox(settings));
+  const keys = await loadSigningKeys(ds, secretBox);
   const registry = createServerRegistry(ds);
+  const apiKeys = createApiKeyStore({
+    ds,
+    serverExists: async (name) => (await registry.get(name)) !== null,
+    changed: (name) => registry.notify(name),
+  });
+  const statics = createStaticCredentials({ ds, box: secretBox });
+  const broker = createCredentialBroker({ statics });
+  const serverExists = async (name: string) => (await registry.get(name)) !== null;
   // Logs go to stderr, like the proxy's, so stdout carries only what the CLI prints for people.
   const logger = {
     level: settings.logLevel,
@@ -79,6 +102,7 @@ export async function build(options: BuildOptions): Promise<ControlPlane> {
           flushIntervalMs: settings.auditFlushIntervalMs,
         },
         requestTimeoutMs: 60_000,
+        apiKeys: await apiKeys.activeFor(name),
       });
     },
   });
@@ -102,6 +126,15 @@ export async function build(options: BuildOptions): Promise<ControlPlane> {
     burst: settings.meshNewStreamBurst,
   });
   let ready = false;
+  const identity = await createIdentity({
+    settings,
+    ds,
+    keys,
+    registry,
+    log: (msg, fields) => publicApp.log.warn(fields, msg),
+    sealer: secretBoxSealer(secretBox),
+  });
+  await identity.register(publicApp);
   await publicApp.register(healthPlugin(() => ready));
   await publicApp.register(
     adminApiPlugin({
@@ -112,6 +145,8 @@ export async function build(options: BuildOptions): Promise<ControlPlane> {
       issuer: settings.publicUrl,
       tokenTtlSeconds: settings.tokenTtlSeconds,
       meshSecret: options.meshToken,
+      apiKeys,
+      statics,
     }),
   );
   await meshApp.register(healthPlugin(() => ready));
@@ -123,7 +158,7 @@ export async function build(options: BuildOptions): Promise<ControlPlane> {
         discoveryService({
           hub,
           meshToken: options.meshToken,
-          serverExists: async (name) => (await registry.get(name)) !== null,
+          serverExists,
           ready: () => ready,
           admit: (signal) => takeWithin(newStreams, 1_000, signal),
           maxStreamAgeMs: settings.meshMaxStreamAgeS * 1000,
@@ -137,6 +172,15 @@ export async function build(options: BuildOptions): Promise<ControlPlane> {
           log: (msg, fields) => meshApp.log.debug(fields, msg),
         }),
       );
+      router.service(
+        CredentialService,
+        credentialService({
+          broker,
+          meshToken: options.meshToken,
+          serverExists,
+          log: (msg, fields) => meshApp.log.warn(fields, msg),
+        }),
+      );
     },
   });
   await Promise.all([publicApp.ready(), meshApp.ready()]);
@@ -148,8 +192,11 @@ export async function build(options: BuildOptions): Promise<ControlPlane> {
     meshApp,
     registry,
     hub,
+    identity,
+    secretBox,
     async close() {
       ready = false;
+      identity.close();
       await Promise.all([publicApp.close(), meshApp.close()]);
       await feed?.close();
     },

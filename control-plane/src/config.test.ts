@@ -21,6 +21,44 @@ function problems(env: Env): string[] {
   return lines.map((l) => l.trim());
 }
 
+describe('readSettings: login sources', () => {
+  test('an OIDC issuer brings its client settings, with defaults for the rest', () => {
+    const s = readSettings(
+      { TESSERA_OIDC_ISSUER: 'https://idp.example.com/realms/x/', TESSERA_OIDC_CLIENT_ID: 'tessera' },
+      CWD,
+    );
+    assert.deepEqual(s.oidc, {
+      issuer: 'https://idp.example.com/realms/x/',
+      clientId: 'tessera',
+      clientSecret: undefined,
+      scopes: 'openid email profile',
+      groupsClaim: 'groups',
+      label: 'single sign-on',
+    });
+  });
+
+  test('incomplete or invalid login settings are refused together', () => {
+    const lines = problems({
+      TESSERA_OIDC_ISSUER: 'https://idp.example.com?x=1',
+      TESSERA_GITHUB_CLIENT_ID: 'gh',
+      TESSERA_ADMIN_PASSWORD: 'short',
+    });
+    assert.ok(
+      lines.some((l) => l.startsWith('TESSERA_OIDC_ISSUER:')),
+      lines.join('\n'),
+    );
+    assert.ok(lines.some((l) => l.startsWith('TESSERA_GITHUB_CLIENT_SECRET: required')));
+    assert.ok(lines.some((l) => l.startsWith('TESSERA_ADMIN_PASSWORD: must be at least 12')));
+    assert.ok(!lines.join(' ').includes('short'), 'the password is never echoed');
+    const noOpenid = problems({
+      TESSERA_OIDC_ISSUER: 'https://idp.example.com',
+      TESSERA_OIDC_SCOPES: 'email',
+    });
+    assert.ok(noOpenid.some((l) => l.startsWith('TESSERA_OIDC_CLIENT_ID: required')));
+    assert.ok(noOpenid.some((l) => l.startsWith('TESSERA_OIDC_SCOPES: must include openid')));
+  });
+});
+
 describe('readSettings: defaults', () => {
   test('an empty environment gives the documented defaults', () => {
     assert.deepEqual(readSettings({}, CWD), {
@@ -39,12 +77,22 @@ describe('readSettings: defaults', () => {
       demoServer: true,
       demoPort: 15001,
       tokenTtlSeconds: 3600,
+      refreshTokenTtlSeconds: 1_209_600,
+      localAccounts: true,
+      adminPassword: undefined,
+      oidc: undefined,
+      github: undefined,
       meshMaxStreamAgeS: 1800,
       meshNewStreamsPerSecond: 200,
       meshNewStreamBurst: 500,
       auditBatchMaxEvents: 256,
       auditFlushIntervalMs: 1000,
       logLevel: 'info',
+      keyProvider: 'local',
+      encryptionKeys: undefined,
+      kmsKeyId: undefined,
+      kmsEndpoint: undefined,
+      kmsRegion: undefined,
     });
   });
 
@@ -268,5 +316,37 @@ describe('readSettings: invalid values', () => {
     const before = { ...env };
     problems(env);
     assert.deepEqual(env, before);
+  });
+});
+
+describe('readSettings: encryption at rest', () => {
+  test('aws-kms needs a key id; endpoint and region are taken as given', () => {
+    const s = readSettings(
+      {
+        TESSERA_KEY_PROVIDER: 'aws-kms',
+        TESSERA_KMS_KEY_ID: 'alias/tessera',
+        TESSERA_KMS_ENDPOINT: 'http://127.0.0.1:5000',
+        AWS_REGION: 'eu-west-1',
+      },
+      CWD,
+    );
+    assert.equal(s.keyProvider, 'aws-kms');
+    assert.equal(s.kmsKeyId, 'alias/tessera');
+    assert.equal(s.kmsEndpoint, 'http://127.0.0.1:5000');
+    assert.equal(s.kmsRegion, 'eu-west-1');
+    assert.equal(
+      readSettings({ TESSERA_KMS_REGION: 'us-east-2', AWS_REGION: 'x' }, CWD).kmsRegion,
+      'us-east-2',
+    );
+  });
+
+  test('an unknown provider, a missing key id and a bad endpoint are reported', () => {
+    assert.deepEqual(problems({ TESSERA_KEY_PROVIDER: 'vault' }), [
+      'TESSERA_KEY_PROVIDER: "vault" must be local or aws-kms',
+    ]);
+    assert.deepEqual(problems({ TESSERA_KEY_PROVIDER: 'aws-kms', TESSERA_KMS_ENDPOINT: 'nope' }), [
+      'TESSERA_KMS_KEY_ID: required when TESSERA_KEY_PROVIDER is aws-kms',
+      'TESSERA_KMS_ENDPOINT: "nope" is not a URL',
+    ]);
   });
 });

@@ -26,12 +26,45 @@ export interface Settings {
   demoServer: boolean;
   demoPort: number;
   tokenTtlSeconds: number;
+  refreshTokenTtlSeconds: number;
+  /** Sign-in with local accounts (email + password) on the login page. */
+  localAccounts: boolean;
+  /** undefined: no local account is created for the bootstrap administrator. */
+  adminPassword: string | undefined;
+  /** The enterprise OpenID Connect provider, when configured. */
+  oidc: OidcLoginSettings | undefined;
+  /** GitHub login, when configured. */
+  github: GithubLoginSettings | undefined;
   meshMaxStreamAgeS: number;
   meshNewStreamsPerSecond: number;
   meshNewStreamBurst: number;
   auditBatchMaxEvents: number;
   auditFlushIntervalMs: number;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
+  /** Who wraps the data keys of secrets at rest. */
+  keyProvider: 'local' | 'aws-kms';
+  /** undefined: the local keys live in `<dataDir>/encryption-keys.json`. */
+  encryptionKeys: string | undefined;
+  kmsKeyId: string | undefined;
+  /** undefined: the AWS SDK's default endpoint for the region. */
+  kmsEndpoint: string | undefined;
+  kmsRegion: string | undefined;
+}
+
+export interface OidcLoginSettings {
+  issuer: string;
+  clientId: string;
+  clientSecret: string | undefined;
+  scopes: string;
+  groupsClaim: string;
+  label: string;
+}
+
+export interface GithubLoginSettings {
+  clientId: string;
+  clientSecret: string;
+  githubUrl: string;
+  apiUrl: string;
 }
 
 /** Every environment variable of the control plane, with its default and meaning. */
@@ -58,7 +91,40 @@ export const settingsDoc = [
   ['TESSERA_LOCAL_PROXIES', 'true', 'spawn a local proxy process for every registered server'],
   ['TESSERA_DEMO_SERVER', 'true', 'register the demo server "everything" (server-everything over stdio)'],
   ['TESSERA_DEMO_PORT', '15001', "port of the demo server's local proxy"],
-  ['TESSERA_TOKEN_TTL_SECONDS', '3600', 'lifetime of minted access tokens'],
+  [
+    'TESSERA_TOKEN_TTL_SECONDS',
+    '3600',
+    'lifetime of access tokens (minted and issued by the authorization server)',
+  ],
+  [
+    'TESSERA_REFRESH_TOKEN_TTL_SECONDS',
+    '1209600',
+    'lifetime of refresh tokens, grants and sign-in sessions of the authorization server',
+  ],
+  [
+    'TESSERA_LOCAL_ACCOUNTS',
+    'true',
+    'offer sign-in with local accounts (argon2id passwords) on the login page',
+  ],
+  [
+    'TESSERA_ADMIN_PASSWORD',
+    '(unset)',
+    'when set, a local account for TESSERA_ADMIN_EMAIL with this password is created at start if missing',
+  ],
+  [
+    'TESSERA_OIDC_ISSUER',
+    '(unset)',
+    'issuer URL of the enterprise OpenID Connect provider; enables its login',
+  ],
+  ['TESSERA_OIDC_CLIENT_ID', '(unset)', 'client ID registered at the OpenID Connect provider'],
+  ['TESSERA_OIDC_CLIENT_SECRET', '(unset)', 'its client secret (unset: a public client)'],
+  ['TESSERA_OIDC_SCOPES', 'openid email profile', 'scopes requested from the OpenID Connect provider'],
+  ['TESSERA_OIDC_GROUPS_CLAIM', 'groups', "the ID token or userinfo claim that lists the person's groups"],
+  ['TESSERA_OIDC_LABEL', 'single sign-on', 'the login button reads "Sign in with <label>"'],
+  ['TESSERA_GITHUB_CLIENT_ID', '(unset)', 'client ID of a GitHub OAuth app; enables GitHub login'],
+  ['TESSERA_GITHUB_CLIENT_SECRET', '(unset)', 'its client secret'],
+  ['TESSERA_GITHUB_URL', 'https://github.com', 'GitHub web URL (GitHub Enterprise Server: its URL)'],
+  ['TESSERA_GITHUB_API_URL', 'https://api.github.com', 'GitHub REST API URL (GHES: <url>/api/v3)'],
   [
     'TESSERA_MESH_MAX_STREAM_AGE_S',
     '1800',
@@ -73,6 +139,27 @@ export const settingsDoc = [
   ['TESSERA_AUDIT_BATCH_MAX_EVENTS', '256', 'proxies ship an audit batch at this many events'],
   ['TESSERA_AUDIT_FLUSH_INTERVAL_MS', '1000', 'proxies ship a non-empty audit batch after this long'],
   ['TESSERA_LOG_LEVEL', 'info', 'debug, info, warn or error'],
+  [
+    'TESSERA_KEY_PROVIDER',
+    'local',
+    'who wraps the data keys of secrets at rest: local (a key file or TESSERA_ENCRYPTION_KEYS) or aws-kms',
+  ],
+  [
+    'TESSERA_ENCRYPTION_KEYS',
+    '(generated)',
+    'local provider: base64 32-byte keys, comma-separated, current first; unset: <data dir>/encryption-keys.json (0600)',
+  ],
+  [
+    'TESSERA_KMS_KEY_ID',
+    '(unset)',
+    'aws-kms provider: the KMS key (id, ARN or alias/…) that wraps data keys',
+  ],
+  ['TESSERA_KMS_ENDPOINT', '(AWS default)', 'aws-kms provider: endpoint override (a KMS-compatible service)'],
+  [
+    'TESSERA_KMS_REGION',
+    '(AWS_REGION)',
+    'aws-kms provider: the AWS region; credentials come from the AWS SDK default chain',
+  ],
 ] as const;
 
 type Env = Record<string, string | undefined>;
@@ -125,10 +212,59 @@ export function readSettings(env: Env, cwd = process.cwd()): Settings {
     if (v !== undefined && v !== '' && v.length < 32)
       problems.push(`${name}: must be at least 32 characters`);
   }
+  const url = (name: string, fallback?: string): string | undefined => {
+    const raw = env[name] || fallback;
+    if (!raw) return undefined;
+    const u = URL.parse(raw);
+    if (!u || (u.protocol !== 'https:' && u.protocol !== 'http:') || u.search || u.hash) {
+      problems.push(`${name}: "${raw}" must be an http(s) URL without query or fragment`);
+      return undefined;
+    }
+    return raw.replace(/\/$/, '');
+  };
+  const oidcIssuer = url('TESSERA_OIDC_ISSUER');
+  let oidc: OidcLoginSettings | undefined;
+  if (oidcIssuer) {
+    if (!env.TESSERA_OIDC_CLIENT_ID)
+      problems.push('TESSERA_OIDC_CLIENT_ID: required with TESSERA_OIDC_ISSUER');
+    const scopes = env.TESSERA_OIDC_SCOPES || 'openid email profile';
+    if (!scopes.split(' ').includes('openid')) problems.push('TESSERA_OIDC_SCOPES: must include openid');
+    oidc = {
+      issuer: env.TESSERA_OIDC_ISSUER!,
+      clientId: env.TESSERA_OIDC_CLIENT_ID ?? '',
+      clientSecret: env.TESSERA_OIDC_CLIENT_SECRET || undefined,
+      scopes,
+      groupsClaim: env.TESSERA_OIDC_GROUPS_CLAIM || 'groups',
+      label: env.TESSERA_OIDC_LABEL || 'single sign-on',
+    };
+  }
+  let github: GithubLoginSettings | undefined;
+  if (env.TESSERA_GITHUB_CLIENT_ID) {
+    if (!env.TESSERA_GITHUB_CLIENT_SECRET)
+      problems.push('TESSERA_GITHUB_CLIENT_SECRET: required with TESSERA_GITHUB_CLIENT_ID');
+    github = {
+      clientId: env.TESSERA_GITHUB_CLIENT_ID,
+      clientSecret: env.TESSERA_GITHUB_CLIENT_SECRET ?? '',
+      githubUrl: url('TESSERA_GITHUB_URL', 'https://github.com') ?? '',
+      apiUrl: url('TESSERA_GITHUB_API_URL', 'https://api.github.com') ?? '',
+    };
+  }
+  const adminPassword = env.TESSERA_ADMIN_PASSWORD || undefined;
+  if (adminPassword !== undefined && adminPassword.length < 12)
+    problems.push('TESSERA_ADMIN_PASSWORD: must be at least 12 characters');
   const logLevel = (env.TESSERA_LOG_LEVEL || 'info') as Settings['logLevel'];
   if (!['debug', 'info', 'warn', 'error'].includes(logLevel)) {
     problems.push(`TESSERA_LOG_LEVEL: "${logLevel}" must be debug, info, warn or error`);
   }
+  const keyProvider = (env.TESSERA_KEY_PROVIDER || 'local') as Settings['keyProvider'];
+  if (keyProvider !== 'local' && keyProvider !== 'aws-kms')
+    problems.push(`TESSERA_KEY_PROVIDER: "${keyProvider}" must be local or aws-kms`);
+  const kmsKeyId = env.TESSERA_KMS_KEY_ID || undefined;
+  if (keyProvider === 'aws-kms' && !kmsKeyId)
+    problems.push('TESSERA_KMS_KEY_ID: required when TESSERA_KEY_PROVIDER is aws-kms');
+  const kmsEndpoint = env.TESSERA_KMS_ENDPOINT || undefined;
+  if (kmsEndpoint && !URL.canParse(kmsEndpoint))
+    problems.push(`TESSERA_KMS_ENDPOINT: "${kmsEndpoint}" is not a URL`);
   const settings: Settings = {
     dataDir: resolve(cwd, env.TESSERA_DATA_DIR || '.tessera'),
     databaseUrl,
@@ -145,12 +281,22 @@ export function readSettings(env: Env, cwd = process.cwd()): Settings {
     demoServer: bool('TESSERA_DEMO_SERVER', true),
     demoPort: int('TESSERA_DEMO_PORT', 15001, 1, 65535),
     tokenTtlSeconds: int('TESSERA_TOKEN_TTL_SECONDS', 3600, 60, 86_400),
+    refreshTokenTtlSeconds: int('TESSERA_REFRESH_TOKEN_TTL_SECONDS', 1_209_600, 300, 31_536_000),
+    localAccounts: bool('TESSERA_LOCAL_ACCOUNTS', true),
+    adminPassword,
+    oidc,
+    github,
     meshMaxStreamAgeS: int('TESSERA_MESH_MAX_STREAM_AGE_S', 1800, 1, 86_400),
     meshNewStreamsPerSecond: int('TESSERA_MESH_NEW_STREAMS_PER_S', 200, 1, 1_000_000),
     meshNewStreamBurst: int('TESSERA_MESH_NEW_STREAM_BURST', 500, 1, 1_000_000),
     auditBatchMaxEvents: int('TESSERA_AUDIT_BATCH_MAX_EVENTS', 256, 1, 10_000),
     auditFlushIntervalMs: int('TESSERA_AUDIT_FLUSH_INTERVAL_MS', 1000, 10, 60_000),
     logLevel,
+    keyProvider,
+    encryptionKeys: env.TESSERA_ENCRYPTION_KEYS || undefined,
+    kmsKeyId,
+    kmsEndpoint,
+    kmsRegion: env.TESSERA_KMS_REGION || env.AWS_REGION || undefined,
   };
   if (problems.length > 0)
     throw new TypeError(`invalid control-plane configuration:\n  ${problems.join('\n  ')}`);

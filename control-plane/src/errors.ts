@@ -13,6 +13,8 @@ const catalogue = {
   TESSERA_CONFLICT: 409,
   TESSERA_UNAVAILABLE: 503,
   TESSERA_CONFIG_INVALID: 500,
+  /** A sealed secret could not be opened: wrong key, wrong context, or tampered bytes. */
+  TESSERA_SECRET_UNREADABLE: 500,
 } as const;
 
 export type TesseraErrorCode = keyof typeof catalogue;

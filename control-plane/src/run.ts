@@ -4,6 +4,8 @@
  *
  * @module
  */
+import { access } from 'node:fs/promises';
+import { join } from 'node:path';
 import { build, type ControlPlane } from './app.ts';
 import { DEMO_SERVER, demoServerInput } from './catalog/demo-server.ts';
 import type { Settings } from './config.ts';
@@ -17,6 +19,8 @@ export interface Running {
   publicUrl: string;
   meshUrl: string;
   adminToken: string;
+  /** True when this start generated the admin token (the first start): the CLI prints it once. */
+  adminTokenNew: boolean;
   /** The MCP URL of the demo server, when it runs. */
   demoMcpUrl: string | undefined;
   close(): Promise<void>;
@@ -44,6 +48,12 @@ export async function runControlPlane(settings: Settings, log: (msg: string) => 
     databaseUrl = db.url;
   }
   const ds = await openDataSource(databaseUrl);
+  const adminTokenNew =
+    !settings.adminToken &&
+    !(await access(join(settings.dataDir, 'admin-token')).then(
+      () => true,
+      () => false,
+    ));
   const adminToken = await localSecret(settings.dataDir, 'admin-token', settings.adminToken);
   const meshToken = await localSecret(settings.dataDir, 'mesh-token', settings.meshToken);
   const cp = await build({ settings, ds, adminToken, meshToken, databaseUrl });
@@ -81,6 +91,7 @@ export async function runControlPlane(settings: Settings, log: (msg: string) => 
     publicUrl: settings.publicUrl,
     meshUrl,
     adminToken,
+    adminTokenNew,
     demoMcpUrl,
     async close() {
       await supervisor?.close();

@@ -64,7 +64,14 @@ describe('migrations', () => {
     await again.destroy();
     assert.deepEqual(
       rows.map((r) => r.name),
-      ['InitialSchema1764000000000', 'AuditTraceId1764100000000', 'ServerPolicyAuditDecisions1764200000000'],
+      [
+        'InitialSchema1764000000000',
+        'AuditTraceId1764100000000',
+        'ServerPolicyAuditDecisions1764200000000',
+        'ApiKeys1764300000000',
+        'UpstreamCredentials1764300100000',
+        'Identity1764310000000',
+      ],
     );
   });
 });

@@ -55,6 +55,12 @@ test('npm start prints the MCP URL and how to get a token', () => {
   assert.match(tessera.stdout(), /tessera token --user admin@example\.com --server everything/);
 });
 
+test('the first start prints the bootstrap admin token, the one kept in the data directory', async () => {
+  const printed = /Bootstrap admin token \(shown at first start only\): (\S+)/.exec(tessera.stdout());
+  assert.ok(printed, tessera.stdout());
+  assert.equal(printed[1], (await readFile(join(tessera.dataDir, 'admin-token'), 'utf8')).trim());
+});
+
 test('tessera token prints only a token', async () => {
   const r = await tessera.cli(['token', '--user', 'admin@example.com', '--server', 'everything']);
   assert.equal(r.code, 0, r.stderr);
@@ -88,7 +94,7 @@ test('without a token: 401 with resource_metadata, and the RFC 9728 document', a
   const res = await post(undefined, initialize);
   assert.equal(res.status, 401);
   const challenge = res.headers.get('www-authenticate') ?? '';
-  const m = /^Bearer resource_metadata="([^"]+)"$/.exec(challenge);
+  const m = /^Bearer scope="mcp", resource_metadata="([^"]+)"$/.exec(challenge);
   assert.ok(m, `challenge: ${challenge}`);
   const prm = await fetch(m[1]!);
   assert.equal(prm.status, 200);

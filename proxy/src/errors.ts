@@ -46,6 +46,7 @@ const catalogue = {
   TESSERA_METHOD_NOT_ALLOWED: { status: 405, rpc: JsonRpcCode.InvalidRequest },
   TESSERA_UNAUTHENTICATED: { status: 401, rpc: JsonRpcCode.InvalidRequest },
   TESSERA_FORBIDDEN: { status: 403, rpc: JsonRpcCode.AccessDenied },
+  TESSERA_INSUFFICIENT_SCOPE: { status: 403, rpc: JsonRpcCode.AccessDenied },
   TESSERA_SESSION_NOT_FOUND: { status: 404, rpc: JsonRpcCode.InvalidRequest },
   TESSERA_SESSION_REQUIRED: { status: 400, rpc: JsonRpcCode.InvalidRequest },
   TESSERA_STREAM_CONFLICT: { status: 409, rpc: JsonRpcCode.InvalidRequest },

@@ -252,12 +252,14 @@ describe('with a controllable upstream', () => {
       authorization: `Bearer ${await h.token({ aud: 'https://other.mcp.test/mcp' })}`,
     });
     assert.equal(otherServer.status, 401);
-    const inQuery = await fetch(`${h.url}/mcp?access_token=${await h.token()}`, {
+    const good = await h.token();
+    const inQuery = await fetch(`${h.url}/mcp?access_token=${good}`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${good}` },
       body: call('a'),
     });
-    assert.equal(inQuery.status, 401, 'tokens in the query string are ignored');
+    assert.equal(inQuery.status, 400, 'a token in the query string is refused, even beside a good header');
+    assert.match(inQuery.headers.get('www-authenticate') ?? '', /^Bearer error="invalid_request"/);
     const basic = await post(call('a'), { authorization: 'Basic YWxpY2U6cHc=' });
     assert.equal(basic.status, 401);
     assert.equal(seen.length, 0);

@@ -22,6 +22,11 @@ export interface ServerRegistry {
   /** Replaces the server's rules, rate limits, filters and body capture. @throws TesseraError `TESSERA_NOT_FOUND` */
   setPolicy(name: string, policy: PolicyInput): Promise<McpServerRow>;
   onChange(listener: (server: string) => void): void;
+  /**
+   * Announces a change to a server's configuration that lives outside its row (its API keys, its
+   * upstream credentials), so its proxies get a new snapshot.
+   */
+  notify(server: string): void;
 }
 
 function isUniqueViolation(err: unknown): boolean {
@@ -72,5 +77,6 @@ export function createServerRegistry(ds: DataSource): ServerRegistry {
     onChange(listener) {
       listeners.push(listener);
     },
+    notify: changed,
   };
 }

@@ -36,7 +36,11 @@ async function start(settings: Settings): Promise<void> {
     `Tessera is running.`,
     `  Admin API:      ${running.publicUrl}/api/v1/servers   (Authorization: Bearer <${join(settings.dataDir, 'admin-token')}>)`,
     `  Mesh endpoint:  ${running.meshUrl}`,
+    `  Sign-in:        ${running.publicUrl}/.well-known/oauth-authorization-server   (MCP clients need only the MCP URL)`,
   ];
+  // The bootstrap admin token is shown once, at the start that created it; later starts name the file.
+  if (running.adminTokenNew)
+    out.push(`  Bootstrap admin token (shown at first start only): ${running.adminToken}`);
   if (running.demoMcpUrl) {
     out.push(
       `MCP URL: ${running.demoMcpUrl}`,

@@ -5,22 +5,30 @@
  * @module
  */
 import { DataSource } from 'typeorm';
+import { ApiKeyEntity } from './entities/api-key.ts';
 import { AuditEventEntity } from './entities/audit-event.ts';
 import { McpServerEntity } from './entities/mcp-server.ts';
 import { SigningKeyEntity } from './entities/signing-key.ts';
+import { UpstreamCredentialEntity } from './entities/upstream-credential.ts';
 import { InitialSchema1764000000000 } from './migrations/1764000000000-initial-schema.ts';
 import { AuditTraceId1764100000000 } from './migrations/1764100000000-audit-trace-id.ts';
 import { ServerPolicyAuditDecisions1764200000000 } from './migrations/1764200000000-server-policy-audit-decisions.ts';
+import { ApiKeys1764300000000 } from './migrations/1764300000000-api-keys.ts';
+import { UpstreamCredentials1764300100000 } from './migrations/1764300100000-upstream-credentials.ts';
+import { Identity1764310000000 } from './migrations/1764310000000-identity.ts';
 
 export async function openDataSource(url: string): Promise<DataSource> {
   const ds = new DataSource({
     type: 'postgres',
     url,
-    entities: [McpServerEntity, SigningKeyEntity, AuditEventEntity],
+    entities: [McpServerEntity, SigningKeyEntity, AuditEventEntity, ApiKeyEntity, UpstreamCredentialEntity],
     migrations: [
       InitialSchema1764000000000,
       AuditTraceId1764100000000,
       ServerPolicyAuditDecisions1764200000000,
+      ApiKeys1764300000000,
+      UpstreamCredentials1764300100000,
+      Identity1764310000000,
     ],
     migrationsTableName: 'tessera_migrations',
     synchronize: false,

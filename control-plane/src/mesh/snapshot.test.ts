@@ -92,6 +92,7 @@ describe('buildSnapshot', () => {
     assert.equal(u.resourceUri, 'http://127.0.0.1:15001/mcp');
     assert.deepEqual(u.authorizationServers, [ISSUER]);
     assert.deepEqual(u.scopesSupported, ['mcp']);
+    assert.deepEqual(u.requiredScopes, ['mcp'], 'tokens without the mcp scope get a step-up challenge');
     assert.equal(u.requestTimeoutMs, 30_000);
 
     const p = anyUnpack(policy!.resources[0]!.resource!, ServerPolicySchema)!;

@@ -7,8 +7,9 @@
  */
 import { createHash } from 'node:crypto';
 import { create, type DescMessage, type MessageShape, toBinary } from '@bufbuild/protobuf';
-import { anyPack } from '@bufbuild/protobuf/wkt';
+import { anyPack, timestampFromDate } from '@bufbuild/protobuf/wkt';
 import {
+  ApiKeySchema,
   AuditSettingsSchema,
   GrantSchema,
   ServerPolicySchema,
@@ -17,8 +18,12 @@ import {
 } from '@tessera/api/mesh/v1/config';
 import { type Resource, ResourceSchema } from '@tessera/api/mesh/v1/discovery';
 import type { JSONWebKeySet } from 'jose';
+import type { ApiKeyRow } from '../db/entities/api-key.ts';
 import type { McpServerRow } from '../db/entities/mcp-server.ts';
 import { policyFields } from './policy-fields.ts';
+
+/** The one scope every MCP server asks for today: "may call this server's MCP endpoint". */
+export const MCP_SCOPE = 'mcp';
 
 export interface SnapshotInputs {
   server: McpServerRow;
@@ -26,6 +31,8 @@ export interface SnapshotInputs {
   jwks: JSONWebKeySet;
   audit: { batchMaxEvents: number; flushIntervalMs: number };
   requestTimeoutMs: number;
+  /** Active API keys scoped to this server (hashes only). */
+  apiKeys?: Pick<ApiKeyRow, 'id' | 'secretHash' | 'userName' | 'groups' | 'expiresAt'>[];
 }
 
 /** The complete set of one resource type for one proxy. */
@@ -62,7 +69,21 @@ export function buildSnapshot(i: SnapshotInputs): TypeSnapshot[] {
     single(
       TrustBundleSchema,
       'trust',
-      create(TrustBundleSchema, { issuer: i.issuer, jwksJson: JSON.stringify(jwks) }),
+      create(TrustBundleSchema, {
+        issuer: i.issuer,
+        jwksJson: JSON.stringify(jwks),
+        apiKeys: [...(i.apiKeys ?? [])]
+          .sort((a, b) => a.id.localeCompare(b.id))
+          .map((k) =>
+            create(ApiKeySchema, {
+              id: k.id,
+              sha256: k.secretHash,
+              user: k.userName,
+              groups: [...k.groups].sort(),
+              expiresAt: timestampFromDate(k.expiresAt),
+            }),
+          ),
+      }),
     ),
     single(
       UpstreamSchema,
@@ -71,7 +92,8 @@ export function buildSnapshot(i: SnapshotInputs): TypeSnapshot[] {
         server: s.name,
         resourceUri: s.resourceUri,
         authorizationServers: [i.issuer],
-        scopesSupported: ['mcp'],
+        scopesSupported: [MCP_SCOPE],
+        requiredScopes: [MCP_SCOPE],
         requestTimeoutMs: i.requestTimeoutMs,
       }),
     ),

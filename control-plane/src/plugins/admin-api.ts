@@ -5,16 +5,21 @@
  *
  * @module
  */
+
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { ApiKeyStore } from '../api-keys/api-key-store.ts';
 import { EMPTY_POLICY, parsePolicyInput, policyView } from '../catalog/policy-input.ts';
 import { parseGrants, parseServerInput, SERVER_NAME } from '../catalog/server-input.ts';
 import type { ServerRegistry } from '../catalog/server-registry.ts';
+import type { StaticCredentials } from '../credentials/static-credentials.ts';
 import type { McpServerRow } from '../db/entities/mcp-server.ts';
 import { TesseraError } from '../errors.ts';
 import type { SigningKeys } from '../keys/signing-keys.ts';
 import type { ConfigHub } from '../mesh/config-hub.ts';
 import { proxyMeshToken, secretEquals } from '../mesh/mesh-auth.ts';
 import { mintAccessToken } from '../tokens/mint-token.ts';
+import { registerApiKeyRoutes } from './api-key-routes.ts';
+import { registerCredentialRoutes } from './credential-routes.ts';
 
 export interface AdminApiOptions {
   adminToken: string;
@@ -25,6 +30,8 @@ export interface AdminApiOptions {
   tokenTtlSeconds: number;
   /** The mesh secret, from which each server's proxy token is derived. */
   meshSecret: string;
+  apiKeys: ApiKeyStore;
+  statics: StaticCredentials;
 }
 
 function view(s: McpServerRow) {
@@ -142,6 +149,9 @@ export function adminApiPlugin(options: AdminApiOptions) {
         resource: s.resourceUri,
       };
     });
+
+    registerApiKeyRoutes(app, options.apiKeys);
+    registerCredentialRoutes(app, { registry: options.registry, statics: options.statics });
 
     app.get('/api/v1/mesh/proxies', async () => ({ proxies: options.hub.status() }));
 

@@ -7,6 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import { SignJWT } from 'jose';
 import type { SigningKeys } from '../keys/signing-keys.ts';
+import { MCP_SCOPE } from '../mesh/snapshot.ts';
 
 export interface MintRequest {
   keys: SigningKeys;
@@ -27,6 +28,7 @@ export async function mintAccessToken(r: MintRequest): Promise<{ token: string; 
     email: r.email,
     groups: r.groups,
     client_id: r.clientId ?? 'tessera-cli',
+    scope: MCP_SCOPE,
   })
     .setProtectedHeader({ alg: 'ES256', kid: r.keys.kid, typ: 'at+jwt' })
     .setIssuer(r.issuer)

@@ -8,6 +8,7 @@ import { create } from '@bufbuild/protobuf';
 import { createClient, type Interceptor } from '@connectrpc/connect';
 import { createConnectTransport } from '@connectrpc/connect-node';
 import { AuditService } from '@tessera/api/mesh/v1/audit';
+import { CredentialService } from '@tessera/api/mesh/v1/credentials';
 import {
   type DiscoveryRequest,
   DiscoveryRequestSchema,
@@ -29,6 +30,7 @@ export function meshClients(meshUrl: string, token: string) {
   return {
     discovery: createClient(MeshDiscoveryService, transport),
     audit: createClient(AuditService, transport),
+    credentials: createClient(CredentialService, transport),
   };
 }
 

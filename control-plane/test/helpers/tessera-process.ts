@@ -78,7 +78,7 @@ export async function startTessera(extraEnv: Record<string, string> = {}): Promi
   return {
     env,
     mcpUrl,
-    publicUrl: `http://127.0.0.1:${port}`,
+    publicUrl: `http://127.0.0.1:${env.TESSERA_PORT}`,
     dataDir,
     stdout: () => out,
     stderr: () => err,

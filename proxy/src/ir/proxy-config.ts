@@ -11,6 +11,17 @@ import type { PolicyEngine } from '../policies/policy-engine.ts';
 export interface TrustIR {
   issuer: string;
   keys: JWTVerifyGetKey;
+  /** API keys scoped to this server, by id. */
+  apiKeys: ReadonlyMap<string, ApiKeyIR>;
+}
+
+export interface ApiKeyIR {
+  id: string;
+  /** SHA-256 of the whole key string. */
+  sha256: Buffer;
+  user: string;
+  groups: readonly string[];
+  expiresAtMs: number;
 }
 
 export interface UpstreamIR {
@@ -24,6 +35,8 @@ export interface UpstreamIR {
   metadataUrl: string;
   authorizationServers: string[];
   scopesSupported: string[];
+  /** Scopes every token must carry; a token lacking one gets 403 insufficient_scope. */
+  requiredScopes: string[];
   requestTimeoutMs: number;
 }
 

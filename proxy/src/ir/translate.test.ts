@@ -132,6 +132,7 @@ describe('translateResponse: valid', () => {
         metadataUrl: 'http://127.0.0.1:15001/.well-known/oauth-protected-resource/mcp',
         authorizationServers: [ISSUER],
         scopesSupported: ['mcp'],
+        requiredScopes: [],
         requestTimeoutMs: 30_000,
       },
     });

@@ -6,7 +6,7 @@
  */
 
 import type { DescMessage, MessageShape } from '@bufbuild/protobuf';
-import { type Any, anyIs, anyUnpack } from '@bufbuild/protobuf/wkt';
+import { type Any, anyIs, anyUnpack, timestampMs } from '@bufbuild/protobuf/wkt';
 import {
   type AuditSettings,
   AuditSettingsSchema,
@@ -19,7 +19,7 @@ import {
 import type { DiscoveryResponse } from '@tessera/api/mesh/v1/discovery';
 import { createLocalJWKSet, type JSONWebKeySet } from 'jose';
 import { TesseraError } from '../errors.ts';
-import type { AuditIR, PolicyIR, ResourceKind, TrustIR, UpstreamIR } from './proxy-config.ts';
+import type { ApiKeyIR, AuditIR, PolicyIR, ResourceKind, TrustIR, UpstreamIR } from './proxy-config.ts';
 import { translatePolicy } from './translate-policy.ts';
 
 export { translatePolicy };
@@ -99,7 +99,28 @@ export function translateTrust(msg: TrustBundle): TrustIR {
     if (key.kty !== 'EC' || key.crv !== 'P-256')
       throw invalid('TrustBundle.jwks_json: only EC P-256 (ES256) keys');
   }
-  return { issuer: msg.issuer, keys: createLocalJWKSet(jwks) };
+  return { issuer: msg.issuer, keys: createLocalJWKSet(jwks), apiKeys: translateApiKeys(msg) };
+}
+
+function translateApiKeys(msg: TrustBundle): Map<string, ApiKeyIR> {
+  const out = new Map<string, ApiKeyIR>();
+  msg.apiKeys.forEach((k, i) => {
+    const where = `TrustBundle.api_keys[${i}]`;
+    if (!/^[a-z0-9]{16}$/.test(k.id)) throw invalid(`${where}.id must be 16 characters [a-z0-9]`);
+    if (out.has(k.id)) throw invalid(`${where}.id "${k.id}" appears twice`);
+    if (k.sha256.length !== 32) throw invalid(`${where}.sha256 must be 32 bytes`);
+    if (!k.user) throw invalid(`${where}.user is required`);
+    if (!k.expiresAt) throw invalid(`${where}.expires_at is required`);
+    if (k.groups.some((g) => !g)) throw invalid(`${where}.groups: empty group name`);
+    out.set(k.id, {
+      id: k.id,
+      sha256: Buffer.from(k.sha256),
+      user: k.user,
+      groups: [...k.groups],
+      expiresAtMs: timestampMs(k.expiresAt),
+    });
+  });
+  return out;
 }
 
 export function translateUpstream(msg: Upstream, expectedServer: string): UpstreamIR {
@@ -110,6 +131,11 @@ export function translateUpstream(msg: Upstream, expectedServer: string): Upstre
   // Not u.search/u.hash: an empty "?" or "#" leaves them empty but stays in the URI (the token audience).
   if (/[?#]/.test(u.href)) throw invalid('Upstream.resource_uri must have no query or fragment');
   for (const as of msg.authorizationServers) httpUrl('Upstream.authorization_servers', as);
+  for (const scope of msg.requiredScopes) {
+    // RFC 6749 §3.3 scope-token: it must survive being quoted in a WWW-Authenticate header.
+    if (!/^[\x21\x23-\x5b\x5d-\x7e]+$/.test(scope))
+      throw invalid(`Upstream.required_scopes: "${scope}" is not a valid scope token`);
+  }
   const path = u.pathname === '/' ? '' : u.pathname.replace(/\/$/, '');
   const metadataPath = `/.well-known/oauth-protected-resource${path}`;
   return {
@@ -120,6 +146,7 @@ export function translateUpstream(msg: Upstream, expectedServer: string): Upstre
     metadataUrl: `${u.origin}${metadataPath}`,
     authorizationServers: [...msg.authorizationServers],
     scopesSupported: [...msg.scopesSupported],
+    requiredScopes: [...msg.requiredScopes],
     requestTimeoutMs: msg.requestTimeoutMs || 60_000,
   };
 }

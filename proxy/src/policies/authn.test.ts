@@ -80,7 +80,15 @@ describe('authenticate: accepted tokens', () => {
       subject: 'user-1',
       groups: ['eng'],
       clientId: 'cli',
+      scopes: [],
     });
+  });
+
+  test('the scope claim is split into scopes; a non-string scope counts as none', async () => {
+    const scoped = await authenticate(await mint({ claims: { scope: 'mcp  mcp:write' } }), trust, AUDIENCE);
+    assert.deepEqual(scoped.scopes, ['mcp', 'mcp:write']);
+    const odd = await authenticate(await mint({ claims: { scope: ['mcp'] } }), trust, AUDIENCE);
+    assert.deepEqual(odd.scopes, []);
   });
 
   test('without an email claim the principal is named by its subject', async () => {

@@ -1,12 +1,13 @@
 /**
  * Authenticates MCP requests: a bearer JWT signed by the trusted issuer, ES256 only, whose audience is
- * this server's canonical resource URI. The token never leaves this module's caller toward the upstream.
+ * this server's canonical resource URI, or an API key scoped to this server (`api-key.ts`). The token never leaves this module's caller toward the upstream.
  *
  * @module
  */
 import { errors, jwtVerify } from 'jose';
 import { TesseraError } from '../errors.ts';
 import type { TrustIR } from '../ir/proxy-config.ts';
+import { isApiKey, verifyApiKey } from './api-key.ts';
 
 const CLOCK_TOLERANCE_S = 5;
 
@@ -18,6 +19,11 @@ export interface Principal {
   clientId: string;
   /** Every verified claim of the token, for claim matchers and CEL conditions. */
   claims: Readonly<Record<string, unknown>>;
+  /**
+   * The token's `scope` claim (RFC 9068), split on spaces. Absent for API keys: a key is issued for
+   * named servers, and that binding is its whole scope.
+   */
+  scopes?: string[];
 }
 
 /** Extracts the bearer token; tokens in query strings are never looked at. */
@@ -60,6 +66,8 @@ const MAX_CACHE_S = 300;
  * @throws TesseraError `TESSERA_UNAUTHENTICATED` with a reason safe to show the caller.
  */
 export async function authenticate(token: string, trust: TrustIR, audience: string): Promise<Principal> {
+  // API keys are scoped by the bundle itself (it holds only this server's keys), so no audience check.
+  if (isApiKey(token)) return verifyApiKey(token, trust.apiKeys);
   let cache = verified.get(trust);
   if (!cache) {
     cache = new Map();
@@ -108,8 +116,9 @@ async function verify(
     ? payload.groups.filter((g): g is string => typeof g === 'string')
     : [];
   const clientId = typeof payload.client_id === 'string' ? payload.client_id : '';
+  const scopes = typeof payload.scope === 'string' ? payload.scope.split(' ').filter(Boolean) : [];
   return {
-    principal: { name: email ?? subject, subject, groups, clientId, claims: payload },
+    principal: { name: email ?? subject, subject, groups, clientId, claims: payload, scopes },
     exp: payload.exp as number,
   };
 }

@@ -24,6 +24,7 @@ import { TesseraError, type TesseraErrorCode } from '../errors.ts';
 import type { ProxyConfig } from '../ir/proxy-config.ts';
 import { authenticate, bearerToken, type Principal } from '../policies/authn.ts';
 import { createRateLimiter } from '../policies/rate-limit.ts';
+import { missingScopes } from '../policies/scope.ts';
 import type { Log } from '../telemetry/log.ts';
 import {
   createProxyMetrics,
@@ -77,6 +78,7 @@ function refusalReason(code: TesseraErrorCode): DecisionReason {
     case 'TESSERA_UNAUTHENTICATED':
       return 'unauthenticated';
     case 'TESSERA_FORBIDDEN':
+    case 'TESSERA_INSUFFICIENT_SCOPE':
       return 'no_grant';
     case 'TESSERA_RATE_LIMITED':
       return 'rate_limited';
@@ -93,6 +95,11 @@ function outcomeOf(status: number, errorCode: number): AuditOutcome {
   if (status === 403 || status === 429) return 'denied';
   if (status >= 400 || errorCode !== 0) return 'error';
   return 'ok';
+}
+
+function hasQueryToken(url: string | undefined): boolean {
+  const q = url?.indexOf('?') ?? -1;
+  return q !== -1 && new URLSearchParams(url!.slice(q + 1)).has('access_token');
 }
 
 function wantsJsonOrSse(accept: string | undefined): boolean {
@@ -244,30 +251,35 @@ export function createMcpEndpoint(options: McpEndpointOptions) {
       return;
     }
 
-    // 2. Authenticate.
-    const token = bearerToken(req.headers.authorization);
-    let principal: Principal;
-    if (!token) {
-      const err = new TesseraError('TESSERA_UNAUTHENTICATED', 'a bearer token is required');
-      reject(res, ctx, err, { 'www-authenticate': bearerChallenge(config.upstream) });
+    // 2. Authenticate. Every refusal carries an RFC 6750 challenge pointing at the RFC 9728 document,
+    //    and the unread body is drained.
+    const challenge = (err: TesseraError, oauthError?: string): void => {
+      const scope = oauthError === 'insufficient_scope' ? config.upstream.requiredScopes : undefined;
+      const detail = oauthError ? { code: oauthError, description: err.message, scope } : undefined;
+      reject(res, ctx, err, { 'www-authenticate': bearerChallenge(config.upstream, detail) });
       req.resume();
-      return;
+    };
+    // A token in the query string leaks into logs and histories (RFC 6750 §2.3; the MCP authorization
+    // spec forbids it): refused outright, even next to a good header.
+    if (hasQueryToken(req.url)) {
+      const msg = 'access tokens are not accepted in the query string; send them in the Authorization header';
+      return challenge(new TesseraError('TESSERA_BAD_REQUEST', msg), 'invalid_request');
     }
+    const token = bearerToken(req.headers.authorization);
+    if (!token) return challenge(new TesseraError('TESSERA_UNAUTHENTICATED', 'a bearer token is required'));
+    let principal: Principal;
     try {
       principal = await authenticate(token, config.trust, config.upstream.resourceUri);
     } catch (err) {
-      const e = err as TesseraError;
-      reject(res, ctx, e, {
-        'www-authenticate': bearerChallenge(config.upstream, {
-          code: 'invalid_token',
-          description: e.message,
-        }),
-      });
-      req.resume();
-      return;
+      return challenge(err as TesseraError, 'invalid_token');
     }
     ctx.user = principal.name;
     ctx.principal = principal;
+    const missing = principal.scopes ? missingScopes(principal.scopes, config.upstream.requiredScopes) : [];
+    if (missing.length > 0) {
+      const msg = `the token lacks the scope${missing.length > 1 ? 's' : ''} ${missing.join(', ')}`;
+      return challenge(new TesseraError('TESSERA_INSUFFICIENT_SCOPE', msg), 'insufficient_scope');
+    }
 
     // 3. Framing and body: parsed before the grant so that a refusal echoes the id and the audit names the call.
     let body: Buffer | undefined;

@@ -6,7 +6,11 @@ import type { TranslatedPart } from '../ir/translate.ts';
 import { compilePolicy } from '../policies/policy-engine.ts';
 import { createConfigStore } from './config-store.ts';
 
-const trust: TrustIR = { issuer: 'http://127.0.0.1:8080', keys: createLocalJWKSet({ keys: [] }) };
+const trust: TrustIR = {
+  issuer: 'http://127.0.0.1:8080',
+  keys: createLocalJWKSet({ keys: [] }),
+  apiKeys: new Map(),
+};
 const upstream: UpstreamIR = {
   server: 'github',
   resourceUri: 'http://127.0.0.1:15001/mcp',
@@ -15,6 +19,7 @@ const upstream: UpstreamIR = {
   metadataUrl: 'http://127.0.0.1:15001/.well-known/oauth-protected-resource/mcp',
   authorizationServers: ['http://127.0.0.1:8080'],
   scopesSupported: ['mcp'],
+  requiredScopes: ['mcp'],
   requestTimeoutMs: 60_000,
 };
 function grantsOnly(users: string[], groups: string[]): PolicyIR {

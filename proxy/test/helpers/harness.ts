@@ -47,6 +47,7 @@ export interface Harness {
     groups?: string[];
     aud?: string;
     expSeconds?: number;
+    scope?: string;
   }): Promise<string>;
   close(): Promise<void>;
 }
@@ -58,7 +59,9 @@ function sign(
   c: NonNullable<TokenClaims>,
 ): Promise<string> {
   const now = Math.floor(Date.now() / 1000);
-  return new SignJWT({ email: c.email ?? 'alice@example.com', groups: c.groups ?? [] })
+  const claims: Record<string, unknown> = { email: c.email ?? 'alice@example.com', groups: c.groups ?? [] };
+  if (c.scope !== undefined) claims.scope = c.scope;
+  return new SignJWT(claims)
     .setProtectedHeader({ alg: 'ES256', kid: 'k1', typ: 'at+jwt' })
     .setIssuer(ISSUER)
     .setAudience(c.aud ?? RESOURCE)
@@ -74,6 +77,8 @@ export async function startHarness(options: {
   groups?: string[];
   maxBodyBytes?: number;
   configured?: boolean;
+  /** Scopes every token must carry (Upstream.required_scopes); default none. */
+  requiredScopes?: string[];
   /** The proxy's metrics; default: a new registry. */
   metrics?: ProxyMetrics;
   /** The proxy's log; default: discarded. */
@@ -110,7 +115,12 @@ export async function startHarness(options: {
       {
         kind: 'upstream',
         value: translateUpstream(
-          create(UpstreamSchema, { server: 'demo', resourceUri: RESOURCE, authorizationServers: [ISSUER] }),
+          create(UpstreamSchema, {
+            server: 'demo',
+            resourceUri: RESOURCE,
+            authorizationServers: [ISSUER],
+            requiredScopes: options.requiredScopes ?? [],
+          }),
           'demo',
         ),
       },

@@ -7,6 +7,7 @@
 
 import type { GenFile, GenMessage } from "@bufbuild/protobuf/codegenv2";
 import type { Message } from "@bufbuild/protobuf";
+import type { Timestamp } from "@bufbuild/protobuf/wkt";
 
 /**
  * Describes the file tessera/mesh/v1/config.proto.
@@ -32,6 +33,14 @@ export declare type TrustBundle = Message<"tessera.mesh.v1.TrustBundle"> & {
    * @generated from field: string jwks_json = 2;
    */
   jwksJson: string;
+
+  /**
+   * The API keys that may call this proxy's server (only keys scoped to it, neither revoked nor
+   * expired when sent). Revoking a key is a push of the bundle without it.
+   *
+   * @generated from field: repeated tessera.mesh.v1.ApiKey api_keys = 3;
+   */
+  apiKeys: ApiKey[];
 };
 
 /**
@@ -39,6 +48,55 @@ export declare type TrustBundle = Message<"tessera.mesh.v1.TrustBundle"> & {
  * Use `create(TrustBundleSchema)` to create a new message.
  */
 export declare const TrustBundleSchema: GenMessage<TrustBundle>;
+
+/**
+ * ApiKey lets a non-interactive client authenticate with "Authorization: Bearer tsk_<id>_<secret>"
+ * instead of an access token. Only a hash of the key travels; the proxy verifies it locally.
+ *
+ * @generated from message tessera.mesh.v1.ApiKey
+ */
+export declare type ApiKey = Message<"tessera.mesh.v1.ApiKey"> & {
+  /**
+   * The key's public id: 16 characters [a-z0-9], the part between "tsk_" and the next "_".
+   *
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * SHA-256 of the whole key string ("tsk_<id>_<secret>", UTF-8): 32 bytes.
+   *
+   * @generated from field: bytes sha256 = 2;
+   */
+  sha256: Uint8Array;
+
+  /**
+   * The user the key acts as; grants and rules match this name.
+   *
+   * @generated from field: string user = 3;
+   */
+  user: string;
+
+  /**
+   * Groups the key's caller is a member of, for grants and rules.
+   *
+   * @generated from field: repeated string groups = 4;
+   */
+  groups: string[];
+
+  /**
+   * When the key stops working; the proxy refuses it from then on, even before the next push.
+   *
+   * @generated from field: google.protobuf.Timestamp expires_at = 5;
+   */
+  expiresAt?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message tessera.mesh.v1.ApiKey.
+ * Use `create(ApiKeySchema)` to create a new message.
+ */
+export declare const ApiKeySchema: GenMessage<ApiKey>;
 
 /**
  * Upstream describes the MCP server behind the proxy as clients see it.
@@ -82,6 +140,14 @@ export declare type Upstream = Message<"tessera.mesh.v1.Upstream"> & {
    * @generated from field: uint32 request_timeout_ms = 5;
    */
   requestTimeoutMs: number;
+
+  /**
+   * Scopes every access token must carry to call this server; a token lacking one is refused with 403
+   * insufficient_scope naming all of them (RFC 6750 step-up). Empty: any scope is enough.
+   *
+   * @generated from field: repeated string required_scopes = 6;
+   */
+  requiredScopes: string[];
 };
 
 /**

@@ -6,12 +6,13 @@
 /* eslint-disable */
 
 import { fileDesc, messageDesc } from "@bufbuild/protobuf/codegenv2";
+import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 
 /**
  * Describes the file tessera/mesh/v1/config.proto.
  */
 export const file_tessera_mesh_v1_config = /*@__PURE__*/
-  fileDesc("Chx0ZXNzZXJhL21lc2gvdjEvY29uZmlnLnByb3RvEg90ZXNzZXJhLm1lc2gudjEiMAoLVHJ1c3RCdW5kbGUSDgoGaXNzdWVyGAEgASgJEhEKCWp3a3NfanNvbhgCIAEoCSKFAQoIVXBzdHJlYW0SDgoGc2VydmVyGAEgASgJEhQKDHJlc291cmNlX3VyaRgCIAEoCRIdChVhdXRob3JpemF0aW9uX3NlcnZlcnMYAyADKAkSGAoQc2NvcGVzX3N1cHBvcnRlZBgEIAMoCRIaChJyZXF1ZXN0X3RpbWVvdXRfbXMYBSABKA0iJgoFR3JhbnQSDQoFdXNlcnMYASADKAkSDgoGZ3JvdXBzGAIgAygJIvwBCgxTZXJ2ZXJQb2xpY3kSDgoGc2VydmVyGAEgASgJEiYKBmdyYW50cxgCIAMoCzIWLnRlc3NlcmEubWVzaC52MS5HcmFudBIkCgVydWxlcxgDIAMoCzIVLnRlc3NlcmEubWVzaC52MS5SdWxlEjAKC3JhdGVfbGltaXRzGAQgASgLMhsudGVzc2VyYS5tZXNoLnYxLlJhdGVMaW1pdHMSKAoHZmlsdGVycxgFIAMoCzIXLnRlc3NlcmEubWVzaC52MS5GaWx0ZXISMgoMYXVkaXRfYm9kaWVzGAYgASgLMhwudGVzc2VyYS5tZXNoLnYxLkF1ZGl0Qm9kaWVzIogBCgRSdWxlEgoKAmlkGAEgASgJEg4KBmVmZmVjdBgCIAEoCRIvCgpwcmluY2lwYWxzGAMgASgLMhsudGVzc2VyYS5tZXNoLnYxLlByaW5jaXBhbHMSDwoHbWV0aG9kcxgEIAMoCRIPCgd0YXJnZXRzGAUgAygJEhEKCWNvbmRpdGlvbhgGIAEoCSJuCgpQcmluY2lwYWxzEg0KBXVzZXJzGAEgAygJEg4KBmdyb3VwcxgCIAMoCRISCgpjbGllbnRfaWRzGAMgAygJEi0KBmNsYWltcxgEIAMoCzIdLnRlc3NlcmEubWVzaC52MS5DbGFpbU1hdGNoZXIiLQoMQ2xhaW1NYXRjaGVyEg0KBWNsYWltGAEgASgJEg4KBnZhbHVlcxgCIAMoCSI6CgtUb2tlbkJ1Y2tldBIQCghjYXBhY2l0eRgBIAEoDRIZChFyZWZpbGxfcGVyX3NlY29uZBgCIAEoASJsCgpSYXRlTGltaXRzEi4KCHBlcl91c2VyGAEgASgLMhwudGVzc2VyYS5tZXNoLnYxLlRva2VuQnVja2V0Ei4KCHBlcl90b29sGAIgASgLMhwudGVzc2VyYS5tZXNoLnYxLlRva2VuQnVja2V0IpEBCgZGaWx0ZXISDAoEbmFtZRgBIAEoCRILCgN1cmwYAiABKAkSDQoFcGhhc2UYAyABKAkSDwoHbWV0aG9kcxgEIAMoCRIPCgd0YXJnZXRzGAUgAygJEhIKCnRpbWVvdXRfbXMYBiABKA0SEgoKbWF5X211dGF0ZRgHIAEoCBITCgtobWFjX3NlY3JldBgIIAEoCSIxCgtBdWRpdEJvZGllcxIPCgdlbmFibGVkGAEgASgIEhEKCW1heF9ieXRlcxgCIAEoDSJECg1BdWRpdFNldHRpbmdzEhgKEGJhdGNoX21heF9ldmVudHMYASABKA0SGQoRZmx1c2hfaW50ZXJ2YWxfbXMYAiABKA1iBnByb3RvMw");
+  fileDesc("Chx0ZXNzZXJhL21lc2gvdjEvY29uZmlnLnByb3RvEg90ZXNzZXJhLm1lc2gudjEiWwoLVHJ1c3RCdW5kbGUSDgoGaXNzdWVyGAEgASgJEhEKCWp3a3NfanNvbhgCIAEoCRIpCghhcGlfa2V5cxgDIAMoCzIXLnRlc3NlcmEubWVzaC52MS5BcGlLZXkicgoGQXBpS2V5EgoKAmlkGAEgASgJEg4KBnNoYTI1NhgCIAEoDBIMCgR1c2VyGAMgASgJEg4KBmdyb3VwcxgEIAMoCRIuCgpleHBpcmVzX2F0GAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCKeAQoIVXBzdHJlYW0SDgoGc2VydmVyGAEgASgJEhQKDHJlc291cmNlX3VyaRgCIAEoCRIdChVhdXRob3JpemF0aW9uX3NlcnZlcnMYAyADKAkSGAoQc2NvcGVzX3N1cHBvcnRlZBgEIAMoCRIaChJyZXF1ZXN0X3RpbWVvdXRfbXMYBSABKA0SFwoPcmVxdWlyZWRfc2NvcGVzGAYgAygJIiYKBUdyYW50Eg0KBXVzZXJzGAEgAygJEg4KBmdyb3VwcxgCIAMoCSL8AQoMU2VydmVyUG9saWN5Eg4KBnNlcnZlchgBIAEoCRImCgZncmFudHMYAiADKAsyFi50ZXNzZXJhLm1lc2gudjEuR3JhbnQSJAoFcnVsZXMYAyADKAsyFS50ZXNzZXJhLm1lc2gudjEuUnVsZRIwCgtyYXRlX2xpbWl0cxgEIAEoCzIbLnRlc3NlcmEubWVzaC52MS5SYXRlTGltaXRzEigKB2ZpbHRlcnMYBSADKAsyFy50ZXNzZXJhLm1lc2gudjEuRmlsdGVyEjIKDGF1ZGl0X2JvZGllcxgGIAEoCzIcLnRlc3NlcmEubWVzaC52MS5BdWRpdEJvZGllcyKIAQoEUnVsZRIKCgJpZBgBIAEoCRIOCgZlZmZlY3QYAiABKAkSLwoKcHJpbmNpcGFscxgDIAEoCzIbLnRlc3NlcmEubWVzaC52MS5QcmluY2lwYWxzEg8KB21ldGhvZHMYBCADKAkSDwoHdGFyZ2V0cxgFIAMoCRIRCgljb25kaXRpb24YBiABKAkibgoKUHJpbmNpcGFscxINCgV1c2VycxgBIAMoCRIOCgZncm91cHMYAiADKAkSEgoKY2xpZW50X2lkcxgDIAMoCRItCgZjbGFpbXMYBCADKAsyHS50ZXNzZXJhLm1lc2gudjEuQ2xhaW1NYXRjaGVyIi0KDENsYWltTWF0Y2hlchINCgVjbGFpbRgBIAEoCRIOCgZ2YWx1ZXMYAiADKAkiOgoLVG9rZW5CdWNrZXQSEAoIY2FwYWNpdHkYASABKA0SGQoRcmVmaWxsX3Blcl9zZWNvbmQYAiABKAEibAoKUmF0ZUxpbWl0cxIuCghwZXJfdXNlchgBIAEoCzIcLnRlc3NlcmEubWVzaC52MS5Ub2tlbkJ1Y2tldBIuCghwZXJfdG9vbBgCIAEoCzIcLnRlc3NlcmEubWVzaC52MS5Ub2tlbkJ1Y2tldCKRAQoGRmlsdGVyEgwKBG5hbWUYASABKAkSCwoDdXJsGAIgASgJEg0KBXBoYXNlGAMgASgJEg8KB21ldGhvZHMYBCADKAkSDwoHdGFyZ2V0cxgFIAMoCRISCgp0aW1lb3V0X21zGAYgASgNEhIKCm1heV9tdXRhdGUYByABKAgSEwoLaG1hY19zZWNyZXQYCCABKAkiMQoLQXVkaXRCb2RpZXMSDwoHZW5hYmxlZBgBIAEoCBIRCgltYXhfYnl0ZXMYAiABKA0iRAoNQXVkaXRTZXR0aW5ncxIYChBiYXRjaF9tYXhfZXZlbnRzGAEgASgNEhkKEWZsdXNoX2ludGVydmFsX21zGAIgASgNYgZwcm90bzM", [file_google_protobuf_timestamp]);
 
 /**
  * Describes the message tessera.mesh.v1.TrustBundle.
@@ -21,79 +22,86 @@ export const TrustBundleSchema = /*@__PURE__*/
   messageDesc(file_tessera_mesh_v1_config, 0);
 
 /**
+ * Describes the message tessera.mesh.v1.ApiKey.
+ * Use `create(ApiKeySchema)` to create a new message.
+ */
+export const ApiKeySchema = /*@__PURE__*/
+  messageDesc(file_tessera_mesh_v1_config, 1);
+
+/**
  * Describes the message tessera.mesh.v1.Upstream.
  * Use `create(UpstreamSchema)` to create a new message.
  */
 export const UpstreamSchema = /*@__PURE__*/
-  messageDesc(file_tessera_mesh_v1_config, 1);
+  messageDesc(file_tessera_mesh_v1_config, 2);
 
 /**
  * Describes the message tessera.mesh.v1.Grant.
  * Use `create(GrantSchema)` to create a new message.
  */
 export const GrantSchema = /*@__PURE__*/
-  messageDesc(file_tessera_mesh_v1_config, 2);
+  messageDesc(file_tessera_mesh_v1_config, 3);
 
 /**
  * Describes the message tessera.mesh.v1.ServerPolicy.
  * Use `create(ServerPolicySchema)` to create a new message.
  */
 export const ServerPolicySchema = /*@__PURE__*/
-  messageDesc(file_tessera_mesh_v1_config, 3);
+  messageDesc(file_tessera_mesh_v1_config, 4);
 
 /**
  * Describes the message tessera.mesh.v1.Rule.
  * Use `create(RuleSchema)` to create a new message.
  */
 export const RuleSchema = /*@__PURE__*/
-  messageDesc(file_tessera_mesh_v1_config, 4);
+  messageDesc(file_tessera_mesh_v1_config, 5);
 
 /**
  * Describes the message tessera.mesh.v1.Principals.
  * Use `create(PrincipalsSchema)` to create a new message.
  */
 export const PrincipalsSchema = /*@__PURE__*/
-  messageDesc(file_tessera_mesh_v1_config, 5);
+  messageDesc(file_tessera_mesh_v1_config, 6);
 
 /**
  * Describes the message tessera.mesh.v1.ClaimMatcher.
  * Use `create(ClaimMatcherSchema)` to create a new message.
  */
 export const ClaimMatcherSchema = /*@__PURE__*/
-  messageDesc(file_tessera_mesh_v1_config, 6);
+  messageDesc(file_tessera_mesh_v1_config, 7);
 
 /**
  * Describes the message tessera.mesh.v1.TokenBucket.
  * Use `create(TokenBucketSchema)` to create a new message.
  */
 export const TokenBucketSchema = /*@__PURE__*/
-  messageDesc(file_tessera_mesh_v1_config, 7);
+  messageDesc(file_tessera_mesh_v1_config, 8);
 
 /**
  * Describes the message tessera.mesh.v1.RateLimits.
  * Use `create(RateLimitsSchema)` to create a new message.
  */
 export const RateLimitsSchema = /*@__PURE__*/
-  messageDesc(file_tessera_mesh_v1_config, 8);
+  messageDesc(file_tessera_mesh_v1_config, 9);
 
 /**
  * Describes the message tessera.mesh.v1.Filter.
  * Use `create(FilterSchema)` to create a new message.
  */
 export const FilterSchema = /*@__PURE__*/
-  messageDesc(file_tessera_mesh_v1_config, 9);
+  messageDesc(file_tessera_mesh_v1_config, 10);
 
 /**
  * Describes the message tessera.mesh.v1.AuditBodies.
  * Use `create(AuditBodiesSchema)` to create a new message.
  */
 export const AuditBodiesSchema = /*@__PURE__*/
-  messageDesc(file_tessera_mesh_v1_config, 10);
+  messageDesc(file_tessera_mesh_v1_config, 11);
 
 /**
  * Describes the message tessera.mesh.v1.AuditSettings.
  * Use `create(AuditSettingsSchema)` to create a new message.
  */
 export const AuditSettingsSchema = /*@__PURE__*/
-  messageDesc(file_tessera_mesh_v1_config, 11);
+  messageDesc(file_tessera_mesh_v1_config, 12);
 
