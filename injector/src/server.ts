@@ -34,15 +34,18 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
-    req.on('data', (chunk: Buffer) => {
+    const onData = (chunk: Buffer) => {
       size += chunk.length;
-      if (size > limit) {
-        reject(new BodyTooLargeError(`the body is larger than ${limit} bytes`));
-        req.destroy();
+      if (size <= limit) {
+        chunks.push(chunk);
         return;
       }
-      chunks.push(chunk);
-    });
+      // Discard the rest rather than reset the socket, so the client reads the 413.
+      req.off('data', onData);
+      req.resume();
+      reject(new BodyTooLargeError(`the body is larger than ${limit} bytes`));
+    };
+    req.on('data', onData);
     req.on('end', () => resolve(Buffer.concat(chunks)));
     req.on('error', reject);
   });
@@ -75,7 +78,10 @@ async function mutate(
     }
     request = parseReview(body);
   } catch (err) {
-    if (err instanceof BodyTooLargeError) return send(res, 413, { error: err.message });
+    if (err instanceof BodyTooLargeError) {
+      res.setHeader('connection', 'close');
+      return send(res, 413, { error: err.message });
+    }
     if (err instanceof InvalidReviewError)
       return send(res, 400, { error: `invalid AdmissionReview: ${err.message}` });
     throw err;
