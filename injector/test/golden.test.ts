@@ -37,6 +37,12 @@ for (const c of cases) {
     );
     // The webhook answers with the patch, not the pod: it must produce exactly the golden pod.
     assert.deepEqual(applyPatch(c.pod as JsonValue, result.patch), result.pod);
+    // Idempotent: the stored pod, sent again, needs no patch.
+    const again = injectPod(result.pod, {
+      namespaceLabels: c.namespaceLabels,
+      sidecar: goldenSidecar(c.nativeSidecar),
+    });
+    assert.deepEqual(again.patch, []);
   });
 }
 
