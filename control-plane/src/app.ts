@@ -17,7 +17,7 @@ import { createServerRegistry, type ServerRegistry } from './catalog/server-regi
 import type { Settings } from './config.ts';
 import { createCredentialBroker } from './credentials/credential-broker.ts';
 import { createStaticCredentials } from './credentials/static-credentials.ts';
-import { openSecretBox } from './crypto/open-secret-box.ts';
+import { type Keyring, openKeyring } from './crypto/open-secret-box.ts';
 import type { SecretBox } from './crypto/secret-box.ts';
 import { loadSigningKeys } from './keys/signing-keys.ts';
 import { startChangeFeed } from './mesh/change-feed.ts';
@@ -38,7 +38,7 @@ export interface BuildOptions {
   /** When given, replicas sharing this database hear each other's changes (LISTEN/NOTIFY). */
   databaseUrl?: string;
   /** Encryption of secrets at rest; opened from the settings (`TESSERA_KEY_PROVIDER`) when absent. */
-  secretBox?: SecretBox;
+  keyring?: Keyring;
 }
 
 /** The mesh listener: HTTP/2 without TLS inside the cluster network (mTLS arrives with the mesh identity work). */
@@ -58,7 +58,8 @@ export interface ControlPlane {
 export async function build(options: BuildOptions): Promise<ControlPlane> {
   const { settings, ds } = options;
   const id = `cp-${randomUUID().slice(0, 8)}`;
-  const secretBox = options.secretBox ?? (await openSecretBox(settings));
+  const keyring = options.keyring ?? (await openKeyring(settings));
+  const secretBox = keyring.box;
   const keys = await loadSigningKeys(ds, secretBox);
   const registry = createServerRegistry(ds);
   const apiKeys = createApiKeyStore({
@@ -135,6 +136,8 @@ export async function build(options: BuildOptions): Promise<ControlPlane> {
       meshSecret: options.meshToken,
       apiKeys,
       statics,
+      keyring,
+      ds,
     }),
   );
   await meshApp.register(healthPlugin(() => ready));

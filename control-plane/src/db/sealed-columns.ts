@@ -1,0 +1,32 @@
+/**
+ * Every column that holds a sealed secret, with how to compute its SecretBox context from the row.
+ * Key rotation walks this list; a new sealed column must be added here, or rotation would leave it
+ * wrapped by a key that is about to be retired (the dump test would not notice that).
+ *
+ * @module
+ */
+import { staticContext } from '../credentials/static-credentials.ts';
+import { signingKeyContext } from '../keys/signing-keys.ts';
+
+export interface SealedColumn {
+  table: string;
+  /** Primary-key columns, in order. */
+  keys: string[];
+  column: string;
+  context(row: Record<string, string>): string;
+}
+
+export const sealedColumns: SealedColumn[] = [
+  {
+    table: 'signing_keys',
+    keys: ['kid'],
+    column: 'sealed_private_jwk',
+    context: (r) => signingKeyContext(r.kid!),
+  },
+  {
+    table: 'upstream_credentials',
+    keys: ['server', 'user_name'],
+    column: 'sealed_headers',
+    context: (r) => staticContext(r.server!, r.user_name!),
+  },
+];
