@@ -14,6 +14,7 @@ import { InitialSchema1764000000000 } from './migrations/1764000000000-initial-s
 import { AuditTraceId1764100000000 } from './migrations/1764100000000-audit-trace-id.ts';
 import { ApiKeys1764300000000 } from './migrations/1764300000000-api-keys.ts';
 import { UpstreamCredentials1764300100000 } from './migrations/1764300100000-upstream-credentials.ts';
+import { UpstreamOauth1764320000000 } from './migrations/1764320000000-upstream-oauth.ts';
 
 export async function openDataSource(url: string): Promise<DataSource> {
   const ds = new DataSource({
@@ -25,6 +26,7 @@ export async function openDataSource(url: string): Promise<DataSource> {
       AuditTraceId1764100000000,
       ApiKeys1764300000000,
       UpstreamCredentials1764300100000,
+      UpstreamOauth1764320000000,
     ],
     migrationsTableName: 'tessera_migrations',
     synchronize: false,

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { oauthContexts } from '../credentials/oauth/oauth-store.ts';
 import { staticContext } from '../credentials/static-credentials.ts';
 import { signingKeyContext } from '../keys/signing-keys.ts';
 
@@ -28,5 +29,29 @@ export const sealedColumns: SealedColumn[] = [
     keys: ['server', 'user_name'],
     column: 'sealed_headers',
     context: (r) => staticContext(r.server!, r.user_name!),
+  },
+  {
+    table: 'upstream_oauth_servers',
+    keys: ['server'],
+    column: 'sealed_static_client_secret',
+    context: (r) => oauthContexts.staticSecret(r.server!),
+  },
+  {
+    table: 'upstream_oauth_servers',
+    keys: ['server'],
+    column: 'sealed_registration',
+    context: (r) => oauthContexts.registration(r.server!),
+  },
+  {
+    table: 'upstream_oauth_states',
+    keys: ['state_hash'],
+    column: 'sealed_request',
+    context: (r) => oauthContexts.state(r.state_hash!),
+  },
+  {
+    table: 'upstream_oauth_tokens',
+    keys: ['server', 'user_name'],
+    column: 'sealed_tokens',
+    context: (r) => oauthContexts.tokens(r.server!, r.user_name!),
   },
 ];

@@ -11,6 +11,7 @@ import type { DataSource } from 'typeorm';
 import type { ApiKeyStore } from '../api-keys/api-key-store.ts';
 import { parseGrants, parseServerInput, SERVER_NAME } from '../catalog/server-input.ts';
 import type { ServerRegistry } from '../catalog/server-registry.ts';
+import type { OAuthStore } from '../credentials/oauth/oauth-store.ts';
 import type { StaticCredentials } from '../credentials/static-credentials.ts';
 import type { Keyring } from '../crypto/open-secret-box.ts';
 import type { McpServerRow } from '../db/entities/mcp-server.ts';
@@ -22,6 +23,7 @@ import { proxyMeshToken, secretEquals } from '../mesh/mesh-auth.ts';
 import { mintAccessToken } from '../tokens/mint-token.ts';
 import { registerApiKeyRoutes } from './api-key-routes.ts';
 import { registerCredentialRoutes } from './credential-routes.ts';
+import { registerOAuthRoutes } from './oauth-routes.ts';
 
 export interface AdminApiOptions {
   adminToken: string;
@@ -34,6 +36,7 @@ export interface AdminApiOptions {
   meshSecret: string;
   apiKeys: ApiKeyStore;
   statics: StaticCredentials;
+  oauthStore: OAuthStore;
   keyring: Keyring;
   ds: DataSource;
 }
@@ -150,6 +153,7 @@ export function adminApiPlugin(options: AdminApiOptions) {
 
     registerApiKeyRoutes(app, options.apiKeys);
     registerCredentialRoutes(app, { registry: options.registry, statics: options.statics });
+    registerOAuthRoutes(app, { registry: options.registry, store: options.oauthStore });
 
     // Rotation: with the local key file a new key is made current first; with TESSERA_ENCRYPTION_KEYS
     // or KMS the operator has already configured the new key. Then every data key is re-wrapped.
