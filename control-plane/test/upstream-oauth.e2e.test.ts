@@ -60,6 +60,21 @@ async function browse(start: string, stopAt?: (url: URL) => boolean) {
   throw new Error('too many redirects');
 }
 
+/** The sealed token record of USER, opened / rewritten with the control plane's own SecretBox. */
+async function readTokens() {
+  const [row] = await replica.ds.query('SELECT sealed_tokens FROM upstream_oauth_tokens');
+  return JSON.parse(
+    await replica.cp.secretBox.openText(row.sealed_tokens, oauthContexts.tokens('guarded', USER)),
+  );
+}
+async function writeTokens(record: unknown) {
+  const sealed = await replica.cp.secretBox.seal(
+    JSON.stringify(record),
+    oauthContexts.tokens('guarded', USER),
+  );
+  await replica.ds.query('UPDATE upstream_oauth_tokens SET sealed_tokens = $1', [sealed]);
+}
+
 const isCallback = (u: URL) => u.href.startsWith(`${publicUrl}/api/v1/connect/callback`);
 
 async function listTools(accessHeader: string) {
@@ -194,47 +209,28 @@ describe('gateway as OAuth client of an MCP server', () => {
   });
 
   test('an expired token is refreshed once for concurrent requests, and the refresh token rotates', async () => {
-    const before = JSON.parse(
-      await replica.cp.secretBox.openText(
-        (await replica.ds.query('SELECT sealed_tokens FROM upstream_oauth_tokens'))[0].sealed_tokens,
-        oauthContexts.tokens('guarded', USER),
-      ),
-    );
+    const before = await readTokens();
     // Force expiry inside the sealed record (the row's expires_at is informational).
     const expired = { ...before, expiresAt: new Date(Date.now() - 60_000).toISOString() };
-    await replica.ds.query('UPDATE upstream_oauth_tokens SET sealed_tokens = $1', [
-      await replica.cp.secretBox.seal(JSON.stringify(expired), oauthContexts.tokens('guarded', USER)),
-    ]);
+    await writeTokens(expired);
     const answers = await Promise.all([getCredential(), getCredential(), getCredential()]);
     const values = new Set(answers.map((a) => a.headers[0]?.value));
     assert.equal(values.size, 1, 'every concurrent caller gets the one refreshed token');
     const fresh = [...values][0]!;
     assert.notEqual(fresh, `Bearer ${before.accessToken}`);
     assert.equal(await listTools(fresh), 'upstream-alice');
-    const after = JSON.parse(
-      await replica.cp.secretBox.openText(
-        (await replica.ds.query('SELECT sealed_tokens FROM upstream_oauth_tokens'))[0].sealed_tokens,
-        oauthContexts.tokens('guarded', USER),
-      ),
-    );
+    const after = await readTokens();
     assert.notEqual(after.refreshToken, before.refreshToken);
   });
 
   test('a refused refresh sends the user to connect again', async () => {
-    const current = JSON.parse(
-      await replica.cp.secretBox.openText(
-        (await replica.ds.query('SELECT sealed_tokens FROM upstream_oauth_tokens'))[0].sealed_tokens,
-        oauthContexts.tokens('guarded', USER),
-      ),
-    );
+    const current = await readTokens();
     const broken = {
       ...current,
       refreshToken: 'revoked-or-unknown',
       expiresAt: new Date(Date.now() - 60_000).toISOString(),
     };
-    await replica.ds.query('UPDATE upstream_oauth_tokens SET sealed_tokens = $1', [
-      await replica.cp.secretBox.seal(JSON.stringify(broken), oauthContexts.tokens('guarded', USER)),
-    ]);
+    await writeTokens(broken);
     const c = await getCredential();
     assert.deepEqual(c.headers, []);
     assert.ok(c.connectUrl.startsWith(`${publicUrl}/api/v1/connect/guarded?t=`));
