@@ -68,6 +68,7 @@ describe('migrations', () => {
         'AuditTraceId1764100000000',
         'ApiKeys1764300000000',
         'UpstreamCredentials1764300100000',
+        'UpstreamOauth1764320000000',
       ],
     );
   });
