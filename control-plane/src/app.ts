@@ -19,6 +19,7 @@ import { createCredentialBroker } from './credentials/credential-broker.ts';
 import { createStaticCredentials } from './credentials/static-credentials.ts';
 import { openSecretBox } from './crypto/open-secret-box.ts';
 import type { SecretBox } from './crypto/secret-box.ts';
+import { createPrincipalResolver } from './identity/admin-principal.ts';
 import { createIdentity, type Identity } from './identity/identity.ts';
 import { secretBoxSealer } from './identity/secret-sealer.ts';
 import { loadSigningKeys } from './keys/signing-keys.ts';
@@ -138,7 +139,16 @@ export async function build(options: BuildOptions): Promise<ControlPlane> {
   await publicApp.register(healthPlugin(() => ready));
   await publicApp.register(
     adminApiPlugin({
-      adminToken: options.adminToken,
+      resolve: createPrincipalResolver({
+        adminToken: options.adminToken,
+        adminEmail: settings.adminEmail,
+        issuer: settings.publicUrl,
+        jwks: keys.jwks,
+        users: identity.users,
+        sessionAccount: identity.authorizationServer.sessionAccount,
+      }),
+      users: identity.users,
+      ds,
       registry,
       hub,
       keys: () => keys,

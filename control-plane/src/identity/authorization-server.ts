@@ -19,6 +19,7 @@ import Provider, { errors, type KoaContextWithOIDC } from 'oidc-provider';
 import type { DataSource } from 'typeorm';
 import type { ServerRegistry } from '../catalog/server-registry.ts';
 import { MCP_SCOPE } from '../mesh/snapshot.ts';
+import { ADMIN_SCOPE, adminResource } from './admin-principal.ts';
 import type { CookiePolicy } from './cookie-policy.ts';
 import { esc, PAGE_HEADERS, page } from './html-page.ts';
 import { postgresAdapter } from './oidc-adapter.ts';
@@ -64,6 +65,8 @@ export interface AuthorizationServer {
   handle(req: IncomingMessage, res: ServerResponse): void;
   /** Whether a request path belongs to oidc-provider. */
   owns(path: string): boolean;
+  /** The user id of the signed-in browser session the request's cookie names, if any. */
+  sessionAccount(req: IncomingMessage, res: ServerResponse): Promise<string | undefined>;
 }
 
 /** A resource URI in the form used for comparison: lowercase scheme and host, no trailing slash. */
@@ -142,6 +145,16 @@ export function createAuthorizationServer(o: AuthorizationServerOptions): Author
         defaultResource: async (_ctx, _client, oneOf) => oneOf,
         useGrantedResource: async () => true,
         async getResourceServerInfo(_ctx, resourceIndicator) {
+          // The admin API is a resource too, so that a CLI can sign in through the browser.
+          if (canonicalResource(resourceIndicator) === canonicalResource(adminResource(o.issuer))) {
+            return {
+              scope: ADMIN_SCOPE,
+              audience: adminResource(o.issuer),
+              accessTokenTTL: o.accessTokenTtlSeconds,
+              accessTokenFormat: 'jwt',
+              jwt: { sign: { alg: 'ES256' } },
+            };
+          }
           const server = await serverFor(resourceIndicator);
           if (!server)
             throw new errors.InvalidTarget(`no MCP server has the resource URI ${resourceIndicator}`);
@@ -193,10 +206,16 @@ export function createAuthorizationServer(o: AuthorizationServerOptions): Author
   if (o.cookies.secure) provider.proxy = true;
 
   const callback = provider.callback();
+  const sessionCookie = o.cookies.name('tessera_oauth_session');
   const wellKnown = new Set(['/.well-known/openid-configuration', '/.well-known/oauth-authorization-server']);
   return {
     provider,
     owns: (path) => path.startsWith('/oauth/') || wellKnown.has(path),
+    async sessionAccount(req, res) {
+      if (!req.headers.cookie?.includes(`${sessionCookie}=`)) return undefined;
+      const session = await provider.Session.get(provider.createContext(req, res));
+      return session.accountId;
+    },
     handle(req, res) {
       // RFC 8414 metadata is the same document as OpenID discovery's.
       if (req.url?.startsWith('/.well-known/oauth-authorization-server')) {

@@ -70,6 +70,11 @@ export function allows(roles: readonly Role[], permission: Permission): boolean 
   return roles.some((r) => ALLOWS[r].includes(permission));
 }
 
+/** Every permission any of `roles` grants, without repeats. */
+export function permissionsOf(roles: readonly Role[]): Permission[] {
+  return [...new Set(roles.flatMap((r) => ALLOWS[r]))];
+}
+
 export interface RoleBinding {
   kind: 'user' | 'group';
   principal: string;
