@@ -71,6 +71,7 @@ describe('migrations', () => {
         'ApiKeys1764300000000',
         'UpstreamCredentials1764300100000',
         'Identity1764310000000',
+        'AuditTimeIndex1764320500000',
       ],
     );
   });

@@ -16,6 +16,7 @@ import { ServerPolicyAuditDecisions1764200000000 } from './migrations/1764200000
 import { ApiKeys1764300000000 } from './migrations/1764300000000-api-keys.ts';
 import { UpstreamCredentials1764300100000 } from './migrations/1764300100000-upstream-credentials.ts';
 import { Identity1764310000000 } from './migrations/1764310000000-identity.ts';
+import { AuditTimeIndex1764320500000 } from './migrations/1764320500000-audit-time-index.ts';
 
 export async function openDataSource(url: string): Promise<DataSource> {
   const ds = new DataSource({
@@ -29,6 +30,7 @@ export async function openDataSource(url: string): Promise<DataSource> {
       ApiKeys1764300000000,
       UpstreamCredentials1764300100000,
       Identity1764310000000,
+      AuditTimeIndex1764320500000,
     ],
     migrationsTableName: 'tessera_migrations',
     synchronize: false,
