@@ -2,7 +2,8 @@
  * The OAuth 2.1 authorization server for MCP clients, built on oidc-provider:
  * - metadata at `/.well-known/oauth-authorization-server` (and `openid-configuration`);
  * - dynamic client registration and client ID metadata documents (https `client_id` URLs, fetched
- *   by oidc-provider with its SSRF guard, a 2.5 s timeout and a size limit);
+ *   by oidc-provider with its SSRF guard, a 2.5 s timeout and a size limit; hosts listed in
+ *   `TESSERA_CIMD_TRUSTED_HOSTS` skip the guard, through oidc-provider's documented `fetch` hook);
  * - authorization code with PKCE S256 only (oidc-provider implements no other method), exact
  *   redirect URI matching;
  * - RFC 8707 resource indicators: an access token is an ES256 JWT (`typ: at+jwt`) whose `aud` is one
@@ -57,6 +58,11 @@ export interface AuthorizationServerOptions {
   cookies: CookiePolicy;
   accessTokenTtlSeconds: number;
   refreshTokenTtlSeconds: number;
+  /**
+   * Hosts whose client ID metadata documents are fetched without oidc-provider's guard against
+   * private and loopback addresses: for tests and private deployments only.
+   */
+  cimdTrustedHosts: readonly string[];
 }
 
 export interface AuthorizationServer {
@@ -189,6 +195,15 @@ export function createAuthorizationServer(o: AuthorizationServerOptions): Author
       IdToken: 3600,
     },
     interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
+    // oidc-provider passes its SSRF-guarded dispatcher in the options; trusted hosts go without it.
+    fetch(url, options) {
+      const host = URL.parse(String(url))?.host;
+      if (host && o.cimdTrustedHosts.includes(host)) {
+        const { dispatcher: _guarded, ...rest } = options as RequestInit & { dispatcher?: unknown };
+        return fetch(url, rest);
+      }
+      return fetch(url, options);
+    },
     // Browsers may call the token and revocation endpoints from a public client's own origin only.
     clientBasedCORS(_ctx, origin, client) {
       return (client.redirectUris ?? []).some((uri) => URL.parse(uri)?.origin === origin);
