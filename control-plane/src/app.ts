@@ -23,6 +23,7 @@ import { createOutboundPolicy } from './credentials/oauth/outbound-policy.ts';
 import { createStaticCredentials } from './credentials/static-credentials.ts';
 import { type Keyring, openKeyring } from './crypto/open-secret-box.ts';
 import type { SecretBox } from './crypto/secret-box.ts';
+import { createPrincipalResolver } from './identity/admin-principal.ts';
 import { createIdentity, type Identity } from './identity/identity.ts';
 import { secretBoxSealer } from './identity/secret-sealer.ts';
 import { loadSigningKeys } from './keys/signing-keys.ts';
@@ -152,7 +153,16 @@ export async function build(options: BuildOptions): Promise<ControlPlane> {
   await publicApp.register(healthPlugin(() => ready));
   await publicApp.register(
     adminApiPlugin({
-      adminToken: options.adminToken,
+      resolve: createPrincipalResolver({
+        adminToken: options.adminToken,
+        adminEmail: settings.adminEmail,
+        issuer: settings.publicUrl,
+        jwks: keys.jwks,
+        users: identity.users,
+        sessionAccount: identity.authorizationServer.sessionAccount,
+      }),
+      users: identity.users,
+      ds,
       registry,
       hub,
       keys: () => keys,
@@ -163,7 +173,6 @@ export async function build(options: BuildOptions): Promise<ControlPlane> {
       statics,
       oauthStore,
       keyring,
-      ds,
     }),
   );
   await publicApp.register(connectRoutesPlugin({ flow: oauth, publicUrl: settings.publicUrl }));

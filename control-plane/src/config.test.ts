@@ -56,6 +56,19 @@ describe('readSettings: login sources', () => {
     });
     assert.ok(noOpenid.some((l) => l.startsWith('TESSERA_OIDC_CLIENT_ID: required')));
     assert.ok(noOpenid.some((l) => l.startsWith('TESSERA_OIDC_SCOPES: must include openid')));
+    for (const bad of [
+      'https://docs.example',
+      'docs.example/path',
+      'user@docs.example',
+      'docs.example:99999',
+    ])
+      assert.deepEqual(problems({ TESSERA_CIMD_TRUSTED_HOSTS: `localhost:8443, ${bad}` }), [
+        `TESSERA_CIMD_TRUSTED_HOSTS: "${bad}" is not a host or host:port`,
+      ]);
+    assert.deepEqual(
+      readSettings({ TESSERA_CIMD_TRUSTED_HOSTS: ' Docs.Example:8443 ,localhost ' }).cimdTrustedHosts,
+      ['docs.example:8443', 'localhost'],
+    );
   });
 });
 
@@ -78,6 +91,7 @@ describe('readSettings: defaults', () => {
       demoPort: 15001,
       tokenTtlSeconds: 3600,
       refreshTokenTtlSeconds: 1_209_600,
+      cimdTrustedHosts: [],
       localAccounts: true,
       adminPassword: undefined,
       oidc: undefined,

@@ -28,6 +28,8 @@ export interface Settings {
   demoPort: number;
   tokenTtlSeconds: number;
   refreshTokenTtlSeconds: number;
+  /** Hosts (`host[:port]`) whose client ID metadata documents may be fetched past the SSRF guard. */
+  cimdTrustedHosts: string[];
   /** Sign-in with local accounts (email + password) on the login page. */
   localAccounts: boolean;
   /** undefined: no local account is created for the bootstrap administrator. */
@@ -128,6 +130,11 @@ export const settingsDoc = [
   ['TESSERA_GITHUB_CLIENT_SECRET', '(unset)', 'its client secret'],
   ['TESSERA_GITHUB_URL', 'https://github.com', 'GitHub web URL (GitHub Enterprise Server: its URL)'],
   ['TESSERA_GITHUB_API_URL', 'https://api.github.com', 'GitHub REST API URL (GHES: <url>/api/v3)'],
+  [
+    'TESSERA_CIMD_TRUSTED_HOSTS',
+    '(none)',
+    'comma-separated host[:port] list whose client ID metadata documents may be fetched even at private or loopback addresses (tests, private deployments); still https only',
+  ],
   [
     'TESSERA_MESH_MAX_STREAM_AGE_S',
     '1800',
@@ -297,6 +304,7 @@ export function readSettings(env: Env, cwd = process.cwd()): Settings {
     tokenTtlSeconds: int('TESSERA_TOKEN_TTL_SECONDS', 3600, 60, 86_400),
     refreshTokenTtlSeconds: int('TESSERA_REFRESH_TOKEN_TTL_SECONDS', 1_209_600, 300, 31_536_000),
     localAccounts: bool('TESSERA_LOCAL_ACCOUNTS', true),
+    cimdTrustedHosts: cimdTrustedHosts(env.TESSERA_CIMD_TRUSTED_HOSTS, problems),
     adminPassword,
     oidc,
     github,
@@ -316,4 +324,16 @@ export function readSettings(env: Env, cwd = process.cwd()): Settings {
   if (problems.length > 0)
     throw new TypeError(`invalid control-plane configuration:\n  ${problems.join('\n  ')}`);
   return settings;
+}
+
+function cimdTrustedHosts(raw: string | undefined, problems: string[]): string[] {
+  const hosts = (raw ?? '')
+    .split(',')
+    .map((h) => h.trim().toLowerCase())
+    .filter(Boolean);
+  for (const h of hosts) {
+    if (URL.parse(`https://${h}/`)?.host !== h)
+      problems.push(`TESSERA_CIMD_TRUSTED_HOSTS: "${h}" is not a host or host:port`);
+  }
+  return hosts;
 }

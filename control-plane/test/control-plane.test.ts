@@ -72,6 +72,7 @@ describe('migrations', () => {
         'UpstreamCredentials1764300100000',
         'Identity1764310000000',
         'UpstreamOauth1764320000000',
+        'AuditTimeIndex1764320500000',
       ],
     );
   });

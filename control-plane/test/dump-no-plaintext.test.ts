@@ -10,7 +10,9 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
+import pg from 'pg';
 import { KEY_FILE } from '../src/crypto/local-keyring.ts';
+import { sealedColumns } from '../src/db/sealed-columns.ts';
 import { signingKeyContext } from '../src/keys/signing-keys.ts';
 import { proxyMeshToken } from '../src/mesh/mesh-auth.ts';
 import { adminClient } from './helpers/admin-client.ts';
@@ -22,6 +24,22 @@ import { startTestDb, type TestDb } from './helpers/test-db.ts';
 let db: TestDb;
 let replica: Replica;
 const admin = adminClient(() => replica.cp);
+
+/** Every sealed value in the database, by the same list key rotation walks. */
+async function countSealed(url: string): Promise<number> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    let n = 0;
+    for (const c of sealedColumns) {
+      const r = await client.query(`SELECT count(*)::int AS n FROM ${c.table} WHERE ${c.column} IS NOT NULL`);
+      n += r.rows[0].n as number;
+    }
+    return n;
+  } finally {
+    await client.end();
+  }
+}
 const UPSTREAM_SECRET = 'ghp_upstreamSecretValue0123456789';
 
 before(async () => {
@@ -111,7 +129,11 @@ test('a database dump holds no plaintext secret, token or key; rotation re-wraps
   // 3. Rotation: a new local key becomes current and every value is re-wrapped under it.
   const rotated = await admin('POST', '/api/v1/keys/rotate', {});
   assert.equal(rotated.statusCode, 200, rotated.body);
-  assert.deepEqual(rotated.json(), { rewrapped: 2, current: 0 });
+  // The signing key, the upstream credential, and the identity secrets the control plane generated
+  // for itself (cookie keys: in the same dump, so they must be sealed and rotated too).
+  const sealed = await countSealed(db.url);
+  assert.deepEqual(rotated.json(), { rewrapped: sealed, current: 0 });
+  assert.ok(sealed >= 4, `the signing key, the credential and the identity secrets are sealed (${sealed})`);
   const ring = await localKeys();
   assert.equal(ring.length, 1, 'the old key is retired once nothing needs it');
   assert.notDeepEqual(ring[0], kek);

@@ -17,6 +17,7 @@ import { ApiKeys1764300000000 } from './migrations/1764300000000-api-keys.ts';
 import { UpstreamCredentials1764300100000 } from './migrations/1764300100000-upstream-credentials.ts';
 import { Identity1764310000000 } from './migrations/1764310000000-identity.ts';
 import { UpstreamOauth1764320000000 } from './migrations/1764320000000-upstream-oauth.ts';
+import { AuditTimeIndex1764320500000 } from './migrations/1764320500000-audit-time-index.ts';
 
 export async function openDataSource(url: string): Promise<DataSource> {
   const ds = new DataSource({
@@ -31,6 +32,7 @@ export async function openDataSource(url: string): Promise<DataSource> {
       UpstreamCredentials1764300100000,
       Identity1764310000000,
       UpstreamOauth1764320000000,
+      AuditTimeIndex1764320500000,
     ],
     migrationsTableName: 'tessera_migrations',
     synchronize: false,
