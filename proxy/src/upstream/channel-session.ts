@@ -1,9 +1,9 @@
 /**
- * One MCP session of the stdio upstream: a dedicated child process, the client requests waiting for
- * its answers (matched by JSON-RPC id), and at most one standalone GET stream for what the server
- * sends on its own.
+ * One legacy MCP session over a dedicated message channel (a stdio child, an HTTP+SSE connection): the
+ * client requests waiting for their answers (matched by JSON-RPC id), and at most one standalone GET
+ * stream for what the server sends on its own. One client per channel, so ids need no rewriting.
  *
- * Routing of what the child writes, in order:
+ * Routing of what the server sends, in order:
  * 1. a response goes to the pending request with its id, or is dropped (the request was cancelled);
  * 2. `notifications/progress` whose token belongs to a pending request that may stream goes to that
  *    request's SSE response;
@@ -14,12 +14,13 @@
 import type { ServerResponse } from 'node:http';
 import { TesseraError, type TesseraErrorCode } from '../errors.ts';
 import { errorBody, type JsonRpcId, type JsonRpcRequest } from '../server/jsonrpc.ts';
-import type { StdioChild, StdioChildExit, StdioChildOptions, StdioLog } from './stdio-child.ts';
+import type { ChannelEnd, ChannelHandlers, MessageChannel } from './message-channel.ts';
+import type { StdioLog } from './stdio-child.ts';
 import { CLIENT_CLOSED_STATUS, replyEmpty, replyError, replyJson, UNKNOWN_SESSION } from './stdio-reply.ts';
 import { acceptsEventStream, openSseStream, type SseStream } from './stdio-sse.ts';
 import type { Exchange, ForwardResult } from './upstream.ts';
 
-export interface StdioSessionOptions {
+export interface ChannelSessionOptions {
   id: string;
   /** The principal that initialized the session; only it may use the session. */
   principal: string;
@@ -27,23 +28,25 @@ export interface StdioSessionOptions {
   idleTimeoutMs: number;
   pingIntervalMs: number;
   log: StdioLog;
-  /** Starts the session's child with the session's handlers. */
-  spawn: (handlers: Pick<StdioChildOptions, 'onMessage' | 'onExit'>) => StdioChild;
-  /** Called once, when the session stops taking new work: closed, idle, or its child exited. */
-  onEnd: (session: StdioSession) => void;
+  /** Opens the session's channel with the session's handlers. */
+  open: (handlers: ChannelHandlers) => MessageChannel;
+  /** Most requests of the session waiting for an answer at once. */
+  maxPending: number;
+  /** Called once, when the session stops taking new work: closed, idle, or its channel ended. */
+  onEnd: (session: ChannelSession) => void;
 }
 
-/** A session and its child process. */
-export interface StdioSession {
+/** A session and its channel. */
+export interface ChannelSession {
   readonly id: string;
   readonly principal: string;
   /** True once the initialize request got a successful answer. */
   readonly established: boolean;
   /** True once the session takes no new work. */
   readonly ended: boolean;
-  /** Resolves once the session's child has exited; a session may end before that. */
+  /** Resolves once the session's channel has ended; a session may end before that. */
   readonly exit: Promise<void>;
-  /** Forwards a client request and answers with the child's response. `initialize` sets the session id. */
+  /** Forwards a client request and answers with the server's response. `initialize` sets the session id. */
   request(
     exchange: Exchange,
     res: ServerResponse,
@@ -55,7 +58,7 @@ export interface StdioSession {
   deliver(res: ServerResponse, value: unknown): ForwardResult;
   /** Serves the standalone GET stream until the client leaves or the session ends. */
   openStream(exchange: Exchange, res: ServerResponse): Promise<ForwardResult>;
-  /** Ends the session and shuts its child down gracefully; resolves once the child has exited. */
+  /** Ends the session and closes its channel gracefully; resolves once the channel has ended. */
   close(why: string): Promise<void>;
 }
 
@@ -78,27 +81,15 @@ function errorCodeOf(message: Record<string, unknown>): number {
   return typeof error === 'object' && error !== null && typeof error.code === 'number' ? error.code : 0;
 }
 
-function exitFailure(exit: StdioChildExit): { code: TesseraErrorCode; message: string } {
-  if (exit.error) {
-    return {
-      code: 'TESSERA_UPSTREAM_UNAVAILABLE',
-      message: `could not start the MCP server: ${exit.error.message}`,
-    };
-  }
-  const how = `code ${exit.code ?? 'none'}, signal ${exit.signal ?? 'none'}`;
-  const fault = exit.fault ? `: ${exit.fault}` : '';
-  return { code: 'TESSERA_UPSTREAM_EXITED', message: `the MCP server process exited (${how})${fault}` };
-}
-
 /**
- * Starts a session's child and returns the session.
+ * Opens a session's channel and returns the session.
  *
  * @example
- * const session = createStdioSession({ id, principal, requestTimeoutMs, idleTimeoutMs, pingIntervalMs, log,
- *   spawn: (handlers) => spawnStdioChild({ command, args, log, ...handlers }),
+ * const session = createChannelSession({ id, principal, requestTimeoutMs, idleTimeoutMs, pingIntervalMs, log,
+ *   maxPending: 64, open: (handlers) => openChannel(handlers, { session: id }),
  *   onEnd: (s) => sessions.delete(s.id) });
  */
-export function createStdioSession(options: StdioSessionOptions): StdioSession {
+export function createChannelSession(options: ChannelSessionOptions): ChannelSession {
   const { id, log } = options;
   const pending = new Map<JsonRpcId, Pending>();
   let stream: SseStream | undefined;
@@ -153,19 +144,14 @@ export function createStdioSession(options: StdioSessionOptions): StdioSession {
     log('warn', 'MCP server wrote an object that is not a JSON-RPC message; dropped', { session: id });
   };
 
-  const onExit = (exit: StdioChildExit) => {
-    const fields = { session: id, pid: child.pid, code: exit.code, signal: exit.signal, fault: exit.fault };
-    if (closing && !exit.fault) log('info', 'MCP server process exited', fields);
-    else log('warn', 'MCP server process exited unexpectedly', { ...fields, stderr: exit.stderrTail });
-    const failure = exitFailure(exit);
+  const onEnd = (failure: ChannelEnd) => {
     for (const p of [...pending.values()]) p.fail(failure.code, failure.message);
     end();
   };
 
-  const child = options.spawn({ onMessage, onExit });
-  log('info', 'MCP server process started', { session: id, pid: child.pid });
+  const channel = options.open({ onMessage, onEnd });
 
-  const session: StdioSession = {
+  const session: ChannelSession = {
     id,
     principal: options.principal,
     get established() {
@@ -174,7 +160,7 @@ export function createStdioSession(options: StdioSessionOptions): StdioSession {
     get ended() {
       return ended;
     },
-    exit: child.exit.then(() => {}),
+    exit: channel.exit,
 
     request(exchange, res, value, message, initialize) {
       const rid = message.id;
@@ -183,6 +169,10 @@ export function createStdioSession(options: StdioSessionOptions): StdioSession {
       if (pending.has(rid)) {
         const text = `request id ${JSON.stringify(rid)} is already in flight in this session`;
         return Promise.resolve(replyError(res, 'TESSERA_BAD_REQUEST', rid, text, id));
+      }
+      if (pending.size >= options.maxPending) {
+        const text = `the session already has ${options.maxPending} requests in flight`;
+        return Promise.resolve(replyError(res, 'TESSERA_TOO_MANY_PENDING', rid, text, id));
       }
       enter();
       return new Promise<ForwardResult>((resolve) => {
@@ -200,11 +190,11 @@ export function createStdioSession(options: StdioSessionOptions): StdioSession {
           sse?.end();
           resolve({ ...result, sessionId: sessionId() });
         };
-        // Tells the child to stop working on a request nobody waits for. initialize is never cancelled.
+        // Tells the server to stop working on a request nobody waits for. initialize is never cancelled.
         const cancel = (reason: string) => {
           if (initialize) return;
           const params = { requestId: rid, reason };
-          child.send({ jsonrpc: '2.0', method: 'notifications/cancelled', params });
+          channel.send({ jsonrpc: '2.0', method: 'notifications/cancelled', params });
         };
         const gone = (reason: string) => {
           if (settled) return;
@@ -264,7 +254,7 @@ export function createStdioSession(options: StdioSessionOptions): StdioSession {
         }, options.requestTimeoutMs);
         pending.set(rid, p);
         exchange.signal.addEventListener('abort', onAbort, { once: true });
-        if (!child.send(value))
+        if (!channel.send(value))
           p.fail('TESSERA_UPSTREAM_UNAVAILABLE', 'the MCP server no longer accepts input');
       });
     },
@@ -272,7 +262,7 @@ export function createStdioSession(options: StdioSessionOptions): StdioSession {
     deliver(res, value) {
       if (ended) return replyError(res, 'TESSERA_SESSION_NOT_FOUND', undefined, UNKNOWN_SESSION, undefined);
       enter();
-      const sent = child.send(value);
+      const sent = channel.send(value);
       leave();
       if (!sent)
         return replyError(
@@ -318,7 +308,7 @@ export function createStdioSession(options: StdioSessionOptions): StdioSession {
       if (!closing) log('info', 'closing session', { session: id, why });
       closing = true;
       end();
-      await child.close();
+      await channel.close();
     },
   };
   return session;
