@@ -53,7 +53,15 @@ export interface ChannelSession {
     value: unknown,
     message: JsonRpcRequest,
     initialize: boolean,
+    outward?: Outward,
   ): Promise<ForwardResult>;
+  /**
+   * The proxy's own `initialize` and `notifications/initialized`, for a channel no client initializes
+   * (warm stateless channels). Resolves with the server's initialize result.
+   *
+   * @throws TesseraError when the server refuses, fails or does not answer in time.
+   */
+  handshake(params: Record<string, unknown>): Promise<Record<string, unknown>>;
   /** Forwards a client notification or response and answers 202. */
   deliver(res: ServerResponse, value: unknown): ForwardResult;
   /** Serves the standalone GET stream until the client leaves or the session ends. */
@@ -61,6 +69,17 @@ export interface ChannelSession {
   /** Ends the session and closes its channel gracefully; resolves once the channel has ended. */
   close(why: string): Promise<void>;
 }
+
+/** How a request whose id (and progress token) the caller rewrote is shown to its client. */
+export interface Outward {
+  /** The id the client sent. */
+  id: JsonRpcId;
+  /** Turns a line from the server (the response, a progress notification) back into the client's terms. */
+  restore(line: string): string;
+}
+
+/** The id of the proxy's own initialize request on a warm channel. */
+const HANDSHAKE_ID = 'tessera-initialize';
 
 interface Pending {
   /** Set only when the request may be answered as SSE and carries a progress token. */
@@ -133,6 +152,11 @@ export function createChannelSession(options: ChannelSessionOptions): ChannelSes
       }
       if (stream?.send(line)) return;
       log('debug', 'no GET stream open for a server-initiated message; dropped', { session: id, method });
+      // A server request nobody can answer would wait forever: it gets an error at once.
+      if ('id' in message) {
+        const text = 'the client has no open stream to receive server requests';
+        channel.send({ jsonrpc: '2.0', id: message.id, error: { code: -32601, message: text } });
+      }
       return;
     }
     if ('id' in message && ('result' in message || 'error' in message)) {
@@ -162,17 +186,21 @@ export function createChannelSession(options: ChannelSessionOptions): ChannelSes
     },
     exit: channel.exit,
 
-    request(exchange, res, value, message, initialize) {
+    request(exchange, res, value, message, initialize, outward) {
       const rid = message.id;
+      const clientId = outward?.id ?? rid;
+      const restore = outward?.restore ?? ((line: string) => line);
       if (ended)
-        return Promise.resolve(replyError(res, 'TESSERA_SESSION_NOT_FOUND', rid, UNKNOWN_SESSION, undefined));
+        return Promise.resolve(
+          replyError(res, 'TESSERA_SESSION_NOT_FOUND', clientId, UNKNOWN_SESSION, undefined),
+        );
       if (pending.has(rid)) {
         const text = `request id ${JSON.stringify(rid)} is already in flight in this session`;
-        return Promise.resolve(replyError(res, 'TESSERA_BAD_REQUEST', rid, text, id));
+        return Promise.resolve(replyError(res, 'TESSERA_BAD_REQUEST', clientId, text, id));
       }
       if (pending.size >= options.maxPending) {
         const text = `the session already has ${options.maxPending} requests in flight`;
-        return Promise.resolve(replyError(res, 'TESSERA_TOO_MANY_PENDING', rid, text, id));
+        return Promise.resolve(replyError(res, 'TESSERA_TOO_MANY_PENDING', clientId, text, id));
       }
       enter();
       return new Promise<ForwardResult>((resolve) => {
@@ -208,7 +236,8 @@ export function createChannelSession(options: ChannelSessionOptions): ChannelSes
             !initialize && acceptsEventStream(exchange.headers.accept)
               ? progressTokenOf(message.params)
               : undefined,
-          respond(line, errorCode) {
+          respond(raw, errorCode) {
+            const line = restore(raw);
             if (sse) {
               sse.send(line);
               return settle({ status: 200, errorCode, responseBytes: sse.bytes, reason: '' });
@@ -218,8 +247,9 @@ export function createChannelSession(options: ChannelSessionOptions): ChannelSes
             const headers = established && initialize ? { 'mcp-session-id': id } : undefined;
             settle({ status: 200, errorCode, responseBytes: replyJson(res, 200, line, headers), reason: '' });
           },
-          progress(line) {
+          progress(raw) {
             if (res.destroyed) return gone('client disconnected');
+            const line = restore(raw);
             // The response turns into an SSE stream at the first progress notification, so requests without
             // progress keep a plain JSON answer.
             sse ??= openSseStream({
@@ -231,11 +261,11 @@ export function createChannelSession(options: ChannelSessionOptions): ChannelSes
           },
           fail(code, text) {
             if (!sse) {
-              const { status, errorCode, responseBytes } = replyError(res, code, rid, text, undefined);
+              const { status, errorCode, responseBytes } = replyError(res, code, clientId, text, undefined);
               return settle({ status, errorCode, responseBytes, reason: text, failure: code });
             }
             const rpcCode = new TesseraError(code, text).rpcCode;
-            sse.send(errorBody(rid, rpcCode, text));
+            sse.send(errorBody(clientId, rpcCode, text));
             settle({
               status: 200,
               errorCode: rpcCode,
@@ -255,6 +285,50 @@ export function createChannelSession(options: ChannelSessionOptions): ChannelSes
         pending.set(rid, p);
         exchange.signal.addEventListener('abort', onAbort, { once: true });
         if (!channel.send(value))
+          p.fail('TESSERA_UPSTREAM_UNAVAILABLE', 'the MCP server no longer accepts input');
+      });
+    },
+
+    handshake(params) {
+      if (ended)
+        return Promise.reject(new TesseraError('TESSERA_UPSTREAM_UNAVAILABLE', 'the channel has ended'));
+      enter();
+      return new Promise((resolve, reject) => {
+        const settle = () => {
+          clearTimeout(timer);
+          if (pending.get(HANDSHAKE_ID) === p) pending.delete(HANDSHAKE_ID);
+          leave();
+        };
+        const p: Pending = {
+          progressToken: undefined,
+          respond(line) {
+            settle();
+            const answer = JSON.parse(line) as { result?: unknown; error?: { message?: unknown } };
+            if (typeof answer.result !== 'object' || answer.result === null) {
+              const why = typeof answer.error?.message === 'string' ? answer.error.message : 'no result';
+              const text = `the MCP server refused the proxy's initialize: ${why}`;
+              return reject(new TesseraError('TESSERA_UPSTREAM_UNAVAILABLE', text));
+            }
+            established = true;
+            channel.send({ jsonrpc: '2.0', method: 'notifications/initialized' });
+            resolve(answer.result as Record<string, unknown>);
+          },
+          progress() {},
+          fail(code, text) {
+            settle();
+            reject(new TesseraError(code, text));
+          },
+        };
+        const timer = setTimeout(
+          () =>
+            p.fail(
+              'TESSERA_UPSTREAM_TIMEOUT',
+              `the MCP server did not answer initialize within ${options.requestTimeoutMs} ms`,
+            ),
+          options.requestTimeoutMs,
+        );
+        pending.set(HANDSHAKE_ID, p);
+        if (!channel.send({ jsonrpc: '2.0', id: HANDSHAKE_ID, method: 'initialize', params }))
           p.fail('TESSERA_UPSTREAM_UNAVAILABLE', 'the MCP server no longer accepts input');
       });
     },

@@ -16,6 +16,7 @@ import type { ServerResponse } from 'node:http';
 import type { JsonRpcId } from '../server/jsonrpc.ts';
 import { type ChannelSession, createChannelSession } from './channel-session.ts';
 import type { OpenChannel } from './message-channel.ts';
+import { createStatelessPool } from './stateless-pool.ts';
 import type { StdioLog } from './stdio-child.ts';
 import { CLIENT_CLOSED_STATUS, replyEmpty, replyError, UNKNOWN_SESSION } from './stdio-reply.ts';
 import { acceptsEventStream } from './stdio-sse.ts';
@@ -32,6 +33,8 @@ export interface ChannelLimits {
   maxPendingRequests?: number;
   /** Keep-alive comment interval on SSE streams. Default 15 s. */
   pingIntervalMs?: number;
+  /** Warm channels one principal's stateless (2026-07-28) requests may use at once. Default 4. */
+  statelessPerPrincipal?: number;
 }
 
 export interface ChannelUpstreamOptions extends ChannelLimits {
@@ -39,6 +42,8 @@ export interface ChannelUpstreamOptions extends ChannelLimits {
   open: OpenChannel;
   /** Names the kind in log lines ("stdio", "sse"). */
   kind: string;
+  /** What the proxy calls itself in the `initialize` of a warm stateless channel. */
+  clientInfo: { name: string; version: string };
   log: StdioLog;
 }
 
@@ -73,6 +78,36 @@ export function createChannelUpstream(options: ChannelUpstreamOptions): Upstream
   // Sessions whose channel is still open, including ended ones still closing: close() waits for them all.
   const live = new Set<ChannelSession>();
   let closing: Promise<void> | undefined;
+
+  /**
+   * Opens a channel and its session, or returns undefined when the budget is spent. Counted by open
+   * channels, so a client cycling initialize and DELETE cannot outrun shutdowns.
+   */
+  const openSession = (principal: string, role: 'session' | 'stateless'): ChannelSession | undefined => {
+    if (live.size >= maxSessions) return undefined;
+    const id = randomUUID();
+    const session = createChannelSession({
+      id,
+      principal,
+      requestTimeoutMs,
+      idleTimeoutMs,
+      pingIntervalMs,
+      maxPending,
+      log,
+      open: (handlers) => options.open(handlers, { [role]: id }),
+      onEnd: (ended) => {
+        if (sessions.get(ended.id) === ended) sessions.delete(ended.id);
+      },
+    });
+    live.add(session);
+    void session.exit.then(() => live.delete(session));
+    return session;
+  };
+  const stateless = createStatelessPool({
+    perPrincipal: positive('statelessPerPrincipal', options.statelessPerPrincipal, 4),
+    openSession: (principal) => openSession(principal, 'stateless'),
+    clientInfo: options.clientInfo,
+  });
 
   // Unknown, ended, not yet established and someone else's all look the same to the caller.
   const lookup = (exchange: Exchange): ChannelSession | undefined => {
@@ -115,29 +150,13 @@ export function createChannelUpstream(options: ChannelUpstreamOptions): Upstream
     if (exchange.sessionId === undefined) {
       if (message.kind !== 'request' || message.method !== 'initialize')
         return sessionRequired(res, exchange);
-      // Counted by open channels, so a client cycling initialize and DELETE cannot outrun shutdowns.
-      if (live.size >= maxSessions) {
+      const session = openSession(exchange.principal, 'session');
+      if (!session) {
         const text = `the MCP server already runs the maximum of ${maxSessions} sessions`;
         return replyError(res, 'TESSERA_TOO_MANY_SESSIONS', message.id, text, undefined);
       }
-      const id = randomUUID();
-      const session = createChannelSession({
-        id,
-        principal: exchange.principal,
-        requestTimeoutMs,
-        idleTimeoutMs,
-        pingIntervalMs,
-        maxPending,
-        log,
-        open: (handlers) => options.open(handlers, { session: id }),
-        onEnd: (ended) => {
-          if (sessions.get(ended.id) === ended) sessions.delete(ended.id);
-        },
-      });
       // Registered before the answer so the slot counts, yet unusable until established.
       sessions.set(session.id, session);
-      live.add(session);
-      void session.exit.then(() => live.delete(session));
       const result = await session.request(exchange, res, value, message, true);
       if (session.established)
         log('info', 'session established', { session: session.id, principal: session.principal });
@@ -192,6 +211,8 @@ export function createChannelUpstream(options: ChannelUpstreamOptions): Upstream
             reason,
           };
         }
+        // The framing check lets only POSTs through in the modern era.
+        if (exchange.era === 'modern') return await stateless.forward(exchange, res);
         switch (exchange.httpMethod) {
           case 'POST':
             return await post(exchange, res);

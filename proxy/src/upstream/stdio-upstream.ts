@@ -27,6 +27,8 @@ export interface StdioUpstreamOptions extends ChannelLimits {
   maxLineBytes?: number;
   /** Default: discard. */
   log?: StdioLog;
+  /** What the proxy calls itself to the server on warm stateless channels. */
+  clientInfo?: { name: string; version: string };
   /** Test seam: replaces `child_process.spawn`. */
   spawn?: StdioSpawn;
 }
@@ -59,5 +61,6 @@ export function createStdioUpstream(options: StdioUpstreamOptions): Upstream {
     spawn: options.spawn,
     log,
   });
-  return createChannelUpstream({ ...options, kind: 'stdio', open, log });
+  const clientInfo = options.clientInfo ?? { name: 'tessera-proxy', version: '0' };
+  return createChannelUpstream({ ...options, kind: 'stdio', open, log, clientInfo });
 }
