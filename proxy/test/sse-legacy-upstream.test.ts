@@ -132,7 +132,10 @@ describe('an HTTP+SSE fixture server through the proxy', () => {
   test('stateless requests use a warm connection the proxy initialized', HANG_GUARD, async () => {
     const token = await h.token();
     const discover = await modernCall(`${h.url}/mcp`, token, 1, 'server/discover');
-    assert.equal((discover.answer.result?.serverInfo as { name: string }).name, 'sse-legacy-fixture');
+    assert.equal(
+      (discover.answer.result?.serverInfo as { name: string } | undefined)?.name,
+      'sse-legacy-fixture',
+    );
     const r = await modernCall(`${h.url}/mcp`, token, 2, 'tools/call', {
       name: 'progress',
       arguments: { steps: 2 },
