@@ -89,7 +89,8 @@ interface Pending {
   fail(code: TesseraErrorCode, message: string): void;
 }
 
-function progressTokenOf(params: Record<string, unknown> | undefined): string | number | undefined {
+/** The progress token a request's `_meta` carries, if it is a valid one. */
+export function progressTokenOf(params: Record<string, unknown> | undefined): string | number | undefined {
   const meta = params?._meta as Record<string, unknown> | undefined;
   const token = typeof meta === 'object' && meta !== null ? meta.progressToken : undefined;
   return typeof token === 'string' || typeof token === 'number' ? token : undefined;

@@ -27,37 +27,39 @@ test('translateParams drops reserved _meta keys and replaces the progress token'
 });
 
 test('restoreLine gives the response back its id and a resultType, and progress its token', () => {
-  const response = JSON.parse(
-    restoreLine('{"jsonrpc":"2.0","id":"tessera-3","result":{"tools":[]}}', 'tessera-3', 1, 'p'),
+  const restore = (line: unknown, method: string, token?: string) =>
+    JSON.parse(restoreLine(JSON.stringify(line), method, 'tessera-3', 1, token));
+  assert.deepEqual(restore({ jsonrpc: '2.0', id: 'tessera-3', result: { tools: [] } }, 'tools/list'), {
+    jsonrpc: '2.0',
+    id: 1,
+    result: { resultType: 'complete', ttlMs: 0, cacheScope: 'private', tools: [] },
+  });
+  assert.deepEqual(
+    restore({ jsonrpc: '2.0', id: 'tessera-3', result: { content: [] } }, 'tools/call').result,
+    { resultType: 'complete', content: [] },
+    'a tool result is not cacheable',
   );
-  assert.deepEqual(response, { jsonrpc: '2.0', id: 1, result: { resultType: 'complete', tools: [] } });
-  const kept = JSON.parse(
-    restoreLine(
-      '{"jsonrpc":"2.0","id":"tessera-3","result":{"resultType":"input_required"}}',
-      'tessera-3',
-      'a',
-      undefined,
-    ),
+  const own = { resultType: 'input_required', ttlMs: 60_000, cacheScope: 'public' };
+  assert.deepEqual(
+    restore({ jsonrpc: '2.0', id: 'tessera-3', result: own }, 'tools/list').result,
+    own,
+    'the server’s own values stay',
   );
-  assert.equal(kept.result.resultType, 'input_required');
-  const error = JSON.parse(
-    restoreLine(
-      '{"jsonrpc":"2.0","id":"tessera-3","error":{"code":-1,"message":"m"}}',
-      'tessera-3',
-      'a',
-      undefined,
-    ),
+  assert.deepEqual(restore({ jsonrpc: '2.0', id: 'tessera-3', error: { code: -1, message: 'm' } }, 'x'), {
+    jsonrpc: '2.0',
+    id: 1,
+    error: { code: -1, message: 'm' },
+  });
+  const progress = { progressToken: 'tessera-3', progress: 1 };
+  assert.deepEqual(
+    restore({ jsonrpc: '2.0', method: 'notifications/progress', params: progress }, 'tools/call', 'p').params,
+    { progressToken: 'p', progress: 1 },
   );
-  assert.deepEqual(error, { jsonrpc: '2.0', id: 'a', error: { code: -1, message: 'm' } });
-  const progress = JSON.parse(
-    restoreLine(
-      '{"jsonrpc":"2.0","method":"notifications/progress","params":{"progressToken":"tessera-3","progress":1}}',
-      'tessera-3',
-      1,
-      'p',
-    ),
+  assert.equal(
+    restore({ jsonrpc: '2.0', id: 'other', result: {} }, 'tools/list').id,
+    'other',
+    'a line for another request is left alone',
   );
-  assert.deepEqual(progress.params, { progressToken: 'p', progress: 1 });
 });
 
 test('discoverResult offers 2026-07-28 with the server’s capabilities, info and instructions', () => {

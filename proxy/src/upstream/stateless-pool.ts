@@ -22,7 +22,7 @@ import type { ServerResponse } from 'node:http';
 import { TesseraError } from '../errors.ts';
 import type { JsonRpcRequest } from '../server/jsonrpc.ts';
 import { FIRST_MODERN_REVISION } from '../server/protocol-era.ts';
-import type { ChannelSession } from './channel-session.ts';
+import { type ChannelSession, progressTokenOf } from './channel-session.ts';
 import { replyEmpty, replyError, replyJson } from './stdio-reply.ts';
 import { acceptsEventStream } from './stdio-sse.ts';
 import type { Exchange, ForwardResult } from './upstream.ts';
@@ -81,12 +81,26 @@ export function translateParams(
 }
 
 /**
- * Turns a line the server sent for the request known upstream as `upstreamId` back into the client's terms:
- * the response gets `clientId`, a result gets `resultType: "complete"` unless it says otherwise, a progress
- * notification gets the client's `progressToken`. Pure.
+ * Results that 2026-07-28 makes cacheable: they must say for how long and for whom. The proxy cannot know
+ * how long a legacy server's answer stays true, so it says "not at all" and "this caller only".
+ */
+const CACHEABLE = new Set([
+  'tools/list',
+  'prompts/list',
+  'resources/list',
+  'resources/templates/list',
+  'resources/read',
+]);
+
+/**
+ * Turns a line the server sent for the request `method` known upstream as `upstreamId` back into the
+ * client's terms: the response gets `clientId`; a result gets `resultType: "complete"` unless it says
+ * otherwise, and a cacheable one `ttlMs: 0` and `cacheScope: "private"` unless it says otherwise; a
+ * progress notification gets the client's `progressToken`. Pure.
  */
 export function restoreLine(
   line: string,
+  method: string,
   upstreamId: string,
   clientId: string | number,
   progressToken: string | number | undefined,
@@ -95,18 +109,16 @@ export function restoreLine(
   if (message.id === upstreamId) {
     message.id = clientId;
     const result = message.result;
-    if (typeof result === 'object' && result !== null && !Array.isArray(result) && !('resultType' in result))
-      message.result = { resultType: 'complete', ...result };
+    if (typeof result === 'object' && result !== null && !Array.isArray(result)) {
+      const defaults = CACHEABLE.has(method)
+        ? { resultType: 'complete', ttlMs: 0, cacheScope: 'private' }
+        : { resultType: 'complete' };
+      message.result = { ...defaults, ...result };
+    }
   } else if (message.method === 'notifications/progress' && progressToken !== undefined) {
     message.params = { ...(message.params as Record<string, unknown>), progressToken };
   }
   return JSON.stringify(message);
-}
-
-function progressTokenOf(params: Record<string, unknown> | undefined): string | number | undefined {
-  const meta = params?._meta as Record<string, unknown> | undefined;
-  const token = typeof meta === 'object' && meta !== null ? meta.progressToken : undefined;
-  return typeof token === 'string' || typeof token === 'number' ? token : undefined;
 }
 
 /** The `server/discover` result the proxy answers for a warm channel's server. */
@@ -193,7 +205,7 @@ export function createStatelessPool(options: StatelessPoolOptions): StatelessPoo
       const value = { jsonrpc: '2.0', id: upstreamId, method: message.method, ...(params ? { params } : {}) };
       const result = await entry.session.request(exchange, res, value, translated, false, {
         id: message.id,
-        restore: (line) => restoreLine(line, upstreamId, message.id, token),
+        restore: (line) => restoreLine(line, message.method, upstreamId, message.id, token),
       });
       // The warm channel is the proxy's, not a session of the client's.
       return { ...result, sessionId: undefined };
