@@ -49,10 +49,49 @@ describe('readBootstrap: valid configurations', () => {
     assert.deepEqual(b.stdioArgs, []);
     assert.equal(b.stdioMaxSessions, 32);
     assert.equal(b.stdioIdleTimeoutMs, 900_000);
+    assert.equal(b.upstreamTransport, 'streamable-http');
+    assert.equal(b.sseMaxSessions, 32);
+    assert.equal(b.maxPendingRequests, 64);
+    assert.equal(b.statelessChannelsPerPrincipal, 4);
     assert.equal(b.controlPlaneUrl.href, 'http://127.0.0.1:15010/');
     assert.equal(b.meshToken, 'mesh-secret');
     assert.equal(b.maxBodyBytes, 4 * 1024 * 1024);
     assert.equal(b.logLevel, 'info');
+  });
+
+  test('sidecar mode over the HTTP+SSE transport, with its limits', () => {
+    const b = readBootstrap(
+      {
+        ...sidecar,
+        TESSERA_PROXY_UPSTREAM_URL: 'http://127.0.0.1:3001/sse',
+        TESSERA_PROXY_UPSTREAM_TRANSPORT: 'sse',
+        TESSERA_PROXY_SSE_MAX_SESSIONS: '5',
+        TESSERA_PROXY_SSE_IDLE_TIMEOUT_MS: '60000',
+        TESSERA_PROXY_MAX_PENDING_REQUESTS: '8',
+        TESSERA_PROXY_STATELESS_CHANNELS_PER_PRINCIPAL: '2',
+      },
+      noFile,
+    );
+    assert.equal(b.upstreamTransport, 'sse');
+    assert.equal(b.sseMaxSessions, 5);
+    assert.equal(b.sseIdleTimeoutMs, 60_000);
+    assert.equal(b.maxPendingRequests, 8);
+    assert.equal(b.statelessChannelsPerPrincipal, 2);
+  });
+
+  test('an unknown transport, or sse outside sidecar mode, is refused', () => {
+    assert.throws(
+      () => readBootstrap({ ...sidecar, TESSERA_PROXY_UPSTREAM_TRANSPORT: 'websocket' }, noFile),
+      /TESSERA_PROXY_UPSTREAM_TRANSPORT: "websocket" must be streamable-http or sse/,
+    );
+    assert.throws(
+      () => readBootstrap({ ...stdio, TESSERA_PROXY_UPSTREAM_TRANSPORT: 'sse' }, noFile),
+      /sse is supported in sidecar mode only, not in stdio mode/,
+    );
+    assert.throws(
+      () => readBootstrap({ ...sidecar, TESSERA_PROXY_MAX_PENDING_REQUESTS: '0' }, noFile),
+      /TESSERA_PROXY_MAX_PENDING_REQUESTS: 0 is outside/,
+    );
   });
 
   test('stdio mode with defaults', () => {

@@ -11,6 +11,9 @@ import { type EgressSettings, egressSettingsDoc, readEgressSettings } from './eg
 
 export type ProxyMode = 'sidecar' | 'stdio' | 'egress';
 
+/** How a sidecar reaches its MCP server: Streamable HTTP, or the deprecated HTTP+SSE transport (2024-11-05). */
+export type UpstreamTransport = 'streamable-http' | 'sse';
+
 export interface Bootstrap {
   mode: ProxyMode;
   /** The logical MCP server this proxy fronts. */
@@ -20,6 +23,14 @@ export interface Bootstrap {
   listenPort: number;
   /** Sidecar mode: the MCP server's Streamable HTTP endpoint, normally on localhost; egress: the remote https one. */
   upstreamUrl: URL | undefined;
+  /** Sidecar mode: the transport the MCP server speaks at `upstreamUrl` (for `sse`, its SSE URL). */
+  upstreamTransport: UpstreamTransport;
+  sseMaxSessions: number;
+  sseIdleTimeoutMs: number;
+  /** stdio and sse: requests of one session or warm channel waiting for an answer at once. */
+  maxPendingRequests: number;
+  /** stdio and sse: warm channels one principal's stateless requests may use. */
+  statelessChannelsPerPrincipal: number;
   /** stdio mode: the command and its arguments, spawned without a shell. */
   stdioCommand: string | undefined;
   stdioArgs: string[];
@@ -43,11 +54,19 @@ export interface Bootstrap {
 /** A setting of the proxy, as documented in the README. */
 export const settings = {
   TESSERA_PROXY_MODE:
-    'sidecar (forward to an HTTP MCP server), stdio (spawn one child per session) or egress (a remote https MCP server)',
+    'sidecar (forward to an HTTP MCP server), stdio (spawn children: one per session, warm ones for stateless requests) or egress (a remote https MCP server)',
   TESSERA_PROXY_SERVER: 'the logical server name this proxy fronts (required)',
   TESSERA_PROXY_NODE_ID: 'stable identity of this proxy instance (default: <hostname>-<pid>)',
   TESSERA_PROXY_LISTEN: 'host:port of the MCP listener (default 127.0.0.1:15001)',
   TESSERA_PROXY_UPSTREAM_URL: 'sidecar mode: the MCP server URL, e.g. http://127.0.0.1:8080/mcp',
+  TESSERA_PROXY_UPSTREAM_TRANSPORT:
+    'sidecar mode: streamable-http (default) or sse (the deprecated HTTP+SSE transport; the URL is the SSE URL)',
+  TESSERA_PROXY_SSE_MAX_SESSIONS: 'sse transport: most concurrent upstream SSE connections (default 32)',
+  TESSERA_PROXY_SSE_IDLE_TIMEOUT_MS: 'sse transport: idle session lifetime (default 900000)',
+  TESSERA_PROXY_MAX_PENDING_REQUESTS:
+    'stdio and sse: most requests of one session or warm channel awaiting an answer (default 64)',
+  TESSERA_PROXY_STATELESS_CHANNELS_PER_PRINCIPAL:
+    'stdio and sse: most warm channels serving one principal’s 2026-07-28 requests (default 4)',
   TESSERA_PROXY_STDIO_COMMAND: 'stdio mode: the executable to spawn',
   TESSERA_PROXY_STDIO_ARGS: 'stdio mode: its arguments as a JSON array of strings (default [])',
   TESSERA_PROXY_STDIO_MAX_SESSIONS: 'stdio mode: most concurrent sessions (children) (default 32)',
@@ -143,6 +162,11 @@ export function readBootstrap(env: Env, readFile: (path: string) => string): Boo
           problem: (name, message) => p.add(name, message),
         })
       : undefined;
+  const upstreamTransport = (env.TESSERA_PROXY_UPSTREAM_TRANSPORT || 'streamable-http') as UpstreamTransport;
+  if (upstreamTransport !== 'streamable-http' && upstreamTransport !== 'sse')
+    p.add('TESSERA_PROXY_UPSTREAM_TRANSPORT', `"${upstreamTransport}" must be streamable-http or sse`);
+  else if (upstreamTransport === 'sse' && mode !== 'sidecar')
+    p.add('TESSERA_PROXY_UPSTREAM_TRANSPORT', `sse is supported in sidecar mode only, not in ${mode} mode`);
   const stdioCommand = env.TESSERA_PROXY_STDIO_COMMAND || undefined;
   if (mode === 'stdio' && !stdioCommand) p.add('TESSERA_PROXY_STDIO_COMMAND', 'is required in stdio mode');
   let stdioArgs: string[] = [];
@@ -191,6 +215,18 @@ export function readBootstrap(env: Env, readFile: (path: string) => string): Boo
     listenHost: listen?.host ?? '127.0.0.1',
     listenPort: listen?.port ?? 15001,
     upstreamUrl,
+    upstreamTransport,
+    sseMaxSessions: integer(env, 'TESSERA_PROXY_SSE_MAX_SESSIONS', 32, 1, 10_000, p),
+    sseIdleTimeoutMs: integer(env, 'TESSERA_PROXY_SSE_IDLE_TIMEOUT_MS', 900_000, 1_000, 86_400_000, p),
+    maxPendingRequests: integer(env, 'TESSERA_PROXY_MAX_PENDING_REQUESTS', 64, 1, 100_000, p),
+    statelessChannelsPerPrincipal: integer(
+      env,
+      'TESSERA_PROXY_STATELESS_CHANNELS_PER_PRINCIPAL',
+      4,
+      1,
+      1_000,
+      p,
+    ),
     stdioCommand,
     stdioArgs,
     stdioMaxSessions: integer(env, 'TESSERA_PROXY_STDIO_MAX_SESSIONS', 32, 1, 10_000, p),
