@@ -78,8 +78,10 @@ export async function runControlPlane(settings: Settings, log: (msg: string) => 
   }
 
   const kube = settings.kubernetes
-    ? startKubernetesController(settings.kubernetes, (level, msg, fields) =>
-        cp.publicApp.log[level](fields ?? {}, msg),
+    ? startKubernetesController(
+        settings.kubernetes,
+        (level, msg, fields) => cp.publicApp.log[level](fields ?? {}, msg),
+        { registry: cp.registry },
       )
     : undefined;
 

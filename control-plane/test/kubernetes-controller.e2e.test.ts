@@ -13,9 +13,13 @@ import {
   NetworkingV1Api,
 } from '@kubernetes/client-node';
 import { installCrds, type KubeApiServer, kubeSkip, startKubeApiServer } from '@tessera/e2e/kube';
+import type { DataSource } from 'typeorm';
+import { createServerRegistry, type ServerRegistry } from '../src/catalog/server-registry.ts';
+import { openDataSource } from '../src/db/data-source.ts';
 import { startLeaderElector } from '../src/kubernetes/leader-election.ts';
 import type { McpServer } from '../src/kubernetes/mcp-server.ts';
 import { type RunningController, startKubernetesController } from '../src/kubernetes/start-controller.ts';
+import { startTestDb, type TestDb } from './helpers/test-db.ts';
 
 const NS = 'tools';
 /** Where MCPServers live in the tests' namespace, as the custom-objects API addresses them. */
@@ -60,6 +64,9 @@ describe('MCPServer controller on a real API server', { skip: kubeSkip(), timeou
   let kube: KubeApiServer;
   let kc: KubeConfig;
   let controller: RunningController;
+  let db: TestDb;
+  let ds: DataSource;
+  let registry: ServerRegistry;
   let custom: CustomObjectsApi;
   let core: CoreV1Api;
   let apps: AppsV1Api;
@@ -67,6 +74,9 @@ describe('MCPServer controller on a real API server', { skip: kubeSkip(), timeou
   const logs: string[] = [];
 
   before(async () => {
+    db = await startTestDb();
+    ds = await openDataSource(db.url);
+    registry = createServerRegistry(ds);
     kube = await startKubeApiServer();
     kc = new KubeConfig();
     kc.loadFromFile(kube.kubeconfigPath);
@@ -81,12 +91,14 @@ describe('MCPServer controller on a real API server', { skip: kubeSkip(), timeou
     controller = startKubernetesController(
       SETTINGS,
       (level, msg, fields) => logs.push(`${level} ${msg} ${JSON.stringify(fields ?? {})}`),
-      kc,
+      { kubeConfig: kc, registry },
     );
   });
   after(async () => {
     await controller?.close();
     await kube?.stop();
+    await ds?.destroy();
+    await db?.stop();
   });
 
   const server = (name: string, spec: McpServer['spec']): McpServer => ({
@@ -108,7 +120,10 @@ describe('MCPServer controller on a real API server', { skip: kubeSkip(), timeou
 
   test('an MCPServer becomes its ServiceAccount, Deployment, Service and NetworkPolicy, with status', async () => {
     const created = (await create(
-      server('github', { container: { image: 'ghcr.io/example/github-mcp:1', port: 8081 } }),
+      server('github', {
+        container: { image: 'ghcr.io/example/github-mcp:1', port: 8081 },
+        access: { grants: { groups: ['engineering'] } },
+      }),
     )) as McpServer;
     const uid = created.metadata?.uid;
     const dep = await eventually('the Deployment', () =>
@@ -134,7 +149,7 @@ describe('MCPServer controller on a real API server', { skip: kubeSkip(), timeou
     );
     assert.deepEqual(np.spec?.podSelector?.matchLabels, { 'tessera.dev/server': 'github' });
     const sa = await eventually('the ServiceAccount', () =>
-      core.readNamespacedServiceAccount({ namespace: NS, name: 'github' }),
+      core.readNamespacedServiceAccount({ namespace: NS, name: 'tessera-github' }),
     );
     assert.equal(sa.automountServiceAccountToken, false);
 
@@ -151,6 +166,12 @@ describe('MCPServer controller on a real API server', { skip: kubeSkip(), timeou
     const ready = withStatus.status?.conditions?.find((c) => c.type === 'Ready');
     assert.deepEqual([ready?.status, ready?.reason], ['False', 'Unavailable']);
     assert.ok(withStatus.metadata?.finalizers?.includes('tessera.dev/cleanup'));
+    // Registered for the mesh: the proxies of this server get its resource URI, upstream and grants.
+    const row = await registry.get('github');
+    assert.equal(row?.kind, 'http');
+    assert.equal(row?.url, 'http://127.0.0.1:8081/mcp');
+    assert.equal(row?.resourceUri, 'http://github.tools.svc.cluster.local/mcp');
+    assert.deepEqual(row?.grantGroups, ['engineering']);
   });
 
   test('drift is corrected: a hand edit is put back and a deleted object comes back', async () => {
@@ -217,9 +238,10 @@ describe('MCPServer controller on a real API server', { skip: kubeSkip(), timeou
       gone(net.readNamespacedNetworkPolicy({ namespace: NS, name: 'github' })),
     );
     await eventually('the ServiceAccount deleted', () =>
-      gone(core.readNamespacedServiceAccount({ namespace: NS, name: 'github' })),
+      gone(core.readNamespacedServiceAccount({ namespace: NS, name: 'tessera-github' })),
     );
     await eventually('the MCPServer gone', () => gone(get('github')));
+    assert.deepEqual((await registry.get('github'))?.grantGroups, []);
     // The Service that belonged to someone else survives its clashing MCPServer's deletion.
     await custom.deleteNamespacedCustomObject({
       ...CR,

@@ -13,7 +13,9 @@
  *    name that another owner controls (Reconciled=False, reason Conflict), and server-side apply the
  *    rest with `force`: a field someone changed by hand is put back (drift correction) and a deleted
  *    object is recreated.
- * 4. Write the status (conditions, observedGeneration, endpoint) when it changed.
+ * 4. Register the server in the control plane's registry (its proxies' configuration: resource URI,
+ *    upstream, grants); on deletion its grants are removed.
+ * 5. Write the status (conditions, observedGeneration, endpoint) when it changed.
  *
  * @module
  */
@@ -42,6 +44,7 @@ import {
   SERVER_LABEL,
   VERSION,
 } from './mcp-server.ts';
+import type { RegistrySink } from './registry-sync.ts';
 import { meshEndpoint, type RenderOptions, renderServer } from './render.ts';
 import { computeStatus, sameStatus } from './status.ts';
 import { createWorkQueue, type WorkQueue } from './work-queue.ts';
@@ -52,6 +55,8 @@ export interface McpServerControllerOptions {
   /** Every server is reconciled at least this often, events or not. */
   resyncMs: number;
   log(level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>): void;
+  /** Where reconciled servers are registered for the mesh (the control plane's registry). */
+  registry?: RegistrySink;
 }
 
 export interface McpServerController {
@@ -153,6 +158,7 @@ export function createMcpServerController(options: McpServerControllerOptions): 
     if (server.metadata?.deletionTimestamp) {
       if (!finalizers.includes(FINALIZER)) return;
       await deleteOwned(namespace, name, server.metadata.uid);
+      await options.registry?.release(name);
       // resourceVersion makes the removal conditional: a concurrent change to finalizers gets 409.
       await patchServer(server, {
         metadata: {
@@ -206,15 +212,13 @@ export function createMcpServerController(options: McpServerControllerOptions): 
         break;
       }
     }
+    const endpoint = meshEndpoint(server, options.render.clusterDomain);
     let deployment: V1Deployment | undefined;
-    if (!error) deployment = await apps.readNamespacedDeployment({ namespace, name }).catch(() => undefined);
-    const status = computeStatus(
-      server,
-      error ? { error } : {},
-      deployment,
-      meshEndpoint(server, options.render.clusterDomain),
-      new Date(),
-    );
+    if (!error) {
+      await options.registry?.upsert(server, endpoint);
+      deployment = await apps.readNamespacedDeployment({ namespace, name }).catch(() => undefined);
+    }
+    const status = computeStatus(server, error ? { error } : {}, deployment, endpoint, new Date());
     if (!sameStatus(server.status, status)) {
       await custom.patchNamespacedCustomObjectStatus(
         { group: GROUP, version: VERSION, namespace, plural: PLURAL, name, body: { status } },

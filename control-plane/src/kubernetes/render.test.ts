@@ -74,6 +74,12 @@ test('only HTTP container servers are marked for injection; runner and egress po
   assert.ok(remote?.env?.some((e) => e.name === 'TESSERA_PROXY_MODE' && e.value === 'egress'));
 });
 
+test('the pod runs as the service account the mesh maps to the server', () => {
+  const r = renderServer(base({ container: { image: 'i' } }), OPTIONS);
+  assert.equal(r.serviceAccount.metadata?.name, 'tessera-srv');
+  assert.equal(r.deployment.spec?.template.spec?.serviceAccountName, 'tessera-srv');
+});
+
 test('the mesh endpoint is the Service hostname', () => {
   assert.equal(
     meshEndpoint(base({ container: { image: 'i' } }), 'corp.local'),

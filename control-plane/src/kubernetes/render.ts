@@ -3,9 +3,9 @@
  * objects, which the controller applies with server-side apply (golden tests in
  * `control-plane/testdata/kubernetes/`).
  *
- * Per server, in its namespace, all named after the server and controlled by it:
- * - ServiceAccount: the pod's identity; its projected token (audience `tessera-mesh`) is what the
- *   proxy presents to the mesh.
+ * Per server, in its namespace, named after the server and controlled by it:
+ * - ServiceAccount `tessera-<name>`: the pod's identity; its projected token (audience
+ *   `tessera-mesh`) is what the proxy presents to the mesh, which maps it to server `<name>`.
  * - Deployment:
  *   - container: the server's image; the injector adds the proxy beside it (label
  *     `tessera.dev/inject=true`), which finds the server by its port named `mcp` and the
@@ -69,6 +69,14 @@ export function meshEndpoint(server: McpServer, clusterDomain: string): string {
   return `http://${server.metadata?.name}.${server.metadata?.namespace}.svc.${clusterDomain}/mcp`;
 }
 
+/**
+ * `tessera-<name>`: the mesh maps a service account of that name to server `<name>` when it reviews
+ * a proxy's token, so the name is the contract between this controller and mesh authentication.
+ */
+export function serviceAccountName(server: string): string {
+  return `tessera-${server}`;
+}
+
 /** Labels on every object the controller creates for `name`; the selector uses only the last. */
 export function ownedLabels(name: string): Record<string, string> {
   return {
@@ -97,7 +105,7 @@ export function renderServer(server: McpServer, options: RenderOptions): Rendere
     serviceAccount: {
       apiVersion: 'v1',
       kind: 'ServiceAccount',
-      metadata,
+      metadata: { ...metadata, name: serviceAccountName(name) },
       // Only the projected mesh token is mounted, never the API token: MCP servers do not talk to
       // the Kubernetes API.
       automountServiceAccountToken: false,
@@ -228,7 +236,7 @@ function renderDeployment(
       template: {
         metadata: { labels: podLabels, annotations },
         spec: {
-          serviceAccountName: name,
+          serviceAccountName: serviceAccountName(name),
           automountServiceAccountToken: false,
           securityContext: { runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } },
           containers: [container],

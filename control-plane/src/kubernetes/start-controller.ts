@@ -7,9 +7,11 @@
  * @module
  */
 import { CoordinationV1Api, KubeConfig } from '@kubernetes/client-node';
+import type { ServerRegistry } from '../catalog/server-registry.ts';
 import type { KubernetesSettings } from '../config.ts';
 import { createMcpServerController, type McpServerController } from './controller.ts';
 import { startLeaderElector } from './leader-election.ts';
+import { registrySink } from './registry-sync.ts';
 
 export const LEASE_NAME = 'tessera-controller';
 
@@ -20,8 +22,9 @@ export interface RunningController {
 export function startKubernetesController(
   settings: KubernetesSettings,
   log: (level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void,
-  kubeConfig?: KubeConfig,
+  options: { kubeConfig?: KubeConfig; registry?: ServerRegistry } = {},
 ): RunningController {
+  const { kubeConfig, registry } = options;
   const kc = kubeConfig ?? new KubeConfig();
   if (!kubeConfig) {
     if (process.env.KUBERNETES_SERVICE_HOST) kc.loadFromCluster();
@@ -48,6 +51,7 @@ export function startKubernetesController(
             clusterDomain: settings.clusterDomain,
           },
           log,
+          ...(registry ? { registry: registrySink(registry) } : {}),
         });
         await controller
           .start()
