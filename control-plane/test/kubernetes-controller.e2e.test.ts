@@ -80,7 +80,6 @@ describe('MCPServer controller on a real API server', { skip: kubeSkip(), timeou
     kube = await startKubeApiServer();
     kc = new KubeConfig();
     kc.loadFromFile(kube.kubeconfigPath);
-    await installCrds(kc);
     custom = kc.makeApiClient(CustomObjectsApi);
     core = kc.makeApiClient(CoreV1Api);
     apps = kc.makeApiClient(AppsV1Api);
@@ -93,6 +92,9 @@ describe('MCPServer controller on a real API server', { skip: kubeSkip(), timeou
       (level, msg, fields) => logs.push(`${level} ${msg} ${JSON.stringify(fields ?? {})}`),
       { kubeConfig: kc, registry },
     );
+    // Leading before the CRD exists: the MCPServer watch fails and retries until the CRD is installed.
+    await eventually('a failing watch', async () => logs.some((l) => l.includes('watch failed; restarting')));
+    await installCrds(kc);
   });
   after(async () => {
     await controller?.close();

@@ -244,7 +244,8 @@ export function createMcpServerController(options: McpServerControllerOptions): 
     informer.on('delete', enqueue);
     informer.on('error', (err) => {
       if (closed) return;
-      options.log('warn', 'watch failed; restarting', { path, error: String(err) });
+      // The client's error text carries every response header: the first line says enough.
+      options.log('warn', 'watch failed; restarting', { path, error: String(err).split('\n')[0] });
       setTimeout(() => {
         if (!closed) informer.start().catch(() => undefined);
       }, 2000);
