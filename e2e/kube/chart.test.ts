@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
-import { KubeConfig } from '@kubernetes/client-node';
+import { CoreV1Api, KubeConfig, KubernetesObjectApi, loadAllYaml } from '@kubernetes/client-node';
 import { type KubeApiServer, startKubeApiServer } from './api-server.ts';
 import { kubeBinary, kubeSkip, kubeVersion } from './binaries.ts';
 import { installCrds } from './crds.ts';
@@ -48,12 +48,15 @@ describe('the Helm chart', {
   let kube: KubeApiServer;
   let work: string;
   let schemaLocation: string;
+  let objects: KubernetesObjectApi;
   before(async () => {
     work = await mkdtemp(join(tmpdir(), 'tessera-chart-'));
     kube = await startKubeApiServer();
     const kc = new KubeConfig();
     kc.loadFromFile(kube.kubeconfigPath);
     await installCrds(kc);
+    await kc.makeApiClient(CoreV1Api).createNamespace({ body: { metadata: { name: 'tessera' } } });
+    objects = KubernetesObjectApi.makeApiClient(kc);
     // The API server publishes CRD schemas in /openapi/v2 shortly after they are Established.
     for (let i = 0; ; i++) {
       schemaLocation = await writeKubeconformSchemas(kube, join(work, 'schemas'));
@@ -110,6 +113,15 @@ describe('the Helm chart', {
       };
       assert.equal(summary.invalid + summary.errors, 0);
       assert.ok(summary.valid >= 5, `only ${summary.valid} resources validated`);
+      // The API server's own validation goes further than the schemas (webhook configurations, RBAC
+      // rules, selectors): every object must pass a server-side dry run.
+      for (const doc of loadAllYaml(stdout).filter((d) => d && d.kind !== 'Certificate')) {
+        await objects
+          .create(doc, undefined, 'All')
+          .catch((err: { body?: string }) =>
+            assert.fail(`${doc.kind} ${doc.metadata?.name} refused by the API server: ${err.body}`),
+          );
+      }
     });
   }
 
