@@ -12,7 +12,7 @@ import {
   KubeConfig,
   NetworkingV1Api,
 } from '@kubernetes/client-node';
-import { installCrds, type KubeApiServer, kubeSkip, startKubeApiServer } from '@tessera/e2e/kube';
+import { httpsGet, installCrds, type KubeApiServer, kubeSkip, startKubeApiServer } from '@tessera/e2e/kube';
 import type { DataSource } from 'typeorm';
 import { createServerRegistry, type ServerRegistry } from '../src/catalog/server-registry.ts';
 import { openDataSource } from '../src/db/data-source.ts';
@@ -168,6 +168,25 @@ describe('MCPServer controller on a real API server', { skip: kubeSkip(), timeou
     const ready = withStatus.status?.conditions?.find((c) => c.type === 'Ready');
     assert.deepEqual([ready?.status, ready?.reason], ['False', 'Unavailable']);
     assert.ok(withStatus.metadata?.finalizers?.includes('tessera.dev/cleanup'));
+    // `kubectl get mcps` shows the printer columns: the upstream kind, Ready and the endpoint.
+    const table = await httpsGet(
+      `${kube.url}/apis/tessera.dev/v1alpha1/namespaces/${NS}/mcpservers`,
+      kube.adminToken,
+      kube.caPem,
+      {
+        accept: 'application/json;as=Table;v=v1;g=meta.k8s.io',
+      },
+    );
+    const { columnDefinitions, rows } = JSON.parse(table.body) as {
+      columnDefinitions: { name: string }[];
+      rows: { cells: unknown[] }[];
+    };
+    assert.deepEqual(
+      columnDefinitions.map((c) => c.name),
+      ['Name', 'Upstream', 'Ready', 'Replicas', 'Endpoint', 'Age'],
+    );
+    assert.deepEqual(rows[0]?.cells.slice(0, 3), ['github', 'container', 'False']);
+    assert.equal(rows[0]?.cells[4], 'http://github.tools.svc.cluster.local/mcp');
     // Registered for the mesh: the proxies of this server get its resource URI, upstream and grants.
     const row = await registry.get('github');
     assert.equal(row?.kind, 'http');
