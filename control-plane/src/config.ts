@@ -4,6 +4,8 @@
  *
  * @module
  */
+import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { parseCidrList } from './credentials/oauth/outbound-policy.ts';
 
@@ -54,6 +56,8 @@ export interface Settings {
   kmsRegion: string | undefined;
   /** Ranges the control plane may fetch from although they are private or loopback (SSRF guard). */
   outboundAllow: Array<{ address: string; prefix: number }>;
+  /** undefined: the MCPServer controller does not run. */
+  kubernetes: KubernetesSettings | undefined;
 }
 
 export interface OidcLoginSettings {
@@ -70,6 +74,21 @@ export interface GithubLoginSettings {
   clientSecret: string;
   githubUrl: string;
   apiUrl: string;
+}
+
+/** The MCPServer controller's settings (`TESSERA_KUBERNETES=1`). */
+export interface KubernetesSettings {
+  /** Namespace of the leader-election Lease; the pod's own namespace in a cluster. */
+  namespace: string;
+  /** This replica's identity in the Lease. */
+  podName: string;
+  resyncSeconds: number;
+  clusterDomain: string;
+  proxyImage: string;
+  runnerNodeImage: string;
+  runnerPythonImage: string;
+  /** The mesh URL as proxies inside the cluster reach it. */
+  meshAddress: string;
 }
 
 /** Every environment variable of the control plane, with its default and meaning. */
@@ -174,6 +193,33 @@ export const settingsDoc = [
     'TESSERA_OUTBOUND_ALLOW',
     '(none)',
     'CIDR ranges (comma-separated) the OAuth client may reach although private, loopback or link-local; plain http only there',
+    'TESSERA_KUBERNETES',
+    'false',
+    'run the MCPServer controller (in-cluster config, else $KUBECONFIG), leader-elected with a Lease',
+  ],
+  [
+    'TESSERA_KUBE_NAMESPACE',
+    "(the pod's namespace, else default)",
+    'namespace of the controller Lease tessera-controller',
+  ],
+  ['TESSERA_POD_NAME', '(hostname)', "this replica's identity in the Lease"],
+  ['TESSERA_KUBE_RESYNC_S', '300', 'every MCPServer is reconciled at least this often (10..86400)'],
+  ['TESSERA_KUBE_CLUSTER_DOMAIN', 'cluster.local', 'DNS domain of the mesh hostnames in status.endpoint'],
+  ['TESSERA_PROXY_IMAGE', 'tessera/proxy:0.1.0', 'image of egress proxies (remote servers)'],
+  [
+    'TESSERA_RUNNER_NODE_IMAGE',
+    'tessera/runner-node:0.1.0',
+    'runner image of stdio servers with runtime node',
+  ],
+  [
+    'TESSERA_RUNNER_PYTHON_IMAGE',
+    'tessera/runner-python:0.1.0',
+    'runner image of stdio servers with runtime python',
+  ],
+  [
+    'TESSERA_MESH_ADDRESS',
+    'http://tessera-mesh.<namespace>.svc:15010',
+    'the mesh URL that proxies in the cluster connect to',
   ],
 ] as const;
 
@@ -286,6 +332,29 @@ export function readSettings(env: Env, cwd = process.cwd()): Settings {
   } catch (err) {
     problems.push(`TESSERA_OUTBOUND_ALLOW: ${(err as Error).message}`);
   }
+  let kubernetes: KubernetesSettings | undefined;
+  if (bool('TESSERA_KUBERNETES', false)) {
+    const namespace = env.TESSERA_KUBE_NAMESPACE || podNamespace() || 'default';
+    const meshAddress = env.TESSERA_MESH_ADDRESS || `http://tessera-mesh.${namespace}.svc:15010`;
+    if (!/^https?:\/\/[^/]+$/.test(meshAddress.replace(/\/$/, ''))) {
+      problems.push(`TESSERA_MESH_ADDRESS: "${meshAddress}" must be http(s)://host:port`);
+    }
+    const image = (name: string, fallback: string) => {
+      const v = env[name] || fallback;
+      if (/\s/.test(v) || v.length > 512) problems.push(`${name}: "${v}" is not an image reference`);
+      return v;
+    };
+    kubernetes = {
+      namespace,
+      podName: env.TESSERA_POD_NAME || hostname(),
+      resyncSeconds: int('TESSERA_KUBE_RESYNC_S', 300, 10, 86_400),
+      clusterDomain: env.TESSERA_KUBE_CLUSTER_DOMAIN || 'cluster.local',
+      proxyImage: image('TESSERA_PROXY_IMAGE', 'tessera/proxy:0.1.0'),
+      runnerNodeImage: image('TESSERA_RUNNER_NODE_IMAGE', 'tessera/runner-node:0.1.0'),
+      runnerPythonImage: image('TESSERA_RUNNER_PYTHON_IMAGE', 'tessera/runner-python:0.1.0'),
+      meshAddress: meshAddress.replace(/\/$/, ''),
+    };
+  }
   const settings: Settings = {
     dataDir: resolve(cwd, env.TESSERA_DATA_DIR || '.tessera'),
     databaseUrl,
@@ -320,6 +389,7 @@ export function readSettings(env: Env, cwd = process.cwd()): Settings {
     kmsEndpoint,
     kmsRegion: env.TESSERA_KMS_REGION || env.AWS_REGION || undefined,
     outboundAllow,
+    kubernetes,
   };
   if (problems.length > 0)
     throw new TypeError(`invalid control-plane configuration:\n  ${problems.join('\n  ')}`);
@@ -336,4 +406,15 @@ function cimdTrustedHosts(raw: string | undefined, problems: string[]): string[]
       problems.push(`TESSERA_CIMD_TRUSTED_HOSTS: "${h}" is not a host or host:port`);
   }
   return hosts;
+}
+
+/** The namespace a pod runs in, from its service-account mount; undefined outside a cluster. */
+function podNamespace(): string | undefined {
+  try {
+    return (
+      readFileSync('/var/run/secrets/kubernetes.io/serviceaccount/namespace', 'utf8').trim() || undefined
+    );
+  } catch {
+    return undefined;
+  }
 }
