@@ -10,36 +10,20 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
-import pg from 'pg';
 import { KEY_FILE } from '../src/crypto/local-keyring.ts';
-import { sealedColumns } from '../src/db/sealed-columns.ts';
 import { signingKeyContext } from '../src/keys/signing-keys.ts';
 import { proxyMeshToken } from '../src/mesh/mesh-auth.ts';
 import { adminClient } from './helpers/admin-client.ts';
 import { meshClients } from './helpers/mesh-client.ts';
 import { pgDumpPath } from './helpers/python-tools.ts';
 import { MESH_SECRET, type Replica, startReplica } from './helpers/replica.ts';
+import { sealedValues } from './helpers/sealed-values.ts';
 import { startTestDb, type TestDb } from './helpers/test-db.ts';
 
 let db: TestDb;
 let replica: Replica;
 const admin = adminClient(() => replica.cp);
 
-/** Every sealed value in the database, by the same list key rotation walks. */
-async function countSealed(url: string): Promise<number> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    let n = 0;
-    for (const c of sealedColumns) {
-      const r = await client.query(`SELECT count(*)::int AS n FROM ${c.table} WHERE ${c.column} IS NOT NULL`);
-      n += r.rows[0].n as number;
-    }
-    return n;
-  } finally {
-    await client.end();
-  }
-}
 const UPSTREAM_SECRET = 'ghp_upstreamSecretValue0123456789';
 
 before(async () => {
@@ -131,7 +115,7 @@ test('a database dump holds no plaintext secret, token or key; rotation re-wraps
   assert.equal(rotated.statusCode, 200, rotated.body);
   // The signing key, the upstream credential, and the identity secrets the control plane generated
   // for itself (cookie keys: in the same dump, so they must be sealed and rotated too).
-  const sealed = await countSealed(db.url);
+  const sealed = (await sealedValues(replica.ds)).length;
   assert.deepEqual(rotated.json(), { rewrapped: sealed, current: 0 });
   assert.ok(sealed >= 4, `the signing key, the credential and the identity secrets are sealed (${sealed})`);
   const ring = await localKeys();
