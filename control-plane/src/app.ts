@@ -16,8 +16,11 @@ import type { Settings } from './config.ts';
 import { loadSigningKeys } from './keys/signing-keys.ts';
 import { startChangeFeed } from './mesh/change-feed.ts';
 import { type ConfigHub, createConfigHub } from './mesh/config-hub.ts';
+import { localAuthenticator, type MeshAuthenticator } from './mesh/mesh-auth.ts';
 import { buildSnapshot } from './mesh/snapshot.ts';
+import { type StatusStore, startStatusStore } from './mesh/status-store.ts';
 import { createTokenBucket, takeWithin } from './mesh/token-bucket.ts';
+import { createKubernetesAuthenticator, kubeTokenReviewer, type TokenReviewer } from './mesh/token-review.ts';
 import { adminApiPlugin } from './plugins/admin-api.ts';
 import { healthPlugin } from './plugins/health.ts';
 import { auditService } from './services/audit-service.ts';
@@ -30,6 +33,8 @@ export interface BuildOptions {
   meshToken: string;
   /** When given, replicas sharing this database hear each other's changes (LISTEN/NOTIFY). */
   databaseUrl?: string;
+  /** Kubernetes mode: how tokens are reviewed (default: the Kubernetes API from in-cluster/KUBECONFIG). */
+  tokenReviewer?: TokenReviewer;
 }
 
 /** The mesh listener: HTTP/2 without TLS inside the cluster network (mTLS arrives with the mesh identity work). */
@@ -41,6 +46,7 @@ export interface ControlPlane {
   meshApp: MeshApp;
   registry: ServerRegistry;
   hub: ConfigHub;
+  status: StatusStore;
   close(): Promise<void>;
 }
 
@@ -66,6 +72,7 @@ export async function build(options: BuildOptions): Promise<ControlPlane> {
 
   const hub = createConfigHub({
     controlPlaneId: id,
+    pushConcurrency: settings.meshPushConcurrency,
     log: (level, msg, fields) => meshApp.log[level](fields ?? {}, msg),
     snapshotOf: async (name) => {
       const server = await registry.get(name);
@@ -97,6 +104,21 @@ export async function build(options: BuildOptions): Promise<ControlPlane> {
       .catch((err: Error) => meshApp.log.warn({ server: name, error: err.message }, 'change not published'));
   });
 
+  const status = startStatusStore({
+    ds,
+    hub,
+    intervalMs: settings.meshStatusIntervalMs,
+    log: (level, msg, fields) => meshApp.log[level](fields ?? {}, msg),
+  });
+  let authenticate: MeshAuthenticator = localAuthenticator(options.meshToken);
+  if (settings.meshAuth === 'kubernetes') {
+    authenticate = createKubernetesAuthenticator({
+      review: options.tokenReviewer ?? (await kubeTokenReviewer()),
+      local: authenticate,
+      namespaces: settings.meshK8sNamespaces,
+    });
+  }
+
   const newStreams = createTokenBucket({
     ratePerSecond: settings.meshNewStreamsPerSecond,
     burst: settings.meshNewStreamBurst,
@@ -107,7 +129,7 @@ export async function build(options: BuildOptions): Promise<ControlPlane> {
     adminApiPlugin({
       adminToken: options.adminToken,
       registry,
-      hub,
+      meshStatus: () => status.read(),
       keys: () => keys,
       issuer: settings.publicUrl,
       tokenTtlSeconds: settings.tokenTtlSeconds,
@@ -122,24 +144,29 @@ export async function build(options: BuildOptions): Promise<ControlPlane> {
         MeshDiscoveryService,
         discoveryService({
           hub,
-          meshToken: options.meshToken,
+          authenticate,
           serverExists: async (name) => (await registry.get(name)) !== null,
           ready: () => ready,
           admit: (signal) => takeWithin(newStreams, 1_000, signal),
           maxStreamAgeMs: settings.meshMaxStreamAgeS * 1000,
+          heartbeatMs: settings.meshHeartbeatS * 1000,
         }),
       );
       router.service(
         AuditService,
         auditService({
           ds,
-          meshToken: options.meshToken,
+          authenticate,
           log: (msg, fields) => meshApp.log.debug(fields, msg),
         }),
       );
     },
   });
   await Promise.all([publicApp.ready(), meshApp.ready()]);
+  // Streams are refused (UNAVAILABLE) until every server's snapshot is computed: a proxy is never
+  // answered from a half-loaded replica (istio#25495).
+  await hub.preload((await registry.list()).map((s) => s.name));
+  await status.write();
   ready = true;
 
   return {
@@ -148,9 +175,11 @@ export async function build(options: BuildOptions): Promise<ControlPlane> {
     meshApp,
     registry,
     hub,
+    status,
     async close() {
       ready = false;
       await Promise.all([publicApp.close(), meshApp.close()]);
+      await status.close();
       await feed?.close();
     },
   };

@@ -63,7 +63,7 @@ describe('migrations', () => {
     await again.destroy();
     assert.deepEqual(
       rows.map((r) => r.name),
-      ['InitialSchema1764000000000', 'AuditTraceId1764100000000'],
+      ['InitialSchema1764000000000', 'AuditTraceId1764100000000', 'MeshStatus1764300000000'],
     );
   });
 });

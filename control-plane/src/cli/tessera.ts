@@ -5,7 +5,7 @@
  *   tessera start                               run the control plane (embedded defaults)
  *   tessera token --user <email> --server <name> [--group <g>]...
  *                                               print an access token for a user and a server
- *   tessera proxy-status                        the proxies connected to the control plane
+ *   tessera proxy-status                        the proxies connected to every replica
  *
  * @module
  */
@@ -116,8 +116,11 @@ async function token(settings: Settings, argv: string[]): Promise<void> {
 
 async function proxyStatus(settings: Settings, argv: string[]): Promise<void> {
   const { values } = parseArgs({ args: argv, options: { url: { type: 'string' } }, strict: true });
-  const body = (await adminApi(settings, values.url, '/api/v1/mesh/proxies')) as { proxies: ProxyStatus[] };
-  process.stdout.write(formatProxyStatus(body.proxies));
+  const body = (await adminApi(settings, values.url, '/api/v1/mesh/proxies')) as {
+    proxies: ProxyStatus[];
+    partial?: boolean;
+  };
+  process.stdout.write(formatProxyStatus(body.proxies, body.partial === true));
 }
 
 const [command, ...rest] = process.argv.slice(2);

@@ -11,14 +11,15 @@ import type { ServerRegistry } from '../catalog/server-registry.ts';
 import type { McpServerRow } from '../db/entities/mcp-server.ts';
 import { TesseraError } from '../errors.ts';
 import type { SigningKeys } from '../keys/signing-keys.ts';
-import type { ConfigHub } from '../mesh/config-hub.ts';
+import type { ProxyStatus } from '../mesh/config-hub.ts';
 import { proxyMeshToken, secretEquals } from '../mesh/mesh-auth.ts';
 import { mintAccessToken } from '../tokens/mint-token.ts';
 
 export interface AdminApiOptions {
   adminToken: string;
   registry: ServerRegistry;
-  hub: ConfigHub;
+  /** Every replica's proxies; `partial` when only this replica's could be read. */
+  meshStatus: () => Promise<{ proxies: ProxyStatus[]; partial: boolean }>;
   keys: () => SigningKeys;
   issuer: string;
   tokenTtlSeconds: number;
@@ -136,7 +137,7 @@ export function adminApiPlugin(options: AdminApiOptions) {
       };
     });
 
-    app.get('/api/v1/mesh/proxies', async () => ({ proxies: options.hub.status() }));
+    app.get('/api/v1/mesh/proxies', () => options.meshStatus());
 
     // The mesh token for a server's proxies, for operators who start proxies themselves.
     app.post('/api/v1/mesh/tokens', async (req) => {
