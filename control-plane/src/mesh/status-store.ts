@@ -17,11 +17,20 @@ export interface StatusStoreOptions {
   log: (level: 'info' | 'warn', msg: string, fields?: Record<string, unknown>) => void;
 }
 
+/** What the status API answers. */
+export interface MeshStatusView {
+  /** The replica that answered. */
+  replica: string;
+  proxies: ProxyStatus[];
+  /** True when only this replica's proxies could be read (PostgreSQL unavailable). */
+  partial: boolean;
+}
+
 export interface StatusStore {
   /** Writes what changed now (tests; the timer does it every interval). */
   write(): Promise<void>;
   /** Every replica's proxies: this replica's live, the others' from their latest rows. */
-  read(): Promise<{ proxies: ProxyStatus[]; partial: boolean }>;
+  read(): Promise<MeshStatusView>;
   /** Removes this replica's rows (clean shutdown). */
   close(): Promise<void>;
 }
@@ -138,10 +147,10 @@ export function startStatusStore(options: StatusStoreOptions): StatusStore {
           connectedAt: new Date(r.connected_at).toISOString(),
           types: r.types,
         }));
-        return { proxies: [...local, ...others], partial: false };
+        return { replica: hub.id, proxies: [...local, ...others], partial: false };
       } catch (err) {
         options.log('warn', 'cannot read mesh status of other replicas', { error: (err as Error).message });
-        return { proxies: local, partial: true };
+        return { replica: hub.id, proxies: local, partial: true };
       }
     },
     async close() {

@@ -11,15 +11,15 @@ import type { ServerRegistry } from '../catalog/server-registry.ts';
 import type { McpServerRow } from '../db/entities/mcp-server.ts';
 import { TesseraError } from '../errors.ts';
 import type { SigningKeys } from '../keys/signing-keys.ts';
-import type { ProxyStatus } from '../mesh/config-hub.ts';
 import { proxyMeshToken, secretEquals } from '../mesh/mesh-auth.ts';
+import type { MeshStatusView } from '../mesh/status-store.ts';
 import { mintAccessToken } from '../tokens/mint-token.ts';
 
 export interface AdminApiOptions {
   adminToken: string;
   registry: ServerRegistry;
   /** Every replica's proxies; `partial` when only this replica's could be read. */
-  meshStatus: () => Promise<{ proxies: ProxyStatus[]; partial: boolean }>;
+  meshStatus: () => Promise<MeshStatusView>;
   keys: () => SigningKeys;
   issuer: string;
   tokenTtlSeconds: number;
