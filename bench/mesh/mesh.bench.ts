@@ -29,6 +29,8 @@ const ADMIN = 'b'.repeat(40);
 const MESH = 'c'.repeat(40);
 const SERVER = 'bench';
 const WORKERS = 2;
+/** The flags `npm start` and the `tessera` bin run the control plane with (see the README). */
+const CP_NODE_FLAGS = ['--max-semi-space-size=2'];
 
 const sizes = (process.env.BENCH_MESH_N || '500,2000,5000').split(',').map((r) => {
   const n = Number(r);
@@ -49,7 +51,7 @@ function percentile(sorted: number[], p: number): number {
 const round = (x: number) => Math.round(x * 10) / 10;
 
 async function startReplica(databaseUrl: string, dataDir: string, port: number, meshPort: number) {
-  const child = children.spawn('control plane', [tesseraCli, 'start'], {
+  const child = children.spawn('control plane', [...CP_NODE_FLAGS, tesseraCli, 'start'], {
     env: {
       PATH: process.env.PATH ?? '',
       HOME: process.env.HOME ?? dataDir,
@@ -206,9 +208,15 @@ async function runSize(n: number, databaseUrl: string) {
   }
 }
 
+let stopDb: (() => Promise<void>) | undefined;
+
 async function main() {
   const pgDir = await mkdtemp(join(tmpdir(), 'tessera-bench-mesh-pg-'));
   const db = await startEmbeddedDb({ dataDir: pgDir, port: await freePort(), log: () => {} });
+  stopDb = async () => {
+    await db.stop();
+    await rm(pgDir, { recursive: true, force: true });
+  };
   const load = loadavg();
   const runs = [];
   try {
@@ -220,8 +228,7 @@ async function main() {
     }
   } finally {
     await children.stopAll();
-    await db.stop();
-    await rm(pgDir, { recursive: true, force: true });
+    await stopDb();
   }
   const at2000 = runs.find((r) => r.proxies === 2000) ?? runs[runs.length - 1]!;
   const result = {
@@ -263,6 +270,9 @@ let interrupted = false;
 process.on('SIGINT', () => {
   if (interrupted) return;
   interrupted = true;
-  void children.stopAll().then(() => process.exit(130));
+  void children
+    .stopAll()
+    .then(() => stopDb?.())
+    .finally(() => process.exit(130));
 });
 await main();

@@ -80,7 +80,7 @@ async function replicaId(via: ReplicaProcess): Promise<string> {
 async function synced(via: ReplicaProcess, nodeId: string, policyVersion?: string): Promise<ProxyStatus> {
   return until(`${nodeId} synced`, async () => {
     const p = (await status(via)).proxies.find((x) => x.nodeId === nodeId);
-    if (!p || p.types.length !== 4 || !p.types.every((t) => t.state === 'SYNCED')) return undefined;
+    if (p?.types.length !== 4 || !p.types.every((t) => t.state === 'SYNCED')) return undefined;
     const policy = p.types.find((t) => t.typeUrl.endsWith('ServerPolicy'))!;
     if (policyVersion && policy.ackedVersion !== policyVersion) return undefined;
     return p;
