@@ -51,6 +51,7 @@ describe('readSettings: defaults', () => {
       auditBatchMaxEvents: 256,
       auditFlushIntervalMs: 1000,
       logLevel: 'info',
+      kubernetes: undefined,
     });
   });
 
@@ -307,5 +308,39 @@ describe('readSettings: invalid values', () => {
     const before = { ...env };
     problems(env);
     assert.deepEqual(env, before);
+  });
+
+  test('the Kubernetes controller settings are read only when TESSERA_KUBERNETES is on', () => {
+    const k = readSettings(
+      { TESSERA_KUBERNETES: '1', TESSERA_KUBE_NAMESPACE: 'tessera', TESSERA_POD_NAME: 'cp-0' },
+      CWD,
+    ).kubernetes;
+    assert.deepEqual(k, {
+      namespace: 'tessera',
+      podName: 'cp-0',
+      resyncSeconds: 300,
+      clusterDomain: 'cluster.local',
+      proxyImage: 'tessera/proxy:0.1.0',
+      runnerNodeImage: 'tessera/runner-node:0.1.0',
+      runnerPythonImage: 'tessera/runner-python:0.1.0',
+      meshAddress: 'http://tessera-mesh.tessera.svc:15010',
+    });
+    assert.equal(readSettings({ TESSERA_KUBE_NAMESPACE: 'x' }, CWD).kubernetes, undefined);
+  });
+
+  test('bad Kubernetes settings are listed together', () => {
+    assert.deepEqual(
+      problems({
+        TESSERA_KUBERNETES: '1',
+        TESSERA_KUBE_RESYNC_S: '1',
+        TESSERA_MESH_ADDRESS: 'tessera-mesh:15010',
+        TESSERA_PROXY_IMAGE: 'a b',
+      }),
+      [
+        'TESSERA_MESH_ADDRESS: "tessera-mesh:15010" must be http(s)://host:port',
+        'TESSERA_KUBE_RESYNC_S: "1" must be a whole number in 10..86400',
+        'TESSERA_PROXY_IMAGE: "a b" is not an image reference',
+      ],
+    );
   });
 });

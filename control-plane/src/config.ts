@@ -4,7 +4,8 @@
  *
  * @module
  */
-import { availableParallelism } from 'node:os';
+import { readFileSync } from 'node:fs';
+import { availableParallelism, hostname } from 'node:os';
 import { resolve } from 'node:path';
 
 export interface Settings {
@@ -41,6 +42,23 @@ export interface Settings {
   auditBatchMaxEvents: number;
   auditFlushIntervalMs: number;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
+  /** undefined: the MCPServer controller does not run. */
+  kubernetes: KubernetesSettings | undefined;
+}
+
+/** The MCPServer controller's settings (`TESSERA_KUBERNETES=1`). */
+export interface KubernetesSettings {
+  /** Namespace of the leader-election Lease; the pod's own namespace in a cluster. */
+  namespace: string;
+  /** This replica's identity in the Lease. */
+  podName: string;
+  resyncSeconds: number;
+  clusterDomain: string;
+  proxyImage: string;
+  runnerNodeImage: string;
+  runnerPythonImage: string;
+  /** The mesh URL as proxies inside the cluster reach it. */
+  meshAddress: string;
 }
 
 /** Every environment variable of the control plane, with its default and meaning. */
@@ -103,6 +121,35 @@ export const settingsDoc = [
   ['TESSERA_AUDIT_BATCH_MAX_EVENTS', '256', 'proxies ship an audit batch at this many events'],
   ['TESSERA_AUDIT_FLUSH_INTERVAL_MS', '1000', 'proxies ship a non-empty audit batch after this long'],
   ['TESSERA_LOG_LEVEL', 'info', 'debug, info, warn or error'],
+  [
+    'TESSERA_KUBERNETES',
+    'false',
+    'run the MCPServer controller (in-cluster config, else $KUBECONFIG), leader-elected with a Lease',
+  ],
+  [
+    'TESSERA_KUBE_NAMESPACE',
+    "(the pod's namespace, else default)",
+    'namespace of the controller Lease tessera-controller',
+  ],
+  ['TESSERA_POD_NAME', '(hostname)', "this replica's identity in the Lease"],
+  ['TESSERA_KUBE_RESYNC_S', '300', 'every MCPServer is reconciled at least this often (10..86400)'],
+  ['TESSERA_KUBE_CLUSTER_DOMAIN', 'cluster.local', 'DNS domain of the mesh hostnames in status.endpoint'],
+  ['TESSERA_PROXY_IMAGE', 'tessera/proxy:0.1.0', 'image of egress proxies (remote servers)'],
+  [
+    'TESSERA_RUNNER_NODE_IMAGE',
+    'tessera/runner-node:0.1.0',
+    'runner image of stdio servers with runtime node',
+  ],
+  [
+    'TESSERA_RUNNER_PYTHON_IMAGE',
+    'tessera/runner-python:0.1.0',
+    'runner image of stdio servers with runtime python',
+  ],
+  [
+    'TESSERA_MESH_ADDRESS',
+    'http://tessera-mesh.<namespace>.svc:15010',
+    'the mesh URL that proxies in the cluster connect to',
+  ],
 ] as const;
 
 type Env = Record<string, string | undefined>;
@@ -171,6 +218,29 @@ export function readSettings(env: Env, cwd = process.cwd()): Settings {
     if (!/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/.test(n))
       problems.push(`TESSERA_MESH_K8S_NAMESPACES: "${n}" is not a namespace name`);
   }
+  let kubernetes: KubernetesSettings | undefined;
+  if (bool('TESSERA_KUBERNETES', false)) {
+    const namespace = env.TESSERA_KUBE_NAMESPACE || podNamespace() || 'default';
+    const meshAddress = env.TESSERA_MESH_ADDRESS || `http://tessera-mesh.${namespace}.svc:15010`;
+    if (!/^https?:\/\/[^/]+$/.test(meshAddress.replace(/\/$/, ''))) {
+      problems.push(`TESSERA_MESH_ADDRESS: "${meshAddress}" must be http(s)://host:port`);
+    }
+    const image = (name: string, fallback: string) => {
+      const v = env[name] || fallback;
+      if (/\s/.test(v) || v.length > 512) problems.push(`${name}: "${v}" is not an image reference`);
+      return v;
+    };
+    kubernetes = {
+      namespace,
+      podName: env.TESSERA_POD_NAME || hostname(),
+      resyncSeconds: int('TESSERA_KUBE_RESYNC_S', 300, 10, 86_400),
+      clusterDomain: env.TESSERA_KUBE_CLUSTER_DOMAIN || 'cluster.local',
+      proxyImage: image('TESSERA_PROXY_IMAGE', 'tessera/proxy:0.1.0'),
+      runnerNodeImage: image('TESSERA_RUNNER_NODE_IMAGE', 'tessera/runner-node:0.1.0'),
+      runnerPythonImage: image('TESSERA_RUNNER_PYTHON_IMAGE', 'tessera/runner-python:0.1.0'),
+      meshAddress: meshAddress.replace(/\/$/, ''),
+    };
+  }
   const settings: Settings = {
     dataDir: resolve(cwd, env.TESSERA_DATA_DIR || '.tessera'),
     databaseUrl,
@@ -203,8 +273,20 @@ export function readSettings(env: Env, cwd = process.cwd()): Settings {
     auditBatchMaxEvents: int('TESSERA_AUDIT_BATCH_MAX_EVENTS', 256, 1, 10_000),
     auditFlushIntervalMs: int('TESSERA_AUDIT_FLUSH_INTERVAL_MS', 1000, 10, 60_000),
     logLevel,
+    kubernetes,
   };
   if (problems.length > 0)
     throw new TypeError(`invalid control-plane configuration:\n  ${problems.join('\n  ')}`);
   return settings;
+}
+
+/** The namespace a pod runs in, from its service-account mount; undefined outside a cluster. */
+function podNamespace(): string | undefined {
+  try {
+    return (
+      readFileSync('/var/run/secrets/kubernetes.io/serviceaccount/namespace', 'utf8').trim() || undefined
+    );
+  } catch {
+    return undefined;
+  }
 }

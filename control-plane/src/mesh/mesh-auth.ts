@@ -26,7 +26,7 @@ export function secretEquals(a: string, b: string): boolean {
 export type MeshIdentity =
   | { kind: 'root' }
   | { kind: 'proxy'; server: string }
-  /** A Kubernetes service account `tessera-<server>`, authenticated by TokenReview. */
+  /** A Kubernetes service account named after its server, authenticated by TokenReview. */
   | { kind: 'serviceaccount'; namespace: string; name: string; server: string };
 
 /** Authenticates the `Authorization` header of a mesh call. @throws ConnectError `UNAUTHENTICATED`. */

@@ -3,8 +3,8 @@
  * `tessera-mesh`); the control plane asks the API server whether it is valid (TokenReview) and maps
  * the service account to the one server it may serve.
  *
- * The mapping: service account `tessera-<server>` may claim server `<server>`, in any namespace
- * unless `namespaces` restricts them. A valid token of any other service account is refused with
+ * The mapping: service account `<server>` may claim server `<server>` — the controller creates one
+ * ServiceAccount per MCPServer, named after it — in any namespace unless `namespaces` restricts them. A valid token of any other service account is refused with
  * `PERMISSION_DENIED`; an invalid one with `UNAUTHENTICATED`. Answers are cached briefly (positive
  * and negative) so that a reconnect storm does not become a TokenReview storm; a cached identity
  * never outlives the token's own `exp`.
@@ -29,7 +29,7 @@ export interface TokenReviewStatus {
 export type TokenReviewer = (token: string, audiences: string[]) => Promise<TokenReviewStatus>;
 
 const SA_USER = /^system:serviceaccount:([a-z0-9-]{1,63}):([a-z0-9.-]{1,253})$/;
-const SA_NAME = /^tessera-([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)$/;
+const SERVER_NAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 
 /**
  * The identity a TokenReview answer grants, or the ConnectError to refuse with. Pure.
@@ -60,14 +60,13 @@ export function identityFromReview(
   if (namespaces.length > 0 && !namespaces.includes(namespace)) {
     return new ConnectError(`namespace "${namespace}" may not run mesh proxies`, Code.PermissionDenied);
   }
-  const server = SA_NAME.exec(name)?.[1];
-  if (!server) {
+  if (!SERVER_NAME.test(name)) {
     return new ConnectError(
-      `service account ${namespace}/${name} serves no server: proxies run as "tessera-<server>"`,
+      `service account ${namespace}/${name} serves no server: a proxy runs as the service account named after its server`,
       Code.PermissionDenied,
     );
   }
-  return { kind: 'serviceaccount', namespace, name, server };
+  return { kind: 'serviceaccount', namespace, name, server: name };
 }
 
 /** Seconds since the epoch at which a JWT expires, read without verifying (TokenReview verifies). */
