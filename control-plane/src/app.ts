@@ -19,7 +19,7 @@ import { type ConfigHub, createConfigHub } from './mesh/config-hub.ts';
 import { localAuthenticator, type MeshAuthenticator } from './mesh/mesh-auth.ts';
 import { buildSnapshot } from './mesh/snapshot.ts';
 import { type StatusStore, startStatusStore } from './mesh/status-store.ts';
-import { createTokenBucket, takeWithin } from './mesh/token-bucket.ts';
+import { createAdmission, createTokenBucket } from './mesh/token-bucket.ts';
 import { createKubernetesAuthenticator, kubeTokenReviewer, type TokenReviewer } from './mesh/token-review.ts';
 import { adminApiPlugin } from './plugins/admin-api.ts';
 import { healthPlugin } from './plugins/health.ts';
@@ -147,7 +147,11 @@ export async function build(options: BuildOptions): Promise<ControlPlane> {
           authenticate,
           serverExists: async (name) => (await registry.get(name)) !== null,
           ready: () => ready,
-          admit: (signal) => takeWithin(newStreams, 1_000, signal),
+          admit: createAdmission({
+            bucket: newStreams,
+            ratePerSecond: settings.meshNewStreamsPerSecond,
+            maxWaitMs: 1_000,
+          }),
           maxStreamAgeMs: settings.meshMaxStreamAgeS * 1000,
           heartbeatMs: settings.meshHeartbeatS * 1000,
         }),
