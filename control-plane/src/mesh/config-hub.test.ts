@@ -524,7 +524,9 @@ describe('createConfigHub: merge queue and push concurrency', () => {
     assert.equal(p.sent.length, 2);
   });
 
-  test('an unanswered response stops holding back pushes after the flow-control timeout', async () => {
+  test('an unanswered response stops holding back pushes after the flow-control timeout', {
+    timeout: 10_000,
+  }, async () => {
     const h = setup({ flowControlTimeoutMs: 20 });
     const p = h.connect('github');
     await h.subscribe(p, POLICY);
@@ -532,8 +534,33 @@ describe('createConfigHub: merge queue and push concurrency', () => {
     h.hub.changed('github');
     await h.hub.flush();
     assert.equal(p.sent.length, 1);
-    while (p.sent.length < 2) await new Promise((r) => setTimeout(r, 10));
+    for (let i = 0; i < 500 && p.sent.length < 2; i++) await new Promise((r) => setTimeout(r, 10));
+    assert.equal(p.sent.length, 2, 'the held change went out');
     assert.equal(p.sent[1]!.typeUrl, POLICY);
+  });
+
+  test('a push after an answered one is still released by the flow-control timeout', {
+    timeout: 10_000,
+  }, async () => {
+    const h = setup({ flowControlTimeoutMs: 60 });
+    const p = h.connect('github');
+    await h.subscribe(p, POLICY);
+    await h.ack(p, p.sent[0]!);
+    // 1. A change goes out 30 ms later, while the timer of the first response is still pending.
+    await new Promise((r) => setTimeout(r, 30));
+    h.rows.set('github', row('github', { grantUsers: ['b@example.com'] }));
+    h.hub.changed('github');
+    await h.hub.flush();
+    assert.equal(p.sent.length, 2);
+    // 2. The proxy never answers it; a third change waits, then goes out once that response times out.
+    h.rows.set('github', row('github', { grantUsers: ['c@example.com'] }));
+    h.hub.changed('github');
+    await h.hub.flush();
+    assert.equal(p.sent.length, 2);
+    for (let i = 0; i < 500 && p.sent.length < 3; i++) await new Promise((r) => setTimeout(r, 10));
+    assert.equal(p.sent.length, 3, 'the held change went out');
+    const policy = anyUnpack(p.sent[2]!.resources[0]!.resource!, ServerPolicySchema)!;
+    assert.deepEqual(policy.grants[0]!.users, ['c@example.com']);
   });
 
   test('no more than pushConcurrency pushes are written at once, and all complete', async () => {

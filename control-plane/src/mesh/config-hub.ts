@@ -192,6 +192,26 @@ export function createConfigHub(options: ConfigHubOptions): ConfigHub {
     return false;
   }
 
+  /** Wakes the stream when its oldest unanswered response stops holding back its pending changes. */
+  function armFlowTimer(stream: Stream): void {
+    if (stream.flowTimer || !streams.has(stream.id)) return;
+    let wait = Number.POSITIVE_INFINITY;
+    const now = performance.now();
+    for (const t of stream.types.values()) {
+      if (!t.answered) wait = Math.min(wait, t.sentAt + flowControlTimeoutMs - now);
+    }
+    if (wait === Number.POSITIVE_INFINITY) return;
+    stream.flowTimer = setTimeout(
+      () => {
+        stream.flowTimer = undefined;
+        if (inFlight(stream)) armFlowTimer(stream);
+        else schedule(stream);
+      },
+      Math.max(1, wait),
+    );
+    stream.flowTimer.unref();
+  }
+
   function sendType(stream: Stream, snap: TypeSnapshot): Promise<void> | void {
     const nonce = randomUUID();
     const t = stream.types.get(snap.typeUrl) ?? newTypeStatus();
@@ -202,13 +222,7 @@ export function createConfigHub(options: ConfigHubOptions): ConfigHub {
     t.sentAt = performance.now();
     stream.types.set(snap.typeUrl, t);
     statusDirty.add(stream.id);
-    if (!stream.flowTimer) {
-      stream.flowTimer = setTimeout(() => {
-        stream.flowTimer = undefined;
-        schedule(stream);
-      }, flowControlTimeoutMs);
-      stream.flowTimer.unref();
-    }
+    armFlowTimer(stream);
     return stream.send(
       create(DiscoveryResponseSchema, {
         typeUrl: snap.typeUrl,
