@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { availableParallelism } from 'node:os';
 import { describe, test } from 'node:test';
 import { readSettings, settingsDoc } from './config.ts';
 
@@ -99,6 +100,11 @@ describe('readSettings: defaults', () => {
       meshMaxStreamAgeS: 1800,
       meshNewStreamsPerSecond: 200,
       meshNewStreamBurst: 500,
+      meshPushConcurrency: Math.min(15 + 5 * availableParallelism(), 100),
+      meshHeartbeatS: 20,
+      meshStatusIntervalMs: 1000,
+      meshAuth: 'local',
+      meshK8sNamespaces: [],
       auditBatchMaxEvents: 256,
       auditFlushIntervalMs: 1000,
       logLevel: 'info',
@@ -252,6 +258,39 @@ describe('readSettings: the public URL', () => {
     const lines = problems({ TESSERA_HOST: 'bad host' });
     assert.equal(lines.length, 1);
     assert.match(lines[0]!, /^TESSERA_PUBLIC_URL: "http:\/\/bad host:8080" is not a URL$/);
+  });
+});
+
+describe('readSettings: mesh', () => {
+  test('kubernetes authentication with a namespace list', () => {
+    const s = readSettings(
+      {
+        TESSERA_MESH_AUTH: 'kubernetes',
+        TESSERA_MESH_K8S_NAMESPACES: 'team-a, team-b',
+        TESSERA_MESH_PUSH_CONCURRENCY: '7',
+      },
+      CWD,
+    );
+    assert.equal(s.meshAuth, 'kubernetes');
+    assert.deepEqual(s.meshK8sNamespaces, ['team-a', 'team-b']);
+    assert.equal(s.meshPushConcurrency, 7);
+  });
+
+  test('bad mesh values are refused together', () => {
+    assert.deepEqual(
+      problems({
+        TESSERA_MESH_AUTH: 'oidc',
+        TESSERA_MESH_K8S_NAMESPACES: 'ok,Not_OK',
+        TESSERA_MESH_PUSH_CONCURRENCY: '0',
+        TESSERA_MESH_STATUS_INTERVAL_MS: '10',
+      }),
+      [
+        'TESSERA_MESH_AUTH: "oidc" must be local or kubernetes',
+        'TESSERA_MESH_K8S_NAMESPACES: "Not_OK" is not a namespace name',
+        'TESSERA_MESH_PUSH_CONCURRENCY: "0" must be a whole number in 1..10000',
+        'TESSERA_MESH_STATUS_INTERVAL_MS: "10" must be a whole number in 50..60000',
+      ],
+    );
   });
 });
 

@@ -5,7 +5,7 @@
  * @module
  */
 import { readFileSync } from 'node:fs';
-import { hostname } from 'node:os';
+import { availableParallelism, hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { parseCidrList } from './credentials/oauth/outbound-policy.ts';
 
@@ -43,6 +43,14 @@ export interface Settings {
   meshMaxStreamAgeS: number;
   meshNewStreamsPerSecond: number;
   meshNewStreamBurst: number;
+  /** Most configuration pushes written at once across all streams. */
+  meshPushConcurrency: number;
+  meshHeartbeatS: number;
+  meshStatusIntervalMs: number;
+  /** `local`: bootstrap tokens only; `kubernetes`: also service-account tokens checked by TokenReview. */
+  meshAuth: 'local' | 'kubernetes';
+  /** Kubernetes mode: namespaces whose service accounts may run proxies (empty: any). */
+  meshK8sNamespaces: string[];
   auditBatchMaxEvents: number;
   auditFlushIntervalMs: number;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
@@ -165,6 +173,27 @@ export const settingsDoc = [
     'new mesh streams admitted per second after the burst (a new stream waits up to 1 s, then RESOURCE_EXHAUSTED)',
   ],
   ['TESSERA_MESH_NEW_STREAM_BURST', '500', 'new mesh streams admitted at once'],
+  [
+    'TESSERA_MESH_PUSH_CONCURRENCY',
+    'min(15 + 5 × cores, 100)',
+    'most configuration pushes written at once across all proxy streams',
+  ],
+  ['TESSERA_MESH_HEARTBEAT_S', '20', 'a heartbeat response goes to a proxy stream quiet for this long'],
+  [
+    'TESSERA_MESH_STATUS_INTERVAL_MS',
+    '1000',
+    'how often a replica writes its proxies status to PostgreSQL (rows expire after 5 intervals)',
+  ],
+  [
+    'TESSERA_MESH_AUTH',
+    'local',
+    'local (bootstrap tokens) or kubernetes (also service-account tokens via TokenReview)',
+  ],
+  [
+    'TESSERA_MESH_K8S_NAMESPACES',
+    '(any)',
+    'kubernetes mode: comma-separated namespaces whose service accounts may run proxies',
+  ],
   ['TESSERA_AUDIT_BATCH_MAX_EVENTS', '256', 'proxies ship an audit batch at this many events'],
   ['TESSERA_AUDIT_FLUSH_INTERVAL_MS', '1000', 'proxies ship a non-empty audit batch after this long'],
   ['TESSERA_LOG_LEVEL', 'info', 'debug, info, warn or error'],
@@ -332,6 +361,18 @@ export function readSettings(env: Env, cwd = process.cwd()): Settings {
   } catch (err) {
     problems.push(`TESSERA_OUTBOUND_ALLOW: ${(err as Error).message}`);
   }
+  const meshAuth = (env.TESSERA_MESH_AUTH || 'local') as Settings['meshAuth'];
+  if (meshAuth !== 'local' && meshAuth !== 'kubernetes') {
+    problems.push(`TESSERA_MESH_AUTH: "${meshAuth}" must be local or kubernetes`);
+  }
+  const meshK8sNamespaces = (env.TESSERA_MESH_K8S_NAMESPACES ?? '')
+    .split(',')
+    .map((n) => n.trim())
+    .filter(Boolean);
+  for (const n of meshK8sNamespaces) {
+    if (!/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/.test(n))
+      problems.push(`TESSERA_MESH_K8S_NAMESPACES: "${n}" is not a namespace name`);
+  }
   let kubernetes: KubernetesSettings | undefined;
   if (bool('TESSERA_KUBERNETES', false)) {
     const namespace = env.TESSERA_KUBE_NAMESPACE || podNamespace() || 'default';
@@ -380,6 +421,16 @@ export function readSettings(env: Env, cwd = process.cwd()): Settings {
     meshMaxStreamAgeS: int('TESSERA_MESH_MAX_STREAM_AGE_S', 1800, 1, 86_400),
     meshNewStreamsPerSecond: int('TESSERA_MESH_NEW_STREAMS_PER_S', 200, 1, 1_000_000),
     meshNewStreamBurst: int('TESSERA_MESH_NEW_STREAM_BURST', 500, 1, 1_000_000),
+    meshPushConcurrency: int(
+      'TESSERA_MESH_PUSH_CONCURRENCY',
+      Math.min(15 + 5 * availableParallelism(), 100),
+      1,
+      10_000,
+    ),
+    meshHeartbeatS: int('TESSERA_MESH_HEARTBEAT_S', 20, 1, 3_600),
+    meshStatusIntervalMs: int('TESSERA_MESH_STATUS_INTERVAL_MS', 1000, 50, 60_000),
+    meshAuth,
+    meshK8sNamespaces,
     auditBatchMaxEvents: int('TESSERA_AUDIT_BATCH_MAX_EVENTS', 256, 1, 10_000),
     auditFlushIntervalMs: int('TESSERA_AUDIT_FLUSH_INTERVAL_MS', 1000, 10, 60_000),
     logLevel,

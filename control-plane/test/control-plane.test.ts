@@ -73,6 +73,7 @@ describe('migrations', () => {
         'Identity1764310000000',
         'UpstreamOauth1764320000000',
         'AuditTimeIndex1764320500000',
+        'MeshStatus1764330000000',
       ],
     );
   });

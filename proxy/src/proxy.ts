@@ -73,6 +73,8 @@ export function createProxy(bootstrap: Bootstrap): Proxy {
     store,
     log,
     onApplied: snapshot.save,
+    failover: transport.failover,
+    idleTimeoutMs: bootstrap.meshIdleTimeoutMs,
   });
   const spool = openAuditSpool({
     dir: bootstrap.auditSpoolDir,

@@ -18,6 +18,7 @@ import { UpstreamCredentials1764300100000 } from './migrations/1764300100000-ups
 import { Identity1764310000000 } from './migrations/1764310000000-identity.ts';
 import { UpstreamOauth1764320000000 } from './migrations/1764320000000-upstream-oauth.ts';
 import { AuditTimeIndex1764320500000 } from './migrations/1764320500000-audit-time-index.ts';
+import { MeshStatus1764330000000 } from './migrations/1764330000000-mesh-status.ts';
 
 export async function openDataSource(url: string): Promise<DataSource> {
   const ds = new DataSource({
@@ -33,6 +34,7 @@ export async function openDataSource(url: string): Promise<DataSource> {
       Identity1764310000000,
       UpstreamOauth1764320000000,
       AuditTimeIndex1764320500000,
+      MeshStatus1764330000000,
     ],
     migrationsTableName: 'tessera_migrations',
     synchronize: false,

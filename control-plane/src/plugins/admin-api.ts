@@ -22,8 +22,8 @@ import { allows } from '../identity/roles.ts';
 import type { UserStore } from '../identity/user-store.ts';
 import { rotateKeys } from '../keys/rotate-keys.ts';
 import type { SigningKeys } from '../keys/signing-keys.ts';
-import type { ConfigHub } from '../mesh/config-hub.ts';
 import { proxyMeshToken } from '../mesh/mesh-auth.ts';
+import type { MeshStatusView } from '../mesh/status-store.ts';
 import { mintAccessToken } from '../tokens/mint-token.ts';
 import { installAdminAuth, principalOf } from './admin-auth.ts';
 import { registerApiKeyRoutes } from './api-key-routes.ts';
@@ -38,7 +38,8 @@ export interface AdminApiOptions {
   users: UserStore;
   ds: DataSource;
   registry: ServerRegistry;
-  hub: ConfigHub;
+  /** Every replica's proxies; `partial` when only this replica's could be read. */
+  meshStatus: () => Promise<MeshStatusView>;
   keys: () => SigningKeys;
   issuer: string;
   tokenTtlSeconds: number;
@@ -192,7 +193,7 @@ export function adminApiPlugin(options: AdminApiOptions) {
     registerIdentityRoutes(app, options.users);
     registerAuditRoutes(app, options.ds);
 
-    app.get('/api/v1/mesh/proxies', async () => ({ proxies: options.hub.status() }));
+    app.get('/api/v1/mesh/proxies', () => options.meshStatus());
 
     // The mesh token for a server's proxies, for operators who start proxies themselves.
     app.post('/api/v1/mesh/tokens', async (req) => {

@@ -54,6 +54,11 @@ describe('readBootstrap: valid configurations', () => {
     assert.equal(b.maxPendingRequests, 64);
     assert.equal(b.statelessChannelsPerPrincipal, 4);
     assert.equal(b.controlPlaneUrl.href, 'http://127.0.0.1:15010/');
+    assert.deepEqual(
+      b.controlPlaneUrls.map((u) => u.href),
+      ['http://127.0.0.1:15010/'],
+    );
+    assert.equal(b.meshIdleTimeoutMs, 60_000);
     assert.equal(b.meshToken, 'mesh-secret');
     assert.equal(b.maxBodyBytes, 4 * 1024 * 1024);
     assert.equal(b.logLevel, 'info');
@@ -215,6 +220,35 @@ describe('readBootstrap: invalid configurations', () => {
       'TESSERA_CONTROL_PLANE_URL: "ftp://cp" must be http or https',
       'TESSERA_PROXY_MAX_BODY_BYTES: "-1" is not a whole number',
     ]);
+  });
+
+  test('several control-plane addresses, in order; each must be a URL', () => {
+    const b = readBootstrap(
+      {
+        ...sidecar,
+        TESSERA_CONTROL_PLANE_URL: 'http://cp-0:15010, http://cp-1:15010',
+        TESSERA_MESH_IDLE_TIMEOUT_S: '5',
+      },
+      noFile,
+    );
+    assert.deepEqual(
+      b.controlPlaneUrls.map((u) => u.href),
+      ['http://cp-0:15010/', 'http://cp-1:15010/'],
+    );
+    assert.equal(b.controlPlaneUrl.href, 'http://cp-0:15010/');
+    assert.equal(b.meshIdleTimeoutMs, 5_000);
+    assert.deepEqual(problems({ ...sidecar, TESSERA_CONTROL_PLANE_URL: 'http://cp-0:1,nope' }), [
+      'TESSERA_CONTROL_PLANE_URL: "nope" is not a URL',
+    ]);
+    assert.deepEqual(problems({ ...sidecar, TESSERA_MESH_IDLE_TIMEOUT_S: '0' }), [
+      'TESSERA_MESH_IDLE_TIMEOUT_S: 0 is outside 1..3600',
+    ]);
+  });
+
+  test('a token file is remembered for re-reading; an inline token is not', () => {
+    const file = { ...sidecar, TESSERA_MESH_TOKEN: undefined, TESSERA_MESH_TOKEN_FILE: '/var/run/t' };
+    assert.equal(readBootstrap(file, () => 'tok\n').meshTokenFile, '/var/run/t');
+    assert.equal(readBootstrap({ ...file, TESSERA_MESH_TOKEN: 'x' }, () => 'tok').meshTokenFile, undefined);
   });
 
   test('an unknown mode', () => {

@@ -38,8 +38,16 @@ export interface Bootstrap {
   stdioIdleTimeoutMs: number;
   /** Egress mode only. */
   egress: EgressSettings | undefined;
+  /** The first control-plane address. */
   controlPlaneUrl: URL;
+  /** Every control-plane address, in order of preference; the proxy fails over along this list. */
+  controlPlaneUrls: URL[];
+  /** The mesh token as read at start. */
   meshToken: string;
+  /** Where the token lives when it comes from a file; re-read as it rotates (projected service-account tokens). */
+  meshTokenFile: string | undefined;
+  /** A stream that delivers nothing, not even a heartbeat, for this long is abandoned. */
+  meshIdleTimeoutMs: number;
   maxBodyBytes: number;
   /** Browser origins allowed on the MCP endpoint besides loopback and the resource URI's origin. */
   allowedOrigins: string[];
@@ -71,9 +79,13 @@ export const settings = {
   TESSERA_PROXY_STDIO_ARGS: 'stdio mode: its arguments as a JSON array of strings (default [])',
   TESSERA_PROXY_STDIO_MAX_SESSIONS: 'stdio mode: most concurrent sessions (children) (default 32)',
   TESSERA_PROXY_STDIO_IDLE_TIMEOUT_MS: 'stdio mode: idle session lifetime (default 900000)',
-  TESSERA_CONTROL_PLANE_URL: 'the control plane mesh endpoint (default http://127.0.0.1:15010)',
+  TESSERA_CONTROL_PLANE_URL:
+    'the control plane mesh endpoint, or several separated by commas to fail over (default http://127.0.0.1:15010)',
   TESSERA_MESH_TOKEN: 'bootstrap token for the mesh stream (or TESSERA_MESH_TOKEN_FILE)',
-  TESSERA_MESH_TOKEN_FILE: 'file holding the mesh token',
+  TESSERA_MESH_TOKEN_FILE:
+    'file holding the mesh token or a projected service-account token; re-read as it rotates',
+  TESSERA_MESH_IDLE_TIMEOUT_S:
+    'a mesh stream silent this long (no config, no heartbeat) is abandoned and reopened (default 60)',
   TESSERA_PROXY_MAX_BODY_BYTES: 'largest accepted request body (default 4194304)',
   TESSERA_PROXY_ALLOWED_ORIGINS:
     'comma-separated browser origins allowed besides loopback and the resource URI origin (default none)',
@@ -117,6 +129,17 @@ function url(env: Env, name: string, fallback: string | undefined, p: Problems):
   } catch {
     return p.add(name, `"${raw}" is not a URL`);
   }
+}
+
+/** A comma-separated list of URLs; every entry must be one. */
+function urlList(env: Env, name: string, fallback: string, p: Problems): URL[] {
+  const raw = env[name] || fallback;
+  const urls: URL[] = [];
+  for (const item of raw.split(',')) {
+    const u = url({ [name]: item.trim() }, name, undefined, p);
+    if (u) urls.push(u);
+  }
+  return urls;
 }
 
 /** Parses `host:port`; IPv6 hosts are written in brackets. */
@@ -232,9 +255,11 @@ export function readBootstrap(env: Env, readFile: (path: string) => string): Boo
     stdioMaxSessions: integer(env, 'TESSERA_PROXY_STDIO_MAX_SESSIONS', 32, 1, 10_000, p),
     stdioIdleTimeoutMs: integer(env, 'TESSERA_PROXY_STDIO_IDLE_TIMEOUT_MS', 900_000, 1_000, 86_400_000, p),
     egress,
-    controlPlaneUrl:
-      url(env, 'TESSERA_CONTROL_PLANE_URL', 'http://127.0.0.1:15010', p) ?? new URL('http://invalid'),
+    controlPlaneUrl: new URL('http://invalid'),
+    controlPlaneUrls: urlList(env, 'TESSERA_CONTROL_PLANE_URL', 'http://127.0.0.1:15010', p),
     meshToken,
+    meshTokenFile: env.TESSERA_MESH_TOKEN ? undefined : env.TESSERA_MESH_TOKEN_FILE || undefined,
+    meshIdleTimeoutMs: integer(env, 'TESSERA_MESH_IDLE_TIMEOUT_S', 60, 1, 3_600, p) * 1000,
     maxBodyBytes: integer(env, 'TESSERA_PROXY_MAX_BODY_BYTES', 4 * 1024 * 1024, 1024, 1024 * 1024 * 1024, p),
     allowedOrigins,
     snapshotDir: env.TESSERA_PROXY_SNAPSHOT_DIR || join(tmpdir(), 'tessera-proxy', nodeId, 'snapshot'),
@@ -250,6 +275,7 @@ export function readBootstrap(env: Env, readFile: (path: string) => string): Boo
     ),
     logLevel,
   };
+  config.controlPlaneUrl = config.controlPlaneUrls[0] ?? config.controlPlaneUrl;
   if (p.list.length > 0) throw new TypeError(`invalid proxy configuration:\n  ${p.list.join('\n  ')}`);
   return config;
 }
