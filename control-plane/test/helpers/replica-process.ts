@@ -14,6 +14,8 @@ const cli = join(import.meta.dirname, '..', '..', 'src', 'cli', 'tessera.ts');
 
 export const REPLICA_ADMIN_TOKEN = 'A'.repeat(40);
 export const REPLICA_MESH_SECRET = 'M'.repeat(40);
+/** Replicas share the key that wraps secrets at rest, as they must in production (README). */
+export const REPLICA_ENCRYPTION_KEYS = Buffer.alloc(32, 7).toString('base64');
 
 export interface ReplicaProcess {
   child: ChildProcess;
@@ -47,6 +49,7 @@ export async function startReplicaProcess(
     TESSERA_PUBLIC_URL: 'http://tessera.test',
     TESSERA_ADMIN_TOKEN: REPLICA_ADMIN_TOKEN,
     TESSERA_MESH_TOKEN: REPLICA_MESH_SECRET,
+    TESSERA_ENCRYPTION_KEYS: REPLICA_ENCRYPTION_KEYS,
     TESSERA_LOG_LEVEL: process.env.E2E_LOG_LEVEL ?? 'warn',
     ...extraEnv,
   };
