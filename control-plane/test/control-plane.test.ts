@@ -12,6 +12,7 @@ import { Code, ConnectError } from '@connectrpc/connect';
 import { AuditEventSchema } from '@tessera/api/mesh/v1/audit';
 import { ServerPolicySchema } from '@tessera/api/mesh/v1/config';
 import { type DiscoveryResponse, StatusSchema } from '@tessera/api/mesh/v1/discovery';
+import { badConditions } from '@tessera/api/test/bad-conditions';
 import { createLocalJWKSet, jwtVerify } from 'jose';
 import type { DataSource } from 'typeorm';
 import type { ControlPlane } from '../src/app.ts';
@@ -412,8 +413,15 @@ describe('server policy API', () => {
     const cases: Array<[unknown, RegExp]> = [
       [
         { rules: [{ id: 'x', effect: 'ALLOW', condition: 'args.a ==' }] },
-        /rule "x": "condition" is not valid CEL/,
+        /rule "x": "condition" is not accepted: does not parse/,
       ],
+      // The proxy's limits, from the table the proxy's own tests run too.
+      ...badConditions.map(({ condition, error }): [unknown, RegExp] => [
+        { rules: [{ id: 'cel', effect: 'ALLOW', condition }] },
+        new RegExp(
+          `rule "cel": "condition" (is not accepted: .*${error.source}|must be a CEL expression of at most)`,
+        ),
+      ]),
       [{ rules: [{ id: 'x', effect: 'PERMIT' }] }, /rule "x": "effect" must be "ALLOW" or "DENY"/],
       [
         {

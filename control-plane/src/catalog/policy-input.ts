@@ -4,11 +4,12 @@
  * throws `TESSERA_INVALID_ARGUMENT` naming the field, so a bad policy changes nothing.
  *
  * The proxy validates the pushed policy again (and NACKs what it cannot use); checking here gives the
- * administrator the error at once.
+ * administrator the error at once. Conditions go through the same checker as the proxy's
+ * (`@tessera/api/policy/cel-limits`), so a condition accepted here is never refused by a proxy.
  *
  * @module
  */
-import { parse } from '@bufbuild/cel';
+import { checkCondition, MAX_CONDITION_LENGTH } from '@tessera/api/policy/cel-limits';
 import { TesseraError } from '../errors.ts';
 import { SERVER_NAME } from './server-input.ts';
 
@@ -130,15 +131,14 @@ function rule(value: unknown, i: number, ids: Set<string>): RuleInput {
   if (r.effect !== 'ALLOW' && r.effect !== 'DENY')
     throw bad(`rule "${r.id}": "effect" must be "ALLOW" or "DENY"`);
   const condition = r.condition ?? '';
-  if (typeof condition !== 'string' || condition.length > 2048) {
-    throw bad(`rule "${r.id}": "condition" must be a CEL expression of at most 2048 characters`);
+  if (typeof condition !== 'string' || condition.length > MAX_CONDITION_LENGTH) {
+    throw bad(
+      `rule "${r.id}": "condition" must be a CEL expression of at most ${MAX_CONDITION_LENGTH} characters`,
+    );
   }
   if (condition !== '') {
-    try {
-      parse(condition);
-    } catch (err) {
-      throw bad(`rule "${r.id}": "condition" is not valid CEL: ${(err as Error).message}`);
-    }
+    const checked = checkCondition(condition);
+    if (!checked.ok) throw bad(`rule "${r.id}": "condition" is not accepted: ${checked.error}`);
   }
   return {
     id: r.id,
