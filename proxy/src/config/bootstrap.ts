@@ -7,6 +7,8 @@
  */
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { type AllowList, parseAllowList } from '../egress/ssrf-guard.ts';
+import { FILTER_ALLOW } from '../filters/filter-dispatcher.ts';
 import { type EgressSettings, egressSettingsDoc, readEgressSettings } from './egress-settings.ts';
 
 export type ProxyMode = 'sidecar' | 'stdio' | 'egress';
@@ -27,6 +29,8 @@ export interface Bootstrap {
   stdioIdleTimeoutMs: number;
   /** Egress mode only. */
   egress: EgressSettings | undefined;
+  /** Exceptions to the SSRF guard for filter webhooks (every mode). */
+  filterAllow: AllowList;
   controlPlaneUrl: URL;
   meshToken: string;
   maxBodyBytes: number;
@@ -64,6 +68,8 @@ export const settings = {
   TESSERA_PROXY_AUDIT_SPOOL_MAX_BYTES:
     'bound of the audit spool; the oldest events are dropped past it (default 67108864)',
   TESSERA_LOG_LEVEL: 'debug, info, warn or error (default info)',
+  TESSERA_PROXY_FILTER_ALLOW:
+    'comma-separated CIDRs, addresses or host names filter webhooks may reach although private or loopback; plain http only to these (default none)',
   ...egressSettingsDoc,
 } as const;
 
@@ -143,6 +149,8 @@ export function readBootstrap(env: Env, readFile: (path: string) => string): Boo
           problem: (name, message) => p.add(name, message),
         })
       : undefined;
+  const filterAllow = parseAllowList((env.TESSERA_PROXY_FILTER_ALLOW ?? '').split(','), FILTER_ALLOW);
+  for (const problem of filterAllow.problems) p.add('TESSERA_PROXY_FILTER_ALLOW', problem);
   const stdioCommand = env.TESSERA_PROXY_STDIO_COMMAND || undefined;
   if (mode === 'stdio' && !stdioCommand) p.add('TESSERA_PROXY_STDIO_COMMAND', 'is required in stdio mode');
   let stdioArgs: string[] = [];
@@ -196,6 +204,7 @@ export function readBootstrap(env: Env, readFile: (path: string) => string): Boo
     stdioMaxSessions: integer(env, 'TESSERA_PROXY_STDIO_MAX_SESSIONS', 32, 1, 10_000, p),
     stdioIdleTimeoutMs: integer(env, 'TESSERA_PROXY_STDIO_IDLE_TIMEOUT_MS', 900_000, 1_000, 86_400_000, p),
     egress,
+    filterAllow: filterAllow.allow,
     controlPlaneUrl:
       url(env, 'TESSERA_CONTROL_PLANE_URL', 'http://127.0.0.1:15010', p) ?? new URL('http://invalid'),
     meshToken,

@@ -20,7 +20,9 @@ import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:
 import type { Dispatcher } from 'undici';
 import type { AuditOutcome, AuditRecord } from '../audit/audit-event.ts';
 import { capturedBody } from '../audit/body-capture.ts';
+import { parseAllowList } from '../egress/ssrf-guard.ts';
 import { TesseraError, type TesseraErrorCode } from '../errors.ts';
+import { createFilterDispatcher, FILTER_ALLOW } from '../filters/filter-dispatcher.ts';
 import type { ProxyConfig } from '../ir/proxy-config.ts';
 import { authenticate, bearerToken, type Principal } from '../policies/authn.ts';
 import { createRateLimiter } from '../policies/rate-limit.ts';
@@ -54,7 +56,7 @@ export interface McpEndpointOptions {
   log?: Log;
   /** Browser origins allowed besides loopback and the resource URI's own origin. */
   allowedOrigins?: readonly string[];
-  /** Where filter webhooks are called; default: undici's global dispatcher. */
+  /** Where filter webhooks are called (`createFilterDispatcher`); default: nothing but public https. */
   filterDispatcher?: Dispatcher;
 }
 
@@ -125,6 +127,8 @@ export function createMcpEndpoint(options: McpEndpointOptions) {
   const metrics = options.metrics ?? createProxyMetrics();
   const log: Log = options.log ?? (() => {});
   const limiter = createRateLimiter();
+  const filterDispatcher =
+    options.filterDispatcher ?? createFilterDispatcher({ allow: parseAllowList([], FILTER_ALLOW).allow });
 
   function record(
     ctx: Context,
@@ -353,7 +357,7 @@ export function createMcpEndpoint(options: McpEndpointOptions) {
       limiter,
       server: config.upstream.server,
       traceId: ctx.trace.traceId,
-      dispatcher: options.filterDispatcher,
+      dispatcher: filterDispatcher,
     };
     const guard = await guardRequest(guardInput);
     ctx.policy = guard.audit;
