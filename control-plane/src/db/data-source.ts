@@ -7,6 +7,7 @@
 import { DataSource } from 'typeorm';
 import { ApiKeyEntity } from './entities/api-key.ts';
 import { AuditEventEntity } from './entities/audit-event.ts';
+import { FilterSecretEntity } from './entities/filter-secret.ts';
 import { McpServerEntity } from './entities/mcp-server.ts';
 import { SigningKeyEntity } from './entities/signing-key.ts';
 import { UpstreamCredentialEntity } from './entities/upstream-credential.ts';
@@ -16,12 +17,20 @@ import { ServerPolicyAuditDecisions1764200000000 } from './migrations/1764200000
 import { ApiKeys1764300000000 } from './migrations/1764300000000-api-keys.ts';
 import { UpstreamCredentials1764300100000 } from './migrations/1764300100000-upstream-credentials.ts';
 import { Identity1764310000000 } from './migrations/1764310000000-identity.ts';
+import { FilterSecrets1764330000000 } from './migrations/1764330000000-filter-secrets.ts';
 
 export async function openDataSource(url: string): Promise<DataSource> {
   const ds = new DataSource({
     type: 'postgres',
     url,
-    entities: [McpServerEntity, SigningKeyEntity, AuditEventEntity, ApiKeyEntity, UpstreamCredentialEntity],
+    entities: [
+      McpServerEntity,
+      SigningKeyEntity,
+      AuditEventEntity,
+      ApiKeyEntity,
+      UpstreamCredentialEntity,
+      FilterSecretEntity,
+    ],
     migrations: [
       InitialSchema1764000000000,
       AuditTraceId1764100000000,
@@ -29,6 +38,7 @@ export async function openDataSource(url: string): Promise<DataSource> {
       ApiKeys1764300000000,
       UpstreamCredentials1764300100000,
       Identity1764310000000,
+      FilterSecrets1764330000000,
     ],
     migrationsTableName: 'tessera_migrations',
     synchronize: false,
