@@ -76,6 +76,7 @@ export function createProxy(bootstrap: Bootstrap): Proxy {
   const filterDispatcher = createFilterDispatcher({ allow: bootstrap.filterAllow });
   const server = createProxyServer({
     filterDispatcher,
+    replicas: bootstrap.replicas,
     store,
     upstream,
     maxBodyBytes: bootstrap.maxBodyBytes,

@@ -29,6 +29,8 @@ export interface Bootstrap {
   stdioIdleTimeoutMs: number;
   /** Egress mode only. */
   egress: EgressSettings | undefined;
+  /** How many proxies serve this server: each enforces its share of every rate limit. */
+  replicas: number;
   /** Exceptions to the SSRF guard for filter webhooks (every mode). */
   filterAllow: AllowList;
   controlPlaneUrl: URL;
@@ -68,6 +70,8 @@ export const settings = {
   TESSERA_PROXY_AUDIT_SPOOL_MAX_BYTES:
     'bound of the audit spool; the oldest events are dropped past it (default 67108864)',
   TESSERA_LOG_LEVEL: 'debug, info, warn or error (default info)',
+  TESSERA_PROXY_REPLICAS:
+    'how many proxies serve this server; each enforces 1/N of every rate limit (default 1)',
   TESSERA_PROXY_FILTER_ALLOW:
     'comma-separated CIDRs, addresses or host names filter webhooks may reach although private or loopback; plain http only to these (default none)',
   ...egressSettingsDoc,
@@ -205,6 +209,7 @@ export function readBootstrap(env: Env, readFile: (path: string) => string): Boo
     stdioIdleTimeoutMs: integer(env, 'TESSERA_PROXY_STDIO_IDLE_TIMEOUT_MS', 900_000, 1_000, 86_400_000, p),
     egress,
     filterAllow: filterAllow.allow,
+    replicas: integer(env, 'TESSERA_PROXY_REPLICAS', 1, 1, 1000, p),
     controlPlaneUrl:
       url(env, 'TESSERA_CONTROL_PLANE_URL', 'http://127.0.0.1:15010', p) ?? new URL('http://invalid'),
     meshToken,

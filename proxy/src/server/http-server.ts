@@ -24,6 +24,8 @@ export interface ProxyServerOptions {
   metrics?: ProxyMetrics;
   /** Browser origins allowed on the MCP endpoint besides loopback and the resource URI's origin. */
   allowedOrigins?: readonly string[];
+  /** How many proxies serve this server; rate limits are shared among them (default 1). */
+  replicas?: number;
   /** Where filter webhooks are called (`createFilterDispatcher`); default: nothing but public https. */
   filterDispatcher?: Dispatcher;
 }

@@ -56,6 +56,8 @@ export interface McpEndpointOptions {
   log?: Log;
   /** Browser origins allowed besides loopback and the resource URI's own origin. */
   allowedOrigins?: readonly string[];
+  /** How many proxies serve this server; rate limits are shared among them (default 1). */
+  replicas?: number;
   /** Where filter webhooks are called (`createFilterDispatcher`); default: nothing but public https. */
   filterDispatcher?: Dispatcher;
 }
@@ -126,7 +128,7 @@ export function createMcpEndpoint(options: McpEndpointOptions) {
   const { upstream } = options;
   const metrics = options.metrics ?? createProxyMetrics();
   const log: Log = options.log ?? (() => {});
-  const limiter = createRateLimiter();
+  const limiter = createRateLimiter({ replicas: options.replicas });
   const filterDispatcher =
     options.filterDispatcher ?? createFilterDispatcher({ allow: parseAllowList([], FILTER_ALLOW).allow });
 
