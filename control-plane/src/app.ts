@@ -17,8 +17,12 @@ import { createFilterSecrets } from './catalog/filter-secrets.ts';
 import { createServerRegistry, type ServerRegistry } from './catalog/server-registry.ts';
 import type { Settings } from './config.ts';
 import { createCredentialBroker } from './credentials/credential-broker.ts';
+import { createOAuthFlow } from './credentials/oauth/oauth-flow.ts';
+import { createOAuthStore } from './credentials/oauth/oauth-store.ts';
+import { createOutboundFetch } from './credentials/oauth/outbound-fetch.ts';
+import { createOutboundPolicy } from './credentials/oauth/outbound-policy.ts';
 import { createStaticCredentials } from './credentials/static-credentials.ts';
-import { openSecretBox } from './crypto/open-secret-box.ts';
+import { type Keyring, openKeyring } from './crypto/open-secret-box.ts';
 import type { SecretBox } from './crypto/secret-box.ts';
 import { createIdentity, type Identity } from './identity/identity.ts';
 import { secretBoxSealer } from './identity/secret-sealer.ts';
@@ -28,6 +32,7 @@ import { type ConfigHub, createConfigHub } from './mesh/config-hub.ts';
 import { buildSnapshot } from './mesh/snapshot.ts';
 import { createTokenBucket, takeWithin } from './mesh/token-bucket.ts';
 import { adminApiPlugin } from './plugins/admin-api.ts';
+import { connectRoutesPlugin } from './plugins/connect-routes.ts';
 import { healthPlugin } from './plugins/health.ts';
 import { auditService } from './services/audit-service.ts';
 import { credentialService } from './services/credential-service.ts';
@@ -41,7 +46,7 @@ export interface BuildOptions {
   /** When given, replicas sharing this database hear each other's changes (LISTEN/NOTIFY). */
   databaseUrl?: string;
   /** Encryption of secrets at rest; opened from the settings (`TESSERA_KEY_PROVIDER`) when absent. */
-  secretBox?: SecretBox;
+  keyring?: Keyring;
 }
 
 /** The mesh listener: HTTP/2 without TLS inside the cluster network (mTLS arrives with the mesh identity work). */
@@ -62,7 +67,8 @@ export interface ControlPlane {
 export async function build(options: BuildOptions): Promise<ControlPlane> {
   const { settings, ds } = options;
   const id = `cp-${randomUUID().slice(0, 8)}`;
-  const secretBox = options.secretBox ?? (await openSecretBox(settings));
+  const keyring = options.keyring ?? (await openKeyring(settings));
+  const secretBox = keyring.box;
   const keys = await loadSigningKeys(ds, secretBox);
   const filterSecrets = createFilterSecrets({ ds, box: secretBox });
   await filterSecrets.sealLegacy();
@@ -73,7 +79,15 @@ export async function build(options: BuildOptions): Promise<ControlPlane> {
     changed: (name) => registry.notify(name),
   });
   const statics = createStaticCredentials({ ds, box: secretBox });
-  const broker = createCredentialBroker({ statics });
+  const oauthStore = createOAuthStore({ ds, box: secretBox });
+  const fetcher = createOutboundFetch({ policy: createOutboundPolicy(settings.outboundAllow) });
+  const oauth = createOAuthFlow({
+    store: oauthStore,
+    fetcher,
+    keys: () => keys,
+    publicUrl: settings.publicUrl,
+  });
+  const broker = createCredentialBroker({ statics, sources: [oauth] });
   const serverExists = async (name: string) => (await registry.get(name)) !== null;
   // Logs go to stderr, like the proxy's, so stdout carries only what the CLI prints for people.
   const logger = {
@@ -150,8 +164,12 @@ export async function build(options: BuildOptions): Promise<ControlPlane> {
       meshSecret: options.meshToken,
       apiKeys,
       statics,
+      oauthStore,
+      keyring,
+      ds,
     }),
   );
+  await publicApp.register(connectRoutesPlugin({ flow: oauth, publicUrl: settings.publicUrl }));
   await meshApp.register(healthPlugin(() => ready));
   await meshApp.register(fastifyConnectPlugin, {
     shutdownTimeoutMs: 5_000,
@@ -202,6 +220,7 @@ export async function build(options: BuildOptions): Promise<ControlPlane> {
       identity.close();
       await Promise.all([publicApp.close(), meshApp.close()]);
       await feed?.close();
+      await fetcher.close();
     },
   };
 }

@@ -93,6 +93,7 @@ describe('readSettings: defaults', () => {
       kmsKeyId: undefined,
       kmsEndpoint: undefined,
       kmsRegion: undefined,
+      outboundAllow: [],
     });
   });
 
@@ -348,5 +349,21 @@ describe('readSettings: encryption at rest', () => {
       'TESSERA_KMS_KEY_ID: required when TESSERA_KEY_PROVIDER is aws-kms',
       'TESSERA_KMS_ENDPOINT: "nope" is not a URL',
     ]);
+  });
+});
+
+describe('readSettings: outbound allow-list', () => {
+  test('CIDR ranges are parsed; junk is refused by name', () => {
+    assert.deepEqual(
+      readSettings({ TESSERA_OUTBOUND_ALLOW: '127.0.0.1, 10.0.0.0/8' }, '/tmp').outboundAllow,
+      [
+        { address: '127.0.0.1', prefix: 32 },
+        { address: '10.0.0.0', prefix: 8 },
+      ],
+    );
+    assert.throws(
+      () => readSettings({ TESSERA_OUTBOUND_ALLOW: '10.0.0.0/99' }, '/tmp'),
+      /TESSERA_OUTBOUND_ALLOW: "10.0.0.0\/99" is not an IP address or CIDR range/,
+    );
   });
 });

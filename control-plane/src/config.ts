@@ -5,6 +5,7 @@
  * @module
  */
 import { resolve } from 'node:path';
+import { parseCidrList } from './credentials/oauth/outbound-policy.ts';
 
 export interface Settings {
   dataDir: string;
@@ -49,6 +50,8 @@ export interface Settings {
   /** undefined: the AWS SDK's default endpoint for the region. */
   kmsEndpoint: string | undefined;
   kmsRegion: string | undefined;
+  /** Ranges the control plane may fetch from although they are private or loopback (SSRF guard). */
+  outboundAllow: Array<{ address: string; prefix: number }>;
 }
 
 export interface OidcLoginSettings {
@@ -160,6 +163,11 @@ export const settingsDoc = [
     '(AWS_REGION)',
     'aws-kms provider: the AWS region; credentials come from the AWS SDK default chain',
   ],
+  [
+    'TESSERA_OUTBOUND_ALLOW',
+    '(none)',
+    'CIDR ranges (comma-separated) the OAuth client may reach although private, loopback or link-local; plain http only there',
+  ],
 ] as const;
 
 type Env = Record<string, string | undefined>;
@@ -265,6 +273,12 @@ export function readSettings(env: Env, cwd = process.cwd()): Settings {
   const kmsEndpoint = env.TESSERA_KMS_ENDPOINT || undefined;
   if (kmsEndpoint && !URL.canParse(kmsEndpoint))
     problems.push(`TESSERA_KMS_ENDPOINT: "${kmsEndpoint}" is not a URL`);
+  let outboundAllow: Settings['outboundAllow'] = [];
+  try {
+    outboundAllow = parseCidrList(env.TESSERA_OUTBOUND_ALLOW ?? '');
+  } catch (err) {
+    problems.push(`TESSERA_OUTBOUND_ALLOW: ${(err as Error).message}`);
+  }
   const settings: Settings = {
     dataDir: resolve(cwd, env.TESSERA_DATA_DIR || '.tessera'),
     databaseUrl,
@@ -297,6 +311,7 @@ export function readSettings(env: Env, cwd = process.cwd()): Settings {
     kmsKeyId,
     kmsEndpoint,
     kmsRegion: env.TESSERA_KMS_REGION || env.AWS_REGION || undefined,
+    outboundAllow,
   };
   if (problems.length > 0)
     throw new TypeError(`invalid control-plane configuration:\n  ${problems.join('\n  ')}`);

@@ -15,6 +15,8 @@ const catalogue = {
   TESSERA_CONFIG_INVALID: 500,
   /** A sealed secret could not be opened: wrong key, wrong context, or tampered bytes. */
   TESSERA_SECRET_UNREADABLE: 500,
+  /** An MCP server's or its authorization server's answer was refused (SSRF guard, bad metadata, bad token response). */
+  TESSERA_UPSTREAM_OAUTH: 502,
 } as const;
 
 export type TesseraErrorCode = keyof typeof catalogue;

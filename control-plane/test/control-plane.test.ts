@@ -72,6 +72,7 @@ describe('migrations', () => {
         'ApiKeys1764300000000',
         'UpstreamCredentials1764300100000',
         'Identity1764310000000',
+        'UpstreamOauth1764320000000',
         'FilterSecrets1764330000000',
       ],
     );

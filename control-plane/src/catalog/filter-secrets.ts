@@ -16,14 +16,6 @@ import type { FilterInput, PolicyInput, StoredPolicy } from './policy-input.ts';
 /** The SecretBox context of one filter's secret: a sealed value only opens in its own row. */
 export const filterSecretContext = (server: string, filter: string) => `filter_secrets/${server}/${filter}`;
 
-/** The sealed column, in the shape key rotation walks (`db/sealed-columns.ts` on the secrets branch). */
-export const filterSecretColumn = {
-  table: 'filter_secrets',
-  keys: ['server', 'filter_name'],
-  column: 'sealed_secret',
-  context: (r: Record<string, string>) => filterSecretContext(r.server!, r.filter_name!),
-};
-
 /** The policy without its secrets, as stored. */
 export function withoutSecrets(policy: PolicyInput): StoredPolicy {
   return { ...policy, filters: policy.filters.map(({ hmacSecret: _, ...f }) => f) };

@@ -6,6 +6,7 @@
  *   tessera token --user <email> --server <name> [--group <g>]...
  *                                               print an access token for a user and a server
  *   tessera proxy-status                        the proxies connected to the control plane
+ *   tessera keys rotate                         re-wrap every stored secret's data key under a new key
  *
  * @module
  */
@@ -21,6 +22,7 @@ const usage = `usage:
   tessera start
   tessera token --user <email> --server <name> [--group <group>]...
   tessera proxy-status [--url <control plane URL>]
+  tessera keys rotate [--url <control plane URL>]
 
 Settings come from environment variables; see the README.`;
 
@@ -124,6 +126,19 @@ async function proxyStatus(settings: Settings, argv: string[]): Promise<void> {
   process.stdout.write(formatProxyStatus(body.proxies));
 }
 
+async function keys(settings: Settings, argv: string[]): Promise<void> {
+  const [sub, ...more] = argv;
+  if (sub !== 'rotate') fail(`unknown keys command "${sub ?? ''}"\n${usage}`);
+  const { values } = parseArgs({ args: more, options: { url: { type: 'string' } }, strict: true });
+  const body = (await adminApi(settings, values.url, '/api/v1/keys/rotate', {})) as {
+    rewrapped: number;
+    current: number;
+  };
+  process.stdout.write(
+    `re-wrapped ${body.rewrapped} secrets; ${body.current} already used the current key\n`,
+  );
+}
+
 const [command, ...rest] = process.argv.slice(2);
 let settings: Settings;
 try {
@@ -141,6 +156,9 @@ try {
       break;
     case 'proxy-status':
       await proxyStatus(settings, rest);
+      break;
+    case 'keys':
+      await keys(settings, rest);
       break;
     default:
       fail(command ? `unknown command "${command}"\n${usage}` : usage);

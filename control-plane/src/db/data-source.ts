@@ -17,6 +17,7 @@ import { ServerPolicyAuditDecisions1764200000000 } from './migrations/1764200000
 import { ApiKeys1764300000000 } from './migrations/1764300000000-api-keys.ts';
 import { UpstreamCredentials1764300100000 } from './migrations/1764300100000-upstream-credentials.ts';
 import { Identity1764310000000 } from './migrations/1764310000000-identity.ts';
+import { UpstreamOauth1764320000000 } from './migrations/1764320000000-upstream-oauth.ts';
 import { FilterSecrets1764330000000 } from './migrations/1764330000000-filter-secrets.ts';
 
 export async function openDataSource(url: string): Promise<DataSource> {
@@ -38,6 +39,7 @@ export async function openDataSource(url: string): Promise<DataSource> {
       ApiKeys1764300000000,
       UpstreamCredentials1764300100000,
       Identity1764310000000,
+      UpstreamOauth1764320000000,
       FilterSecrets1764330000000,
     ],
     migrationsTableName: 'tessera_migrations',

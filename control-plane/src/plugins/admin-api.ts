@@ -7,19 +7,24 @@
  */
 
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { DataSource } from 'typeorm';
 import type { ApiKeyStore } from '../api-keys/api-key-store.ts';
 import { EMPTY_POLICY, parsePolicyInput, policyView } from '../catalog/policy-input.ts';
 import { parseGrants, parseServerInput, SERVER_NAME } from '../catalog/server-input.ts';
 import type { ServerRegistry } from '../catalog/server-registry.ts';
+import type { OAuthStore } from '../credentials/oauth/oauth-store.ts';
 import type { StaticCredentials } from '../credentials/static-credentials.ts';
+import type { Keyring } from '../crypto/open-secret-box.ts';
 import type { McpServerRow } from '../db/entities/mcp-server.ts';
 import { TesseraError } from '../errors.ts';
+import { rotateKeys } from '../keys/rotate-keys.ts';
 import type { SigningKeys } from '../keys/signing-keys.ts';
 import type { ConfigHub } from '../mesh/config-hub.ts';
 import { proxyMeshToken, secretEquals } from '../mesh/mesh-auth.ts';
 import { mintAccessToken } from '../tokens/mint-token.ts';
 import { registerApiKeyRoutes } from './api-key-routes.ts';
 import { registerCredentialRoutes } from './credential-routes.ts';
+import { registerOAuthRoutes } from './oauth-routes.ts';
 
 export interface AdminApiOptions {
   adminToken: string;
@@ -32,6 +37,9 @@ export interface AdminApiOptions {
   meshSecret: string;
   apiKeys: ApiKeyStore;
   statics: StaticCredentials;
+  oauthStore: OAuthStore;
+  keyring: Keyring;
+  ds: DataSource;
 }
 
 function view(s: McpServerRow) {
@@ -152,6 +160,17 @@ export function adminApiPlugin(options: AdminApiOptions) {
 
     registerApiKeyRoutes(app, options.apiKeys);
     registerCredentialRoutes(app, { registry: options.registry, statics: options.statics });
+    registerOAuthRoutes(app, { registry: options.registry, store: options.oauthStore });
+
+    // Rotation: with the local key file a new key is made current first; with TESSERA_ENCRYPTION_KEYS
+    // or KMS the operator has already configured the new key. Then every data key is re-wrapped.
+    app.post('/api/v1/keys/rotate', async () => {
+      const { keyring } = options;
+      await keyring.addKey?.();
+      const result = await rotateKeys(options.ds, keyring.box);
+      await keyring.retireOldKeys?.();
+      return result;
+    });
 
     app.get('/api/v1/mesh/proxies', async () => ({ proxies: options.hub.status() }));
 

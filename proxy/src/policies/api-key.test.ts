@@ -56,6 +56,12 @@ describe('API keys', () => {
       subject: 'apikey:a1b2c3d4e5f6a7b8',
       groups: ['ci'],
       clientId: 'apikey:a1b2c3d4e5f6a7b8',
+      claims: {
+        sub: 'apikey:a1b2c3d4e5f6a7b8',
+        email: 'robot@example.com',
+        groups: ['ci'],
+        client_id: 'apikey:a1b2c3d4e5f6a7b8',
+      },
     });
     assert.deepEqual(await authenticate(valid, trust, 'http://127.0.0.1:15001/mcp'), p);
   });
