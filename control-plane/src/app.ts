@@ -24,13 +24,17 @@ import { createOutboundPolicy } from './credentials/oauth/outbound-policy.ts';
 import { createStaticCredentials } from './credentials/static-credentials.ts';
 import { type Keyring, openKeyring } from './crypto/open-secret-box.ts';
 import type { SecretBox } from './crypto/secret-box.ts';
+import { createPrincipalResolver } from './identity/admin-principal.ts';
 import { createIdentity, type Identity } from './identity/identity.ts';
 import { secretBoxSealer } from './identity/secret-sealer.ts';
 import { loadSigningKeys } from './keys/signing-keys.ts';
 import { startChangeFeed } from './mesh/change-feed.ts';
 import { type ConfigHub, createConfigHub } from './mesh/config-hub.ts';
+import { localAuthenticator, type MeshAuthenticator } from './mesh/mesh-auth.ts';
 import { buildSnapshot } from './mesh/snapshot.ts';
-import { createTokenBucket, takeWithin } from './mesh/token-bucket.ts';
+import { type StatusStore, startStatusStore } from './mesh/status-store.ts';
+import { createAdmission, createTokenBucket } from './mesh/token-bucket.ts';
+import { createKubernetesAuthenticator, kubeTokenReviewer, type TokenReviewer } from './mesh/token-review.ts';
 import { adminApiPlugin } from './plugins/admin-api.ts';
 import { connectRoutesPlugin } from './plugins/connect-routes.ts';
 import { healthPlugin } from './plugins/health.ts';
@@ -47,6 +51,8 @@ export interface BuildOptions {
   databaseUrl?: string;
   /** Encryption of secrets at rest; opened from the settings (`TESSERA_KEY_PROVIDER`) when absent. */
   keyring?: Keyring;
+  /** Kubernetes mode: how tokens are reviewed (default: the Kubernetes API from in-cluster/KUBECONFIG). */
+  tokenReviewer?: TokenReviewer;
 }
 
 /** The mesh listener: HTTP/2 without TLS inside the cluster network (mTLS arrives with the mesh identity work). */
@@ -61,6 +67,7 @@ export interface ControlPlane {
   identity: Identity;
   /** Seals and opens every secret the control plane stores. */
   secretBox: SecretBox;
+  status: StatusStore;
   close(): Promise<void>;
 }
 
@@ -106,6 +113,7 @@ export async function build(options: BuildOptions): Promise<ControlPlane> {
 
   const hub = createConfigHub({
     controlPlaneId: id,
+    pushConcurrency: settings.meshPushConcurrency,
     log: (level, msg, fields) => meshApp.log[level](fields ?? {}, msg),
     snapshotOf: async (name) => {
       const server = await registry.get(name);
@@ -138,6 +146,21 @@ export async function build(options: BuildOptions): Promise<ControlPlane> {
       .catch((err: Error) => meshApp.log.warn({ server: name, error: err.message }, 'change not published'));
   });
 
+  const status = startStatusStore({
+    ds,
+    hub,
+    intervalMs: settings.meshStatusIntervalMs,
+    log: (level, msg, fields) => meshApp.log[level](fields ?? {}, msg),
+  });
+  let authenticate: MeshAuthenticator = localAuthenticator(options.meshToken);
+  if (settings.meshAuth === 'kubernetes') {
+    authenticate = createKubernetesAuthenticator({
+      review: options.tokenReviewer ?? (await kubeTokenReviewer()),
+      local: authenticate,
+      namespaces: settings.meshK8sNamespaces,
+    });
+  }
+
   const newStreams = createTokenBucket({
     ratePerSecond: settings.meshNewStreamsPerSecond,
     burst: settings.meshNewStreamBurst,
@@ -155,9 +178,18 @@ export async function build(options: BuildOptions): Promise<ControlPlane> {
   await publicApp.register(healthPlugin(() => ready));
   await publicApp.register(
     adminApiPlugin({
-      adminToken: options.adminToken,
+      resolve: createPrincipalResolver({
+        adminToken: options.adminToken,
+        adminEmail: settings.adminEmail,
+        issuer: settings.publicUrl,
+        jwks: keys.jwks,
+        users: identity.users,
+        sessionAccount: identity.authorizationServer.sessionAccount,
+      }),
+      users: identity.users,
+      ds,
       registry,
-      hub,
+      meshStatus: () => status.read(),
       keys: () => keys,
       issuer: settings.publicUrl,
       tokenTtlSeconds: settings.tokenTtlSeconds,
@@ -166,7 +198,6 @@ export async function build(options: BuildOptions): Promise<ControlPlane> {
       statics,
       oauthStore,
       keyring,
-      ds,
     }),
   );
   await publicApp.register(connectRoutesPlugin({ flow: oauth, publicUrl: settings.publicUrl }));
@@ -178,18 +209,23 @@ export async function build(options: BuildOptions): Promise<ControlPlane> {
         MeshDiscoveryService,
         discoveryService({
           hub,
-          meshToken: options.meshToken,
+          authenticate,
           serverExists,
           ready: () => ready,
-          admit: (signal) => takeWithin(newStreams, 1_000, signal),
+          admit: createAdmission({
+            bucket: newStreams,
+            ratePerSecond: settings.meshNewStreamsPerSecond,
+            maxWaitMs: 1_000,
+          }),
           maxStreamAgeMs: settings.meshMaxStreamAgeS * 1000,
+          heartbeatMs: settings.meshHeartbeatS * 1000,
         }),
       );
       router.service(
         AuditService,
         auditService({
           ds,
-          meshToken: options.meshToken,
+          authenticate,
           log: (msg, fields) => meshApp.log.debug(fields, msg),
         }),
       );
@@ -197,7 +233,7 @@ export async function build(options: BuildOptions): Promise<ControlPlane> {
         CredentialService,
         credentialService({
           broker,
-          meshToken: options.meshToken,
+          authenticate,
           serverExists,
           log: (msg, fields) => meshApp.log.warn(fields, msg),
         }),
@@ -205,6 +241,10 @@ export async function build(options: BuildOptions): Promise<ControlPlane> {
     },
   });
   await Promise.all([publicApp.ready(), meshApp.ready()]);
+  // Streams are refused (UNAVAILABLE) until every server's snapshot is computed: a proxy is never
+  // answered from a half-loaded replica (istio#25495).
+  await hub.preload((await registry.list()).map((s) => s.name));
+  await status.write();
   ready = true;
 
   return {
@@ -215,10 +255,12 @@ export async function build(options: BuildOptions): Promise<ControlPlane> {
     hub,
     identity,
     secretBox,
+    status,
     async close() {
       ready = false;
       identity.close();
       await Promise.all([publicApp.close(), meshApp.close()]);
+      await status.close();
       await feed?.close();
       await fetcher.close();
     },

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { availableParallelism } from 'node:os';
 import { describe, test } from 'node:test';
 import { readSettings, settingsDoc } from './config.ts';
 
@@ -56,6 +57,19 @@ describe('readSettings: login sources', () => {
     });
     assert.ok(noOpenid.some((l) => l.startsWith('TESSERA_OIDC_CLIENT_ID: required')));
     assert.ok(noOpenid.some((l) => l.startsWith('TESSERA_OIDC_SCOPES: must include openid')));
+    for (const bad of [
+      'https://docs.example',
+      'docs.example/path',
+      'user@docs.example',
+      'docs.example:99999',
+    ])
+      assert.deepEqual(problems({ TESSERA_CIMD_TRUSTED_HOSTS: `localhost:8443, ${bad}` }), [
+        `TESSERA_CIMD_TRUSTED_HOSTS: "${bad}" is not a host or host:port`,
+      ]);
+    assert.deepEqual(
+      readSettings({ TESSERA_CIMD_TRUSTED_HOSTS: ' Docs.Example:8443 ,localhost ' }).cimdTrustedHosts,
+      ['docs.example:8443', 'localhost'],
+    );
   });
 });
 
@@ -78,6 +92,7 @@ describe('readSettings: defaults', () => {
       demoPort: 15001,
       tokenTtlSeconds: 3600,
       refreshTokenTtlSeconds: 1_209_600,
+      cimdTrustedHosts: [],
       localAccounts: true,
       adminPassword: undefined,
       oidc: undefined,
@@ -85,6 +100,11 @@ describe('readSettings: defaults', () => {
       meshMaxStreamAgeS: 1800,
       meshNewStreamsPerSecond: 200,
       meshNewStreamBurst: 500,
+      meshPushConcurrency: Math.min(15 + 5 * availableParallelism(), 100),
+      meshHeartbeatS: 20,
+      meshStatusIntervalMs: 1000,
+      meshAuth: 'local',
+      meshK8sNamespaces: [],
       auditBatchMaxEvents: 256,
       auditFlushIntervalMs: 1000,
       logLevel: 'info',
@@ -94,6 +114,7 @@ describe('readSettings: defaults', () => {
       kmsEndpoint: undefined,
       kmsRegion: undefined,
       outboundAllow: [],
+      kubernetes: undefined,
     });
   });
 
@@ -240,6 +261,39 @@ describe('readSettings: the public URL', () => {
   });
 });
 
+describe('readSettings: mesh', () => {
+  test('kubernetes authentication with a namespace list', () => {
+    const s = readSettings(
+      {
+        TESSERA_MESH_AUTH: 'kubernetes',
+        TESSERA_MESH_K8S_NAMESPACES: 'team-a, team-b',
+        TESSERA_MESH_PUSH_CONCURRENCY: '7',
+      },
+      CWD,
+    );
+    assert.equal(s.meshAuth, 'kubernetes');
+    assert.deepEqual(s.meshK8sNamespaces, ['team-a', 'team-b']);
+    assert.equal(s.meshPushConcurrency, 7);
+  });
+
+  test('bad mesh values are refused together', () => {
+    assert.deepEqual(
+      problems({
+        TESSERA_MESH_AUTH: 'oidc',
+        TESSERA_MESH_K8S_NAMESPACES: 'ok,Not_OK',
+        TESSERA_MESH_PUSH_CONCURRENCY: '0',
+        TESSERA_MESH_STATUS_INTERVAL_MS: '10',
+      }),
+      [
+        'TESSERA_MESH_AUTH: "oidc" must be local or kubernetes',
+        'TESSERA_MESH_K8S_NAMESPACES: "Not_OK" is not a namespace name',
+        'TESSERA_MESH_PUSH_CONCURRENCY: "0" must be a whole number in 1..10000',
+        'TESSERA_MESH_STATUS_INTERVAL_MS: "10" must be a whole number in 50..60000',
+      ],
+    );
+  });
+});
+
 describe('readSettings: invalid values', () => {
   test('every problem is reported together', () => {
     assert.deepEqual(
@@ -317,6 +371,40 @@ describe('readSettings: invalid values', () => {
     const before = { ...env };
     problems(env);
     assert.deepEqual(env, before);
+  });
+
+  test('the Kubernetes controller settings are read only when TESSERA_KUBERNETES is on', () => {
+    const k = readSettings(
+      { TESSERA_KUBERNETES: '1', TESSERA_KUBE_NAMESPACE: 'tessera', TESSERA_POD_NAME: 'cp-0' },
+      CWD,
+    ).kubernetes;
+    assert.deepEqual(k, {
+      namespace: 'tessera',
+      podName: 'cp-0',
+      resyncSeconds: 300,
+      clusterDomain: 'cluster.local',
+      proxyImage: 'tessera/proxy:0.1.0',
+      runnerNodeImage: 'tessera/runner-node:0.1.0',
+      runnerPythonImage: 'tessera/runner-python:0.1.0',
+      meshAddress: 'http://tessera-mesh.tessera.svc:15010',
+    });
+    assert.equal(readSettings({ TESSERA_KUBE_NAMESPACE: 'x' }, CWD).kubernetes, undefined);
+  });
+
+  test('bad Kubernetes settings are listed together', () => {
+    assert.deepEqual(
+      problems({
+        TESSERA_KUBERNETES: '1',
+        TESSERA_KUBE_RESYNC_S: '1',
+        TESSERA_MESH_ADDRESS: 'tessera-mesh:15010',
+        TESSERA_PROXY_IMAGE: 'a b',
+      }),
+      [
+        'TESSERA_MESH_ADDRESS: "tessera-mesh:15010" must be http(s)://host:port',
+        'TESSERA_KUBE_RESYNC_S: "1" must be a whole number in 10..86400',
+        'TESSERA_PROXY_IMAGE: "a b" is not an image reference',
+      ],
+    );
   });
 });
 

@@ -4,6 +4,8 @@
  *
  * @module
  */
+import { readFileSync } from 'node:fs';
+import { availableParallelism, hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { parseCidrList } from './credentials/oauth/outbound-policy.ts';
 
@@ -28,6 +30,8 @@ export interface Settings {
   demoPort: number;
   tokenTtlSeconds: number;
   refreshTokenTtlSeconds: number;
+  /** Hosts (`host[:port]`) whose client ID metadata documents may be fetched past the SSRF guard. */
+  cimdTrustedHosts: string[];
   /** Sign-in with local accounts (email + password) on the login page. */
   localAccounts: boolean;
   /** undefined: no local account is created for the bootstrap administrator. */
@@ -39,6 +43,14 @@ export interface Settings {
   meshMaxStreamAgeS: number;
   meshNewStreamsPerSecond: number;
   meshNewStreamBurst: number;
+  /** Most configuration pushes written at once across all streams. */
+  meshPushConcurrency: number;
+  meshHeartbeatS: number;
+  meshStatusIntervalMs: number;
+  /** `local`: bootstrap tokens only; `kubernetes`: also service-account tokens checked by TokenReview. */
+  meshAuth: 'local' | 'kubernetes';
+  /** Kubernetes mode: namespaces whose service accounts may run proxies (empty: any). */
+  meshK8sNamespaces: string[];
   auditBatchMaxEvents: number;
   auditFlushIntervalMs: number;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
@@ -52,6 +64,8 @@ export interface Settings {
   kmsRegion: string | undefined;
   /** Ranges the control plane may fetch from although they are private or loopback (SSRF guard). */
   outboundAllow: Array<{ address: string; prefix: number }>;
+  /** undefined: the MCPServer controller does not run. */
+  kubernetes: KubernetesSettings | undefined;
 }
 
 export interface OidcLoginSettings {
@@ -68,6 +82,21 @@ export interface GithubLoginSettings {
   clientSecret: string;
   githubUrl: string;
   apiUrl: string;
+}
+
+/** The MCPServer controller's settings (`TESSERA_KUBERNETES=1`). */
+export interface KubernetesSettings {
+  /** Namespace of the leader-election Lease; the pod's own namespace in a cluster. */
+  namespace: string;
+  /** This replica's identity in the Lease. */
+  podName: string;
+  resyncSeconds: number;
+  clusterDomain: string;
+  proxyImage: string;
+  runnerNodeImage: string;
+  runnerPythonImage: string;
+  /** The mesh URL as proxies inside the cluster reach it. */
+  meshAddress: string;
 }
 
 /** Every environment variable of the control plane, with its default and meaning. */
@@ -129,6 +158,11 @@ export const settingsDoc = [
   ['TESSERA_GITHUB_URL', 'https://github.com', 'GitHub web URL (GitHub Enterprise Server: its URL)'],
   ['TESSERA_GITHUB_API_URL', 'https://api.github.com', 'GitHub REST API URL (GHES: <url>/api/v3)'],
   [
+    'TESSERA_CIMD_TRUSTED_HOSTS',
+    '(none)',
+    'comma-separated host[:port] list whose client ID metadata documents may be fetched even at private or loopback addresses (tests, private deployments); still https only',
+  ],
+  [
     'TESSERA_MESH_MAX_STREAM_AGE_S',
     '1800',
     'a proxy stream is closed after this long (±10 %) so proxies rebalance across replicas',
@@ -139,6 +173,27 @@ export const settingsDoc = [
     'new mesh streams admitted per second after the burst (a new stream waits up to 1 s, then RESOURCE_EXHAUSTED)',
   ],
   ['TESSERA_MESH_NEW_STREAM_BURST', '500', 'new mesh streams admitted at once'],
+  [
+    'TESSERA_MESH_PUSH_CONCURRENCY',
+    'min(15 + 5 × cores, 100)',
+    'most configuration pushes written at once across all proxy streams',
+  ],
+  ['TESSERA_MESH_HEARTBEAT_S', '20', 'a heartbeat response goes to a proxy stream quiet for this long'],
+  [
+    'TESSERA_MESH_STATUS_INTERVAL_MS',
+    '1000',
+    'how often a replica writes its proxies status to PostgreSQL (rows expire after 5 intervals)',
+  ],
+  [
+    'TESSERA_MESH_AUTH',
+    'local',
+    'local (bootstrap tokens) or kubernetes (also service-account tokens via TokenReview)',
+  ],
+  [
+    'TESSERA_MESH_K8S_NAMESPACES',
+    '(any)',
+    'kubernetes mode: comma-separated namespaces whose service accounts may run proxies',
+  ],
   ['TESSERA_AUDIT_BATCH_MAX_EVENTS', '256', 'proxies ship an audit batch at this many events'],
   ['TESSERA_AUDIT_FLUSH_INTERVAL_MS', '1000', 'proxies ship a non-empty audit batch after this long'],
   ['TESSERA_LOG_LEVEL', 'info', 'debug, info, warn or error'],
@@ -167,6 +222,33 @@ export const settingsDoc = [
     'TESSERA_OUTBOUND_ALLOW',
     '(none)',
     'CIDR ranges (comma-separated) the OAuth client may reach although private, loopback or link-local; plain http only there',
+    'TESSERA_KUBERNETES',
+    'false',
+    'run the MCPServer controller (in-cluster config, else $KUBECONFIG), leader-elected with a Lease',
+  ],
+  [
+    'TESSERA_KUBE_NAMESPACE',
+    "(the pod's namespace, else default)",
+    'namespace of the controller Lease tessera-controller',
+  ],
+  ['TESSERA_POD_NAME', '(hostname)', "this replica's identity in the Lease"],
+  ['TESSERA_KUBE_RESYNC_S', '300', 'every MCPServer is reconciled at least this often (10..86400)'],
+  ['TESSERA_KUBE_CLUSTER_DOMAIN', 'cluster.local', 'DNS domain of the mesh hostnames in status.endpoint'],
+  ['TESSERA_PROXY_IMAGE', 'tessera/proxy:0.1.0', 'image of egress proxies (remote servers)'],
+  [
+    'TESSERA_RUNNER_NODE_IMAGE',
+    'tessera/runner-node:0.1.0',
+    'runner image of stdio servers with runtime node',
+  ],
+  [
+    'TESSERA_RUNNER_PYTHON_IMAGE',
+    'tessera/runner-python:0.1.0',
+    'runner image of stdio servers with runtime python',
+  ],
+  [
+    'TESSERA_MESH_ADDRESS',
+    'http://tessera-mesh.<namespace>.svc:15010',
+    'the mesh URL that proxies in the cluster connect to',
   ],
 ] as const;
 
@@ -279,6 +361,41 @@ export function readSettings(env: Env, cwd = process.cwd()): Settings {
   } catch (err) {
     problems.push(`TESSERA_OUTBOUND_ALLOW: ${(err as Error).message}`);
   }
+  const meshAuth = (env.TESSERA_MESH_AUTH || 'local') as Settings['meshAuth'];
+  if (meshAuth !== 'local' && meshAuth !== 'kubernetes') {
+    problems.push(`TESSERA_MESH_AUTH: "${meshAuth}" must be local or kubernetes`);
+  }
+  const meshK8sNamespaces = (env.TESSERA_MESH_K8S_NAMESPACES ?? '')
+    .split(',')
+    .map((n) => n.trim())
+    .filter(Boolean);
+  for (const n of meshK8sNamespaces) {
+    if (!/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/.test(n))
+      problems.push(`TESSERA_MESH_K8S_NAMESPACES: "${n}" is not a namespace name`);
+  }
+  let kubernetes: KubernetesSettings | undefined;
+  if (bool('TESSERA_KUBERNETES', false)) {
+    const namespace = env.TESSERA_KUBE_NAMESPACE || podNamespace() || 'default';
+    const meshAddress = env.TESSERA_MESH_ADDRESS || `http://tessera-mesh.${namespace}.svc:15010`;
+    if (!/^https?:\/\/[^/]+$/.test(meshAddress.replace(/\/$/, ''))) {
+      problems.push(`TESSERA_MESH_ADDRESS: "${meshAddress}" must be http(s)://host:port`);
+    }
+    const image = (name: string, fallback: string) => {
+      const v = env[name] || fallback;
+      if (/\s/.test(v) || v.length > 512) problems.push(`${name}: "${v}" is not an image reference`);
+      return v;
+    };
+    kubernetes = {
+      namespace,
+      podName: env.TESSERA_POD_NAME || hostname(),
+      resyncSeconds: int('TESSERA_KUBE_RESYNC_S', 300, 10, 86_400),
+      clusterDomain: env.TESSERA_KUBE_CLUSTER_DOMAIN || 'cluster.local',
+      proxyImage: image('TESSERA_PROXY_IMAGE', 'tessera/proxy:0.1.0'),
+      runnerNodeImage: image('TESSERA_RUNNER_NODE_IMAGE', 'tessera/runner-node:0.1.0'),
+      runnerPythonImage: image('TESSERA_RUNNER_PYTHON_IMAGE', 'tessera/runner-python:0.1.0'),
+      meshAddress: meshAddress.replace(/\/$/, ''),
+    };
+  }
   const settings: Settings = {
     dataDir: resolve(cwd, env.TESSERA_DATA_DIR || '.tessera'),
     databaseUrl,
@@ -297,12 +414,23 @@ export function readSettings(env: Env, cwd = process.cwd()): Settings {
     tokenTtlSeconds: int('TESSERA_TOKEN_TTL_SECONDS', 3600, 60, 86_400),
     refreshTokenTtlSeconds: int('TESSERA_REFRESH_TOKEN_TTL_SECONDS', 1_209_600, 300, 31_536_000),
     localAccounts: bool('TESSERA_LOCAL_ACCOUNTS', true),
+    cimdTrustedHosts: cimdTrustedHosts(env.TESSERA_CIMD_TRUSTED_HOSTS, problems),
     adminPassword,
     oidc,
     github,
     meshMaxStreamAgeS: int('TESSERA_MESH_MAX_STREAM_AGE_S', 1800, 1, 86_400),
     meshNewStreamsPerSecond: int('TESSERA_MESH_NEW_STREAMS_PER_S', 200, 1, 1_000_000),
     meshNewStreamBurst: int('TESSERA_MESH_NEW_STREAM_BURST', 500, 1, 1_000_000),
+    meshPushConcurrency: int(
+      'TESSERA_MESH_PUSH_CONCURRENCY',
+      Math.min(15 + 5 * availableParallelism(), 100),
+      1,
+      10_000,
+    ),
+    meshHeartbeatS: int('TESSERA_MESH_HEARTBEAT_S', 20, 1, 3_600),
+    meshStatusIntervalMs: int('TESSERA_MESH_STATUS_INTERVAL_MS', 1000, 50, 60_000),
+    meshAuth,
+    meshK8sNamespaces,
     auditBatchMaxEvents: int('TESSERA_AUDIT_BATCH_MAX_EVENTS', 256, 1, 10_000),
     auditFlushIntervalMs: int('TESSERA_AUDIT_FLUSH_INTERVAL_MS', 1000, 10, 60_000),
     logLevel,
@@ -312,8 +440,32 @@ export function readSettings(env: Env, cwd = process.cwd()): Settings {
     kmsEndpoint,
     kmsRegion: env.TESSERA_KMS_REGION || env.AWS_REGION || undefined,
     outboundAllow,
+    kubernetes,
   };
   if (problems.length > 0)
     throw new TypeError(`invalid control-plane configuration:\n  ${problems.join('\n  ')}`);
   return settings;
+}
+
+function cimdTrustedHosts(raw: string | undefined, problems: string[]): string[] {
+  const hosts = (raw ?? '')
+    .split(',')
+    .map((h) => h.trim().toLowerCase())
+    .filter(Boolean);
+  for (const h of hosts) {
+    if (URL.parse(`https://${h}/`)?.host !== h)
+      problems.push(`TESSERA_CIMD_TRUSTED_HOSTS: "${h}" is not a host or host:port`);
+  }
+  return hosts;
+}
+
+/** The namespace a pod runs in, from its service-account mount; undefined outside a cluster. */
+function podNamespace(): string | undefined {
+  try {
+    return (
+      readFileSync('/var/run/secrets/kubernetes.io/serviceaccount/namespace', 'utf8').trim() || undefined
+    );
+  } catch {
+    return undefined;
+  }
 }

@@ -11,6 +11,7 @@ import { DEMO_SERVER, demoServerInput } from './catalog/demo-server.ts';
 import type { Settings } from './config.ts';
 import { openDataSource } from './db/data-source.ts';
 import { type EmbeddedDb, startEmbeddedDb } from './db/embedded-db.ts';
+import { startKubernetesController } from './kubernetes/start-controller.ts';
 import { localSecret } from './local/local-secrets.ts';
 import { createProxySupervisor, type ProxySupervisor } from './local/proxy-supervisor.ts';
 
@@ -86,6 +87,14 @@ export async function runControlPlane(settings: Settings, log: (msg: string) => 
     }
   }
 
+  const kube = settings.kubernetes
+    ? startKubernetesController(
+        settings.kubernetes,
+        (level, msg, fields) => cp.publicApp.log[level](fields ?? {}, msg),
+        { registry: cp.registry },
+      )
+    : undefined;
+
   return {
     controlPlane: cp,
     publicUrl: settings.publicUrl,
@@ -94,6 +103,7 @@ export async function runControlPlane(settings: Settings, log: (msg: string) => 
     adminTokenNew,
     demoMcpUrl,
     async close() {
+      await kube?.close();
       await supervisor?.close();
       await cp.close();
       await ds.destroy();

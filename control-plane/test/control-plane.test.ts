@@ -73,7 +73,9 @@ describe('migrations', () => {
         'UpstreamCredentials1764300100000',
         'Identity1764310000000',
         'UpstreamOauth1764320000000',
-        'FilterSecrets1764330000000',
+        'AuditTimeIndex1764320500000',
+        'MeshStatus1764330000000',
+        'FilterSecrets1764340000000',
       ],
     );
   });

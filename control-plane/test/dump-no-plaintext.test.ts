@@ -18,11 +18,13 @@ import { adminClient } from './helpers/admin-client.ts';
 import { meshClients } from './helpers/mesh-client.ts';
 import { pgDumpPath } from './helpers/python-tools.ts';
 import { MESH_SECRET, type Replica, startReplica } from './helpers/replica.ts';
+import { sealedValues } from './helpers/sealed-values.ts';
 import { startTestDb, type TestDb } from './helpers/test-db.ts';
 
 let db: TestDb;
 let replica: Replica;
 const admin = adminClient(() => replica.cp);
+
 const UPSTREAM_SECRET = 'ghp_upstreamSecretValue0123456789';
 const FILTER_SECRET = 'whsec_filterWebhookSecret0123456789';
 
@@ -118,7 +120,14 @@ test('a database dump holds no plaintext secret, token or key; rotation re-wraps
   // 3. Rotation: a new local key becomes current and every value is re-wrapped under it.
   const rotated = await admin('POST', '/api/v1/keys/rotate', {});
   assert.equal(rotated.statusCode, 200, rotated.body);
-  assert.deepEqual(rotated.json(), { rewrapped: 3, current: 0 });
+  // The signing key, the upstream credential, the filter secret, and the identity secrets the control plane generated
+  // for itself (cookie keys: in the same dump, so they must be sealed and rotated too).
+  const sealed = (await sealedValues(replica.ds)).length;
+  assert.deepEqual(rotated.json(), { rewrapped: sealed, current: 0 });
+  assert.ok(
+    sealed >= 5,
+    `the signing key, the credential, the filter secret and the identity secrets are sealed (${sealed})`,
+  );
   const ring = await localKeys();
   assert.equal(ring.length, 1, 'the old key is retired once nothing needs it');
   assert.notDeepEqual(ring[0], kek);

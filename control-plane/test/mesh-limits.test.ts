@@ -8,7 +8,7 @@ import { after, before, test } from 'node:test';
 import { Code, ConnectError } from '@connectrpc/connect';
 import type { ControlPlane } from '../src/app.ts';
 import { openStream, TYPE_URLS } from './helpers/mesh-client.ts';
-import { ADMIN_TOKEN as ADMIN, MESH_SECRET as MESH, type Replica, startReplica } from './helpers/replica.ts';
+import { MESH_SECRET as MESH, type Replica, registerServer, startReplica } from './helpers/replica.ts';
 import { startTestDb, type TestDb } from './helpers/test-db.ts';
 
 let db: TestDb;
@@ -25,18 +25,7 @@ before(async () => {
     TESSERA_MESH_NEW_STREAM_BURST: '2',
   });
   ({ cp, meshUrl } = replica);
-  const res = await cp.publicApp.inject({
-    method: 'POST',
-    url: '/api/v1/servers',
-    headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' },
-    payload: JSON.stringify({
-      name: 'limited',
-      kind: 'http',
-      url: 'http://127.0.0.1:9/mcp',
-      resourceUri: 'https://limited.test/mcp',
-    }),
-  });
-  assert.equal(res.statusCode, 201);
+  await registerServer(cp, 'limited', 'https://limited.test/mcp');
 });
 
 after(async () => {

@@ -237,9 +237,9 @@ describe('gateway as OAuth client of an MCP server', () => {
   });
 
   test('the client ID metadata document is public', async () => {
-    const res = await request(`${publicUrl}/oauth/client-metadata.json`);
+    const res = await request(`${publicUrl}/api/v1/connect/client-metadata.json`);
     const doc = (await res.body.json()) as Record<string, unknown>;
-    assert.equal(doc.client_id, `${publicUrl}/oauth/client-metadata.json`);
+    assert.equal(doc.client_id, `${publicUrl}/api/v1/connect/client-metadata.json`);
     assert.deepEqual(doc.redirect_uris, [`${publicUrl}/api/v1/connect/callback`]);
   });
 });

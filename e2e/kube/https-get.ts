@@ -6,11 +6,16 @@
  */
 import { request } from 'node:https';
 
-export function httpsGet(url: string, token: string, ca: string): Promise<{ status: number; body: string }> {
+export function httpsGet(
+  url: string,
+  token: string,
+  ca: string,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
     const req = request(
       url,
-      { headers: { authorization: `Bearer ${token}` }, ca, timeout: 30_000 },
+      { headers: { ...headers, authorization: `Bearer ${token}` }, ca, timeout: 30_000 },
       (res) => {
         let body = '';
         res.setEncoding('utf8');

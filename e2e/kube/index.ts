@@ -6,3 +6,4 @@
 export { type KubeApiServer, type KubeApiServerOptions, startKubeApiServer } from './api-server.ts';
 export { kubeBinary, kubeBinDir, kubeSkip, kubeVersion } from './binaries.ts';
 export { CRDS_DIR, installCrds, loadCrds } from './crds.ts';
+export { httpsGet } from './https-get.ts';

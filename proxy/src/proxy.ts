@@ -4,6 +4,7 @@
  * @module
  */
 import type { AddressInfo } from 'node:net';
+import type { Transport } from '@connectrpc/connect';
 import { createAuditShipper } from './audit/audit-shipper.ts';
 import { openAuditSpool } from './audit/audit-spool.ts';
 import type { Bootstrap } from './config/bootstrap.ts';
@@ -12,9 +13,10 @@ import { createFilterDispatcher } from './filters/filter-dispatcher.ts';
 import { createProxyServer } from './server/http-server.ts';
 import { createConfigStore } from './store/config-store.ts';
 import { createSnapshotFile } from './store/snapshot-file.ts';
-import { createLog } from './telemetry/log.ts';
+import { createLog, type Log } from './telemetry/log.ts';
 import { createProxyMetrics } from './telemetry/metrics.ts';
 import { createHttpUpstream } from './upstream/http-upstream.ts';
+import { createSseLegacyUpstream } from './upstream/sse-legacy-upstream.ts';
 import { createStdioUpstream } from './upstream/stdio-upstream.ts';
 import type { Upstream } from './upstream/upstream.ts';
 import { createDiscoveryClient } from './xds/discovery-client.ts';
@@ -32,6 +34,32 @@ export interface Proxy {
   close(): Promise<void>;
 }
 
+function createUpstream(bootstrap: Bootstrap, transport: Transport, log: Log): Upstream {
+  const shared = {
+    maxPendingRequests: bootstrap.maxPendingRequests,
+    statelessPerPrincipal: bootstrap.statelessChannelsPerPrincipal,
+    clientInfo: { name: 'tessera-proxy', version: PROXY_VERSION },
+    log,
+  };
+  if (bootstrap.mode === 'stdio')
+    return createStdioUpstream({
+      ...shared,
+      command: bootstrap.stdioCommand!,
+      args: bootstrap.stdioArgs,
+      maxSessions: bootstrap.stdioMaxSessions,
+      idleTimeoutMs: bootstrap.stdioIdleTimeoutMs,
+    });
+  if (bootstrap.mode === 'egress') return createEgressFromBootstrap(bootstrap, transport, log);
+  if (bootstrap.upstreamTransport === 'sse')
+    return createSseLegacyUpstream({
+      ...shared,
+      url: bootstrap.upstreamUrl!,
+      maxSessions: bootstrap.sseMaxSessions,
+      idleTimeoutMs: bootstrap.sseIdleTimeoutMs,
+    });
+  return createHttpUpstream({ url: bootstrap.upstreamUrl!, log });
+}
+
 export function createProxy(bootstrap: Bootstrap): Proxy {
   const log = createLog(bootstrap.logLevel, { server: bootstrap.server, node: bootstrap.nodeId });
   const store = createConfigStore();
@@ -46,6 +74,8 @@ export function createProxy(bootstrap: Bootstrap): Proxy {
     store,
     log,
     onApplied: snapshot.save,
+    failover: transport.failover,
+    idleTimeoutMs: bootstrap.meshIdleTimeoutMs,
   });
   const spool = openAuditSpool({
     dir: bootstrap.auditSpoolDir,
@@ -60,18 +90,7 @@ export function createProxy(bootstrap: Bootstrap): Proxy {
     settings: () => store.current()?.audit ?? defaultAudit,
     log,
   });
-  const upstream: Upstream =
-    bootstrap.mode === 'stdio'
-      ? createStdioUpstream({
-          command: bootstrap.stdioCommand!,
-          args: bootstrap.stdioArgs,
-          maxSessions: bootstrap.stdioMaxSessions,
-          idleTimeoutMs: bootstrap.stdioIdleTimeoutMs,
-          log,
-        })
-      : bootstrap.mode === 'egress'
-        ? createEgressFromBootstrap(bootstrap, transport, log)
-        : createHttpUpstream({ url: bootstrap.upstreamUrl!, log });
+  const upstream = createUpstream(bootstrap, transport, log);
   const metrics = createProxyMetrics();
   const filterDispatcher = createFilterDispatcher({ allow: bootstrap.filterAllow });
   const server = createProxyServer({

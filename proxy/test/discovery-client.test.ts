@@ -25,6 +25,7 @@ import {
   type DiscoveryRequest,
   type DiscoveryResponse,
   DiscoveryResponseSchema,
+  HeartbeatSchema,
   MeshDiscoveryService,
   ResourceSchema,
 } from '@tessera/api/mesh/v1/discovery';
@@ -34,7 +35,8 @@ import { typeUrlOf } from '../src/ir/translate.ts';
 import { type ConfigStore, createConfigStore } from '../src/store/config-store.ts';
 import { createSnapshotFile } from '../src/store/snapshot-file.ts';
 import { createDiscoveryClient } from '../src/xds/discovery-client.ts';
-import { createMeshTransport } from '../src/xds/mesh-transport.ts';
+import { createMeshTransport, type MeshTransport } from '../src/xds/mesh-transport.ts';
+import { freePort } from './helpers/free-port.ts';
 
 const TOKEN = 't'.repeat(40);
 let server: Http2Server;
@@ -146,14 +148,23 @@ function validThenBadPolicy(): typeof script {
 function startClient(
   id: string,
   store: ConfigStore,
-  extra: { meshToken?: string; onApplied?: (r: DiscoveryResponse) => void } = {},
+  extra: {
+    meshToken?: string;
+    onApplied?: (r: DiscoveryResponse) => void;
+    transport?: MeshTransport;
+    idleTimeoutMs?: number;
+  } = {},
 ) {
+  const transport =
+    extra.transport ?? createMeshTransport({ controlPlaneUrl: url, meshToken: extra.meshToken ?? TOKEN });
   const client = createDiscoveryClient({
-    transport: createMeshTransport({ controlPlaneUrl: url, meshToken: extra.meshToken ?? TOKEN }),
+    transport,
     node: { id, server: 'demo', role: 'sidecar', version: 'test' },
     store,
     log: () => {},
     onApplied: extra.onApplied,
+    failover: transport.failover,
+    idleTimeoutMs: extra.idleTimeoutMs,
   });
   client.start();
   return client;
@@ -253,3 +264,66 @@ function allows(policy: PolicyIR, name: string): boolean {
   const caller = { name, subject: name, groups: [], clientId: '', claims: {} };
   return policy.engine.decide(caller, 'initialize', '', undefined).effect === 'ALLOW';
 }
+test('with several control-plane addresses, a dead one is skipped for the next', async () => {
+  streams.length = 0;
+  script = (req) => (!req.responseNonce && req.typeUrl.endsWith('TrustBundle') ? valid() : []);
+  const dead = new URL(`http://127.0.0.1:${await freePort()}`);
+  const transport = createMeshTransport({
+    controlPlaneUrl: dead,
+    controlPlaneUrls: [dead, url],
+    meshToken: TOKEN,
+  });
+  const store = createConfigStore();
+  const client = startClient('n5', store, { transport });
+  try {
+    await until(() => store.ready(), 'configured through the second address');
+    assert.equal(transport.current().href, url.href);
+  } finally {
+    client.close();
+  }
+});
+
+test('heartbeats are not answered; a silent stream is abandoned and reopened', async () => {
+  streams.length = 0;
+  const heartbeat = create(DiscoveryResponseSchema, {
+    typeUrl: typeUrlOf(HeartbeatSchema),
+    controlPlaneId: 'x',
+  });
+  // Stream 0: config and a heartbeat, then silence. Later streams: nothing.
+  script = (req, n) =>
+    n === 0 && !req.responseNonce && req.typeUrl.endsWith('TrustBundle') ? [...valid(), heartbeat] : [];
+  const store = createConfigStore();
+  const client = startClient('n6', store, { idleTimeoutMs: 300 });
+  try {
+    await until(() => streams.length >= 2, 'the silent stream is replaced by a new one');
+    const answers = streams[0]!.filter((r) => r.responseNonce || r.errorDetail);
+    assert.equal(answers.length, 4, 'four ACKs, nothing for the heartbeat');
+    assert.ok(answers.every((r) => !r.errorDetail));
+    assert.ok(store.ready(), 'the configuration stays in force');
+  } finally {
+    client.close();
+  }
+});
+
+test('a token file is re-read, so a rotated token is used without a restart', async () => {
+  streams.length = 0;
+  script = () => [];
+  const dir = mkdtempSync(join(tmpdir(), 'tessera-token-'));
+  const file = join(dir, 'token');
+  writeFileSync(file, 'expired'.repeat(6));
+  const transport = createMeshTransport({
+    controlPlaneUrl: url,
+    meshToken: 'expired'.repeat(6),
+    meshTokenFile: file,
+    tokenRereadMs: 0,
+  });
+  const client = startClient('n7', createConfigStore(), { transport });
+  try {
+    await new Promise((r) => setTimeout(r, 200));
+    assert.equal(streams.length, 0, 'the old token is refused');
+    writeFileSync(file, `${TOKEN}\n`);
+    await until(() => streams.length > 0, 'the rotated token is accepted');
+  } finally {
+    client.close();
+  }
+});

@@ -21,6 +21,8 @@ test('one row per proxy with per-type state and version, NACK errors listed belo
           sentVersion: 'aaaaaaaa11',
           ackedVersion: 'aaaaaaaa11',
           error: '',
+          lastError: 'unknown issuer',
+          lastErrorAt: '2026-11-23T20:00:30.000Z',
         },
         {
           typeUrl: url('Upstream'),
@@ -28,6 +30,8 @@ test('one row per proxy with per-type state and version, NACK errors listed belo
           sentVersion: 'bbbbbbbb22',
           ackedVersion: 'b0',
           error: '',
+          lastError: '',
+          lastErrorAt: '',
         },
         {
           typeUrl: url('ServerPolicy'),
@@ -35,6 +39,8 @@ test('one row per proxy with per-type state and version, NACK errors listed belo
           sentVersion: 'cccccccc33',
           ackedVersion: 'c0',
           error: 'bad grant',
+          lastError: 'bad grant',
+          lastErrorAt: '2026-11-23T20:01:00.000Z',
         },
       ],
     },
@@ -59,8 +65,16 @@ test('one row per proxy with per-type state and version, NACK errors listed belo
     /^local-github\s+github\s+sidecar\s+cp-1\s+\S+\s+SYNCED aaaaaaaa\s+STALE bbbbbbbb\s+NACKED cccccccc\s+NOT_SENT$/,
   );
   assert.equal(out[4], 'local-github rejected ServerPolicy cccccccc33: bad grant');
+  assert.equal(
+    out[5],
+    'local-github TrustBundle recovered; last error at 2026-11-23T20:00:30.000Z: unknown issuer',
+  );
 });
 
 test('no proxies', () => {
   assert.match(formatProxyStatus([]), /No proxies are connected/);
+});
+
+test('a partial answer says that other replicas could not be read', () => {
+  assert.match(formatProxyStatus([], true), /only this replica/);
 });

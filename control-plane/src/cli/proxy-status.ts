@@ -17,8 +17,14 @@ function cell(p: ProxyStatus, type: (typeof TYPES)[number]): string {
   return version ? `${t.state} ${version}` : t.state;
 }
 
-/** The table, then one line per NACKed type with its error. */
-export function formatProxyStatus(proxies: ProxyStatus[]): string {
+/**
+ * The table, then one line per NACKed type with its error and one per type that recovered from an
+ * earlier NACK. `partial`: the other replicas' rows could not be read.
+ */
+export function formatProxyStatus(proxies: ProxyStatus[], partial = false): string {
+  const note = partial
+    ? 'Warning: the other replicas could not be read (PostgreSQL unavailable); showing only this replica.\n'
+    : '';
   const rows = [...proxies]
     .sort((a, b) => a.server.localeCompare(b.server) || a.nodeId.localeCompare(b.nodeId))
     .map((p) => [
@@ -29,7 +35,7 @@ export function formatProxyStatus(proxies: ProxyStatus[]): string {
       p.connectedAt,
       ...TYPES.map((t) => cell(p, t)),
     ]);
-  if (rows.length === 0) return 'No proxies are connected to this control-plane replica.\n';
+  if (rows.length === 0) return `${note}No proxies are connected to the control plane.\n`;
   const widths = HEADERS.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (r: string[]) =>
     r
@@ -41,5 +47,14 @@ export function formatProxyStatus(proxies: ProxyStatus[]): string {
       .filter((t) => t.state === 'NACKED')
       .map((t) => `${p.nodeId} rejected ${t.typeUrl.split('.').pop()} ${t.sentVersion}: ${t.error}`),
   );
-  return `${[line(HEADERS), ...rows.map(line), ...(errors.length ? ['', ...errors] : [])].join('\n')}\n`;
+  const recovered = proxies.flatMap((p) =>
+    p.types
+      .filter((t) => t.state !== 'NACKED' && t.lastError)
+      .map(
+        (t) =>
+          `${p.nodeId} ${t.typeUrl.split('.').pop()} recovered; last error at ${t.lastErrorAt}: ${t.lastError}`,
+      ),
+  );
+  const notes = [...errors, ...recovered];
+  return `${note}${[line(HEADERS), ...rows.map(line), ...(notes.length ? ['', ...notes] : [])].join('\n')}\n`;
 }

@@ -1,11 +1,11 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=2
 /**
  * The `tessera` command.
  *
  *   tessera start                               run the control plane (embedded defaults)
  *   tessera token --user <email> --server <name> [--group <g>]...
  *                                               print an access token for a user and a server
- *   tessera proxy-status                        the proxies connected to the control plane
+ *   tessera proxy-status                        the proxies connected to every replica
  *   tessera keys rotate                         re-wrap every stored secret's data key under a new key
  *
  * @module
@@ -122,8 +122,11 @@ async function token(settings: Settings, argv: string[]): Promise<void> {
 
 async function proxyStatus(settings: Settings, argv: string[]): Promise<void> {
   const { values } = parseArgs({ args: argv, options: { url: { type: 'string' } }, strict: true });
-  const body = (await adminApi(settings, values.url, '/api/v1/mesh/proxies')) as { proxies: ProxyStatus[] };
-  process.stdout.write(formatProxyStatus(body.proxies));
+  const body = (await adminApi(settings, values.url, '/api/v1/mesh/proxies')) as {
+    proxies: ProxyStatus[];
+    partial?: boolean;
+  };
+  process.stdout.write(formatProxyStatus(body.proxies, body.partial === true));
 }
 
 async function keys(settings: Settings, argv: string[]): Promise<void> {

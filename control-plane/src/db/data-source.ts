@@ -18,7 +18,9 @@ import { ApiKeys1764300000000 } from './migrations/1764300000000-api-keys.ts';
 import { UpstreamCredentials1764300100000 } from './migrations/1764300100000-upstream-credentials.ts';
 import { Identity1764310000000 } from './migrations/1764310000000-identity.ts';
 import { UpstreamOauth1764320000000 } from './migrations/1764320000000-upstream-oauth.ts';
-import { FilterSecrets1764330000000 } from './migrations/1764330000000-filter-secrets.ts';
+import { AuditTimeIndex1764320500000 } from './migrations/1764320500000-audit-time-index.ts';
+import { MeshStatus1764330000000 } from './migrations/1764330000000-mesh-status.ts';
+import { FilterSecrets1764340000000 } from './migrations/1764340000000-filter-secrets.ts';
 
 export async function openDataSource(url: string): Promise<DataSource> {
   const ds = new DataSource({
@@ -40,7 +42,9 @@ export async function openDataSource(url: string): Promise<DataSource> {
       UpstreamCredentials1764300100000,
       Identity1764310000000,
       UpstreamOauth1764320000000,
-      FilterSecrets1764330000000,
+      AuditTimeIndex1764320500000,
+      MeshStatus1764330000000,
+      FilterSecrets1764340000000,
     ],
     migrationsTableName: 'tessera_migrations',
     synchronize: false,

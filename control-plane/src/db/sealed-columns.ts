@@ -15,6 +15,8 @@ export interface SealedColumn {
   /** Primary-key columns, in order. */
   keys: string[];
   column: string;
+  /** How the sealed bytes are stored: `bytea` (default) or base64 in a text column (identity's tables). */
+  encoding?: 'bytea' | 'base64';
   context(row: Record<string, string>): string;
 }
 
@@ -54,6 +56,21 @@ export const sealedColumns: SealedColumn[] = [
     keys: ['server', 'user_name'],
     column: 'sealed_tokens',
     context: (r) => oauthContexts.tokens(r.server!, r.user_name!),
+  },
+  {
+    // The authorization server's state: tokens, codes, sessions, registered clients, pending logins.
+    table: 'oauth_payloads',
+    keys: ['model', 'id'],
+    column: 'payload',
+    encoding: 'base64',
+    context: (r) => `oidc:${r.model!}`,
+  },
+  {
+    table: 'control_plane_secrets',
+    keys: ['name'],
+    column: 'value',
+    encoding: 'base64',
+    context: (r) => `secret:${r.name!}`,
   },
   {
     table: 'filter_secrets',

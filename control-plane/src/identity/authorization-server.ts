@@ -2,7 +2,8 @@
  * The OAuth 2.1 authorization server for MCP clients, built on oidc-provider:
  * - metadata at `/.well-known/oauth-authorization-server` (and `openid-configuration`);
  * - dynamic client registration and client ID metadata documents (https `client_id` URLs, fetched
- *   by oidc-provider with its SSRF guard, a 2.5 s timeout and a size limit);
+ *   by oidc-provider with its SSRF guard, a 2.5 s timeout and a size limit; hosts listed in
+ *   `TESSERA_CIMD_TRUSTED_HOSTS` skip the guard, through oidc-provider's documented `fetch` hook);
  * - authorization code with PKCE S256 only (oidc-provider implements no other method), exact
  *   redirect URI matching;
  * - RFC 8707 resource indicators: an access token is an ES256 JWT (`typ: at+jwt`) whose `aud` is one
@@ -19,6 +20,7 @@ import Provider, { errors, type KoaContextWithOIDC } from 'oidc-provider';
 import type { DataSource } from 'typeorm';
 import type { ServerRegistry } from '../catalog/server-registry.ts';
 import { MCP_SCOPE } from '../mesh/snapshot.ts';
+import { ADMIN_SCOPE, adminResource } from './admin-principal.ts';
 import type { CookiePolicy } from './cookie-policy.ts';
 import { esc, PAGE_HEADERS, page } from './html-page.ts';
 import { postgresAdapter } from './oidc-adapter.ts';
@@ -56,6 +58,11 @@ export interface AuthorizationServerOptions {
   cookies: CookiePolicy;
   accessTokenTtlSeconds: number;
   refreshTokenTtlSeconds: number;
+  /**
+   * Hosts whose client ID metadata documents are fetched without oidc-provider's guard against
+   * private and loopback addresses: for tests and private deployments only.
+   */
+  cimdTrustedHosts: readonly string[];
 }
 
 export interface AuthorizationServer {
@@ -64,6 +71,8 @@ export interface AuthorizationServer {
   handle(req: IncomingMessage, res: ServerResponse): void;
   /** Whether a request path belongs to oidc-provider. */
   owns(path: string): boolean;
+  /** The user id of the signed-in browser session the request's cookie names, if any. */
+  sessionAccount(req: IncomingMessage, res: ServerResponse): Promise<string | undefined>;
 }
 
 /** A resource URI in the form used for comparison: lowercase scheme and host, no trailing slash. */
@@ -142,6 +151,16 @@ export function createAuthorizationServer(o: AuthorizationServerOptions): Author
         defaultResource: async (_ctx, _client, oneOf) => oneOf,
         useGrantedResource: async () => true,
         async getResourceServerInfo(_ctx, resourceIndicator) {
+          // The admin API is a resource too, so that a CLI can sign in through the browser.
+          if (canonicalResource(resourceIndicator) === canonicalResource(adminResource(o.issuer))) {
+            return {
+              scope: ADMIN_SCOPE,
+              audience: adminResource(o.issuer),
+              accessTokenTTL: o.accessTokenTtlSeconds,
+              accessTokenFormat: 'jwt',
+              jwt: { sign: { alg: 'ES256' } },
+            };
+          }
           const server = await serverFor(resourceIndicator);
           if (!server)
             throw new errors.InvalidTarget(`no MCP server has the resource URI ${resourceIndicator}`);
@@ -176,6 +195,15 @@ export function createAuthorizationServer(o: AuthorizationServerOptions): Author
       IdToken: 3600,
     },
     interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
+    // oidc-provider passes its SSRF-guarded dispatcher in the options; trusted hosts go without it.
+    fetch(url, options) {
+      const host = URL.parse(String(url))?.host;
+      if (host && o.cimdTrustedHosts.includes(host)) {
+        const { dispatcher: _guarded, ...rest } = options as RequestInit & { dispatcher?: unknown };
+        return fetch(url, rest);
+      }
+      return fetch(url, options);
+    },
     // Browsers may call the token and revocation endpoints from a public client's own origin only.
     clientBasedCORS(_ctx, origin, client) {
       return (client.redirectUris ?? []).some((uri) => URL.parse(uri)?.origin === origin);
@@ -193,10 +221,16 @@ export function createAuthorizationServer(o: AuthorizationServerOptions): Author
   if (o.cookies.secure) provider.proxy = true;
 
   const callback = provider.callback();
+  const sessionCookie = o.cookies.name('tessera_oauth_session');
   const wellKnown = new Set(['/.well-known/openid-configuration', '/.well-known/oauth-authorization-server']);
   return {
     provider,
     owns: (path) => path.startsWith('/oauth/') || wellKnown.has(path),
+    async sessionAccount(req, res) {
+      if (!req.headers.cookie?.includes(`${sessionCookie}=`)) return undefined;
+      const session = await provider.Session.get(provider.createContext(req, res));
+      return session.accountId;
+    },
     handle(req, res) {
       // RFC 8414 metadata is the same document as OpenID discovery's.
       if (req.url?.startsWith('/.well-known/oauth-authorization-server')) {

@@ -72,6 +72,7 @@ export async function createIdentity(o: IdentityOptions): Promise<Identity> {
     cookies,
     accessTokenTtlSeconds: settings.tokenTtlSeconds,
     refreshTokenTtlSeconds: settings.refreshTokenTtlSeconds,
+    cimdTrustedHosts: settings.cimdTrustedHosts,
   });
   const idps: ExternalIdp[] = [];
   if (settings.oidc) idps.push(createOidcIdp(settings.oidc));

@@ -33,6 +33,8 @@ export const Permission = {
   UseServers: 'use_servers',
   /** Register own OAuth clients and API keys beyond the basics. */
   ManageOwnClients: 'manage_own_clients',
+  /** Rotate the encryption keys that wrap every secret at rest: the owner's alone. */
+  ManageKeys: 'manage_keys',
 } as const;
 export type Permission = (typeof Permission)[keyof typeof Permission];
 
@@ -47,7 +49,7 @@ const MANAGER: readonly Permission[] = [
 ];
 
 const ALLOWS: Record<Role, readonly Permission[]> = {
-  owner: MANAGER,
+  owner: [...MANAGER, 'manage_keys'],
   admin: MANAGER,
   // Bodies may hold anything a tool saw; reading them is a separate duty, not a privilege of rank.
   auditor: ['read_catalog', 'read_audit', 'read_audit_bodies'],
@@ -68,6 +70,11 @@ export function isRole(value: unknown): value is Role {
  */
 export function allows(roles: readonly Role[], permission: Permission): boolean {
   return roles.some((r) => ALLOWS[r].includes(permission));
+}
+
+/** Every permission any of `roles` grants, without repeats. */
+export function permissionsOf(roles: readonly Role[]): Permission[] {
+  return [...new Set(roles.flatMap((r) => ALLOWS[r]))];
 }
 
 export interface RoleBinding {

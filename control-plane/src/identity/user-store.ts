@@ -39,9 +39,16 @@ export interface UserStore {
   createLocal(email: string, password: string, name?: string): Promise<User>;
   /** The local user whose password this is, else undefined (also for unknown emails, in similar time). */
   verifyLocal(email: string, password: string): Promise<User | undefined>;
+  /** Users by email, at most `limit`, after the email `after` (paging). */
+  list(page: { limit: number; after?: string }): Promise<UserWithRoles[]>;
   bindings(): Promise<RoleBinding[]>;
-  bind(binding: RoleBinding): Promise<void>;
-  unbind(binding: RoleBinding): Promise<boolean>;
+  /** @returns false when the binding existed already. */
+  bind(binding: RoleBinding): Promise<boolean>;
+  /**
+   * Removes a binding, unless it is the last owner binding: an installation always keeps an owner.
+   * Concurrent removals are serialised on the owner bindings, so two cannot each remove "another" owner.
+   */
+  unbind(binding: RoleBinding): Promise<'removed' | 'absent' | 'last_owner'>;
 }
 
 interface UserRow {
@@ -104,6 +111,14 @@ export function createUserStore(ds: DataSource): UserStore {
       await ds.query('UPDATE users SET last_login_at = now() WHERE id = $1', [row.id]);
       return toUser(row);
     },
+    async list(page) {
+      const rows: UserRow[] = await ds.query(
+        `SELECT ${COLUMNS} FROM users WHERE lower(email) > $1 ORDER BY lower(email), id LIMIT $2`,
+        [(page.after ?? '').toLowerCase(), page.limit],
+      );
+      const bindings = await store.bindings();
+      return rows.map(toUser).map((u) => ({ ...u, roles: rolesOf(u.email, u.groups, bindings) }));
+    },
     async bindings() {
       const rows: { principal_kind: 'user' | 'group'; principal: string; role: string }[] = await ds.query(
         'SELECT principal_kind, principal, role FROM role_bindings ORDER BY principal_kind, principal, role',
@@ -113,17 +128,28 @@ export function createUserStore(ds: DataSource): UserStore {
       );
     },
     async bind(b) {
-      await ds.query(
-        'INSERT INTO role_bindings (principal_kind, principal, role) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING',
+      const rows: unknown[] = await ds.query(
+        `INSERT INTO role_bindings (principal_kind, principal, role) VALUES ($1, $2, $3)
+         ON CONFLICT DO NOTHING RETURNING role`,
         [b.kind, b.principal, b.role],
       );
+      return rows.length > 0;
     },
     async unbind(b) {
-      const result: [unknown[], number] = await ds.query(
-        'DELETE FROM role_bindings WHERE principal_kind = $1 AND principal = $2 AND role = $3',
-        [b.kind, b.principal, b.role],
-      );
-      return result[1] > 0;
+      return ds.transaction(async (tx) => {
+        // Locking the owner rows makes a concurrent removal wait and then see this one's result.
+        const owners: { principal_kind: string; principal: string }[] = await tx.query(
+          "SELECT principal_kind, principal FROM role_bindings WHERE role = 'owner' FOR UPDATE",
+        );
+        const isThis = (o: { principal_kind: string; principal: string }) =>
+          o.principal_kind === b.kind && o.principal === b.principal;
+        if (b.role === 'owner' && owners.some(isThis) && owners.every(isThis)) return 'last_owner';
+        const result: [unknown[], number] = await tx.query(
+          'DELETE FROM role_bindings WHERE principal_kind = $1 AND principal = $2 AND role = $3',
+          [b.kind, b.principal, b.role],
+        );
+        return result[1] > 0 ? 'removed' : 'absent';
+      });
     },
   };
   return store;

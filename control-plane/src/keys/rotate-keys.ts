@@ -21,17 +21,20 @@ async function rotateColumn(ds: DataSource, box: SecretBox, c: SealedColumn, res
   const rows: Array<Record<string, string | Buffer>> = await ds.query(
     `SELECT ${keyList}, ${c.column} AS sealed FROM ${c.table} WHERE ${c.column} IS NOT NULL`,
   );
+  const base64 = c.encoding === 'base64';
   for (const row of rows) {
-    const sealed = row.sealed as Buffer;
-    const next = await box.rewrap(sealed, c.context(row as Record<string, string>));
-    if (!next) {
+    const stored = row.sealed as Buffer | string;
+    const sealed = base64 ? Buffer.from(stored as string, 'base64') : (stored as Buffer);
+    const rewrapped = await box.rewrap(sealed, c.context(row as Record<string, string>));
+    if (!rewrapped) {
       result.current++;
       continue;
     }
+    const next = base64 ? rewrapped.toString('base64') : rewrapped;
     const where = c.keys.map((k, i) => `${k} = $${i + 3}`).join(' AND ');
     await ds.query(`UPDATE ${c.table} SET ${c.column} = $1 WHERE ${c.column} = $2 AND ${where}`, [
       next,
-      sealed,
+      stored,
       ...c.keys.map((k) => row[k]),
     ]);
     result.rewrapped++;

@@ -10,8 +10,7 @@ import {
   StatusSchema,
 } from '@tessera/api/mesh/v1/discovery';
 import type { JWK } from 'jose';
-
-import { type ConfigHub, createConfigHub, type SyncState } from './config-hub.ts';
+import { type ConfigHub, type ConfigHubOptions, createConfigHub, type SyncState } from './config-hub.ts';
 import { buildSnapshot, type SnapshotServer, type TypeSnapshot } from './snapshot.ts';
 
 const TRUST = 'type.googleapis.com/tessera.mesh.v1.TrustBundle';
@@ -46,7 +45,7 @@ interface Proxy {
 }
 
 /** A hub over an in-memory, mutable catalogue, with helpers that speak for one proxy. */
-function setup() {
+function setup(extra: Partial<ConfigHubOptions> = {}) {
   const rows = new Map<string, SnapshotServer>([
     ['github', row('github')],
     ['gitlab', row('gitlab')],
@@ -67,12 +66,18 @@ function setup() {
     controlPlaneId: 'cp-1',
     snapshotOf,
     log: (level, msg, fields) => logs.push({ level, msg, fields }),
+    ...extra,
   });
 
   function connect(server: string, nodeId = `${server}-node`): Proxy {
     const sent: DiscoveryResponse[] = [];
     const node = create(NodeSchema, { id: nodeId, mcpServer: server, role: 'sidecar' });
-    return { id: hub.connect(node, (r) => sent.push(r)), sent };
+    return {
+      id: hub.connect(node, (r) => {
+        sent.push(r);
+      }),
+      sent,
+    };
   }
 
   async function subscribe(
@@ -259,7 +264,8 @@ describe('createConfigHub: ACK and NACK', () => {
   });
 
   test('an ACK or NACK with a stale nonce is ignored', async () => {
-    const h = setup();
+    // No flow control, so that a second response goes out before the first is answered.
+    const h = setup({ flowControlTimeoutMs: 0 });
     const p = h.connect('github');
     await h.subscribe(p, POLICY);
     const first = p.sent[0]!;
@@ -339,6 +345,7 @@ describe('createConfigHub: pushes on change', () => {
     const h = setup();
     const p = h.connect('github');
     await h.subscribeAll(p);
+    await ackAll(h, p);
     h.rows.set('github', row('github', { updatedAt: new Date(), grantUsers: ['ada@example.com'] }));
     h.hub.changed('github');
     await h.hub.flush();
@@ -349,6 +356,7 @@ describe('createConfigHub: pushes on change', () => {
     const h = setup();
     const p = h.connect('github');
     await h.subscribe(p, TRUST);
+    await ackAll(h, p);
     h.rows.set('github', row('github', { grantUsers: ['z@example.com'] }));
     h.hub.changed('github');
     await h.hub.flush();
@@ -364,6 +372,7 @@ describe('createConfigHub: pushes on change', () => {
     const gl = h.connect('gitlab');
     await h.subscribeAll(gh);
     await h.subscribeAll(gl);
+    await ackAll(h, gh);
     await ackAll(h, gl);
     h.rows.set('github', row('github', { resourceUri: 'http://127.0.0.1:15009/github' }));
     h.hub.changed('github');
@@ -380,6 +389,8 @@ describe('createConfigHub: pushes on change', () => {
     const b = h.connect('github', 'pod-b');
     await h.subscribeAll(a);
     await h.subscribeAll(b);
+    await ackAll(h, a);
+    await ackAll(h, b);
     h.rows.set('github', row('github', { grantUsers: [] }));
     h.hub.changed('github');
     await h.hub.flush();
@@ -412,7 +423,9 @@ describe('createConfigHub: pushes on change', () => {
       },
       log: (_level, msg, fields) => logs.push(`${msg} ${JSON.stringify(fields)}`),
     });
-    const id = hub.connect(create(NodeSchema, { id: 'n', mcpServer: 'broken' }), (r) => sent.push(r));
+    const id = hub.connect(create(NodeSchema, { id: 'n', mcpServer: 'broken' }), (r) => {
+      sent.push(r);
+    });
     await hub.request(id, create(DiscoveryRequestSchema, { typeUrl: TRUST }));
     assert.equal(sent.length, 1);
     hub.changed('broken');
@@ -454,5 +467,190 @@ describe('createConfigHub: disconnect', () => {
     h.connect('github');
     h.hub.disconnect('nope');
     assert.equal(h.hub.status().length, 1);
+  });
+});
+
+describe('createConfigHub: merge queue and push concurrency', () => {
+  test('changes made while a push is unanswered are merged into one push of the latest version', async () => {
+    const h = setup();
+    const p = h.connect('github');
+    await h.subscribeAll(p);
+    await ackAll(h, p);
+    // 1. A first change goes out; the proxy has not answered it yet.
+    h.rows.set('github', row('github', { grantUsers: ['b@example.com'] }));
+    h.hub.changed('github');
+    await h.hub.flush();
+    assert.equal(p.sent.length, 5);
+    // 2. Two more changes while it is in flight: nothing is sent.
+    for (const user of ['c@example.com', 'd@example.com']) {
+      h.rows.set('github', row('github', { grantUsers: [user] }));
+      h.hub.changed('github');
+      await h.hub.flush();
+    }
+    assert.equal(p.sent.length, 5);
+    // 3. The answer releases exactly one push, carrying the newest grants.
+    await h.ack(p, p.sent[4]!);
+    await h.hub.flush();
+    assert.equal(p.sent.length, 6);
+    const policy = anyUnpack(p.sent[5]!.resources[0]!.resource!, ServerPolicySchema)!;
+    assert.deepEqual(policy.grants[0]!.users, ['d@example.com']);
+  });
+
+  test('a pending change that returns to the sent version is dropped', async () => {
+    const h = setup();
+    const p = h.connect('github');
+    await h.subscribe(p, POLICY);
+    h.rows.set('github', row('github', { grantUsers: ['b@example.com'] }));
+    h.hub.changed('github');
+    await h.hub.flush();
+    h.rows.set('github', row('github'));
+    h.hub.changed('github');
+    await h.hub.flush();
+    await h.ack(p, p.sent[0]!);
+    await h.hub.flush();
+    assert.equal(p.sent.length, 1);
+  });
+
+  test('a NACK also releases the next push', async () => {
+    const h = setup();
+    const p = h.connect('github');
+    await h.subscribe(p, POLICY);
+    h.rows.set('github', row('github', { grantUsers: ['b@example.com'] }));
+    h.hub.changed('github');
+    await h.hub.flush();
+    assert.equal(p.sent.length, 1);
+    await h.nack(p, p.sent[0]!, 'bad policy');
+    await h.hub.flush();
+    assert.equal(p.sent.length, 2);
+  });
+
+  test('an unanswered response stops holding back pushes after the flow-control timeout', {
+    timeout: 10_000,
+  }, async () => {
+    const h = setup({ flowControlTimeoutMs: 20 });
+    const p = h.connect('github');
+    await h.subscribe(p, POLICY);
+    h.rows.set('github', row('github', { grantUsers: ['b@example.com'] }));
+    h.hub.changed('github');
+    await h.hub.flush();
+    assert.equal(p.sent.length, 1);
+    for (let i = 0; i < 500 && p.sent.length < 2; i++) await new Promise((r) => setTimeout(r, 10));
+    assert.equal(p.sent.length, 2, 'the held change went out');
+    assert.equal(p.sent[1]!.typeUrl, POLICY);
+  });
+
+  test('a push after an answered one is still released by the flow-control timeout', {
+    timeout: 10_000,
+  }, async () => {
+    const h = setup({ flowControlTimeoutMs: 60 });
+    const p = h.connect('github');
+    await h.subscribe(p, POLICY);
+    await h.ack(p, p.sent[0]!);
+    // 1. A change goes out 30 ms later, while the timer of the first response is still pending.
+    await new Promise((r) => setTimeout(r, 30));
+    h.rows.set('github', row('github', { grantUsers: ['b@example.com'] }));
+    h.hub.changed('github');
+    await h.hub.flush();
+    assert.equal(p.sent.length, 2);
+    // 2. The proxy never answers it; a third change waits, then goes out once that response times out.
+    h.rows.set('github', row('github', { grantUsers: ['c@example.com'] }));
+    h.hub.changed('github');
+    await h.hub.flush();
+    assert.equal(p.sent.length, 2);
+    for (let i = 0; i < 500 && p.sent.length < 3; i++) await new Promise((r) => setTimeout(r, 10));
+    assert.equal(p.sent.length, 3, 'the held change went out');
+    const policy = anyUnpack(p.sent[2]!.resources[0]!.resource!, ServerPolicySchema)!;
+    assert.deepEqual(policy.grants[0]!.users, ['c@example.com']);
+  });
+
+  test('no more than pushConcurrency pushes are written at once, and all complete', async () => {
+    let writing = 0;
+    let most = 0;
+    const h = setup({ pushConcurrency: 2 });
+    const proxies: Proxy[] = [];
+    for (let i = 0; i < 6; i++) {
+      const sent: DiscoveryResponse[] = [];
+      const node = create(NodeSchema, { id: `n${i}`, mcpServer: 'github' });
+      const id = h.hub.connect(node, async (r) => {
+        sent.push(r);
+        writing++;
+        most = Math.max(most, writing);
+        await new Promise((res) => setTimeout(res, 5));
+        writing--;
+      });
+      proxies.push({ id, sent });
+    }
+    for (const p of proxies) {
+      await h.subscribe(p, POLICY);
+      await ackAll(h, p);
+    }
+    most = 0;
+    h.rows.set('github', row('github', { grantUsers: ['b@example.com'] }));
+    h.hub.changed('github');
+    await h.hub.flush();
+    assert.ok(proxies.every((p) => p.sent.length === 2));
+    assert.equal(most, 2);
+  });
+
+  test('the snapshot of a server is computed once per change, whatever the number of proxies', async () => {
+    let calls = 0;
+    const h = setup();
+    const counting = createConfigHub({
+      controlPlaneId: 'cp-1',
+      snapshotOf: (s) => {
+        calls++;
+        return h.snapshotOf(s);
+      },
+      log: () => {},
+    });
+    const ids = Array.from({ length: 20 }, (_, i) =>
+      counting.connect(create(NodeSchema, { id: `n${i}`, mcpServer: 'github' }), () => {}),
+    );
+    for (const id of ids)
+      for (const t of ALL) await counting.request(id, create(DiscoveryRequestSchema, { typeUrl: t }));
+    assert.equal(calls, 1);
+    counting.changed('github');
+    await counting.flush();
+    assert.equal(calls, 2);
+  });
+});
+
+describe('createConfigHub: status', () => {
+  test('the last NACK error stays visible after the type recovers', async () => {
+    const h = setup();
+    const p = h.connect('github');
+    await h.subscribe(p, POLICY);
+    await h.nack(p, p.sent[0]!, 'unknown field');
+    h.rows.set('github', row('github', { grantUsers: ['b@example.com'] }));
+    h.hub.changed('github');
+    await h.hub.flush();
+    await h.ack(p, p.sent[1]!);
+    const t = h.typeStatus(p, POLICY);
+    assert.equal(t?.state, 'SYNCED');
+    assert.equal(t?.error, '');
+    assert.equal(t?.lastError, 'unknown field');
+    assert.ok(!Number.isNaN(Date.parse(t?.lastErrorAt ?? '')));
+  });
+
+  test('takeStatusChanges reports changed and departed streams once', async () => {
+    const h = setup();
+    const a = h.connect('github', 'a');
+    const b = h.connect('github', 'b');
+    assert.deepEqual(
+      h.hub
+        .takeStatusChanges()
+        .changed.map((s) => s.nodeId)
+        .sort(),
+      ['a', 'b'],
+    );
+    await h.subscribe(a, TRUST);
+    h.hub.disconnect(b.id);
+    const next = h.hub.takeStatusChanges();
+    assert.deepEqual(
+      next.changed.map((s) => s.nodeId),
+      ['a'],
+    );
+    assert.deepEqual(next.removed, [b.id]);
+    assert.deepEqual(h.hub.takeStatusChanges(), { changed: [], removed: [] });
   });
 });

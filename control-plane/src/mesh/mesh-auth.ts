@@ -5,7 +5,8 @@
  *     the caller may act only for that server (its configuration, its audit);
  *   - the mesh secret itself, the operator's root credential, which may act for any server and is
  *     never handed to proxies.
- * (Kubernetes service-account tokens checked by TokenReview arrive with the cluster work.)
+ * In Kubernetes mode a third kind is accepted, a projected service-account token checked by
+ * TokenReview (`token-review.ts`), which yields a `serviceaccount` identity.
  *
  * @module
  */
@@ -22,7 +23,19 @@ export function secretEquals(a: string, b: string): boolean {
 }
 
 /** Who is calling the mesh API. */
-export type MeshIdentity = { kind: 'root' } | { kind: 'proxy'; server: string };
+export type MeshIdentity =
+  | { kind: 'root' }
+  | { kind: 'proxy'; server: string }
+  /** A Kubernetes service account named after its server, authenticated by TokenReview. */
+  | { kind: 'serviceaccount'; namespace: string; name: string; server: string };
+
+/** Authenticates the `Authorization` header of a mesh call. @throws ConnectError `UNAUTHENTICATED`. */
+export type MeshAuthenticator = (authorization: string | null) => Promise<MeshIdentity>;
+
+/** The authenticator of local mode: bootstrap tokens only. */
+export function localAuthenticator(meshSecret: string): MeshAuthenticator {
+  return async (authorization) => requireMeshToken(authorization, meshSecret);
+}
 
 /** The mesh token of the proxies of one server (what local mode gives each proxy it starts). */
 export function proxyMeshToken(meshSecret: string, server: string): string {
@@ -45,9 +58,37 @@ export function requireMeshToken(authorization: string | null, meshSecret: strin
 
 /** @throws ConnectError `PERMISSION_DENIED` when a proxy identity acts for another server. */
 export function requireServer(identity: MeshIdentity, server: string, what: string): void {
-  if (identity.kind === 'proxy' && identity.server !== server) {
+  if (identity.kind !== 'root' && identity.server !== server) {
+    const who =
+      identity.kind === 'proxy'
+        ? 'this mesh token'
+        : `service account ${identity.namespace}/${identity.name}`;
     throw new ConnectError(
-      `${what}: this mesh token belongs to server "${identity.server}", not "${server}"`,
+      `${what}: ${who} belongs to server "${identity.server}", not "${server}"`,
+      Code.PermissionDenied,
+    );
+  }
+}
+
+/**
+ * @throws ConnectError `PERMISSION_DENIED` when a stream's node claims a server, namespace or service
+ * account other than the authenticated identity's.
+ */
+export function requireNode(
+  identity: MeshIdentity,
+  node: { mcpServer: string; namespace: string; serviceAccount: string },
+): void {
+  requireServer(identity, node.mcpServer, 'node.mcp_server');
+  if (identity.kind !== 'serviceaccount') return;
+  if (node.namespace && node.namespace !== identity.namespace) {
+    throw new ConnectError(
+      `node.namespace: "${node.namespace}" is not the authenticated namespace "${identity.namespace}"`,
+      Code.PermissionDenied,
+    );
+  }
+  if (node.serviceAccount && node.serviceAccount !== identity.name) {
+    throw new ConnectError(
+      `node.service_account: "${node.serviceAccount}" is not the authenticated service account "${identity.name}"`,
       Code.PermissionDenied,
     );
   }

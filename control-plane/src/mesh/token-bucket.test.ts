@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { createTokenBucket, takeWithin } from './token-bucket.ts';
+import { createAdmission, createTokenBucket } from './token-bucket.ts';
 
 test('a burst is admitted at once, then tokens come at the rate', () => {
   let t = 0;
@@ -19,9 +19,32 @@ test('a burst is admitted at once, then tokens come at the rate', () => {
   assert.equal(b.tryTake(), false);
 });
 
-test('takeWithin waits for a token, or gives up at the deadline', async () => {
-  const b = createTokenBucket({ ratePerSecond: 50, burst: 1 });
-  assert.equal(await takeWithin(b, 0), true);
-  assert.equal(await takeWithin(b, 0), false, 'no token and no time to wait');
-  assert.equal(await takeWithin(b, 1_000), true, 'the next token comes within the wait');
+test('admission: waiters are served in order within the wait; those who would wait longer are refused at once', async () => {
+  const bucket = createTokenBucket({ ratePerSecond: 20, burst: 1 });
+  const admit = createAdmission({ bucket, ratePerSecond: 20, maxWaitMs: 180 });
+  const order: number[] = [];
+  // 1 immediately, then one token every 50 ms: the 2nd to 4th fit within 180 ms, the rest do not.
+  const results = await Promise.all(
+    Array.from({ length: 6 }, (_, i) =>
+      admit().then((ok) => {
+        if (ok) order.push(i);
+        return ok;
+      }),
+    ),
+  );
+  assert.deepEqual(results, [true, true, true, true, false, false]);
+  assert.deepEqual(order, [0, 1, 2, 3], 'admitted in arrival order');
+});
+
+test('admission: an aborted waiter is refused and does not take a token', async () => {
+  const bucket = createTokenBucket({ ratePerSecond: 20, burst: 1 });
+  const admit = createAdmission({ bucket, ratePerSecond: 20, maxWaitMs: 1_000 });
+  assert.equal(await admit(), true);
+  const abort = new AbortController();
+  const waiting = admit(abort.signal);
+  const next = admit();
+  abort.abort();
+  assert.equal(await waiting, false);
+  assert.equal(await next, true, 'the token goes to the next waiter');
+  assert.equal(await admit(AbortSignal.abort()), false);
 });

@@ -39,17 +39,57 @@ export function createTokenBucket(options: {
   };
 }
 
-/** Takes a token, waiting up to `maxWaitMs` for one; false when none came in time. */
-export async function takeWithin(
-  bucket: TokenBucket,
-  maxWaitMs: number,
-  signal?: AbortSignal,
-): Promise<boolean> {
-  const deadline = performance.now() + maxWaitMs;
-  for (;;) {
-    if (bucket.tryTake()) return true;
-    const wait = bucket.msUntilNext();
-    if (signal?.aborted || performance.now() + wait > deadline) return false;
-    await new Promise((r) => setTimeout(r, wait));
+/** Admits or refuses a new stream: true when it may proceed. */
+export type Admission = (signal?: AbortSignal) => Promise<boolean>;
+
+/**
+ * Admission through a bucket in arrival order. A caller that would get its token within `maxWaitMs`
+ * waits in a FIFO queue served by one timer; one that would not is refused at once. (Each waiter
+ * polling the bucket on its own timer made a reconnect storm of thousands of streams cost more CPU
+ * than serving them.)
+ */
+export function createAdmission(options: {
+  bucket: TokenBucket;
+  ratePerSecond: number;
+  maxWaitMs: number;
+}): Admission {
+  const { bucket } = options;
+  const waiters: Array<{ resolve: (ok: boolean) => void; done: boolean }> = [];
+  let timer: NodeJS.Timeout | undefined;
+
+  function drain(): void {
+    timer = undefined;
+    while (waiters.length > 0) {
+      const w = waiters[0]!;
+      if (w.done) {
+        waiters.shift();
+        continue;
+      }
+      if (!bucket.tryTake()) break;
+      waiters.shift();
+      w.done = true;
+      w.resolve(true);
+    }
+    if (waiters.length > 0) timer = setTimeout(drain, Math.max(1, bucket.msUntilNext()));
   }
+
+  return (signal) => {
+    if (waiters.length === 0 && bucket.tryTake()) return Promise.resolve(true);
+    const eta = bucket.msUntilNext() + (waiters.length * 1000) / options.ratePerSecond;
+    if (eta > options.maxWaitMs || signal?.aborted) return Promise.resolve(false);
+    return new Promise<boolean>((resolve) => {
+      const w = { resolve, done: false };
+      waiters.push(w);
+      signal?.addEventListener(
+        'abort',
+        () => {
+          if (w.done) return;
+          w.done = true;
+          resolve(false);
+        },
+        { once: true },
+      );
+      if (!timer) timer = setTimeout(drain, Math.max(1, bucket.msUntilNext()));
+    });
+  };
 }

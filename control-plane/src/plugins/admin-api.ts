@@ -1,7 +1,7 @@
 /**
- * The minimal admin HTTP API (until the OAuth and UI work lands): list and register servers,
- * set grants, mint a token for a user and a server, and read mesh status.
- * Every route needs the admin bearer token.
+ * The admin HTTP API: servers, grants, policies, credentials, tokens, API keys, mesh status,
+ * users and role bindings, and the audit log. Every route is authorized by role (see
+ * `admin-auth.ts` and the table in `identity/admin-permissions.ts`).
  *
  * @module
  */
@@ -17,19 +17,29 @@ import type { StaticCredentials } from '../credentials/static-credentials.ts';
 import type { Keyring } from '../crypto/open-secret-box.ts';
 import type { McpServerRow } from '../db/entities/mcp-server.ts';
 import { TesseraError } from '../errors.ts';
+import type { createPrincipalResolver, Principal } from '../identity/admin-principal.ts';
+import { allows } from '../identity/roles.ts';
+import type { UserStore } from '../identity/user-store.ts';
 import { rotateKeys } from '../keys/rotate-keys.ts';
 import type { SigningKeys } from '../keys/signing-keys.ts';
-import type { ConfigHub } from '../mesh/config-hub.ts';
-import { proxyMeshToken, secretEquals } from '../mesh/mesh-auth.ts';
+import { proxyMeshToken } from '../mesh/mesh-auth.ts';
+import type { MeshStatusView } from '../mesh/status-store.ts';
 import { mintAccessToken } from '../tokens/mint-token.ts';
+import { installAdminAuth, principalOf } from './admin-auth.ts';
 import { registerApiKeyRoutes } from './api-key-routes.ts';
+import { registerAuditRoutes } from './audit-routes.ts';
 import { registerCredentialRoutes } from './credential-routes.ts';
+import { registerIdentityRoutes } from './identity-routes.ts';
 import { registerOAuthRoutes } from './oauth-routes.ts';
 
 export interface AdminApiOptions {
-  adminToken: string;
+  /** Resolves the caller of each request (bootstrap token, access token, browser session). */
+  resolve: ReturnType<typeof createPrincipalResolver>;
+  users: UserStore;
+  ds: DataSource;
   registry: ServerRegistry;
-  hub: ConfigHub;
+  /** Every replica's proxies; `partial` when only this replica's could be read. */
+  meshStatus: () => Promise<MeshStatusView>;
   keys: () => SigningKeys;
   issuer: string;
   tokenTtlSeconds: number;
@@ -39,7 +49,6 @@ export interface AdminApiOptions {
   statics: StaticCredentials;
   oauthStore: OAuthStore;
   keyring: Keyring;
-  ds: DataSource;
 }
 
 function view(s: McpServerRow) {
@@ -56,6 +65,16 @@ function view(s: McpServerRow) {
     createdAt: s.createdAt,
     updatedAt: s.updatedAt,
   };
+}
+
+/** What someone without read_catalog sees of a server granted to them: how to reach it, nothing of its setup. */
+const grantedView = (s: McpServerRow) => ({ name: s.name, kind: s.kind, resourceUri: s.resourceUri });
+
+function isGranted(s: McpServerRow, p: Principal): boolean {
+  return (
+    s.grantUsers.some((u) => u.toLowerCase() === p.email.toLowerCase()) ||
+    s.grantGroups.some((g) => p.groups.includes(g))
+  );
 }
 
 const EMAIL = /^[^@\s]{1,64}@[^@\s]{1,255}$/;
@@ -91,15 +110,7 @@ function parseMint(body: unknown): { user: string; server: string; groups: strin
 
 export function adminApiPlugin(options: AdminApiOptions) {
   return async (app: FastifyInstance) => {
-    app.addHook('onRequest', async (req: FastifyRequest) => {
-      const m = /^Bearer (.+)$/.exec(req.headers.authorization ?? '');
-      if (!m || !secretEquals(m[1]!, options.adminToken)) {
-        throw new TesseraError(
-          'TESSERA_UNAUTHENTICATED',
-          'a valid admin token is required (Authorization: Bearer …)',
-        );
-      }
-    });
+    installAdminAuth(app, { resolve: options.resolve, publicOrigin: new URL(options.issuer).origin });
 
     app.setErrorHandler((err: FastifyError | TesseraError, _req: FastifyRequest, reply: FastifyReply) => {
       if (err instanceof TesseraError)
@@ -112,13 +123,21 @@ export function adminApiPlugin(options: AdminApiOptions) {
       return reply.code(500).send({ error: 'TESSERA_INTERNAL', message: 'internal error' });
     });
 
-    app.get('/api/v1/servers', async () => ({ servers: (await options.registry.list()).map(view) }));
+    app.get('/api/v1/servers', async (req) => {
+      const p = principalOf(req);
+      const all = await options.registry.list();
+      if (allows(p.roles, 'read_catalog')) return { servers: all.map(view) };
+      return { servers: all.filter((s) => isGranted(s, p)).map(grantedView) };
+    });
 
     app.get('/api/v1/servers/:name', async (req) => {
       const { name } = req.params as { name: string };
+      const p = principalOf(req);
       const s = await options.registry.get(name);
-      if (!s) throw new TesseraError('TESSERA_NOT_FOUND', `server "${name}" does not exist`);
-      return view(s);
+      // A server not granted to someone who cannot read the catalog does not exist for them.
+      if (!s || (!allows(p.roles, 'read_catalog') && !isGranted(s, p)))
+        throw new TesseraError('TESSERA_NOT_FOUND', `server "${name}" does not exist`);
+      return allows(p.roles, 'read_catalog') ? view(s) : grantedView(s);
     });
 
     app.post('/api/v1/servers', async (req, reply) => {
@@ -171,8 +190,10 @@ export function adminApiPlugin(options: AdminApiOptions) {
       await keyring.retireOldKeys?.();
       return result;
     });
+    registerIdentityRoutes(app, options.users);
+    registerAuditRoutes(app, options.ds);
 
-    app.get('/api/v1/mesh/proxies', async () => ({ proxies: options.hub.status() }));
+    app.get('/api/v1/mesh/proxies', () => options.meshStatus());
 
     // The mesh token for a server's proxies, for operators who start proxies themselves.
     app.post('/api/v1/mesh/tokens', async (req) => {

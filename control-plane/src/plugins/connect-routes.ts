@@ -27,7 +27,7 @@ export function connectRoutesPlugin(options: { flow: OAuthFlow; publicUrl: strin
       return page(reply, 500, 'internal error\n');
     });
 
-    app.get('/oauth/client-metadata.json', async () => clientMetadata(options.publicUrl));
+    app.get('/api/v1/connect/client-metadata.json', async () => clientMetadata(options.publicUrl));
 
     app.get('/api/v1/connect/callback', async (req, reply) => {
       const query = new URLSearchParams(req.query as Record<string, string>);

@@ -9,7 +9,7 @@ import { timestampDate } from '@bufbuild/protobuf/wkt';
 import { Code, ConnectError, type ServiceImpl } from '@connectrpc/connect';
 import type { AuditEvent, AuditService, IngestRequest } from '@tessera/api/mesh/v1/audit';
 import type { DataSource } from 'typeorm';
-import { requireMeshToken, requireServer } from '../mesh/mesh-auth.ts';
+import { type MeshAuthenticator, requireServer } from '../mesh/mesh-auth.ts';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const OUTCOMES = new Set(['ok', 'error', 'denied', 'unauthenticated', 'invalid']);
@@ -34,12 +34,12 @@ function validate(req: IngestRequest): void {
 
 export function auditService(options: {
   ds: DataSource;
-  meshToken: string;
+  authenticate: MeshAuthenticator;
   log?: (msg: string, fields: Record<string, unknown>) => void;
 }): ServiceImpl<typeof AuditService> {
   return {
     async ingest(req, context) {
-      const identity = requireMeshToken(context.requestHeader.get('authorization'), options.meshToken);
+      const identity = await options.authenticate(context.requestHeader.get('authorization'));
       validate(req);
       // A proxy writes audit only for its own server; the whole batch is refused otherwise.
       for (const [i, e] of req.events.entries()) requireServer(identity, e.server, `events[${i}].server`);

@@ -1,6 +1,6 @@
 /**
  * CredentialService: hands a proxy the credential it must present to its upstream MCP server for
- * one user. A proxy may ask only for its own server's credentials (its mesh token names the server).
+ * one user. A proxy may ask only for its own server's credentials (its mesh identity names the server).
  *
  * @module
  */
@@ -11,17 +11,18 @@ import { type CredentialService, HeaderSchema } from '@tessera/api/mesh/v1/crede
 import { SERVER_NAME } from '../catalog/server-input.ts';
 import type { CredentialBroker } from '../credentials/credential-broker.ts';
 import { TesseraError } from '../errors.ts';
-import { requireMeshToken, requireServer } from '../mesh/mesh-auth.ts';
+import { type MeshAuthenticator, requireServer } from '../mesh/mesh-auth.ts';
 
 export function credentialService(options: {
   broker: CredentialBroker;
-  meshToken: string;
+  /** Who the calling proxy is (a bootstrap token, or a service-account token through TokenReview). */
+  authenticate: MeshAuthenticator;
   serverExists: (name: string) => Promise<boolean>;
   log?: (msg: string, fields: Record<string, unknown>) => void;
 }): ServiceImpl<typeof CredentialService> {
   return {
     async getCredential(req, context) {
-      const identity = requireMeshToken(context.requestHeader.get('authorization'), options.meshToken);
+      const identity = await options.authenticate(context.requestHeader.get('authorization'));
       if (!SERVER_NAME.test(req.server))
         throw new ConnectError('server must be a server name', Code.InvalidArgument);
       if (req.user.length > 320 || [...req.user].some((ch) => ch.charCodeAt(0) < 0x20))

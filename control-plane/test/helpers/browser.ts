@@ -24,6 +24,8 @@ export interface Page {
 export interface Browser {
   /** Every URL visited, in order. */
   history: URL[];
+  /** The Cookie header this browser would send to `url`. */
+  cookieHeader(url: URL | string): string;
   request(url: URL | string, init?: { method?: string; form?: Record<string, string> }): Promise<Page>;
   /** Follows redirects until `stop(url)` is true for a Location (returned, not visited) or a page answers. */
   follow(start: Page, stop: (location: URL) => boolean): Promise<{ page: Page; stoppedAt: URL | undefined }>;
@@ -65,12 +67,19 @@ export function createBrowser(): Browser {
   const history: URL[] = [];
   const browser: Browser = {
     history,
+    cookieHeader(target) {
+      const url = new URL(target);
+      return jar
+        .filter((c) => c.host === url.hostname && url.pathname.startsWith(c.path))
+        .map((c) => `${c.name}=${c.value}`)
+        .join('; ');
+    },
     async request(target, init = {}) {
       const url = new URL(target);
       history.push(url);
-      const cookies = jar.filter((c) => c.host === url.hostname && url.pathname.startsWith(c.path));
       const headers: Record<string, string> = {};
-      if (cookies.length) headers.cookie = cookies.map((c) => `${c.name}=${c.value}`).join('; ');
+      const cookie = browser.cookieHeader(url);
+      if (cookie) headers.cookie = cookie;
       let body: string | undefined;
       if (init.form) {
         headers['content-type'] = 'application/x-www-form-urlencoded';

@@ -46,3 +46,14 @@ export async function startReplica(
     },
   };
 }
+
+/** Registers an HTTP server (its URL unreachable: mesh tests need only its configuration). */
+export async function registerServer(cp: ControlPlane, name: string, resourceUri: string): Promise<void> {
+  const res = await cp.publicApp.inject({
+    method: 'POST',
+    url: '/api/v1/servers',
+    headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
+    payload: JSON.stringify({ name, kind: 'http', url: 'http://127.0.0.1:9/mcp', resourceUri }),
+  });
+  if (res.statusCode !== 201) throw new Error(`registering ${name}: ${res.statusCode} ${res.body}`);
+}

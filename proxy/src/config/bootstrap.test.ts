@@ -49,7 +49,16 @@ describe('readBootstrap: valid configurations', () => {
     assert.deepEqual(b.stdioArgs, []);
     assert.equal(b.stdioMaxSessions, 32);
     assert.equal(b.stdioIdleTimeoutMs, 900_000);
+    assert.equal(b.upstreamTransport, 'streamable-http');
+    assert.equal(b.sseMaxSessions, 32);
+    assert.equal(b.maxPendingRequests, 64);
+    assert.equal(b.statelessChannelsPerPrincipal, 4);
     assert.equal(b.controlPlaneUrl.href, 'http://127.0.0.1:15010/');
+    assert.deepEqual(
+      b.controlPlaneUrls.map((u) => u.href),
+      ['http://127.0.0.1:15010/'],
+    );
+    assert.equal(b.meshIdleTimeoutMs, 60_000);
     assert.equal(b.meshToken, 'mesh-secret');
     assert.equal(b.maxBodyBytes, 4 * 1024 * 1024);
     assert.equal(b.logLevel, 'info');
@@ -64,6 +73,41 @@ describe('readBootstrap: valid configurations', () => {
     assert.deepEqual(problems({ ...sidecar, TESSERA_PROXY_FILTER_ALLOW: 'http://x/' }), [
       'TESSERA_PROXY_FILTER_ALLOW: "http://x/" is neither a CIDR block, an IP address nor a host name',
     ]);
+  });
+
+  test('sidecar mode over the HTTP+SSE transport, with its limits', () => {
+    const b = readBootstrap(
+      {
+        ...sidecar,
+        TESSERA_PROXY_UPSTREAM_URL: 'http://127.0.0.1:3001/sse',
+        TESSERA_PROXY_UPSTREAM_TRANSPORT: 'sse',
+        TESSERA_PROXY_SSE_MAX_SESSIONS: '5',
+        TESSERA_PROXY_SSE_IDLE_TIMEOUT_MS: '60000',
+        TESSERA_PROXY_MAX_PENDING_REQUESTS: '8',
+        TESSERA_PROXY_STATELESS_CHANNELS_PER_PRINCIPAL: '2',
+      },
+      noFile,
+    );
+    assert.equal(b.upstreamTransport, 'sse');
+    assert.equal(b.sseMaxSessions, 5);
+    assert.equal(b.sseIdleTimeoutMs, 60_000);
+    assert.equal(b.maxPendingRequests, 8);
+    assert.equal(b.statelessChannelsPerPrincipal, 2);
+  });
+
+  test('an unknown transport, or sse outside sidecar mode, is refused', () => {
+    assert.throws(
+      () => readBootstrap({ ...sidecar, TESSERA_PROXY_UPSTREAM_TRANSPORT: 'websocket' }, noFile),
+      /TESSERA_PROXY_UPSTREAM_TRANSPORT: "websocket" must be streamable-http or sse/,
+    );
+    assert.throws(
+      () => readBootstrap({ ...stdio, TESSERA_PROXY_UPSTREAM_TRANSPORT: 'sse' }, noFile),
+      /sse is supported in sidecar mode only, not in stdio mode/,
+    );
+    assert.throws(
+      () => readBootstrap({ ...sidecar, TESSERA_PROXY_MAX_PENDING_REQUESTS: '0' }, noFile),
+      /TESSERA_PROXY_MAX_PENDING_REQUESTS: 0 is outside/,
+    );
   });
 
   test('stdio mode with defaults', () => {
@@ -187,6 +231,35 @@ describe('readBootstrap: invalid configurations', () => {
       'TESSERA_CONTROL_PLANE_URL: "ftp://cp" must be http or https',
       'TESSERA_PROXY_MAX_BODY_BYTES: "-1" is not a whole number',
     ]);
+  });
+
+  test('several control-plane addresses, in order; each must be a URL', () => {
+    const b = readBootstrap(
+      {
+        ...sidecar,
+        TESSERA_CONTROL_PLANE_URL: 'http://cp-0:15010, http://cp-1:15010',
+        TESSERA_MESH_IDLE_TIMEOUT_S: '5',
+      },
+      noFile,
+    );
+    assert.deepEqual(
+      b.controlPlaneUrls.map((u) => u.href),
+      ['http://cp-0:15010/', 'http://cp-1:15010/'],
+    );
+    assert.equal(b.controlPlaneUrl.href, 'http://cp-0:15010/');
+    assert.equal(b.meshIdleTimeoutMs, 5_000);
+    assert.deepEqual(problems({ ...sidecar, TESSERA_CONTROL_PLANE_URL: 'http://cp-0:1,nope' }), [
+      'TESSERA_CONTROL_PLANE_URL: "nope" is not a URL',
+    ]);
+    assert.deepEqual(problems({ ...sidecar, TESSERA_MESH_IDLE_TIMEOUT_S: '0' }), [
+      'TESSERA_MESH_IDLE_TIMEOUT_S: 0 is outside 1..3600',
+    ]);
+  });
+
+  test('a token file is remembered for re-reading; an inline token is not', () => {
+    const file = { ...sidecar, TESSERA_MESH_TOKEN: undefined, TESSERA_MESH_TOKEN_FILE: '/var/run/t' };
+    assert.equal(readBootstrap(file, () => 'tok\n').meshTokenFile, '/var/run/t');
+    assert.equal(readBootstrap({ ...file, TESSERA_MESH_TOKEN: 'x' }, () => 'tok').meshTokenFile, undefined);
   });
 
   test('an unknown mode', () => {

@@ -13,6 +13,9 @@ import { type EgressSettings, egressSettingsDoc, readEgressSettings } from './eg
 
 export type ProxyMode = 'sidecar' | 'stdio' | 'egress';
 
+/** How a sidecar reaches its MCP server: Streamable HTTP, or the deprecated HTTP+SSE transport (2024-11-05). */
+export type UpstreamTransport = 'streamable-http' | 'sse';
+
 export interface Bootstrap {
   mode: ProxyMode;
   /** The logical MCP server this proxy fronts. */
@@ -22,6 +25,14 @@ export interface Bootstrap {
   listenPort: number;
   /** Sidecar mode: the MCP server's Streamable HTTP endpoint, normally on localhost; egress: the remote https one. */
   upstreamUrl: URL | undefined;
+  /** Sidecar mode: the transport the MCP server speaks at `upstreamUrl` (for `sse`, its SSE URL). */
+  upstreamTransport: UpstreamTransport;
+  sseMaxSessions: number;
+  sseIdleTimeoutMs: number;
+  /** stdio and sse: requests of one session or warm channel waiting for an answer at once. */
+  maxPendingRequests: number;
+  /** stdio and sse: warm channels one principal's stateless requests may use. */
+  statelessChannelsPerPrincipal: number;
   /** stdio mode: the command and its arguments, spawned without a shell. */
   stdioCommand: string | undefined;
   stdioArgs: string[];
@@ -33,8 +44,16 @@ export interface Bootstrap {
   replicas: number;
   /** Exceptions to the SSRF guard for filter webhooks (every mode). */
   filterAllow: AllowList;
+  /** The first control-plane address. */
   controlPlaneUrl: URL;
+  /** Every control-plane address, in order of preference; the proxy fails over along this list. */
+  controlPlaneUrls: URL[];
+  /** The mesh token as read at start. */
   meshToken: string;
+  /** Where the token lives when it comes from a file; re-read as it rotates (projected service-account tokens). */
+  meshTokenFile: string | undefined;
+  /** A stream that delivers nothing, not even a heartbeat, for this long is abandoned. */
+  meshIdleTimeoutMs: number;
   maxBodyBytes: number;
   /** Browser origins allowed on the MCP endpoint besides loopback and the resource URI's origin. */
   allowedOrigins: string[];
@@ -49,18 +68,30 @@ export interface Bootstrap {
 /** A setting of the proxy, as documented in the README. */
 export const settings = {
   TESSERA_PROXY_MODE:
-    'sidecar (forward to an HTTP MCP server), stdio (spawn one child per session) or egress (a remote https MCP server)',
+    'sidecar (forward to an HTTP MCP server), stdio (spawn children: one per session, warm ones for stateless requests) or egress (a remote https MCP server)',
   TESSERA_PROXY_SERVER: 'the logical server name this proxy fronts (required)',
   TESSERA_PROXY_NODE_ID: 'stable identity of this proxy instance (default: <hostname>-<pid>)',
   TESSERA_PROXY_LISTEN: 'host:port of the MCP listener (default 127.0.0.1:15001)',
   TESSERA_PROXY_UPSTREAM_URL: 'sidecar mode: the MCP server URL, e.g. http://127.0.0.1:8080/mcp',
+  TESSERA_PROXY_UPSTREAM_TRANSPORT:
+    'sidecar mode: streamable-http (default) or sse (the deprecated HTTP+SSE transport; the URL is the SSE URL)',
+  TESSERA_PROXY_SSE_MAX_SESSIONS: 'sse transport: most concurrent upstream SSE connections (default 32)',
+  TESSERA_PROXY_SSE_IDLE_TIMEOUT_MS: 'sse transport: idle session lifetime (default 900000)',
+  TESSERA_PROXY_MAX_PENDING_REQUESTS:
+    'stdio and sse: most requests of one session or warm channel awaiting an answer (default 64)',
+  TESSERA_PROXY_STATELESS_CHANNELS_PER_PRINCIPAL:
+    'stdio and sse: most warm channels serving one principal’s 2026-07-28 requests (default 4)',
   TESSERA_PROXY_STDIO_COMMAND: 'stdio mode: the executable to spawn',
   TESSERA_PROXY_STDIO_ARGS: 'stdio mode: its arguments as a JSON array of strings (default [])',
   TESSERA_PROXY_STDIO_MAX_SESSIONS: 'stdio mode: most concurrent sessions (children) (default 32)',
   TESSERA_PROXY_STDIO_IDLE_TIMEOUT_MS: 'stdio mode: idle session lifetime (default 900000)',
-  TESSERA_CONTROL_PLANE_URL: 'the control plane mesh endpoint (default http://127.0.0.1:15010)',
+  TESSERA_CONTROL_PLANE_URL:
+    'the control plane mesh endpoint, or several separated by commas to fail over (default http://127.0.0.1:15010)',
   TESSERA_MESH_TOKEN: 'bootstrap token for the mesh stream (or TESSERA_MESH_TOKEN_FILE)',
-  TESSERA_MESH_TOKEN_FILE: 'file holding the mesh token',
+  TESSERA_MESH_TOKEN_FILE:
+    'file holding the mesh token or a projected service-account token; re-read as it rotates',
+  TESSERA_MESH_IDLE_TIMEOUT_S:
+    'a mesh stream silent this long (no config, no heartbeat) is abandoned and reopened (default 60)',
   TESSERA_PROXY_MAX_BODY_BYTES: 'largest accepted request body (default 4194304)',
   TESSERA_PROXY_ALLOWED_ORIGINS:
     'comma-separated browser origins allowed besides loopback and the resource URI origin (default none)',
@@ -110,6 +141,17 @@ function url(env: Env, name: string, fallback: string | undefined, p: Problems):
   }
 }
 
+/** A comma-separated list of URLs; every entry must be one. */
+function urlList(env: Env, name: string, fallback: string, p: Problems): URL[] {
+  const raw = env[name] || fallback;
+  const urls: URL[] = [];
+  for (const item of raw.split(',')) {
+    const u = url({ [name]: item.trim() }, name, undefined, p);
+    if (u) urls.push(u);
+  }
+  return urls;
+}
+
 /** Parses `host:port`; IPv6 hosts are written in brackets. */
 export function parseListen(raw: string): { host: string; port: number } | undefined {
   const m = /^(\[[0-9a-fA-F:.]+\]|[^:[\]]+):(\d{1,5})$/.exec(raw);
@@ -155,6 +197,11 @@ export function readBootstrap(env: Env, readFile: (path: string) => string): Boo
       : undefined;
   const filterAllow = parseAllowList((env.TESSERA_PROXY_FILTER_ALLOW ?? '').split(','), FILTER_ALLOW);
   for (const problem of filterAllow.problems) p.add('TESSERA_PROXY_FILTER_ALLOW', problem);
+  const upstreamTransport = (env.TESSERA_PROXY_UPSTREAM_TRANSPORT || 'streamable-http') as UpstreamTransport;
+  if (upstreamTransport !== 'streamable-http' && upstreamTransport !== 'sse')
+    p.add('TESSERA_PROXY_UPSTREAM_TRANSPORT', `"${upstreamTransport}" must be streamable-http or sse`);
+  else if (upstreamTransport === 'sse' && mode !== 'sidecar')
+    p.add('TESSERA_PROXY_UPSTREAM_TRANSPORT', `sse is supported in sidecar mode only, not in ${mode} mode`);
   const stdioCommand = env.TESSERA_PROXY_STDIO_COMMAND || undefined;
   if (mode === 'stdio' && !stdioCommand) p.add('TESSERA_PROXY_STDIO_COMMAND', 'is required in stdio mode');
   let stdioArgs: string[] = [];
@@ -203,6 +250,18 @@ export function readBootstrap(env: Env, readFile: (path: string) => string): Boo
     listenHost: listen?.host ?? '127.0.0.1',
     listenPort: listen?.port ?? 15001,
     upstreamUrl,
+    upstreamTransport,
+    sseMaxSessions: integer(env, 'TESSERA_PROXY_SSE_MAX_SESSIONS', 32, 1, 10_000, p),
+    sseIdleTimeoutMs: integer(env, 'TESSERA_PROXY_SSE_IDLE_TIMEOUT_MS', 900_000, 1_000, 86_400_000, p),
+    maxPendingRequests: integer(env, 'TESSERA_PROXY_MAX_PENDING_REQUESTS', 64, 1, 100_000, p),
+    statelessChannelsPerPrincipal: integer(
+      env,
+      'TESSERA_PROXY_STATELESS_CHANNELS_PER_PRINCIPAL',
+      4,
+      1,
+      1_000,
+      p,
+    ),
     stdioCommand,
     stdioArgs,
     stdioMaxSessions: integer(env, 'TESSERA_PROXY_STDIO_MAX_SESSIONS', 32, 1, 10_000, p),
@@ -210,9 +269,11 @@ export function readBootstrap(env: Env, readFile: (path: string) => string): Boo
     egress,
     filterAllow: filterAllow.allow,
     replicas: integer(env, 'TESSERA_PROXY_REPLICAS', 1, 1, 1000, p),
-    controlPlaneUrl:
-      url(env, 'TESSERA_CONTROL_PLANE_URL', 'http://127.0.0.1:15010', p) ?? new URL('http://invalid'),
+    controlPlaneUrl: new URL('http://invalid'),
+    controlPlaneUrls: urlList(env, 'TESSERA_CONTROL_PLANE_URL', 'http://127.0.0.1:15010', p),
     meshToken,
+    meshTokenFile: env.TESSERA_MESH_TOKEN ? undefined : env.TESSERA_MESH_TOKEN_FILE || undefined,
+    meshIdleTimeoutMs: integer(env, 'TESSERA_MESH_IDLE_TIMEOUT_S', 60, 1, 3_600, p) * 1000,
     maxBodyBytes: integer(env, 'TESSERA_PROXY_MAX_BODY_BYTES', 4 * 1024 * 1024, 1024, 1024 * 1024 * 1024, p),
     allowedOrigins,
     snapshotDir: env.TESSERA_PROXY_SNAPSHOT_DIR || join(tmpdir(), 'tessera-proxy', nodeId, 'snapshot'),
@@ -228,6 +289,7 @@ export function readBootstrap(env: Env, readFile: (path: string) => string): Boo
     ),
     logLevel,
   };
+  config.controlPlaneUrl = config.controlPlaneUrls[0] ?? config.controlPlaneUrl;
   if (p.list.length > 0) throw new TypeError(`invalid proxy configuration:\n  ${p.list.join('\n  ')}`);
   return config;
 }

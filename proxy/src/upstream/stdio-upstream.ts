@@ -1,23 +1,15 @@
 /**
- * The stdio upstream: fronts an MCP server that speaks newline-delimited JSON-RPC on stdin/stdout,
- * offering it to clients over MCP Streamable HTTP with sessions (protocol revision 2025-11-25).
- *
- * Every session gets its own child process, because a stdio server holds exactly one client's
- * state (capabilities, subscriptions, roots). The session id is random, is bound to the principal
- * that initialized it, and an id that is unknown, ended or someone else's gets the same 404.
+ * The stdio upstream: fronts an MCP server that speaks newline-delimited JSON-RPC on stdin/stdout.
+ * A child process per legacy session, and warm children for stateless requests (see `channel-upstream.ts`).
  *
  * @module
  */
-import { randomUUID } from 'node:crypto';
-import type { ServerResponse } from 'node:http';
-import type { JsonRpcId } from '../server/jsonrpc.ts';
-import { type StdioLog, type StdioSpawn, spawnStdioChild } from './stdio-child.ts';
-import { CLIENT_CLOSED_STATUS, replyEmpty, replyError, UNKNOWN_SESSION } from './stdio-reply.ts';
-import { createStdioSession, type StdioSession } from './stdio-session.ts';
-import { acceptsEventStream } from './stdio-sse.ts';
-import type { Exchange, ForwardResult, Upstream } from './upstream.ts';
+import { type ChannelLimits, createChannelUpstream, positive } from './channel-upstream.ts';
+import { stdioChannels } from './stdio-channel.ts';
+import type { StdioLog, StdioSpawn } from './stdio-child.ts';
+import type { Upstream } from './upstream.ts';
 
-export interface StdioUpstreamOptions {
+export interface StdioUpstreamOptions extends ChannelLimits {
   /** The MCP server's executable, run without a shell. */
   command: string;
   /** Its arguments, from configuration only. */
@@ -27,40 +19,22 @@ export interface StdioUpstreamOptions {
   /** Names copied from the proxy's environment. Default `DEFAULT_INHERITED_ENV` (PATH, HOME, …). */
   inheritEnv?: readonly string[];
   cwd?: string;
-  /** Concurrent sessions, hence child processes (one still shutting down counts). Default 32. */
-  maxSessions?: number;
-  /** A session with no open exchange for this long is closed. Default 15 minutes. */
-  idleTimeoutMs?: number;
-  /** A request the server has not answered in this time gets a TESSERA_UPSTREAM_TIMEOUT error. Default 60 s. */
-  requestTimeoutMs?: number;
   /** Graceful shutdown: wait after closing stdin before SIGTERM. Default 2000 ms. */
   closeTimeoutMs?: number;
   /** Graceful shutdown: wait after SIGTERM before SIGKILL. Default 2000 ms. */
   killTimeoutMs?: number;
   /** The longest stdout line accepted from the server. Default 16 MiB. */
   maxLineBytes?: number;
-  /** Keep-alive comment interval on SSE streams. Default 15 s. */
-  pingIntervalMs?: number;
   /** Default: discard. */
   log?: StdioLog;
+  /** What the proxy calls itself to the server on warm stateless channels. */
+  clientInfo?: { name: string; version: string };
   /** Test seam: replaces `child_process.spawn`. */
   spawn?: StdioSpawn;
 }
 
-function positive(name: string, value: number | undefined, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (!Number.isFinite(value) || value <= 0) {
-    throw new TypeError(`Invalid "${name}" option: expected a positive number, got ${String(value)}`);
-  }
-  return value;
-}
-
-function requestIdOf(exchange: Exchange): JsonRpcId | undefined {
-  return exchange.message?.kind === 'request' ? exchange.message.id : undefined;
-}
-
 /**
- * Creates the stdio upstream. No process starts until a client initializes a session.
+ * Creates the stdio upstream. No process starts until a client needs one.
  *
  * @throws TypeError when `command` is empty or `args` is not an array of strings, or a limit is not positive.
  * @example
@@ -74,12 +48,8 @@ export function createStdioUpstream(options: StdioUpstreamOptions): Upstream {
   if (!Array.isArray(options.args) || options.args.some((a) => typeof a !== 'string')) {
     throw new TypeError('Invalid "args" option: expected an array of strings');
   }
-  const maxSessions = positive('maxSessions', options.maxSessions, 32);
-  const idleTimeoutMs = positive('idleTimeoutMs', options.idleTimeoutMs, 15 * 60_000);
-  const requestTimeoutMs = positive('requestTimeoutMs', options.requestTimeoutMs, 60_000);
-  const pingIntervalMs = positive('pingIntervalMs', options.pingIntervalMs, 15_000);
   const log: StdioLog = options.log ?? (() => {});
-  const childOptions = {
+  const open = stdioChannels({
     command: options.command,
     args: [...options.args],
     env: options.env,
@@ -90,166 +60,7 @@ export function createStdioUpstream(options: StdioUpstreamOptions): Upstream {
     killTimeoutMs: positive('killTimeoutMs', options.killTimeoutMs, 2000),
     spawn: options.spawn,
     log,
-  };
-  const sessions = new Map<string, StdioSession>();
-  // Sessions whose child still runs, including ended ones still shutting down: close() waits for them all.
-  const live = new Set<StdioSession>();
-  let closing: Promise<void> | undefined;
-
-  // Unknown, ended, not yet established and someone else's all look the same to the caller.
-  const lookup = (exchange: Exchange): StdioSession | undefined => {
-    const session = exchange.sessionId === undefined ? undefined : sessions.get(exchange.sessionId);
-    if (!session || session.ended || !session.established || session.principal !== exchange.principal) {
-      return undefined;
-    }
-    return session;
-  };
-  const notFound = (res: ServerResponse, exchange: Exchange) =>
-    replyError(res, 'TESSERA_SESSION_NOT_FOUND', requestIdOf(exchange), UNKNOWN_SESSION, undefined);
-  const sessionRequired = (res: ServerResponse, exchange: Exchange) =>
-    replyError(
-      res,
-      'TESSERA_SESSION_REQUIRED',
-      requestIdOf(exchange),
-      'an Mcp-Session-Id header is required; initialize first',
-      undefined,
-    );
-
-  const post = async (exchange: Exchange, res: ServerResponse): Promise<ForwardResult> => {
-    const message = exchange.message;
-    let value: unknown;
-    try {
-      // Re-serialised from the parsed body rather than passed through: the raw body may span lines, and
-      // the child must read exactly what policy judged (JSON.parse keeps the last of duplicate keys).
-      value = exchange.body === undefined ? undefined : JSON.parse(exchange.body.toString('utf8'));
-    } catch {
-      value = undefined;
-    }
-    if (message === undefined || typeof value !== 'object' || value === null) {
-      return replyError(
-        res,
-        'TESSERA_BAD_REQUEST',
-        undefined,
-        'a POST must carry one JSON-RPC message',
-        exchange.sessionId,
-      );
-    }
-    if (exchange.sessionId === undefined) {
-      if (message.kind !== 'request' || message.method !== 'initialize')
-        return sessionRequired(res, exchange);
-      // Counted by running processes, so a client cycling initialize and DELETE cannot outrun shutdowns.
-      if (live.size >= maxSessions) {
-        const text = `the MCP server already runs the maximum of ${maxSessions} sessions`;
-        return replyError(res, 'TESSERA_TOO_MANY_SESSIONS', message.id, text, undefined);
-      }
-      const session = createStdioSession({
-        id: randomUUID(),
-        principal: exchange.principal,
-        requestTimeoutMs,
-        idleTimeoutMs,
-        pingIntervalMs,
-        log,
-        spawn: (handlers) => spawnStdioChild({ ...childOptions, ...handlers }),
-        onEnd: (ended) => {
-          if (sessions.get(ended.id) === ended) sessions.delete(ended.id);
-        },
-      });
-      // Registered before the answer so the slot counts, yet unusable until established.
-      sessions.set(session.id, session);
-      live.add(session);
-      void session.exit.then(() => live.delete(session));
-      const result = await session.request(exchange, res, value, message, true);
-      if (session.established)
-        log('info', 'session established', { session: session.id, principal: session.principal });
-      else void session.close('initialize failed');
-      return result;
-    }
-    const session = lookup(exchange);
-    if (!session) return notFound(res, exchange);
-    if (message.kind === 'request') return session.request(exchange, res, value, message, false);
-    return session.deliver(res, value);
-  };
-
-  const get = (exchange: Exchange, res: ServerResponse): Promise<ForwardResult> | ForwardResult => {
-    if (!acceptsEventStream(exchange.headers.accept)) {
-      const text = 'a GET must accept text/event-stream';
-      return replyError(res, 'TESSERA_NOT_ACCEPTABLE', undefined, text, exchange.sessionId);
-    }
-    if (exchange.sessionId === undefined) return sessionRequired(res, exchange);
-    const session = lookup(exchange);
-    return session ? session.openStream(exchange, res) : notFound(res, exchange);
-  };
-
-  const del = (exchange: Exchange, res: ServerResponse): ForwardResult => {
-    if (exchange.sessionId === undefined) return sessionRequired(res, exchange);
-    const session = lookup(exchange);
-    if (!session) return notFound(res, exchange);
-    // The answer does not wait for the child: the session is already gone for every caller.
-    void session.close('deleted by the client');
-    replyEmpty(res, 204);
-    return { status: 204, errorCode: 0, responseBytes: 0, sessionId: session.id, reason: '' };
-  };
-
-  return {
-    async forward(exchange, res) {
-      try {
-        if (closing) {
-          return replyError(
-            res,
-            'TESSERA_NOT_READY',
-            requestIdOf(exchange),
-            'the proxy is shutting down',
-            exchange.sessionId,
-          );
-        }
-        if (exchange.signal.aborted) {
-          const reason = 'client disconnected';
-          return {
-            status: CLIENT_CLOSED_STATUS,
-            errorCode: 0,
-            responseBytes: 0,
-            sessionId: exchange.sessionId,
-            reason,
-          };
-        }
-        switch (exchange.httpMethod) {
-          case 'POST':
-            return await post(exchange, res);
-          case 'GET':
-            return await get(exchange, res);
-          case 'DELETE':
-            return del(exchange, res);
-          default: {
-            const text = `HTTP method ${String(exchange.httpMethod)} is not supported on the MCP endpoint`;
-            return replyError(res, 'TESSERA_METHOD_NOT_ALLOWED', undefined, text, exchange.sessionId);
-          }
-        }
-      } catch (err) {
-        // A bug here must not leave the client hanging nor reject into the server.
-        log('error', 'stdio upstream failed to forward an exchange', { error: String(err) });
-        if (!res.headersSent) {
-          return replyError(
-            res,
-            'TESSERA_UPSTREAM_UNAVAILABLE',
-            requestIdOf(exchange),
-            'the MCP server could not be reached',
-            exchange.sessionId,
-          );
-        }
-        res.destroy();
-        return {
-          status: res.statusCode,
-          errorCode: 0,
-          responseBytes: 0,
-          sessionId: exchange.sessionId,
-          reason: 'internal error',
-        };
-      }
-    },
-
-    close() {
-      closing ??= Promise.all([...live].map((s) => s.close('proxy closing'))).then(() => {});
-      return closing;
-    },
-  };
+  });
+  const clientInfo = options.clientInfo ?? { name: 'tessera-proxy', version: '0' };
+  return createChannelUpstream({ ...options, kind: 'stdio', open, log, clientInfo });
 }

@@ -1,7 +1,9 @@
 /**
  * The proxy's end of the mesh discovery stream. Subscribes to every resource type, validates each
  * response whole, applies it to the store and ACKs, or NACKs and keeps the previous configuration.
- * Reconnects with backoff, telling the control plane which versions it already holds.
+ * Reconnects with backoff, telling the control plane which versions it already holds; each new
+ * attempt goes to the next control-plane address. A stream that delivers nothing, not even a
+ * heartbeat, for `idleTimeoutMs` is abandoned as dead.
  *
  * @module
  */
@@ -11,13 +13,14 @@ import {
   type DiscoveryRequest,
   DiscoveryRequestSchema,
   type DiscoveryResponse,
+  HeartbeatSchema,
   MeshDiscoveryService,
   type Node,
   NodeSchema,
   StatusSchema,
 } from '@tessera/api/mesh/v1/discovery';
 import type { ResourceKind } from '../ir/proxy-config.ts';
-import { translateResponse, typeUrls } from '../ir/translate.ts';
+import { translateResponse, typeUrlOf, typeUrls } from '../ir/translate.ts';
 import type { ConfigStore } from '../store/config-store.ts';
 import type { Log } from '../telemetry/log.ts';
 import { createAsyncQueue } from './async-queue.ts';
@@ -30,7 +33,13 @@ export interface DiscoveryClientOptions {
   log: Log;
   /** Called with every response that was validated and applied (to persist it). */
   onApplied?: (response: DiscoveryResponse) => void;
+  /** Called when a stream ends, before the next attempt: move to another control-plane address. */
+  failover?: () => void;
+  /** A stream silent this long is abandoned (the control plane sends heartbeats on quiet streams). */
+  idleTimeoutMs?: number;
 }
+
+const HEARTBEAT = typeUrlOf(HeartbeatSchema);
 
 export interface DiscoveryClient {
   /** Connects and keeps reconnecting until closed. */
@@ -71,8 +80,31 @@ export function createDiscoveryClient(options: DiscoveryClientOptions): Discover
         }),
       );
     });
+    // The watchdog aborts a stream on which nothing arrives; the caller's signal still ends it too.
+    const stream = new AbortController();
+    signal.addEventListener('abort', () => stream.abort(signal.reason), { once: true });
+    let watchdog: NodeJS.Timeout | undefined;
+    const idleMs = options.idleTimeoutMs;
+    const feed = () => {
+      if (!idleMs) return;
+      clearTimeout(watchdog);
+      watchdog = setTimeout(
+        () =>
+          stream.abort(
+            new ConnectError(
+              `no message for ${idleMs} ms; the stream is presumed dead`,
+              Code.DeadlineExceeded,
+            ),
+          ),
+        idleMs,
+      );
+      watchdog.unref();
+    };
+    feed();
     try {
-      for await (const response of client.streamResources(requests, { signal })) {
+      for await (const response of client.streamResources(requests, { signal: stream.signal })) {
+        feed();
+        if (response.typeUrl === HEARTBEAT) continue; // proof of life, never ACKed
         if (!isConnected) {
           isConnected = true;
           backoff.reset();
@@ -111,7 +143,13 @@ export function createDiscoveryClient(options: DiscoveryClientOptions): Discover
           );
         }
       }
+    } catch (err) {
+      // An abort by the watchdog surfaces as a cancellation; report why instead.
+      if (stream.signal.aborted && !signal.aborted && stream.signal.reason instanceof ConnectError)
+        throw stream.signal.reason;
+      throw err;
     } finally {
+      clearTimeout(watchdog);
       requests.end();
     }
   }
@@ -129,6 +167,7 @@ export function createDiscoveryClient(options: DiscoveryClientOptions): Discover
       .finally(() => {
         isConnected = false;
         if (closed) return;
+        options.failover?.();
         const delay = backoff.next();
         timer = setTimeout(connect, delay);
         timer.unref();

@@ -1,22 +1,76 @@
 /**
- * The one HTTP/2 Connect transport a proxy uses toward the control plane, for discovery and audit,
- * authenticated with the proxy's mesh token.
+ * The HTTP/2 Connect transport a proxy uses toward the control plane, for discovery and audit,
+ * authenticated with the proxy's mesh token. It knows every control-plane address it was given and
+ * uses one at a time; `failover()` moves to the next (the discovery client calls it when a stream is
+ * lost, so discovery and audit follow together). A token read from a file is re-read at most every
+ * few seconds, so a rotated projected service-account token is picked up without a restart.
  *
  * @module
  */
+import { readFileSync } from 'node:fs';
 import type { Interceptor, Transport } from '@connectrpc/connect';
 import { createConnectTransport } from '@connectrpc/connect-node';
 
-export function createMeshTransport(options: { controlPlaneUrl: URL; meshToken: string }): Transport {
+export interface MeshTransport extends Transport {
+  /** Moves to the next control-plane address (wrapping around). */
+  failover(): void;
+  /** The address in use. */
+  current(): URL;
+}
+
+export interface MeshTransportOptions {
+  controlPlaneUrl: URL;
+  /** Every address in order of preference; default: `[controlPlaneUrl]`. */
+  controlPlaneUrls?: URL[];
+  meshToken: string;
+  /** When set, the token is re-read from this file as it rotates (falling back to the last good one). */
+  meshTokenFile?: string | undefined;
+  /** How long a token read from the file is reused. */
+  tokenRereadMs?: number;
+}
+
+function tokenSource(options: MeshTransportOptions): () => string {
+  const file = options.meshTokenFile;
+  if (!file) return () => options.meshToken;
+  const rereadMs = options.tokenRereadMs ?? 5_000;
+  let token = options.meshToken;
+  let readAt = performance.now();
+  return () => {
+    if (performance.now() - readAt >= rereadMs) {
+      readAt = performance.now();
+      try {
+        token = readFileSync(file, 'utf8').trim() || token;
+      } catch {
+        // Mid-rotation or briefly missing: keep the last token; the next read tries again.
+      }
+    }
+    return token;
+  };
+}
+
+export function createMeshTransport(options: MeshTransportOptions): MeshTransport {
+  const token = tokenSource(options);
   const auth: Interceptor = (next) => (req) => {
-    req.header.set('authorization', `Bearer ${options.meshToken}`);
+    req.header.set('authorization', `Bearer ${token()}`);
     return next(req);
   };
-  return createConnectTransport({
-    baseUrl: options.controlPlaneUrl.toString(),
-    httpVersion: '2',
-    interceptors: [auth],
-    // HTTP/2 pings keep idle streams alive through intermediaries and detect dead peers.
-    pingIntervalMs: 15_000,
-  });
+  const urls = options.controlPlaneUrls?.length ? options.controlPlaneUrls : [options.controlPlaneUrl];
+  const transports = urls.map((u) =>
+    createConnectTransport({
+      baseUrl: u.toString(),
+      httpVersion: '2',
+      interceptors: [auth],
+      // HTTP/2 pings keep idle streams alive through intermediaries and detect dead peers.
+      pingIntervalMs: 15_000,
+    }),
+  );
+  let index = 0;
+  return {
+    unary: (...args) => transports[index]!.unary(...args),
+    stream: (...args) => transports[index]!.stream(...args),
+    failover() {
+      index = (index + 1) % transports.length;
+    },
+    current: () => urls[index]!,
+  };
 }

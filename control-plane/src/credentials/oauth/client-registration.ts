@@ -25,7 +25,8 @@ export function clientMetadata(publicUrl: string) {
   };
 }
 
-export const clientMetadataDocumentUrl = (publicUrl: string) => `${publicUrl}/oauth/client-metadata.json`;
+export const clientMetadataDocumentUrl = (publicUrl: string) =>
+  `${publicUrl}/api/v1/connect/client-metadata.json`;
 export const redirectUri = (publicUrl: string) => `${publicUrl}/api/v1/connect/callback`;
 
 const AUTH_METHODS = ['client_secret_basic', 'client_secret_post', 'none'] as const;

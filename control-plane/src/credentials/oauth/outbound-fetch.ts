@@ -84,6 +84,7 @@ export function createOutboundFetch(options: {
     throw refused(`"${raw}" must be an https URL`);
   }
 
+  let closing: Promise<void> | undefined;
   return {
     async send(raw, init = {}) {
       const url = checkUrl(raw);
@@ -130,6 +131,7 @@ export function createOutboundFetch(options: {
         throw refused(`cannot fetch ${url.origin}${url.pathname}: ${(err as Error).message}`, err);
       }
     },
-    close: () => agent.close(),
+    // Idempotent: a control plane torn down after a failed start closes everything it got to open.
+    close: () => (closing ??= agent.close()),
   };
 }

@@ -187,6 +187,25 @@ export declare type Resource = Message<"tessera.mesh.v1.Resource"> & {
 export declare const ResourceSchema: GenMessage<Resource>;
 
 /**
+ * Heartbeat names the DiscoveryResponse a control plane sends on a quiet stream:
+ * type_url "type.googleapis.com/tessera.mesh.v1.Heartbeat", no resources, an empty nonce.
+ * It is never ACKed. It proves the control plane's stream handling is alive end to end, which an
+ * HTTP/2 PING (answered by the transport, or by an intermediary) does not: a proxy that hears nothing,
+ * not even a heartbeat, for several intervals abandons the stream and reconnects, to another replica
+ * when it knows several.
+ *
+ * @generated from message tessera.mesh.v1.Heartbeat
+ */
+export declare type Heartbeat = Message<"tessera.mesh.v1.Heartbeat"> & {
+};
+
+/**
+ * Describes the message tessera.mesh.v1.Heartbeat.
+ * Use `create(HeartbeatSchema)` to create a new message.
+ */
+export declare const HeartbeatSchema: GenMessage<Heartbeat>;
+
+/**
  * DiscoveryResponse carries the complete set of resources of one type for this proxy.
  *
  * @generated from message tessera.mesh.v1.DiscoveryResponse

@@ -8,8 +8,8 @@
  */
 import type { MigrationInterface, QueryRunner } from 'typeorm';
 
-export class FilterSecrets1764330000000 implements MigrationInterface {
-  name = 'FilterSecrets1764330000000';
+export class FilterSecrets1764340000000 implements MigrationInterface {
+  name = 'FilterSecrets1764340000000';
 
   async up(q: QueryRunner): Promise<void> {
     await q.query(`

@@ -1,9 +1,9 @@
 /**
- * One MCP session of the stdio upstream: a dedicated child process, the client requests waiting for
- * its answers (matched by JSON-RPC id), and at most one standalone GET stream for what the server
- * sends on its own.
+ * One legacy MCP session over a dedicated message channel (a stdio child, an HTTP+SSE connection): the
+ * client requests waiting for their answers (matched by JSON-RPC id), and at most one standalone GET
+ * stream for what the server sends on its own. One client per channel, so ids need no rewriting.
  *
- * Routing of what the child writes, in order:
+ * Routing of what the server sends, in order:
  * 1. a response goes to the pending request with its id, or is dropped (the request was cancelled);
  * 2. `notifications/progress` whose token belongs to a pending request that may stream goes to that
  *    request's SSE response;
@@ -14,12 +14,13 @@
 import type { ServerResponse } from 'node:http';
 import { TesseraError, type TesseraErrorCode } from '../errors.ts';
 import { errorBody, type JsonRpcId, type JsonRpcRequest } from '../server/jsonrpc.ts';
-import type { StdioChild, StdioChildExit, StdioChildOptions, StdioLog } from './stdio-child.ts';
+import type { ChannelEnd, ChannelHandlers, MessageChannel } from './message-channel.ts';
+import type { StdioLog } from './stdio-child.ts';
 import { CLIENT_CLOSED_STATUS, replyEmpty, replyError, replyJson, UNKNOWN_SESSION } from './stdio-reply.ts';
 import { acceptsEventStream, openSseStream, type SseStream } from './stdio-sse.ts';
 import type { Exchange, ForwardResult } from './upstream.ts';
 
-export interface StdioSessionOptions {
+export interface ChannelSessionOptions {
   id: string;
   /** The principal that initialized the session; only it may use the session. */
   principal: string;
@@ -27,37 +28,58 @@ export interface StdioSessionOptions {
   idleTimeoutMs: number;
   pingIntervalMs: number;
   log: StdioLog;
-  /** Starts the session's child with the session's handlers. */
-  spawn: (handlers: Pick<StdioChildOptions, 'onMessage' | 'onExit'>) => StdioChild;
-  /** Called once, when the session stops taking new work: closed, idle, or its child exited. */
-  onEnd: (session: StdioSession) => void;
+  /** Opens the session's channel with the session's handlers. */
+  open: (handlers: ChannelHandlers) => MessageChannel;
+  /** Most requests of the session waiting for an answer at once. */
+  maxPending: number;
+  /** Called once, when the session stops taking new work: closed, idle, or its channel ended. */
+  onEnd: (session: ChannelSession) => void;
 }
 
-/** A session and its child process. */
-export interface StdioSession {
+/** A session and its channel. */
+export interface ChannelSession {
   readonly id: string;
   readonly principal: string;
   /** True once the initialize request got a successful answer. */
   readonly established: boolean;
   /** True once the session takes no new work. */
   readonly ended: boolean;
-  /** Resolves once the session's child has exited; a session may end before that. */
+  /** Resolves once the session's channel has ended; a session may end before that. */
   readonly exit: Promise<void>;
-  /** Forwards a client request and answers with the child's response. `initialize` sets the session id. */
+  /** Forwards a client request and answers with the server's response. `initialize` sets the session id. */
   request(
     exchange: Exchange,
     res: ServerResponse,
     value: unknown,
     message: JsonRpcRequest,
     initialize: boolean,
+    outward?: Outward,
   ): Promise<ForwardResult>;
+  /**
+   * The proxy's own `initialize` and `notifications/initialized`, for a channel no client initializes
+   * (warm stateless channels). Resolves with the server's initialize result.
+   *
+   * @throws TesseraError when the server refuses, fails or does not answer in time.
+   */
+  handshake(params: Record<string, unknown>): Promise<Record<string, unknown>>;
   /** Forwards a client notification or response and answers 202. */
   deliver(res: ServerResponse, value: unknown): ForwardResult;
   /** Serves the standalone GET stream until the client leaves or the session ends. */
   openStream(exchange: Exchange, res: ServerResponse): Promise<ForwardResult>;
-  /** Ends the session and shuts its child down gracefully; resolves once the child has exited. */
+  /** Ends the session and closes its channel gracefully; resolves once the channel has ended. */
   close(why: string): Promise<void>;
 }
+
+/** How a request whose id (and progress token) the caller rewrote is shown to its client. */
+export interface Outward {
+  /** The id the client sent. */
+  id: JsonRpcId;
+  /** Turns a line from the server (the response, a progress notification) back into the client's terms. */
+  restore(line: string): string;
+}
+
+/** The id of the proxy's own initialize request on a warm channel. */
+const HANDSHAKE_ID = 'tessera-initialize';
 
 interface Pending {
   /** Set only when the request may be answered as SSE and carries a progress token. */
@@ -67,7 +89,8 @@ interface Pending {
   fail(code: TesseraErrorCode, message: string): void;
 }
 
-function progressTokenOf(params: Record<string, unknown> | undefined): string | number | undefined {
+/** The progress token a request's `_meta` carries, if it is a valid one. */
+export function progressTokenOf(params: Record<string, unknown> | undefined): string | number | undefined {
   const meta = params?._meta as Record<string, unknown> | undefined;
   const token = typeof meta === 'object' && meta !== null ? meta.progressToken : undefined;
   return typeof token === 'string' || typeof token === 'number' ? token : undefined;
@@ -78,27 +101,15 @@ function errorCodeOf(message: Record<string, unknown>): number {
   return typeof error === 'object' && error !== null && typeof error.code === 'number' ? error.code : 0;
 }
 
-function exitFailure(exit: StdioChildExit): { code: TesseraErrorCode; message: string } {
-  if (exit.error) {
-    return {
-      code: 'TESSERA_UPSTREAM_UNAVAILABLE',
-      message: `could not start the MCP server: ${exit.error.message}`,
-    };
-  }
-  const how = `code ${exit.code ?? 'none'}, signal ${exit.signal ?? 'none'}`;
-  const fault = exit.fault ? `: ${exit.fault}` : '';
-  return { code: 'TESSERA_UPSTREAM_EXITED', message: `the MCP server process exited (${how})${fault}` };
-}
-
 /**
- * Starts a session's child and returns the session.
+ * Opens a session's channel and returns the session.
  *
  * @example
- * const session = createStdioSession({ id, principal, requestTimeoutMs, idleTimeoutMs, pingIntervalMs, log,
- *   spawn: (handlers) => spawnStdioChild({ command, args, log, ...handlers }),
+ * const session = createChannelSession({ id, principal, requestTimeoutMs, idleTimeoutMs, pingIntervalMs, log,
+ *   maxPending: 64, open: (handlers) => openChannel(handlers, { session: id }),
  *   onEnd: (s) => sessions.delete(s.id) });
  */
-export function createStdioSession(options: StdioSessionOptions): StdioSession {
+export function createChannelSession(options: ChannelSessionOptions): ChannelSession {
   const { id, log } = options;
   const pending = new Map<JsonRpcId, Pending>();
   let stream: SseStream | undefined;
@@ -142,6 +153,11 @@ export function createStdioSession(options: StdioSessionOptions): StdioSession {
       }
       if (stream?.send(line)) return;
       log('debug', 'no GET stream open for a server-initiated message; dropped', { session: id, method });
+      // A server request nobody can answer would wait forever: it gets an error at once.
+      if ('id' in message) {
+        const text = 'the client has no open stream to receive server requests';
+        channel.send({ jsonrpc: '2.0', id: message.id, error: { code: -32601, message: text } });
+      }
       return;
     }
     if ('id' in message && ('result' in message || 'error' in message)) {
@@ -153,19 +169,14 @@ export function createStdioSession(options: StdioSessionOptions): StdioSession {
     log('warn', 'MCP server wrote an object that is not a JSON-RPC message; dropped', { session: id });
   };
 
-  const onExit = (exit: StdioChildExit) => {
-    const fields = { session: id, pid: child.pid, code: exit.code, signal: exit.signal, fault: exit.fault };
-    if (closing && !exit.fault) log('info', 'MCP server process exited', fields);
-    else log('warn', 'MCP server process exited unexpectedly', { ...fields, stderr: exit.stderrTail });
-    const failure = exitFailure(exit);
+  const onEnd = (failure: ChannelEnd) => {
     for (const p of [...pending.values()]) p.fail(failure.code, failure.message);
     end();
   };
 
-  const child = options.spawn({ onMessage, onExit });
-  log('info', 'MCP server process started', { session: id, pid: child.pid });
+  const channel = options.open({ onMessage, onEnd });
 
-  const session: StdioSession = {
+  const session: ChannelSession = {
     id,
     principal: options.principal,
     get established() {
@@ -174,15 +185,23 @@ export function createStdioSession(options: StdioSessionOptions): StdioSession {
     get ended() {
       return ended;
     },
-    exit: child.exit.then(() => {}),
+    exit: channel.exit,
 
-    request(exchange, res, value, message, initialize) {
+    request(exchange, res, value, message, initialize, outward) {
       const rid = message.id;
+      const clientId = outward?.id ?? rid;
+      const restore = outward?.restore ?? ((line: string) => line);
       if (ended)
-        return Promise.resolve(replyError(res, 'TESSERA_SESSION_NOT_FOUND', rid, UNKNOWN_SESSION, undefined));
+        return Promise.resolve(
+          replyError(res, 'TESSERA_SESSION_NOT_FOUND', clientId, UNKNOWN_SESSION, undefined),
+        );
       if (pending.has(rid)) {
         const text = `request id ${JSON.stringify(rid)} is already in flight in this session`;
-        return Promise.resolve(replyError(res, 'TESSERA_BAD_REQUEST', rid, text, id));
+        return Promise.resolve(replyError(res, 'TESSERA_BAD_REQUEST', clientId, text, id));
+      }
+      if (pending.size >= options.maxPending) {
+        const text = `the session already has ${options.maxPending} requests in flight`;
+        return Promise.resolve(replyError(res, 'TESSERA_TOO_MANY_PENDING', clientId, text, id));
       }
       enter();
       return new Promise<ForwardResult>((resolve) => {
@@ -200,11 +219,11 @@ export function createStdioSession(options: StdioSessionOptions): StdioSession {
           sse?.end();
           resolve({ ...result, sessionId: sessionId() });
         };
-        // Tells the child to stop working on a request nobody waits for. initialize is never cancelled.
+        // Tells the server to stop working on a request nobody waits for. initialize is never cancelled.
         const cancel = (reason: string) => {
           if (initialize) return;
           const params = { requestId: rid, reason };
-          child.send({ jsonrpc: '2.0', method: 'notifications/cancelled', params });
+          channel.send({ jsonrpc: '2.0', method: 'notifications/cancelled', params });
         };
         const gone = (reason: string) => {
           if (settled) return;
@@ -218,7 +237,8 @@ export function createStdioSession(options: StdioSessionOptions): StdioSession {
             !initialize && acceptsEventStream(exchange.headers.accept)
               ? progressTokenOf(message.params)
               : undefined,
-          respond(line, errorCode) {
+          respond(raw, errorCode) {
+            const line = restore(raw);
             if (sse) {
               sse.send(line);
               return settle({ status: 200, errorCode, responseBytes: sse.bytes, reason: '' });
@@ -228,8 +248,9 @@ export function createStdioSession(options: StdioSessionOptions): StdioSession {
             const headers = established && initialize ? { 'mcp-session-id': id } : undefined;
             settle({ status: 200, errorCode, responseBytes: replyJson(res, 200, line, headers), reason: '' });
           },
-          progress(line) {
+          progress(raw) {
             if (res.destroyed) return gone('client disconnected');
+            const line = restore(raw);
             // The response turns into an SSE stream at the first progress notification, so requests without
             // progress keep a plain JSON answer.
             sse ??= openSseStream({
@@ -241,11 +262,11 @@ export function createStdioSession(options: StdioSessionOptions): StdioSession {
           },
           fail(code, text) {
             if (!sse) {
-              const { status, errorCode, responseBytes } = replyError(res, code, rid, text, undefined);
+              const { status, errorCode, responseBytes } = replyError(res, code, clientId, text, undefined);
               return settle({ status, errorCode, responseBytes, reason: text, failure: code });
             }
             const rpcCode = new TesseraError(code, text).rpcCode;
-            sse.send(errorBody(rid, rpcCode, text));
+            sse.send(errorBody(clientId, rpcCode, text));
             settle({
               status: 200,
               errorCode: rpcCode,
@@ -264,7 +285,51 @@ export function createStdioSession(options: StdioSessionOptions): StdioSession {
         }, options.requestTimeoutMs);
         pending.set(rid, p);
         exchange.signal.addEventListener('abort', onAbort, { once: true });
-        if (!child.send(value))
+        if (!channel.send(value))
+          p.fail('TESSERA_UPSTREAM_UNAVAILABLE', 'the MCP server no longer accepts input');
+      });
+    },
+
+    handshake(params) {
+      if (ended)
+        return Promise.reject(new TesseraError('TESSERA_UPSTREAM_UNAVAILABLE', 'the channel has ended'));
+      enter();
+      return new Promise((resolve, reject) => {
+        const settle = () => {
+          clearTimeout(timer);
+          if (pending.get(HANDSHAKE_ID) === p) pending.delete(HANDSHAKE_ID);
+          leave();
+        };
+        const p: Pending = {
+          progressToken: undefined,
+          respond(line) {
+            settle();
+            const answer = JSON.parse(line) as { result?: unknown; error?: { message?: unknown } };
+            if (typeof answer.result !== 'object' || answer.result === null) {
+              const why = typeof answer.error?.message === 'string' ? answer.error.message : 'no result';
+              const text = `the MCP server refused the proxy's initialize: ${why}`;
+              return reject(new TesseraError('TESSERA_UPSTREAM_UNAVAILABLE', text));
+            }
+            established = true;
+            channel.send({ jsonrpc: '2.0', method: 'notifications/initialized' });
+            resolve(answer.result as Record<string, unknown>);
+          },
+          progress() {},
+          fail(code, text) {
+            settle();
+            reject(new TesseraError(code, text));
+          },
+        };
+        const timer = setTimeout(
+          () =>
+            p.fail(
+              'TESSERA_UPSTREAM_TIMEOUT',
+              `the MCP server did not answer initialize within ${options.requestTimeoutMs} ms`,
+            ),
+          options.requestTimeoutMs,
+        );
+        pending.set(HANDSHAKE_ID, p);
+        if (!channel.send({ jsonrpc: '2.0', id: HANDSHAKE_ID, method: 'initialize', params }))
           p.fail('TESSERA_UPSTREAM_UNAVAILABLE', 'the MCP server no longer accepts input');
       });
     },
@@ -272,7 +337,7 @@ export function createStdioSession(options: StdioSessionOptions): StdioSession {
     deliver(res, value) {
       if (ended) return replyError(res, 'TESSERA_SESSION_NOT_FOUND', undefined, UNKNOWN_SESSION, undefined);
       enter();
-      const sent = child.send(value);
+      const sent = channel.send(value);
       leave();
       if (!sent)
         return replyError(
@@ -318,7 +383,7 @@ export function createStdioSession(options: StdioSessionOptions): StdioSession {
       if (!closing) log('info', 'closing session', { session: id, why });
       closing = true;
       end();
-      await child.close();
+      await channel.close();
     },
   };
   return session;

@@ -1,0 +1,36 @@
+/**
+ * A message channel: one live conversation with an MCP server that speaks the session-bound protocol
+ * (2025-11-25 and earlier) — a stdio child process, or an HTTP+SSE (2024-11-05) connection. The session
+ * and pool logic above it only sends JSON-RPC messages and routes what comes back; how the bytes move
+ * is the channel's business.
+ *
+ * @module
+ */
+import type { TesseraErrorCode } from '../errors.ts';
+
+/** How a channel ended. */
+export interface ChannelEnd {
+  /** The catalogued error the requests still in flight are failed with. */
+  code: TesseraErrorCode;
+  message: string;
+}
+
+export interface ChannelHandlers {
+  /** Every JSON object the server sends; `line` is its text without CR or LF, ready for an SSE `data:` field. */
+  onMessage: (message: Record<string, unknown>, line: string) => void;
+  /** Called once, when the channel can carry nothing more, whoever ended it. */
+  onEnd: (end: ChannelEnd) => void;
+}
+
+/** An open channel. */
+export interface MessageChannel {
+  /** Sends one message. False when the channel can no longer carry it. */
+  send(message: unknown): boolean;
+  /** Ends the channel gracefully; resolves once it has ended and released its resources. */
+  close(): Promise<void>;
+  /** Resolves once the channel has ended and released its resources, however it ended. */
+  readonly exit: Promise<void>;
+}
+
+/** Opens a channel; `context` names what it serves in log lines (a session id, a pool slot). */
+export type OpenChannel = (handlers: ChannelHandlers, context: Record<string, unknown>) => MessageChannel;

@@ -1,0 +1,82 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { discoverResult, restoreLine, translateParams } from './stateless-pool.ts';
+
+test('translateParams drops reserved _meta keys and replaces the progress token', () => {
+  const params = {
+    name: 'echo',
+    _meta: {
+      'io.modelcontextprotocol/protocolVersion': '2026-07-28',
+      'io.modelcontextprotocol/clientCapabilities': {},
+      progressToken: 7,
+      'com.example/trace': 'x',
+    },
+  };
+  assert.deepEqual(translateParams(params, 'tessera-1'), {
+    name: 'echo',
+    _meta: { progressToken: 'tessera-1', 'com.example/trace': 'x' },
+  });
+  assert.deepEqual(translateParams(params, undefined), { name: 'echo', _meta: { 'com.example/trace': 'x' } });
+  assert.deepEqual(
+    translateParams({ _meta: { 'io.modelcontextprotocol/protocolVersion': 'v' } }, undefined),
+    {},
+    'an emptied _meta is left out',
+  );
+  assert.equal(translateParams(undefined, 't'), undefined);
+  assert.deepEqual(translateParams({ a: 1 }, 't'), { a: 1 });
+});
+
+test('restoreLine gives the response back its id and a resultType, and progress its token', () => {
+  const restore = (line: unknown, method: string, token?: string) =>
+    JSON.parse(restoreLine(JSON.stringify(line), method, 'tessera-3', 1, token));
+  assert.deepEqual(restore({ jsonrpc: '2.0', id: 'tessera-3', result: { tools: [] } }, 'tools/list'), {
+    jsonrpc: '2.0',
+    id: 1,
+    result: { resultType: 'complete', ttlMs: 0, cacheScope: 'private', tools: [] },
+  });
+  assert.deepEqual(
+    restore({ jsonrpc: '2.0', id: 'tessera-3', result: { content: [] } }, 'tools/call').result,
+    { resultType: 'complete', content: [] },
+    'a tool result is not cacheable',
+  );
+  const own = { resultType: 'input_required', ttlMs: 60_000, cacheScope: 'public' };
+  assert.deepEqual(
+    restore({ jsonrpc: '2.0', id: 'tessera-3', result: own }, 'tools/list').result,
+    own,
+    'the server’s own values stay',
+  );
+  assert.deepEqual(restore({ jsonrpc: '2.0', id: 'tessera-3', error: { code: -1, message: 'm' } }, 'x'), {
+    jsonrpc: '2.0',
+    id: 1,
+    error: { code: -1, message: 'm' },
+  });
+  const progress = { progressToken: 'tessera-3', progress: 1 };
+  assert.deepEqual(
+    restore({ jsonrpc: '2.0', method: 'notifications/progress', params: progress }, 'tools/call', 'p').params,
+    { progressToken: 'p', progress: 1 },
+  );
+  assert.equal(
+    restore({ jsonrpc: '2.0', id: 'other', result: {} }, 'tools/list').id,
+    'other',
+    'a line for another request is left alone',
+  );
+});
+
+test('discoverResult offers 2026-07-28 with the server’s capabilities, info and instructions', () => {
+  const result = discoverResult({
+    protocolVersion: '2025-11-25',
+    capabilities: { tools: {} },
+    serverInfo: { name: 's', version: '1' },
+    instructions: 'be nice',
+  });
+  assert.deepEqual(result, {
+    resultType: 'complete',
+    supportedVersions: ['2026-07-28'],
+    capabilities: { tools: {} },
+    serverInfo: { name: 's', version: '1' },
+    ttlMs: 0,
+    cacheScope: 'private',
+    instructions: 'be nice',
+  });
+  assert.deepEqual(discoverResult({}).capabilities, {});
+});

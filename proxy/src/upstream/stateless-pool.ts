@@ -1,0 +1,226 @@
+/**
+ * Serves modern (2026-07-28) stateless requests with an MCP server that only speaks the session-bound
+ * protocol over message channels (a stdio child, an HTTP+SSE connection).
+ *
+ * The proxy keeps warm channels it initialized itself (a legacy `initialize` without client
+ * capabilities) and reuses them across requests, because starting a channel costs a process spawn or a
+ * connection plus a handshake on every call otherwise. Channels are kept **per principal**: a session-bound
+ * server may keep state per connection (subscriptions, log level, in-memory data), and one user's
+ * requests must never see another's. Each principal gets at most `perPrincipal` channels, opened when all
+ * of its channels are busy; together with the legacy sessions they share the upstream's channel budget.
+ *
+ * Translation of one request: its id becomes one unique on the channel and its progress token becomes that
+ * id, so concurrent clients cannot collide; the reserved `io.modelcontextprotocol/` `_meta` keys are
+ * removed (the server did not negotiate 2026-07-28); the answer gets the client's id back, its token back,
+ * and `resultType: "complete"`. `server/discover` is answered by the proxy from the initialize result.
+ * Server notifications other than progress have no stream to go to and are dropped; server requests get
+ * an error at once (the session's routing).
+ *
+ * @module
+ */
+import type { ServerResponse } from 'node:http';
+import { TesseraError } from '../errors.ts';
+import type { JsonRpcRequest } from '../server/jsonrpc.ts';
+import { FIRST_MODERN_REVISION } from '../server/protocol-era.ts';
+import { type ChannelSession, progressTokenOf } from './channel-session.ts';
+import { replyEmpty, replyError, replyJson } from './stdio-reply.ts';
+import { acceptsEventStream } from './stdio-sse.ts';
+import type { Exchange, ForwardResult } from './upstream.ts';
+
+/** The protocol revision the proxy asks a warm channel's server for. */
+export const WARM_PROTOCOL_VERSION = '2025-11-25';
+
+const RESERVED_META = 'io.modelcontextprotocol/';
+
+export interface StatelessPoolOptions {
+  /** Most warm channels of one principal. */
+  perPrincipal: number;
+  /** Opens a new warm channel, or returns undefined when the upstream's channel budget is spent. */
+  openSession: (principal: string) => ChannelSession | undefined;
+  /** The proxy's name and version, sent as `clientInfo`. */
+  clientInfo: { name: string; version: string };
+}
+
+export interface StatelessPool {
+  /** Serves one modern POST. Never rejects. */
+  forward(exchange: Exchange, res: ServerResponse): Promise<ForwardResult>;
+}
+
+interface Warm {
+  session: ChannelSession;
+  ready: Promise<Record<string, unknown>>;
+  busy: number;
+}
+
+/**
+ * The params of a request as the warm channel's server must see them: reserved `_meta` keys removed and
+ * the progress token, if any, replaced by `token`. Pure.
+ *
+ * @example
+ * translateParams({ _meta: { progressToken: 7, 'io.modelcontextprotocol/protocolVersion': '2026-07-28' } }, 't1');
+ * // → { _meta: { progressToken: 't1' } }
+ */
+export function translateParams(
+  params: Record<string, unknown> | undefined,
+  token: string | undefined,
+): Record<string, unknown> | undefined {
+  if (params === undefined) return undefined;
+  const meta = params._meta;
+  if (typeof meta !== 'object' || meta === null || Array.isArray(meta)) return params;
+  const kept: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(meta)) {
+    if (key.startsWith(RESERVED_META)) continue;
+    if (key === 'progressToken') {
+      if (token !== undefined) kept[key] = token;
+      continue;
+    }
+    kept[key] = value;
+  }
+  const { _meta: _, ...rest } = params;
+  return Object.keys(kept).length > 0 ? { ...rest, _meta: kept } : rest;
+}
+
+/**
+ * Results that 2026-07-28 makes cacheable: they must say for how long and for whom. The proxy cannot know
+ * how long a legacy server's answer stays true, so it says "not at all" and "this caller only".
+ */
+const CACHEABLE = new Set([
+  'tools/list',
+  'prompts/list',
+  'resources/list',
+  'resources/templates/list',
+  'resources/read',
+]);
+
+/**
+ * Turns a line the server sent for the request `method` known upstream as `upstreamId` back into the
+ * client's terms: the response gets `clientId`; a result gets `resultType: "complete"` unless it says
+ * otherwise, and a cacheable one `ttlMs: 0` and `cacheScope: "private"` unless it says otherwise; a
+ * progress notification gets the client's `progressToken`. Pure.
+ */
+export function restoreLine(
+  line: string,
+  method: string,
+  upstreamId: string,
+  clientId: string | number,
+  progressToken: string | number | undefined,
+): string {
+  const message = JSON.parse(line) as Record<string, unknown>;
+  if (message.id === upstreamId) {
+    message.id = clientId;
+    const result = message.result;
+    if (typeof result === 'object' && result !== null && !Array.isArray(result)) {
+      const defaults = CACHEABLE.has(method)
+        ? { resultType: 'complete', ttlMs: 0, cacheScope: 'private' }
+        : { resultType: 'complete' };
+      message.result = { ...defaults, ...result };
+    }
+  } else if (message.method === 'notifications/progress' && progressToken !== undefined) {
+    message.params = { ...(message.params as Record<string, unknown>), progressToken };
+  }
+  return JSON.stringify(message);
+}
+
+/** The `server/discover` result the proxy answers for a warm channel's server. */
+export function discoverResult(initialize: Record<string, unknown>): Record<string, unknown> {
+  const result: Record<string, unknown> = {
+    resultType: 'complete',
+    supportedVersions: [FIRST_MODERN_REVISION],
+    capabilities: initialize.capabilities ?? {},
+    serverInfo: initialize.serverInfo,
+    ttlMs: 0,
+    cacheScope: 'private',
+  };
+  if (typeof initialize.instructions === 'string') result.instructions = initialize.instructions;
+  return result;
+}
+
+export function createStatelessPool(options: StatelessPoolOptions): StatelessPool {
+  const warm = new Map<string, Warm[]>();
+  let seq = 0;
+
+  const remove = (principal: string, entry: Warm) => {
+    const list = (warm.get(principal) ?? []).filter((w) => w !== entry);
+    if (list.length > 0) warm.set(principal, list);
+    else warm.delete(principal);
+  };
+
+  /** The least busy live channel of the principal, or a new one when all are busy and the budget allows. */
+  const pick = (principal: string): Warm | undefined => {
+    const list = (warm.get(principal) ?? []).filter((w) => !w.session.ended);
+    const best = list.reduce<Warm | undefined>(
+      (a, w) => (a === undefined || w.busy < a.busy ? w : a),
+      undefined,
+    );
+    if (best && (best.busy === 0 || list.length >= options.perPrincipal)) return best;
+    const session = options.openSession(principal);
+    if (!session) return best;
+    const entry: Warm = {
+      session,
+      busy: 0,
+      ready: session.handshake({
+        protocolVersion: WARM_PROTOCOL_VERSION,
+        capabilities: {},
+        clientInfo: options.clientInfo,
+      }),
+    };
+    // A failed handshake leaves nothing behind: the requests waiting on it get its error, the channel closes.
+    entry.ready.catch(() => void session.close('initialize failed'));
+    void session.exit.then(() => remove(principal, entry));
+    // Kept until its channel has ended, so one still closing is not mistaken for a free slot.
+    warm.set(principal, [...(warm.get(principal) ?? []), entry]);
+    return entry;
+  };
+
+  const serve = async (exchange: Exchange, res: ServerResponse, message: JsonRpcRequest) => {
+    const entry = pick(exchange.principal);
+    if (!entry) {
+      const text = 'the MCP server already runs the maximum of sessions';
+      return replyError(res, 'TESSERA_TOO_MANY_SESSIONS', message.id, text, undefined);
+    }
+    entry.busy++;
+    try {
+      let initialize: Record<string, unknown>;
+      try {
+        initialize = await entry.ready;
+      } catch (err) {
+        const e =
+          err instanceof TesseraError ? err : new TesseraError('TESSERA_UPSTREAM_UNAVAILABLE', String(err));
+        return replyError(res, e.code, message.id, e.message, undefined);
+      }
+      if (message.method === 'server/discover') {
+        const body = JSON.stringify({ jsonrpc: '2.0', id: message.id, result: discoverResult(initialize) });
+        return {
+          status: 200,
+          errorCode: 0,
+          responseBytes: replyJson(res, 200, body),
+          sessionId: undefined,
+          reason: '',
+        };
+      }
+      const upstreamId = `tessera-${++seq}`;
+      const token = acceptsEventStream(exchange.headers.accept) ? progressTokenOf(message.params) : undefined;
+      const params = translateParams(message.params, token === undefined ? undefined : upstreamId);
+      const translated: JsonRpcRequest = { kind: 'request', id: upstreamId, method: message.method, params };
+      const value = { jsonrpc: '2.0', id: upstreamId, method: message.method, ...(params ? { params } : {}) };
+      const result = await entry.session.request(exchange, res, value, translated, false, {
+        id: message.id,
+        restore: (line) => restoreLine(line, message.method, upstreamId, message.id, token),
+      });
+      // The warm channel is the proxy's, not a session of the client's.
+      return { ...result, sessionId: undefined };
+    } finally {
+      entry.busy--;
+    }
+  };
+
+  return {
+    async forward(exchange, res) {
+      const message = exchange.message;
+      if (message?.kind === 'request') return serve(exchange, res, message);
+      // A stateless notification concerns no request the server could know of (there is no session).
+      replyEmpty(res, 202);
+      return { status: 202, errorCode: 0, responseBytes: 0, sessionId: undefined, reason: '' };
+    },
+  };
+}

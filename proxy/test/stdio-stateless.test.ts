@@ -1,0 +1,200 @@
+/**
+ * Modern (2026-07-28) stateless requests to stdio MCP servers through the proxy: warm children the proxy
+ * initializes itself, per principal, with ids and progress tokens rewritten. Against the real
+ * server-everything and the scripted fixture for the failure cases.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { createStdioUpstream } from '../src/upstream/stdio-upstream.ts';
+import { EVERYTHING, FIXTURE, waitFor } from './fixtures/stdio-harness.ts';
+import { type Harness, startHarness } from './helpers/harness.ts';
+import { modernCall } from './helpers/modern-client.ts';
+
+const HANG_GUARD = { timeout: 60_000 };
+
+describe('stateless requests to server-everything over stdio', () => {
+  let h: Harness;
+  let url: string;
+  let token: string;
+
+  before(async () => {
+    h = await startHarness({
+      upstream: createStdioUpstream({ command: process.execPath, args: [EVERYTHING, 'stdio'] }),
+    });
+    url = `${h.url}/mcp`;
+    token = await h.token();
+  });
+  after(() => h?.close());
+
+  test('server/discover is answered from the warm child’s initialize', HANG_GUARD, async () => {
+    const { status, answer } = await modernCall(url, token, 1, 'server/discover');
+    assert.equal(status, 200);
+    assert.deepEqual(answer.result?.supportedVersions, ['2026-07-28']);
+    assert.equal(answer.result?.resultType, 'complete');
+    assert.match(JSON.stringify(answer.result?.serverInfo), /everything/i);
+    assert.ok((answer.result?.capabilities as Record<string, unknown> | undefined)?.tools);
+  });
+
+  test('tools/list, tools/call and prompts/get keep the client’s ids', HANG_GUARD, async () => {
+    const list = await modernCall(url, token, 'list-1', 'tools/list');
+    assert.equal(list.answer.id, 'list-1');
+    assert.equal(list.answer.result?.resultType, 'complete');
+    assert.ok((list.answer.result?.tools as { name: string }[] | undefined)?.some((t) => t.name === 'echo'));
+    const echo = await modernCall(url, token, 7, 'tools/call', {
+      name: 'echo',
+      arguments: { message: 'hi' },
+    });
+    assert.equal(echo.answer.id, 7);
+    assert.match(JSON.stringify(echo.answer.result?.content), /hi/);
+    const prompt = await modernCall(url, token, 8, 'prompts/get', { name: 'simple-prompt' });
+    assert.ok(((prompt.answer.result?.messages as unknown[] | undefined)?.length ?? 0) > 0);
+    const call = h.audit.find((a) => a.method === 'tools/call' && a.requestId === '7');
+    assert.equal(call?.outcome, 'ok');
+    assert.equal(call?.sessionId, '', 'a stateless request belongs to no session');
+  });
+
+  test('concurrent requests with the same id and progress token are told apart', HANG_GUARD, async () => {
+    const slow = (message: string) =>
+      modernCall(url, token, 1, 'tools/call', {
+        name: 'trigger-long-running-operation',
+        arguments: { duration: 0.4, steps: 2 },
+        _meta: { progressToken: 'p' },
+        message,
+      });
+    const [a, b, c] = await Promise.all([slow('a'), slow('b'), modernCall(url, token, 1, 'tools/list')]);
+    for (const r of [a, b]) {
+      assert.equal(r.contentType, 'text/event-stream');
+      const progress = r.messages.filter((m) => m.method === 'notifications/progress');
+      assert.deepEqual(
+        progress.map((m) => (m.params as { progressToken: unknown; progress: number }).progressToken),
+        ['p', 'p'],
+      );
+      assert.deepEqual(
+        progress.map((m) => (m.params as { progress: number }).progress),
+        [1, 2],
+        'each stream carries its own progress only',
+      );
+      assert.equal(r.answer.id, 1);
+      assert.match(JSON.stringify(r.answer.result?.content), /completed/i);
+    }
+    assert.ok(Array.isArray(c.answer.result?.tools));
+  });
+
+  test('an unknown tool is the server’s error, with the client’s id', HANG_GUARD, async () => {
+    const { answer } = await modernCall(url, token, 'x', 'tools/call', {
+      name: 'no-such-tool',
+      arguments: {},
+    });
+    assert.equal(answer.id, 'x');
+    assert.ok(answer.error || answer.result?.isError, JSON.stringify(answer));
+  });
+});
+
+describe('stateless requests to the scripted stdio fixture', () => {
+  test(
+    'warm children are reused within a principal and never shared between principals',
+    HANG_GUARD,
+    async () => {
+      const h = await startHarness({
+        users: ['alice@example.com', 'bob@example.com'],
+        upstream: createStdioUpstream({
+          command: process.execPath,
+          args: [FIXTURE],
+          statelessPerPrincipal: 1,
+        }),
+      });
+      try {
+        const alice = await h.token();
+        const bob = await h.token({ sub: 'user-2', email: 'bob@example.com' });
+        const pid = async (token: string) =>
+          (await modernCall(`${h.url}/mcp`, token, 1, 'fixture/pid')).answer.result?.pid;
+        const a1 = await pid(alice);
+        const a2 = await pid(alice);
+        const b1 = await pid(bob);
+        assert.equal(typeof a1, 'number');
+        assert.equal(a1, a2, 'the warm child is reused');
+        assert.notEqual(a1, b1, 'another principal gets its own child');
+        const echo = await modernCall(`${h.url}/mcp`, alice, 2, 'fixture/echo', {
+          x: 1,
+          _meta: { progressToken: 5, other: 'kept' },
+        });
+        const seen = echo.answer.result?.params as Record<string, unknown>;
+        assert.equal(seen.x, 1);
+        assert.deepEqual(
+          seen._meta,
+          { progressToken: (seen._meta as { progressToken: string }).progressToken, other: 'kept' },
+          'reserved _meta keys are not forwarded',
+        );
+        assert.match(String((seen._meta as { progressToken: unknown }).progressToken), /^tessera-/);
+      } finally {
+        await h.close();
+      }
+    },
+  );
+
+  test('a client that leaves sends notifications/cancelled with the rewritten id', HANG_GUARD, async () => {
+    const h = await startHarness({
+      upstream: createStdioUpstream({ command: process.execPath, args: [FIXTURE], statelessPerPrincipal: 1 }),
+    });
+    try {
+      const token = await h.token();
+      const abort = new AbortController();
+      const hanging = modernCall(`${h.url}/mcp`, token, 'slow', 'fixture/hang', {}, { signal: abort.signal });
+      const received = async () =>
+        (await modernCall(`${h.url}/mcp`, token, 'r', 'fixture/received')).answer.result as {
+          received: string[];
+          cancelled: { requestId: unknown }[];
+        };
+      await waitFor(
+        async () => (await received()).received.includes('fixture/hang'),
+        'the request to reach the child',
+      );
+      abort.abort();
+      await assert.rejects(hanging);
+      let cancelled: { requestId: unknown }[] = [];
+      await waitFor(async () => {
+        cancelled = (await received()).cancelled;
+        return cancelled.length > 0;
+      }, 'the cancellation to reach the child');
+      assert.equal(cancelled.length, 1);
+      assert.match(String(cancelled[0]!.requestId), /^tessera-/);
+    } finally {
+      await h.close();
+    }
+  });
+
+  test(
+    'a server that refuses the proxy’s initialize fails the request, never silently',
+    HANG_GUARD,
+    async () => {
+      const h = await startHarness({
+        upstream: createStdioUpstream({ command: process.execPath, args: [FIXTURE, '--reject-initialize'] }),
+      });
+      try {
+        const { status, answer } = await modernCall(`${h.url}/mcp`, await h.token(), 3, 'tools/list');
+        assert.equal(status, 502);
+        assert.equal(answer.id, 3);
+        assert.equal(answer.error?.code, -31004);
+        assert.match(answer.error?.message ?? '', /refused the proxy's initialize/);
+      } finally {
+        await h.close();
+      }
+    },
+  );
+
+  test('a crash mid-request answers the request with the catalogued error', HANG_GUARD, async () => {
+    const h = await startHarness({
+      upstream: createStdioUpstream({ command: process.execPath, args: [FIXTURE] }),
+    });
+    try {
+      const { status, answer } = await modernCall(`${h.url}/mcp`, await h.token(), 4, 'fixture/crash');
+      assert.equal(status, 502);
+      assert.equal(answer.id, 4);
+      assert.match(answer.error?.message ?? '', /exited/);
+      const again = await modernCall(`${h.url}/mcp`, await h.token(), 5, 'fixture/pid');
+      assert.equal(typeof again.answer.result?.pid, 'number', 'a new warm child takes its place');
+    } finally {
+      await h.close();
+    }
+  });
+});
