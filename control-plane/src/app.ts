@@ -13,6 +13,7 @@ import { MeshDiscoveryService } from '@tessera/api/mesh/v1/discovery';
 import Fastify, { type FastifyInstance, LogController } from 'fastify';
 import type { DataSource } from 'typeorm';
 import { createApiKeyStore } from './api-keys/api-key-store.ts';
+import { createFilterSecrets } from './catalog/filter-secrets.ts';
 import { createServerRegistry, type ServerRegistry } from './catalog/server-registry.ts';
 import type { Settings } from './config.ts';
 import { createCredentialBroker } from './credentials/credential-broker.ts';
@@ -76,7 +77,9 @@ export async function build(options: BuildOptions): Promise<ControlPlane> {
   const keyring = options.keyring ?? (await openKeyring(settings));
   const secretBox = keyring.box;
   const keys = await loadSigningKeys(ds, secretBox);
-  const registry = createServerRegistry(ds);
+  const filterSecrets = createFilterSecrets({ ds, box: secretBox });
+  await filterSecrets.sealLegacy();
+  const registry = createServerRegistry(ds, filterSecrets);
   const apiKeys = createApiKeyStore({
     ds,
     serverExists: async (name) => (await registry.get(name)) !== null,
@@ -116,7 +119,7 @@ export async function build(options: BuildOptions): Promise<ControlPlane> {
       const server = await registry.get(name);
       if (!server) return undefined;
       return buildSnapshot({
-        server,
+        server: { ...server, policy: await filterSecrets.open(name, server.policy) },
         issuer: settings.publicUrl,
         jwks: keys.jwks,
         audit: {

@@ -12,6 +12,7 @@ import { Code, ConnectError } from '@connectrpc/connect';
 import { AuditEventSchema } from '@tessera/api/mesh/v1/audit';
 import { ServerPolicySchema } from '@tessera/api/mesh/v1/config';
 import { type DiscoveryResponse, StatusSchema } from '@tessera/api/mesh/v1/discovery';
+import { badConditions } from '@tessera/api/test/bad-conditions';
 import { createLocalJWKSet, jwtVerify } from 'jose';
 import type { DataSource } from 'typeorm';
 import type { ControlPlane } from '../src/app.ts';
@@ -74,6 +75,7 @@ describe('migrations', () => {
         'UpstreamOauth1764320000000',
         'AuditTimeIndex1764320500000',
         'MeshStatus1764330000000',
+        'FilterSecrets1764340000000',
       ],
     );
   });
@@ -395,8 +397,9 @@ describe('server policy API', () => {
     assert.equal(view.filters[0].hmacSecret, '(set)');
     assert.equal(view.filters[0].timeoutMs, 2000);
     assert.equal(view.rules[1].condition, 'args.path.startsWith("/tmp/")');
+    // At rest the secret is sealed apart (filter-secrets.test.ts); the proxies still get it.
     const [row] = await ds.query("SELECT policy FROM mcp_servers WHERE name = 'github'");
-    assert.equal(row.policy.filters[0].hmacSecret, 'k'.repeat(32));
+    assert.equal(row.policy.filters[0].hmacSecret, undefined);
     s.send({ typeUrl: first.typeUrl, versionInfo: first.versionInfo, responseNonce: first.nonce });
     const pushed = await s.next();
     assert.equal(pushed.typeUrl, types[2]);
@@ -415,8 +418,15 @@ describe('server policy API', () => {
     const cases: Array<[unknown, RegExp]> = [
       [
         { rules: [{ id: 'x', effect: 'ALLOW', condition: 'args.a ==' }] },
-        /rule "x": "condition" is not valid CEL/,
+        /rule "x": "condition" is not accepted: does not parse/,
       ],
+      // The proxy's limits, from the table the proxy's own tests run too.
+      ...badConditions.map(({ condition, error }): [unknown, RegExp] => [
+        { rules: [{ id: 'cel', effect: 'ALLOW', condition }] },
+        new RegExp(
+          `rule "cel": "condition" (is not accepted: .*${error.source}|must be a CEL expression of at most)`,
+        ),
+      ]),
       [{ rules: [{ id: 'x', effect: 'PERMIT' }] }, /rule "x": "effect" must be "ALLOW" or "DENY"/],
       [
         {
@@ -436,6 +446,15 @@ describe('server policy API', () => {
       [{ filters: [{ ...policy.filters[0], hmacSecret: 'short' }] }, /"hmacSecret" must be a string of 16/],
       [{ filters: [{ ...policy.filters[0], phase: 'both' }] }, /"phase" must be "request" or "response"/],
       [{ filters: [{ ...policy.filters[0], url: 'file:///etc/passwd' }] }, /"url" must be http or https/],
+      [
+        { filters: [{ ...policy.filters[0], url: 'https://u:p@dlp.example/' }] },
+        /"url" must not carry credentials/,
+      ],
+      [
+        { filters: [{ ...policy.filters[0], url: `https://dlp.example/${'a'.repeat(2048)}` }] },
+        /"url" must be a string of at most 2048 characters/,
+      ],
+      [{ filters: [{ ...policy.filters[0], url: 42 }] }, /"url" must be a string/],
       [{ auditBodies: { enabled: true, maxBytes: 10_000_000 } }, /auditBodies.maxBytes/],
       [{ surprise: true }, /unknown field "body.surprise"/],
     ];

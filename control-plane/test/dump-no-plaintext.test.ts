@@ -1,6 +1,6 @@
 /**
  * Encryption at rest, proven on a real `pg_dump`: after secrets of every kind went in through the
- * API (an API key, a static upstream credential, the signing key), the dump of the whole database
+ * API (an API key, a static upstream credential, a filter webhook secret, the signing key), the dump of the whole database
  * contains none of them, in clear, base64 or hex, nor the key-encryption key. Then a rotation of
  * the local key re-wraps every value, and a restarted control plane opens them with the new key only.
  */
@@ -10,6 +10,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
+import { createFilterSecrets } from '../src/catalog/filter-secrets.ts';
 import { KEY_FILE } from '../src/crypto/local-keyring.ts';
 import { signingKeyContext } from '../src/keys/signing-keys.ts';
 import { proxyMeshToken } from '../src/mesh/mesh-auth.ts';
@@ -25,6 +26,7 @@ let replica: Replica;
 const admin = adminClient(() => replica.cp);
 
 const UPSTREAM_SECRET = 'ghp_upstreamSecretValue0123456789';
+const FILTER_SECRET = 'whsec_filterWebhookSecret0123456789';
 
 before(async () => {
   db = await startTestDb();
@@ -86,6 +88,10 @@ test('a database dump holds no plaintext secret, token or key; rotation re-wraps
     headers: { authorization: `Bearer ${UPSTREAM_SECRET}` },
   });
   assert.equal(cred.statusCode, 200);
+  const policy = await admin('PUT', '/api/v1/servers/secretive/policy', {
+    filters: [{ name: 'dlp', url: 'https://dlp.test/hook', phase: 'request', hmacSecret: FILTER_SECRET }],
+  });
+  assert.equal(policy.statusCode, 200, policy.body);
   const [{ kid, sealed_private_jwk }] = await replica.ds.query(
     'SELECT kid, sealed_private_jwk FROM signing_keys',
   );
@@ -99,6 +105,7 @@ test('a database dump holds no plaintext secret, token or key; rotation re-wraps
     'API key': apiKey,
     'API key secret': apiKey.split('_').slice(2).join('_'),
     'upstream credential': UPSTREAM_SECRET,
+    'filter secret': FILTER_SECRET,
     'signing key (d)': d,
     'signing key bytes': Buffer.from(d, 'base64url'),
     'local key-encryption key': kek!,
@@ -113,11 +120,14 @@ test('a database dump holds no plaintext secret, token or key; rotation re-wraps
   // 3. Rotation: a new local key becomes current and every value is re-wrapped under it.
   const rotated = await admin('POST', '/api/v1/keys/rotate', {});
   assert.equal(rotated.statusCode, 200, rotated.body);
-  // The signing key, the upstream credential, and the identity secrets the control plane generated
+  // The signing key, the upstream credential, the filter secret, and the identity secrets the control plane generated
   // for itself (cookie keys: in the same dump, so they must be sealed and rotated too).
   const sealed = (await sealedValues(replica.ds)).length;
   assert.deepEqual(rotated.json(), { rewrapped: sealed, current: 0 });
-  assert.ok(sealed >= 4, `the signing key, the credential and the identity secrets are sealed (${sealed})`);
+  assert.ok(
+    sealed >= 5,
+    `the signing key, the credential, the filter secret and the identity secrets are sealed (${sealed})`,
+  );
   const ring = await localKeys();
   assert.equal(ring.length, 1, 'the old key is retired once nothing needs it');
   assert.notDeepEqual(ring[0], kek);
@@ -134,6 +144,12 @@ test('a database dump holds no plaintext secret, token or key; rotation re-wraps
     user: 'anyone@example.com',
   });
   assert.equal(got.headers[0]!.value, `Bearer ${UPSTREAM_SECRET}`);
+  const [row] = await replica.ds.query("SELECT policy FROM mcp_servers WHERE name = 'secretive'");
+  const opened = await createFilterSecrets({ ds: replica.ds, box: replica.cp.secretBox }).open(
+    'secretive',
+    row.policy,
+  );
+  assert.equal(opened.filters![0]!.hmacSecret, FILTER_SECRET);
   assert.equal(
     (await admin('POST', '/api/v1/tokens', { user: 'a@example.com', server: 'secretive' })).statusCode,
     200,

@@ -3,6 +3,7 @@
  * collected unless the controller deletes it, and Deployments never get pods).
  */
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import {
   AppsV1Api,
@@ -14,7 +15,10 @@ import {
 } from '@kubernetes/client-node';
 import { httpsGet, installCrds, type KubeApiServer, kubeSkip, startKubeApiServer } from '@tessera/e2e/kube';
 import type { DataSource } from 'typeorm';
+import { createFilterSecrets } from '../src/catalog/filter-secrets.ts';
 import { createServerRegistry, type ServerRegistry } from '../src/catalog/server-registry.ts';
+import { createLocalKeyProvider } from '../src/crypto/local-key-provider.ts';
+import { createSecretBox } from '../src/crypto/secret-box.ts';
 import { openDataSource } from '../src/db/data-source.ts';
 import { startLeaderElector } from '../src/kubernetes/leader-election.ts';
 import type { McpServer } from '../src/kubernetes/mcp-server.ts';
@@ -76,7 +80,8 @@ describe('MCPServer controller on a real API server', { skip: kubeSkip(), timeou
   before(async () => {
     db = await startTestDb();
     ds = await openDataSource(db.url);
-    registry = createServerRegistry(ds);
+    const box = createSecretBox({ provider: createLocalKeyProvider([randomBytes(32)]) });
+    registry = createServerRegistry(ds, createFilterSecrets({ ds, box }));
     kube = await startKubeApiServer();
     kc = new KubeConfig();
     kc.loadFromFile(kube.kubeconfigPath);

@@ -9,6 +9,7 @@ import { createAuditShipper } from './audit/audit-shipper.ts';
 import { openAuditSpool } from './audit/audit-spool.ts';
 import type { Bootstrap } from './config/bootstrap.ts';
 import { createEgressFromBootstrap } from './egress/egress-from-bootstrap.ts';
+import { createFilterDispatcher } from './filters/filter-dispatcher.ts';
 import { createProxyServer } from './server/http-server.ts';
 import { createConfigStore } from './store/config-store.ts';
 import { createSnapshotFile } from './store/snapshot-file.ts';
@@ -91,7 +92,10 @@ export function createProxy(bootstrap: Bootstrap): Proxy {
   });
   const upstream = createUpstream(bootstrap, transport, log);
   const metrics = createProxyMetrics();
+  const filterDispatcher = createFilterDispatcher({ allow: bootstrap.filterAllow });
   const server = createProxyServer({
+    filterDispatcher,
+    replicas: bootstrap.replicas,
     store,
     upstream,
     maxBodyBytes: bootstrap.maxBodyBytes,
@@ -121,6 +125,7 @@ export function createProxy(bootstrap: Bootstrap): Proxy {
       await closed;
       await audit.close();
       discovery.close();
+      await filterDispatcher.close();
     },
   };
 }

@@ -40,8 +40,12 @@ async function mcp(req: IncomingMessage, res: ServerResponse): Promise<void> {
   res.writeHead(200, { 'content-type': 'application/json' }).end(answer);
 }
 
+/** Paths the webhook fixture was called on. */
+const seen: string[] = [];
+
 /** The filter webhook fixture: its path picks the behaviour. */
 async function webhook(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  seen.push(req.url ?? '');
   const body = await readJson(req);
   const request = body.request as { params: { arguments?: Record<string, unknown> } };
   const json = (status: number, b: string): void => {
@@ -59,6 +63,7 @@ async function webhook(req: IncomingMessage, res: ServerResponse): Promise<void>
     );
   }
   if (req.url === '/broken') return json(500, 'oops');
+  if (req.url === '/allow') return json(200, '{"decision":"allow"}');
   json(404, '{}');
 }
 
@@ -85,8 +90,16 @@ after(async () => {
   }
 });
 
-async function proxy(policy: Parameters<typeof startHarness>[0]['policy']): Promise<Harness> {
-  const h = await startHarness({ upstream: createHttpUpstream({ url: upstreamUrl, log: () => {} }), policy });
+/** A proxy whose filter webhooks may reach the loopback fixture unless `filterAllow` says otherwise. */
+async function proxy(
+  policy: Parameters<typeof startHarness>[0]['policy'],
+  filterAllow = ['127.0.0.1'],
+): Promise<Harness> {
+  const h = await startHarness({
+    upstream: createHttpUpstream({ url: upstreamUrl, log: () => {} }),
+    policy,
+    filterAllow,
+  });
   harnesses.push(h);
   return h;
 }
@@ -226,6 +239,45 @@ describe('policy at the socket level', () => {
     assert.equal(body.result, undefined);
     assert.equal(h.audit.at(-1)!.outcome, 'denied');
     assert.equal(h.audit.at(-1)!.errorCode, -31008);
+  });
+
+  test('filter webhooks go through the SSRF guard: loopback and plain http need the allow-list', async () => {
+    const hookFilter = (url: string) => ({
+      filters: [{ name: 'dlp', url, phase: 'request', methods: ['tools/call'], hmacSecret: SECRET }],
+    });
+    const cases: Array<[string, string[], RegExp]> = [
+      // Not allow-listed: the loopback fixture is never called, over http or https.
+      [
+        `${hookBase}/allow`,
+        [],
+        /is not https \(plain http is allowed only to hosts TESSERA_PROXY_FILTER_ALLOW/,
+      ],
+      [
+        hookBase.replace('http:', 'https:'),
+        [],
+        /127\.0\.0\.1 is a loopback address.*unless TESSERA_PROXY_FILTER_ALLOW lists it/,
+      ],
+      // Metadata endpoints need their exact address listed; a broad block is not enough.
+      ['https://169.254.169.254/hook', ['169.254.0.0/16'], /169\.254\.169\.254 is a metadata address/],
+      // Plain http only to a host the list names itself.
+      ['http://example.com/hook', ['127.0.0.1'], /is not https \(plain http is allowed only to hosts/],
+    ];
+    for (const [url, allow, why] of cases) {
+      const before = seen.length;
+      const h = await proxy(hookFilter(url), allow);
+      const r = await call(h, 1, 'tools/call', { name: 'search', arguments: { q: 'x' } });
+      assert.equal(r.status, 502, url);
+      assert.equal(JSON.parse(r.text).error.code, -31008);
+      const ev = h.audit.at(-1)!;
+      assert.equal(ev.outcome, 'denied');
+      assert.equal(ev.filters![0]!.decision, 'error');
+      assert.match(ev.filters![0]!.reason, /the webhook URL is not allowed: egress refused: /);
+      assert.match(ev.filters![0]!.reason, why);
+      assert.equal(seen.length, before, 'the webhook must not have been called');
+    }
+    const allowed = await proxy(hookFilter(`${hookBase}/allow`), ['127.0.0.1']);
+    assert.equal((await call(allowed, 2, 'tools/call', { name: 'search', arguments: {} })).status, 200);
+    assert.equal(allowed.audit.at(-1)!.filters![0]!.decision, 'allow');
   });
 
   test('body capture: off by default; when on, redacted and capped', async () => {

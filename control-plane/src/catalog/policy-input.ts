@@ -4,11 +4,12 @@
  * throws `TESSERA_INVALID_ARGUMENT` naming the field, so a bad policy changes nothing.
  *
  * The proxy validates the pushed policy again (and NACKs what it cannot use); checking here gives the
- * administrator the error at once.
+ * administrator the error at once. Conditions go through the same checker as the proxy's
+ * (`@tessera/api/policy/cel-limits`), so a condition accepted here is never refused by a proxy.
  *
  * @module
  */
-import { parse } from '@bufbuild/cel';
+import { checkCondition, MAX_CONDITION_LENGTH } from '@tessera/api/policy/cel-limits';
 import { TesseraError } from '../errors.ts';
 import { SERVER_NAME } from './server-input.ts';
 
@@ -52,12 +53,21 @@ export interface PolicyInput {
   auditBodies: { enabled: boolean; maxBytes: number };
 }
 
+/** A filter as stored: its secret is sealed apart (`filter-secrets.ts`). */
+export type StoredFilter = Omit<FilterInput, 'hmacSecret'>;
+
+/** The policy as stored in `mcp_servers.policy`: no secrets. */
+export type StoredPolicy = Omit<PolicyInput, 'filters'> & { filters: StoredFilter[] };
+
 export const EMPTY_POLICY: PolicyInput = {
   rules: [],
   rateLimits: {},
   filters: [],
   auditBodies: { enabled: false, maxBytes: 0 },
 };
+
+/** Filter URLs past this are refused; a webhook URL needs no more. */
+const MAX_FILTER_URL = 2048;
 
 const RULE_ID = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$/;
 
@@ -130,15 +140,14 @@ function rule(value: unknown, i: number, ids: Set<string>): RuleInput {
   if (r.effect !== 'ALLOW' && r.effect !== 'DENY')
     throw bad(`rule "${r.id}": "effect" must be "ALLOW" or "DENY"`);
   const condition = r.condition ?? '';
-  if (typeof condition !== 'string' || condition.length > 2048) {
-    throw bad(`rule "${r.id}": "condition" must be a CEL expression of at most 2048 characters`);
+  if (typeof condition !== 'string' || condition.length > MAX_CONDITION_LENGTH) {
+    throw bad(
+      `rule "${r.id}": "condition" must be a CEL expression of at most ${MAX_CONDITION_LENGTH} characters`,
+    );
   }
   if (condition !== '') {
-    try {
-      parse(condition);
-    } catch (err) {
-      throw bad(`rule "${r.id}": "condition" is not valid CEL: ${(err as Error).message}`);
-    }
+    const checked = checkCondition(condition);
+    if (!checked.ok) throw bad(`rule "${r.id}": "condition" is not accepted: ${checked.error}`);
   }
   return {
     id: r.id,
@@ -175,14 +184,18 @@ function filter(value: unknown, i: number, names: Set<string>): FilterInput {
   if (typeof f.name !== 'string' || !SERVER_NAME.test(f.name)) throw bad(`"${at}.name" must be a DNS label`);
   if (names.has(f.name)) throw bad(`filter "${f.name}" is defined twice`);
   names.add(f.name);
+  if (typeof f.url !== 'string' || f.url.length > MAX_FILTER_URL)
+    throw bad(`filter "${f.name}": "url" must be a string of at most ${MAX_FILTER_URL} characters`);
   let url: URL;
   try {
-    url = new URL(String(f.url));
+    url = new URL(f.url);
   } catch {
     throw bad(`filter "${f.name}": "url" is not a URL`);
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:')
-    throw bad(`filter "${f.name}": "url" must be http or https`);
+    throw bad(
+      `filter "${f.name}": "url" must be http or https (the proxy calls plain http only to hosts its TESSERA_PROXY_FILTER_ALLOW lists)`,
+    );
   if (url.username || url.password) throw bad(`filter "${f.name}": "url" must not carry credentials`);
   if (f.phase !== 'request' && f.phase !== 'response')
     throw bad(`filter "${f.name}": "phase" must be "request" or "response"`);
@@ -232,6 +245,6 @@ export function parsePolicyInput(body: unknown): PolicyInput {
 }
 
 /** The policy as the admin API shows it: filter secrets are never returned. */
-export function policyView(p: PolicyInput) {
+export function policyView(p: StoredPolicy) {
   return { ...p, filters: p.filters.map((f) => ({ ...f, hmacSecret: '(set)' })) };
 }

@@ -7,6 +7,7 @@
 import type { DataSource, Repository } from 'typeorm';
 import { McpServerEntity, type McpServerRow } from '../db/entities/mcp-server.ts';
 import { TesseraError } from '../errors.ts';
+import type { FilterSecrets } from './filter-secrets.ts';
 import type { PolicyInput } from './policy-input.ts';
 import type { ServerInput } from './server-input.ts';
 
@@ -19,7 +20,9 @@ export interface ServerRegistry {
   upsert(input: ServerInput): Promise<McpServerRow>;
   /** @throws TesseraError `TESSERA_NOT_FOUND` */
   setGrants(name: string, grants: { grantUsers: string[]; grantGroups: string[] }): Promise<McpServerRow>;
-  /** Replaces the server's rules, rate limits, filters and body capture. @throws TesseraError `TESSERA_NOT_FOUND` */
+  /**
+   * Replaces the server's rules, rate limits, filters and body capture; the filter secrets are sealed.
+   * @throws TesseraError `TESSERA_NOT_FOUND` */
   setPolicy(name: string, policy: PolicyInput): Promise<McpServerRow>;
   onChange(listener: (server: string) => void): void;
   /**
@@ -33,7 +36,8 @@ function isUniqueViolation(err: unknown): boolean {
   return (err as { driverError?: { code?: string } }).driverError?.code === '23505';
 }
 
-export function createServerRegistry(ds: DataSource): ServerRegistry {
+/** @param filterSecrets where `setPolicy` seals the filter secrets, with the policy in one transaction */
+export function createServerRegistry(ds: DataSource, filterSecrets: FilterSecrets): ServerRegistry {
   const repo: Repository<McpServerRow> = ds.getRepository(McpServerEntity);
   const listeners: Array<(server: string) => void> = [];
   const changed = (name: string) => {
@@ -69,8 +73,8 @@ export function createServerRegistry(ds: DataSource): ServerRegistry {
       return (await repo.findOneBy({ name }))!;
     },
     async setPolicy(name, policy) {
-      const result = await repo.update({ name }, { policy });
-      if (!result.affected) throw new TesseraError('TESSERA_NOT_FOUND', `server "${name}" does not exist`);
+      if (!(await filterSecrets.store(name, policy)))
+        throw new TesseraError('TESSERA_NOT_FOUND', `server "${name}" does not exist`);
       changed(name);
       return (await repo.findOneBy({ name }))!;
     },

@@ -7,6 +7,7 @@
 import { DataSource } from 'typeorm';
 import { ApiKeyEntity } from './entities/api-key.ts';
 import { AuditEventEntity } from './entities/audit-event.ts';
+import { FilterSecretEntity } from './entities/filter-secret.ts';
 import { McpServerEntity } from './entities/mcp-server.ts';
 import { SigningKeyEntity } from './entities/signing-key.ts';
 import { UpstreamCredentialEntity } from './entities/upstream-credential.ts';
@@ -19,12 +20,20 @@ import { Identity1764310000000 } from './migrations/1764310000000-identity.ts';
 import { UpstreamOauth1764320000000 } from './migrations/1764320000000-upstream-oauth.ts';
 import { AuditTimeIndex1764320500000 } from './migrations/1764320500000-audit-time-index.ts';
 import { MeshStatus1764330000000 } from './migrations/1764330000000-mesh-status.ts';
+import { FilterSecrets1764340000000 } from './migrations/1764340000000-filter-secrets.ts';
 
 export async function openDataSource(url: string): Promise<DataSource> {
   const ds = new DataSource({
     type: 'postgres',
     url,
-    entities: [McpServerEntity, SigningKeyEntity, AuditEventEntity, ApiKeyEntity, UpstreamCredentialEntity],
+    entities: [
+      McpServerEntity,
+      SigningKeyEntity,
+      AuditEventEntity,
+      ApiKeyEntity,
+      UpstreamCredentialEntity,
+      FilterSecretEntity,
+    ],
     migrations: [
       InitialSchema1764000000000,
       AuditTraceId1764100000000,
@@ -35,6 +44,7 @@ export async function openDataSource(url: string): Promise<DataSource> {
       UpstreamOauth1764320000000,
       AuditTimeIndex1764320500000,
       MeshStatus1764330000000,
+      FilterSecrets1764340000000,
     ],
     migrationsTableName: 'tessera_migrations',
     synchronize: false,

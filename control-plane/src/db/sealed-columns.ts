@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { filterSecretContext } from '../catalog/filter-secrets.ts';
 import { oauthContexts } from '../credentials/oauth/oauth-store.ts';
 import { staticContext } from '../credentials/static-credentials.ts';
 import { signingKeyContext } from '../keys/signing-keys.ts';
@@ -70,5 +71,11 @@ export const sealedColumns: SealedColumn[] = [
     column: 'value',
     encoding: 'base64',
     context: (r) => `secret:${r.name!}`,
+  },
+  {
+    table: 'filter_secrets',
+    keys: ['server', 'filter_name'],
+    column: 'sealed_secret',
+    context: (r) => filterSecretContext(r.server!, r.filter_name!),
   },
 ];

@@ -10,9 +10,8 @@ import {
   StatusSchema,
 } from '@tessera/api/mesh/v1/discovery';
 import type { JWK } from 'jose';
-import type { McpServerRow } from '../db/entities/mcp-server.ts';
 import { type ConfigHub, type ConfigHubOptions, createConfigHub, type SyncState } from './config-hub.ts';
-import { buildSnapshot, type TypeSnapshot } from './snapshot.ts';
+import { buildSnapshot, type SnapshotServer, type TypeSnapshot } from './snapshot.ts';
 
 const TRUST = 'type.googleapis.com/tessera.mesh.v1.TrustBundle';
 const UPSTREAM = 'type.googleapis.com/tessera.mesh.v1.Upstream';
@@ -22,7 +21,7 @@ const ALL = [TRUST, UPSTREAM, POLICY, AUDIT];
 
 const KEY: JWK = { kty: 'EC', crv: 'P-256', x: 'x', y: 'y', kid: 'k1', alg: 'ES256', use: 'sig' };
 
-function row(name: string, overrides: Partial<McpServerRow> = {}): McpServerRow {
+function row(name: string, overrides: Partial<SnapshotServer> = {}): SnapshotServer {
   return {
     name,
     kind: 'http',
@@ -47,7 +46,7 @@ interface Proxy {
 
 /** A hub over an in-memory, mutable catalogue, with helpers that speak for one proxy. */
 function setup(extra: Partial<ConfigHubOptions> = {}) {
-  const rows = new Map<string, McpServerRow>([
+  const rows = new Map<string, SnapshotServer>([
     ['github', row('github')],
     ['gitlab', row('gitlab')],
   ]);

@@ -3,8 +3,8 @@
  * the `ServerPolicy` resource. Pure; order is kept (rules and filters are evaluated in order).
  *
  * The filter HMAC secrets travel in the pushed resource, over the authenticated mesh stream, because
- * the proxy signs with them. (They are stored in Postgres as given; encryption at rest comes with the
- * secrets work.)
+ * the proxy signs with them; at rest they are sealed (`catalog/filter-secrets.ts`), and opened only to
+ * build this resource.
  *
  * @module
  */

@@ -8,14 +8,20 @@ import {
   UpstreamSchema,
 } from '@tessera/api/mesh/v1/config';
 import type { JWK } from 'jose';
-import type { McpServerRow } from '../db/entities/mcp-server.ts';
-import { buildSnapshot, type SnapshotInputs, type TypeSnapshot, typeUrlOf } from './snapshot.ts';
+
+import {
+  buildSnapshot,
+  type SnapshotInputs,
+  type SnapshotServer,
+  type TypeSnapshot,
+  typeUrlOf,
+} from './snapshot.ts';
 
 const ISSUER = 'http://127.0.0.1:8080';
 const KEY_A: JWK = { kty: 'EC', crv: 'P-256', x: 'xa', y: 'ya', kid: 'a', alg: 'ES256', use: 'sig' };
 const KEY_B: JWK = { kty: 'EC', crv: 'P-256', x: 'xb', y: 'yb', kid: 'b', alg: 'ES256', use: 'sig' };
 
-function row(overrides: Partial<McpServerRow> = {}): McpServerRow {
+function row(overrides: Partial<SnapshotServer> = {}): SnapshotServer {
   return {
     name: 'github',
     kind: 'http',

@@ -18,6 +18,7 @@ import {
 } from '@tessera/api/mesh/v1/config';
 import { type Resource, ResourceSchema } from '@tessera/api/mesh/v1/discovery';
 import type { JSONWebKeySet } from 'jose';
+import type { PolicyInput } from '../catalog/policy-input.ts';
 import type { ApiKeyRow } from '../db/entities/api-key.ts';
 import type { McpServerRow } from '../db/entities/mcp-server.ts';
 import { policyFields } from './policy-fields.ts';
@@ -25,8 +26,11 @@ import { policyFields } from './policy-fields.ts';
 /** The one scope every MCP server asks for today: "may call this server's MCP endpoint". */
 export const MCP_SCOPE = 'mcp';
 
+/** A server's row with its filter secrets opened (`catalog/filter-secrets.ts`). */
+export type SnapshotServer = Omit<McpServerRow, 'policy'> & { policy: Partial<PolicyInput> };
+
 export interface SnapshotInputs {
-  server: McpServerRow;
+  server: SnapshotServer;
   issuer: string;
   jwks: JSONWebKeySet;
   audit: { batchMaxEvents: number; flushIntervalMs: number };

@@ -64,6 +64,17 @@ describe('readBootstrap: valid configurations', () => {
     assert.equal(b.logLevel, 'info');
   });
 
+  test('filter allow-list: read in every mode, empty by default', () => {
+    assert.equal(readBootstrap(sidecar, noFile).filterAllow.cidrs.length, 0);
+    const b = readBootstrap({ ...stdio, TESSERA_PROXY_FILTER_ALLOW: '127.0.0.1, dlp.internal' }, noFile);
+    assert.equal(b.filterAllow.cidrs.length, 1);
+    assert.deepEqual([...b.filterAllow.hosts], ['dlp.internal']);
+    assert.equal(b.filterAllow.setting, 'TESSERA_PROXY_FILTER_ALLOW');
+    assert.deepEqual(problems({ ...sidecar, TESSERA_PROXY_FILTER_ALLOW: 'http://x/' }), [
+      'TESSERA_PROXY_FILTER_ALLOW: "http://x/" is neither a CIDR block, an IP address nor a host name',
+    ]);
+  });
+
   test('sidecar mode over the HTTP+SSE transport, with its limits', () => {
     const b = readBootstrap(
       {

@@ -7,6 +7,8 @@
  */
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { type AllowList, parseAllowList } from '../egress/ssrf-guard.ts';
+import { FILTER_ALLOW } from '../filters/filter-dispatcher.ts';
 import { type EgressSettings, egressSettingsDoc, readEgressSettings } from './egress-settings.ts';
 
 export type ProxyMode = 'sidecar' | 'stdio' | 'egress';
@@ -38,6 +40,10 @@ export interface Bootstrap {
   stdioIdleTimeoutMs: number;
   /** Egress mode only. */
   egress: EgressSettings | undefined;
+  /** How many proxies serve this server: each enforces its share of every rate limit. */
+  replicas: number;
+  /** Exceptions to the SSRF guard for filter webhooks (every mode). */
+  filterAllow: AllowList;
   /** The first control-plane address. */
   controlPlaneUrl: URL;
   /** Every control-plane address, in order of preference; the proxy fails over along this list. */
@@ -95,6 +101,10 @@ export const settings = {
   TESSERA_PROXY_AUDIT_SPOOL_MAX_BYTES:
     'bound of the audit spool; the oldest events are dropped past it (default 67108864)',
   TESSERA_LOG_LEVEL: 'debug, info, warn or error (default info)',
+  TESSERA_PROXY_REPLICAS:
+    'how many proxies serve this server; each enforces 1/N of every rate limit (default 1)',
+  TESSERA_PROXY_FILTER_ALLOW:
+    'comma-separated CIDRs, addresses or host names filter webhooks may reach although private or loopback; plain http only to these (default none)',
   ...egressSettingsDoc,
 } as const;
 
@@ -185,6 +195,8 @@ export function readBootstrap(env: Env, readFile: (path: string) => string): Boo
           problem: (name, message) => p.add(name, message),
         })
       : undefined;
+  const filterAllow = parseAllowList((env.TESSERA_PROXY_FILTER_ALLOW ?? '').split(','), FILTER_ALLOW);
+  for (const problem of filterAllow.problems) p.add('TESSERA_PROXY_FILTER_ALLOW', problem);
   const upstreamTransport = (env.TESSERA_PROXY_UPSTREAM_TRANSPORT || 'streamable-http') as UpstreamTransport;
   if (upstreamTransport !== 'streamable-http' && upstreamTransport !== 'sse')
     p.add('TESSERA_PROXY_UPSTREAM_TRANSPORT', `"${upstreamTransport}" must be streamable-http or sse`);
@@ -255,6 +267,8 @@ export function readBootstrap(env: Env, readFile: (path: string) => string): Boo
     stdioMaxSessions: integer(env, 'TESSERA_PROXY_STDIO_MAX_SESSIONS', 32, 1, 10_000, p),
     stdioIdleTimeoutMs: integer(env, 'TESSERA_PROXY_STDIO_IDLE_TIMEOUT_MS', 900_000, 1_000, 86_400_000, p),
     egress,
+    filterAllow: filterAllow.allow,
+    replicas: integer(env, 'TESSERA_PROXY_REPLICAS', 1, 1, 1000, p),
     controlPlaneUrl: new URL('http://invalid'),
     controlPlaneUrls: urlList(env, 'TESSERA_CONTROL_PLANE_URL', 'http://127.0.0.1:15010', p),
     meshToken,

@@ -35,7 +35,7 @@ test('egress mode with defaults: nothing allow-listed, system roots only', () =>
   assert.equal(b.mode, 'egress');
   assert.equal(b.upstreamUrl?.href, 'https://api.githubcopilot.com/mcp/');
   assert.deepEqual(b.egress, {
-    allow: { cidrs: [], hosts: new Set() },
+    allow: { cidrs: [], hosts: new Set(), setting: 'TESSERA_PROXY_EGRESS_ALLOW' },
     ca: undefined,
     connectTimeoutMs: 10_000,
     maxConnections: 64,

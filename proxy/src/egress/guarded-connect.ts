@@ -20,13 +20,18 @@ import { rootCertificates } from 'node:tls';
 import { buildConnector } from 'undici';
 import { TesseraError } from '../errors.ts';
 import { parseIp } from './ip-address.ts';
-import { type AllowList, checkAddress } from './ssrf-guard.ts';
+import { type AllowList, checkAddress, isListedHost } from './ssrf-guard.ts';
 
 export interface GuardedConnectOptions {
   allow: AllowList;
   /** Extra trusted CA certificates (PEM), added to Node's root store; for private PKIs. */
   ca?: string;
   connectTimeoutMs: number;
+  /**
+   * Whether plain http is allowed to hosts on the allow-list itself (see `isListedHost`); filter
+   * webhooks on a private network may be http, the egress upstream never is.
+   */
+  httpToListedHosts?: boolean;
   /** Test seam: how host names are resolved (default `dns.lookup`). */
   resolve?: (
     host: string,
@@ -78,8 +83,13 @@ export function createGuardedConnector(options: GuardedConnectOptions): buildCon
     lookup: guardedLookup(options.allow, options.resolve),
   } as buildConnector.BuildOptions);
   return (opts, callback) => {
-    if (opts.protocol !== 'https:') {
-      callback(refused(`${opts.protocol}//${opts.host} is not https (a redirect may not downgrade)`), null);
+    const plainAllowed =
+      opts.protocol === 'http:' && options.httpToListedHosts && isListedHost(opts.hostname, options.allow);
+    if (opts.protocol !== 'https:' && !plainAllowed) {
+      const why = options.httpToListedHosts
+        ? `plain http is allowed only to hosts ${options.allow.setting ?? 'the allow-list'} lists`
+        : 'a redirect may not downgrade';
+      callback(refused(`${opts.protocol}//${opts.host} is not https (${why})`), null);
       return;
     }
     const literal = parseIp(opts.hostname);

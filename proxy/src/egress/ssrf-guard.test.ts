@@ -1,7 +1,13 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { formatIp, parseCidr, parseIp } from './ip-address.ts';
-import { type AddressClass, checkAddress, classifyAddress, parseAllowList } from './ssrf-guard.ts';
+import {
+  type AddressClass,
+  checkAddress,
+  classifyAddress,
+  isListedHost,
+  parseAllowList,
+} from './ssrf-guard.ts';
 
 const cases: Array<[string, AddressClass]> = [
   // IPv4 special-purpose ranges, at their edges.
@@ -155,4 +161,23 @@ test('a metadata address passes only when the allow-list names exactly that addr
     checkAddress('x', parseIp('fd00:ec2::254')!, parseAllowList(['fd00::/8']).allow).allowed,
     false,
   );
+});
+
+test('a refusal names the setting the allow-list came from', () => {
+  const { allow } = parseAllowList([], 'TESSERA_PROXY_FILTER_ALLOW');
+  const d = checkAddress('10.0.0.1', parseIp('10.0.0.1')!, allow);
+  assert.match(!d.allowed ? d.reason : '', /unless TESSERA_PROXY_FILTER_ALLOW lists it$/);
+});
+
+test('isListedHost: listed names and IP literals inside listed blocks only', () => {
+  const { allow } = parseAllowList(['127.0.0.1', '10.0.0.0/8', '::1', 'dlp.internal']);
+  assert.equal(isListedHost('127.0.0.1', allow), true);
+  assert.equal(isListedHost('10.2.3.4', allow), true);
+  assert.equal(isListedHost('[::1]', allow), true);
+  assert.equal(isListedHost('[::ffff:127.0.0.1]', allow), true);
+  assert.equal(isListedHost('DLP.internal', allow), true);
+  assert.equal(isListedHost('127.0.0.2', allow), false);
+  // A name is listed only by name, whatever it resolves to.
+  assert.equal(isListedHost('localhost', allow), false);
+  assert.equal(isListedHost('other.internal', allow), false);
 });

@@ -122,6 +122,8 @@ export interface AllowList {
   cidrs: Cidr[];
   /** Lower-case host names whose resolved addresses are all allowed (never a metadata address). */
   hosts: Set<string>;
+  /** The setting the list was read from, named in refusals so an operator knows what to change. */
+  setting?: string;
 }
 
 const hostName = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/;
@@ -131,8 +133,11 @@ const hostName = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9](
  *
  * @returns the list and a message for every entry that is none of these.
  */
-export function parseAllowList(entries: string[]): { allow: AllowList; problems: string[] } {
-  const allow: AllowList = { cidrs: [], hosts: new Set() };
+export function parseAllowList(
+  entries: string[],
+  setting = 'TESSERA_PROXY_EGRESS_ALLOW',
+): { allow: AllowList; problems: string[] } {
+  const allow: AllowList = { cidrs: [], hosts: new Set(), setting };
   const problems: string[] = [];
   for (const raw of entries) {
     const entry = raw.trim().toLowerCase();
@@ -169,6 +174,21 @@ export function checkAddress(host: string, address: IpAddress, allow: AllowList)
   const what = parseIp(host) ? `${shown} is` : `${host} resolved to ${shown},`;
   return {
     allowed: false,
-    reason: `${what} a ${cls} address; the egress proxy connects only to public addresses unless TESSERA_PROXY_EGRESS_ALLOW lists it`,
+    reason: `${what} a ${cls} address; the proxy connects only to public addresses unless ${allow.setting ?? 'TESSERA_PROXY_EGRESS_ALLOW'} lists it`,
   };
+}
+
+/**
+ * Whether a URL's host is itself on the allow-list: a listed host name, or an IP literal inside a
+ * listed block. Only such hosts may be called over plain http (filter webhooks), since a name that
+ * merely resolves into a listed block could still be answered by anyone on the path.
+ *
+ * @param hostname as in `URL#hostname` (IPv6 literals in brackets)
+ */
+export function isListedHost(hostname: string, allow: AllowList): boolean {
+  const host = hostname.replace(/^\[|\]$/g, '').toLowerCase();
+  const ip = parseIp(host);
+  if (!ip) return allow.hosts.has(host);
+  const subject = embeddedIpv4(ip) ?? ip;
+  return allow.cidrs.some((c) => inCidr(subject, c));
 }

@@ -11,6 +11,7 @@
 import { createHmac } from 'node:crypto';
 import { type Dispatcher, request } from 'undici';
 import type { FilterDecisionRecord } from '../audit/audit-event.ts';
+import { TesseraError } from '../errors.ts';
 import type { FilterIR } from '../ir/proxy-config.ts';
 
 /** Largest webhook answer read. */
@@ -134,9 +135,13 @@ export async function callFilter(
     }
     return done(interpret(filter, answer));
   } catch (err) {
+    // The SSRF guard's refusal says which address and which setting; keep all of it for the audit.
+    const refusal = err instanceof TesseraError && err.code === 'TESSERA_EGRESS_REFUSED';
     const reason = signal.aborted
       ? `no answer within ${filter.timeoutMs} ms`
-      : `the webhook is unreachable (${(err as { code?: string }).code ?? (err as Error).message})`;
+      : refusal
+        ? `the webhook URL is not allowed: ${err.message}`
+        : `the webhook is unreachable (${(err as { code?: string }).code ?? (err as Error).message})`;
     return done({ decision: 'error', reason });
   }
 }

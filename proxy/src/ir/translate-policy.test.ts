@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { create } from '@bufbuild/protobuf';
 import { ServerPolicySchema } from '@tessera/api/mesh/v1/config';
+import { badConditions } from '@tessera/api/test/bad-conditions';
 import { translatePolicy } from './translate-policy.ts';
 
 type Init = Parameters<typeof create<typeof ServerPolicySchema>>[1];
@@ -41,6 +42,10 @@ test('translatePolicy: every bad input is refused with the field named', () => {
       { rules: [{ id: 'x', effect: 'ALLOW', condition: 'args.a ==' }] },
       /ServerPolicy.rules: rule "x": condition does not parse/,
     ],
+    ...badConditions.map(({ condition, error }): [Init, RegExp] => [
+      { rules: [{ id: 'cel', effect: 'ALLOW', condition }] },
+      new RegExp(`ServerPolicy.rules: rule "cel": condition ${error.source}`),
+    ]),
     [{ rules: [{ id: 'x', effect: 'allow' }] }, /rule "x": effect must be "ALLOW" or "DENY"/],
     [{ rateLimits: { perUser: { capacity: 0, refillPerSecond: 1 } } }, /per_user.capacity 0 is outside/],
     [

@@ -1,22 +1,17 @@
 /**
  * CEL conditions of policy rules, compiled once per configuration with `@bufbuild/cel`.
  *
- * `@bufbuild/cel` has no runtime cost limit, so the cost is bounded before a condition is accepted:
- * at most {@link MAX_CONDITION_LENGTH} characters and {@link MAX_CONDITION_NODES} syntax nodes, no
- * comprehension (`all`, `exists`, `map`, `filter`) inside another, and only the variables below.
- * With the proxy's body-size and JSON-depth limits on `args`, an evaluation is then linear in the
- * size of the request.
+ * The limits (length, operations, nested comprehensions, known variables) are checked by
+ * `@tessera/api/policy/cel-limits`, the same checker the control plane runs at its admin API, so
+ * the two planes accept exactly the same conditions.
  *
  * Variables: `principal` (`name`, `subject`, `groups`, `client_id`), `claims` (the token's claims),
  * `method`, `target`, `args` (the request's `params.arguments`, `{}` when absent).
  *
  * @module
  */
-import { celEnv, isCelError, parse, plan } from '@bufbuild/cel';
-
-export const MAX_CONDITION_LENGTH = 2048;
-export const MAX_CONDITION_NODES = 256;
-export const CONDITION_VARIABLES = ['principal', 'claims', 'method', 'target', 'args'] as const;
+import { celEnv, isCelError, plan } from '@bufbuild/cel';
+import { checkCondition } from '@tessera/api/policy/cel-limits';
 
 export interface ConditionInput {
   principal: { name: string; subject: string; groups: readonly string[]; client_id: string };
@@ -36,60 +31,6 @@ export interface Condition {
   evaluate(input: ConditionInput): ConditionResult;
 }
 
-type Expr = ReturnType<typeof parse>['expr'];
-
-/** Walks the syntax tree: counts nodes, measures comprehension nesting, checks free variables. */
-function inspect(root: Expr): { usesArgs: boolean } {
-  let nodes = 0;
-  let usesArgs = false;
-  const visit = (e: Expr | undefined, scope: ReadonlySet<string>, loops: number): void => {
-    if (!e) return;
-    if (++nodes > MAX_CONDITION_NODES) throw new TypeError(`more than ${MAX_CONDITION_NODES} operations`);
-    const k = e.exprKind;
-    switch (k.case) {
-      case 'identExpr':
-        if (k.value.name === 'args' && !scope.has('args')) usesArgs = true;
-        if (!scope.has(k.value.name) && !(CONDITION_VARIABLES as readonly string[]).includes(k.value.name)) {
-          throw new TypeError(
-            `unknown variable "${k.value.name}" (known: ${CONDITION_VARIABLES.join(', ')})`,
-          );
-        }
-        return;
-      case 'selectExpr':
-        visit(k.value.operand, scope, loops);
-        return;
-      case 'callExpr':
-        visit(k.value.target, scope, loops);
-        for (const a of k.value.args) visit(a, scope, loops);
-        return;
-      case 'listExpr':
-        for (const a of k.value.elements) visit(a, scope, loops);
-        return;
-      case 'structExpr':
-        for (const en of k.value.entries) {
-          if (en.keyKind.case === 'mapKey') visit(en.keyKind.value, scope, loops);
-          visit(en.value, scope, loops);
-        }
-        return;
-      case 'comprehensionExpr': {
-        if (loops >= 1) throw new TypeError('a comprehension (all, exists, map, filter) inside another');
-        const c = k.value;
-        visit(c.iterRange, scope, loops);
-        visit(c.accuInit, scope, loops);
-        const inner = new Set([...scope, c.iterVar, c.iterVar2, c.accuVar].filter(Boolean));
-        visit(c.loopCondition, inner, loops + 1);
-        visit(c.loopStep, inner, loops + 1);
-        visit(c.result, inner, loops + 1);
-        return;
-      }
-      default:
-        return;
-    }
-  };
-  visit(root, new Set(), 0);
-  return { usesArgs };
-}
-
 const env = celEnv();
 
 /**
@@ -101,16 +42,9 @@ const env = celEnv();
  * c.evaluate(input); // { ok: true, value: true }
  */
 export function compileCondition(source: string): Condition {
-  if (source.length > MAX_CONDITION_LENGTH) {
-    throw new TypeError(`longer than ${MAX_CONDITION_LENGTH} characters`);
-  }
-  let parsed: ReturnType<typeof parse>;
-  try {
-    parsed = parse(source);
-  } catch (err) {
-    throw new TypeError(`does not parse: ${(err as Error).message}`);
-  }
-  const { usesArgs } = inspect(parsed.expr);
+  const checked = checkCondition(source);
+  if (!checked.ok) throw new TypeError(checked.error);
+  const { parsed, usesArgs } = checked;
   const run = plan(env, parsed);
   return {
     source,

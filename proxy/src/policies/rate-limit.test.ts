@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { createRateLimiter } from './rate-limit.ts';
+import { createRateLimiter, shareOf } from './rate-limit.ts';
 
 function clock() {
   let t = 0;
@@ -56,4 +56,20 @@ test('memory is bounded: the least recently used bucket goes first', () => {
   assert.equal(limiter.size, 3);
   assert.equal(limiter.take(limits, 'a', undefined).limited, true);
   assert.equal(limiter.take(limits, 'b', undefined).limited, false);
+});
+
+test('replicas: each proxy keeps its share of the capacity and the refill rate', () => {
+  assert.deepEqual(shareOf({ capacity: 10, refillPerSecond: 2 }, 1), { capacity: 10, refillPerSecond: 2 });
+  assert.deepEqual(shareOf({ capacity: 10, refillPerSecond: 2 }, 4), { capacity: 2, refillPerSecond: 0.5 });
+  // Never a bucket that can admit nothing.
+  assert.deepEqual(shareOf({ capacity: 3, refillPerSecond: 1 }, 5), { capacity: 1, refillPerSecond: 0.2 });
+  const c = clock();
+  const limiter = createRateLimiter({ now: c.now, replicas: 2 });
+  const limits = { perUser: { capacity: 4, refillPerSecond: 1 }, perTool: undefined };
+  assert.equal(limiter.take(limits, 'a', undefined).limited, false);
+  assert.equal(limiter.take(limits, 'a', undefined).limited, false);
+  assert.deepEqual(limiter.take(limits, 'a', undefined), { limited: true, retryAfterS: 2, scope: 'user' });
+  c.advance(2000);
+  assert.equal(limiter.take(limits, 'a', undefined).limited, false);
+  assert.equal(limiter.take(limits, 'a', undefined).limited, true);
 });

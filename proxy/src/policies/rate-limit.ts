@@ -4,6 +4,12 @@
  * ever admits more, never less). Buckets survive configuration updates while their limits stay the
  * same.
  *
+ * Buckets live in this process. With `replicas` > 1 (`TESSERA_PROXY_REPLICAS`) each proxy keeps its
+ * share of every limit — the capacity and the refill rate divided by the replica count, the capacity
+ * never below 1 — so that N replicas behind an even load balancer admit about the configured rate in
+ * total. It is an approximation: with sticky sessions one user's traffic lands on one replica, which
+ * then admits only its share.
+ *
  * @module
  */
 import type { BucketIR } from '../ir/proxy-config.ts';
@@ -32,8 +38,20 @@ interface Bucket {
   lastMs: number;
 }
 
-export function createRateLimiter(options: { maxKeys?: number; now?: () => number } = {}): RateLimiter {
+/** One replica's share of a bucket. */
+export function shareOf(spec: BucketIR, replicas: number): BucketIR {
+  if (replicas <= 1) return spec;
+  return {
+    capacity: Math.max(1, Math.floor(spec.capacity / replicas)),
+    refillPerSecond: spec.refillPerSecond / replicas,
+  };
+}
+
+export function createRateLimiter(
+  options: { maxKeys?: number; now?: () => number; replicas?: number } = {},
+): RateLimiter {
   const maxKeys = options.maxKeys ?? 10_000;
+  const replicas = options.replicas ?? 1;
   const now = options.now ?? (() => performance.now());
   const buckets = new Map<string, Bucket>();
 
@@ -60,11 +78,11 @@ export function createRateLimiter(options: { maxKeys?: number; now?: () => numbe
       const t = now();
       // JSON-encoded keys: no user and tool pair can collide with another.
       const userBucket = limits.perUser
-        ? bucketFor(`u${JSON.stringify(user)}`, limits.perUser, t)
+        ? bucketFor(`u${JSON.stringify(user)}`, shareOf(limits.perUser, replicas), t)
         : undefined;
       const toolBucket =
         limits.perTool && tool !== undefined
-          ? bucketFor(`t${JSON.stringify([user, tool])}`, limits.perTool, t)
+          ? bucketFor(`t${JSON.stringify([user, tool])}`, shareOf(limits.perTool, replicas), t)
           : undefined;
       if (userBucket && userBucket.tokens < 1)
         return { limited: true, retryAfterS: wait(userBucket), scope: 'user' };

@@ -5,6 +5,7 @@
  * @module
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Dispatcher } from 'undici';
 import type { AuditRecord } from '../audit/audit-event.ts';
 import type { ConfigStore } from '../store/config-store.ts';
 import type { Log } from '../telemetry/log.ts';
@@ -23,6 +24,10 @@ export interface ProxyServerOptions {
   metrics?: ProxyMetrics;
   /** Browser origins allowed on the MCP endpoint besides loopback and the resource URI's origin. */
   allowedOrigins?: readonly string[];
+  /** How many proxies serve this server; rate limits are shared among them (default 1). */
+  replicas?: number;
+  /** Where filter webhooks are called (`createFilterDispatcher`); default: nothing but public https. */
+  filterDispatcher?: Dispatcher;
 }
 
 function json(res: ServerResponse, status: number, value: unknown): void {

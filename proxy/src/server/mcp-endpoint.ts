@@ -20,7 +20,9 @@ import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:
 import type { Dispatcher } from 'undici';
 import type { AuditOutcome, AuditRecord } from '../audit/audit-event.ts';
 import { capturedBody } from '../audit/body-capture.ts';
+import { parseAllowList } from '../egress/ssrf-guard.ts';
 import { TesseraError, type TesseraErrorCode } from '../errors.ts';
+import { createFilterDispatcher, FILTER_ALLOW } from '../filters/filter-dispatcher.ts';
 import type { ProxyConfig } from '../ir/proxy-config.ts';
 import { authenticate, bearerToken, type Principal } from '../policies/authn.ts';
 import { createRateLimiter } from '../policies/rate-limit.ts';
@@ -54,7 +56,9 @@ export interface McpEndpointOptions {
   log?: Log;
   /** Browser origins allowed besides loopback and the resource URI's own origin. */
   allowedOrigins?: readonly string[];
-  /** Where filter webhooks are called; default: undici's global dispatcher. */
+  /** How many proxies serve this server; rate limits are shared among them (default 1). */
+  replicas?: number;
+  /** Where filter webhooks are called (`createFilterDispatcher`); default: nothing but public https. */
   filterDispatcher?: Dispatcher;
 }
 
@@ -124,7 +128,9 @@ export function createMcpEndpoint(options: McpEndpointOptions) {
   const { upstream } = options;
   const metrics = options.metrics ?? createProxyMetrics();
   const log: Log = options.log ?? (() => {});
-  const limiter = createRateLimiter();
+  const limiter = createRateLimiter({ replicas: options.replicas });
+  const filterDispatcher =
+    options.filterDispatcher ?? createFilterDispatcher({ allow: parseAllowList([], FILTER_ALLOW).allow });
 
   function record(
     ctx: Context,
@@ -353,7 +359,7 @@ export function createMcpEndpoint(options: McpEndpointOptions) {
       limiter,
       server: config.upstream.server,
       traceId: ctx.trace.traceId,
-      dispatcher: options.filterDispatcher,
+      dispatcher: filterDispatcher,
     };
     const guard = await guardRequest(guardInput);
     ctx.policy = guard.audit;

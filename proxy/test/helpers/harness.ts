@@ -20,6 +20,8 @@ import {
 } from '@tessera/api/mesh/v1/config';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import type { AuditRecord } from '../../src/audit/audit-event.ts';
+import { parseAllowList } from '../../src/egress/ssrf-guard.ts';
+import { createFilterDispatcher, FILTER_ALLOW } from '../../src/filters/filter-dispatcher.ts';
 import {
   translateAudit,
   translatePolicy,
@@ -89,6 +91,8 @@ export async function startHarness(options: {
    * no such switch.
    */
   defaultBearer?: boolean;
+  /** TESSERA_PROXY_FILTER_ALLOW entries (filter webhooks on 127.0.0.1 need it); default none. */
+  filterAllow?: string[];
   /** More `ServerPolicy` fields (rules, rate limits, filters, body capture) beside the grant. */
   policy?: {
     rules?: MessageInitShape<typeof RuleSchema>[];
@@ -153,6 +157,9 @@ export async function startHarness(options: {
   }
   if (options.configured !== false) configure();
   const audit: AuditRecord[] = [];
+  const filterDispatcher = createFilterDispatcher({
+    allow: parseAllowList(options.filterAllow ?? [], FILTER_ALLOW).allow,
+  });
   const server: Server = createProxyServer({
     store,
     upstream: options.upstream,
@@ -160,6 +167,7 @@ export async function startHarness(options: {
     audit: (r) => audit.push(r),
     log: options.log ?? (() => {}),
     metrics: options.metrics,
+    filterDispatcher,
   });
   if (options.defaultBearer) {
     const bearer = `Bearer ${await sign(privateKey, { expSeconds: 3600 })}`;
@@ -180,6 +188,7 @@ export async function startHarness(options: {
       server.closeAllConnections();
       await new Promise<void>((r) => server.close(() => r()));
       await options.upstream.close();
+      await filterDispatcher.close();
     },
   };
 }

@@ -4,7 +4,7 @@
  * @module
  */
 import { EntitySchema } from 'typeorm';
-import type { PolicyInput } from '../../catalog/policy-input.ts';
+import type { StoredPolicy } from '../../catalog/policy-input.ts';
 
 export type ServerKind = 'stdio' | 'http';
 
@@ -23,8 +23,8 @@ export interface McpServerRow {
   localPort: number | null;
   grantUsers: string[];
   grantGroups: string[];
-  /** Rules, rate limits, filters and body capture; `{}` (nothing) until set. */
-  policy: Partial<PolicyInput>;
+  /** Rules, rate limits, filters (without their secrets) and body capture; `{}` (nothing) until set. */
+  policy: Partial<StoredPolicy>;
   createdAt: Date;
   updatedAt: Date;
 }
