@@ -7,7 +7,6 @@ import type { AddressInfo } from 'node:net';
 import { createAuditShipper } from './audit/audit-shipper.ts';
 import { openAuditSpool } from './audit/audit-spool.ts';
 import type { Bootstrap } from './config/bootstrap.ts';
-import { createEgressFromBootstrap } from './egress/egress-from-bootstrap.ts';
 import { createProxyServer } from './server/http-server.ts';
 import { createConfigStore } from './store/config-store.ts';
 import { createSnapshotFile } from './store/snapshot-file.ts';
@@ -31,7 +30,11 @@ export interface Proxy {
   close(): Promise<void>;
 }
 
-export function createProxy(bootstrap: Bootstrap): Proxy {
+/**
+ * Builds a proxy from its bootstrap. Async only because egress mode loads its modules (undici, the
+ * SSRF guard) on demand: a sidecar never pays their memory.
+ */
+export async function createProxy(bootstrap: Bootstrap): Promise<Proxy> {
   const log = createLog(bootstrap.logLevel, { server: bootstrap.server, node: bootstrap.nodeId });
   const store = createConfigStore();
   const snapshot = createSnapshotFile(bootstrap.snapshotDir, log);
@@ -69,7 +72,11 @@ export function createProxy(bootstrap: Bootstrap): Proxy {
           log,
         })
       : bootstrap.mode === 'egress'
-        ? createEgressFromBootstrap(bootstrap, transport, log)
+        ? (await import('./egress/egress-from-bootstrap.ts')).createEgressFromBootstrap(
+            bootstrap,
+            transport,
+            log,
+          )
         : createHttpUpstream({ url: bootstrap.upstreamUrl!, log });
   const metrics = createProxyMetrics();
   const server = createProxyServer({

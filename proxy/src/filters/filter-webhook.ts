@@ -9,9 +9,16 @@
  * @module
  */
 import { createHmac } from 'node:crypto';
-import { type Dispatcher, request } from 'undici';
+import type { Dispatcher } from 'undici';
 import type { FilterDecisionRecord } from '../audit/audit-event.ts';
 import type { FilterIR } from '../ir/proxy-config.ts';
+
+/** undici is loaded on the first filter call: a proxy without filters never pays its ~12 MB. */
+let undici: Promise<typeof import('undici')> | undefined;
+function loadUndici(): Promise<typeof import('undici')> {
+  undici ??= import('undici');
+  return undici;
+}
 
 /** Largest webhook answer read. */
 export const MAX_FILTER_ANSWER_BYTES = 1024 * 1024;
@@ -99,6 +106,7 @@ export async function callFilter(
   const timestamp = String(Math.floor((options.now?.() ?? Date.now()) / 1000));
   const signal = AbortSignal.timeout(filter.timeoutMs);
   try {
+    const { request } = await loadUndici();
     const res = await request(filter.url, {
       method: 'POST',
       body,
