@@ -17,7 +17,7 @@ try {
   process.exit(2);
 }
 
-const proxy = createProxy(bootstrap);
+const proxy = await createProxy(bootstrap);
 await proxy.listen();
 
 let stopping = false;

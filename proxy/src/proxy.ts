@@ -8,15 +8,13 @@ import type { Transport } from '@connectrpc/connect';
 import { createAuditShipper } from './audit/audit-shipper.ts';
 import { openAuditSpool } from './audit/audit-spool.ts';
 import type { Bootstrap } from './config/bootstrap.ts';
-import { createEgressFromBootstrap } from './egress/egress-from-bootstrap.ts';
-import { createFilterDispatcher } from './filters/filter-dispatcher.ts';
+import { lazyFilterDispatcher } from './filters/lazy-filter-dispatcher.ts';
 import { createProxyServer } from './server/http-server.ts';
 import { createConfigStore } from './store/config-store.ts';
 import { createSnapshotFile } from './store/snapshot-file.ts';
 import { createLog, type Log } from './telemetry/log.ts';
 import { createProxyMetrics } from './telemetry/metrics.ts';
 import { createHttpUpstream } from './upstream/http-upstream.ts';
-import { createSseLegacyUpstream } from './upstream/sse-legacy-upstream.ts';
 import { createStdioUpstream } from './upstream/stdio-upstream.ts';
 import type { Upstream } from './upstream/upstream.ts';
 import { createDiscoveryClient } from './xds/discovery-client.ts';
@@ -34,7 +32,8 @@ export interface Proxy {
   close(): Promise<void>;
 }
 
-function createUpstream(bootstrap: Bootstrap, transport: Transport, log: Log): Upstream {
+/** Egress and HTTP+SSE upstreams load their modules (undici, the SSRF guard) only when chosen. */
+async function createUpstream(bootstrap: Bootstrap, transport: Transport, log: Log): Promise<Upstream> {
   const shared = {
     maxPendingRequests: bootstrap.maxPendingRequests,
     statelessPerPrincipal: bootstrap.statelessChannelsPerPrincipal,
@@ -49,18 +48,27 @@ function createUpstream(bootstrap: Bootstrap, transport: Transport, log: Log): U
       maxSessions: bootstrap.stdioMaxSessions,
       idleTimeoutMs: bootstrap.stdioIdleTimeoutMs,
     });
-  if (bootstrap.mode === 'egress') return createEgressFromBootstrap(bootstrap, transport, log);
-  if (bootstrap.upstreamTransport === 'sse')
+  if (bootstrap.mode === 'egress') {
+    const { createEgressFromBootstrap } = await import('./egress/egress-from-bootstrap.ts');
+    return createEgressFromBootstrap(bootstrap, transport, log);
+  }
+  if (bootstrap.upstreamTransport === 'sse') {
+    const { createSseLegacyUpstream } = await import('./upstream/sse-legacy-upstream.ts');
     return createSseLegacyUpstream({
       ...shared,
       url: bootstrap.upstreamUrl!,
       maxSessions: bootstrap.sseMaxSessions,
       idleTimeoutMs: bootstrap.sseIdleTimeoutMs,
     });
+  }
   return createHttpUpstream({ url: bootstrap.upstreamUrl!, log });
 }
 
-export function createProxy(bootstrap: Bootstrap): Proxy {
+/**
+ * Builds a proxy from its bootstrap. Async only because some modes load their modules on demand: a
+ * sidecar never pays undici's memory.
+ */
+export async function createProxy(bootstrap: Bootstrap): Promise<Proxy> {
   const log = createLog(bootstrap.logLevel, { server: bootstrap.server, node: bootstrap.nodeId });
   const store = createConfigStore();
   const snapshot = createSnapshotFile(bootstrap.snapshotDir, log);
@@ -90,9 +98,9 @@ export function createProxy(bootstrap: Bootstrap): Proxy {
     settings: () => store.current()?.audit ?? defaultAudit,
     log,
   });
-  const upstream = createUpstream(bootstrap, transport, log);
+  const upstream = await createUpstream(bootstrap, transport, log);
   const metrics = createProxyMetrics();
-  const filterDispatcher = createFilterDispatcher({ allow: bootstrap.filterAllow });
+  const filterDispatcher = lazyFilterDispatcher({ allow: bootstrap.filterAllow });
   const server = createProxyServer({
     filterDispatcher,
     replicas: bootstrap.replicas,

@@ -57,7 +57,7 @@ export async function startLocalProxy(options: {
     },
     () => '',
   );
-  const proxy = createProxy(bootstrap);
+  const proxy = await createProxy(bootstrap);
   await proxy.listen();
   const mcpUrl = `http://127.0.0.1:${options.port}/mcp`;
   for (let i = 0; ; i++) {

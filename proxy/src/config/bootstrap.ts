@@ -8,7 +8,7 @@
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type AllowList, parseAllowList } from '../egress/ssrf-guard.ts';
-import { FILTER_ALLOW } from '../filters/filter-dispatcher.ts';
+import { FILTER_ALLOW } from '../filters/lazy-filter-dispatcher.ts';
 import { type EgressSettings, egressSettingsDoc, readEgressSettings } from './egress-settings.ts';
 
 export type ProxyMode = 'sidecar' | 'stdio' | 'egress';

@@ -23,6 +23,7 @@ import { answerError } from '../upstream/answer-error.ts';
 import { createHttpUpstream } from '../upstream/http-upstream.ts';
 import type { Exchange, ForwardResult, Upstream } from '../upstream/upstream.ts';
 import type { CredentialClient } from './credential-client.ts';
+import { createDispatcherTransport } from './dispatcher-transport.ts';
 import { createGuardedConnector, type GuardedConnectOptions } from './guarded-connect.ts';
 import type { AllowList } from './ssrf-guard.ts';
 
@@ -67,8 +68,9 @@ export function createEgressUpstream(options: EgressUpstreamOptions): Upstream {
   });
   const http = createHttpUpstream({
     url: options.url,
-    dispatcher: agent.compose(
-      interceptors.redirect({ maxRedirections: MAX_REDIRECTS, throwOnMaxRedirect: true }),
+    transport: createDispatcherTransport(
+      agent.compose(interceptors.redirect({ maxRedirections: MAX_REDIRECTS, throwOnMaxRedirect: true })),
+      options.url.origin,
     ),
     log: options.log,
   });

@@ -8,9 +8,10 @@
  *
  * @module
  */
-import type { Dispatcher } from 'undici';
+
 import type { FilterIR } from '../ir/proxy-config.ts';
 import { callFilter, type FilterEnvelope, type FilterOutcome } from './filter-webhook.ts';
+import type { FilterDispatcherRef } from './lazy-filter-dispatcher.ts';
 
 export interface ChainContext {
   server: string;
@@ -18,7 +19,7 @@ export interface ChainContext {
   method: string;
   target: string;
   traceId: string;
-  dispatcher?: Dispatcher;
+  dispatcher?: FilterDispatcherRef;
 }
 
 export type ChainResult =

@@ -14,8 +14,7 @@ import { Agent, type Dispatcher } from 'undici';
 import { createGuardedConnector } from '../egress/guarded-connect.ts';
 import type { AllowList } from '../egress/ssrf-guard.ts';
 
-/** The setting that lists the exceptions, named in every refusal. */
-export const FILTER_ALLOW = 'TESSERA_PROXY_FILTER_ALLOW';
+export { FILTER_ALLOW } from './lazy-filter-dispatcher.ts';
 
 export interface FilterDispatcherOptions {
   allow: AllowList;

@@ -9,10 +9,17 @@
  * @module
  */
 import { createHmac } from 'node:crypto';
-import { type Dispatcher, request } from 'undici';
 import type { FilterDecisionRecord } from '../audit/audit-event.ts';
 import { TesseraError } from '../errors.ts';
 import type { FilterIR } from '../ir/proxy-config.ts';
+import { type FilterDispatcherRef, resolveDispatcher } from './lazy-filter-dispatcher.ts';
+
+/** undici is loaded on the first filter call: a proxy without filters never pays its ~12 MB. */
+let undici: Promise<typeof import('undici')> | undefined;
+function loadUndici(): Promise<typeof import('undici')> {
+  undici ??= import('undici');
+  return undici;
+}
 
 /** Largest webhook answer read. */
 export const MAX_FILTER_ANSWER_BYTES = 1024 * 1024;
@@ -87,7 +94,7 @@ function interpret(
 export async function callFilter(
   filter: FilterIR,
   envelope: FilterEnvelope,
-  options: { dispatcher?: Dispatcher; now?: () => number } = {},
+  options: { dispatcher?: FilterDispatcherRef; now?: () => number } = {},
 ): Promise<FilterOutcome> {
   const started = process.hrtime.bigint();
   const done = (o: Pick<FilterOutcome, 'decision' | 'reason' | 'replacement'>): FilterOutcome => ({
@@ -100,11 +107,12 @@ export async function callFilter(
   const timestamp = String(Math.floor((options.now?.() ?? Date.now()) / 1000));
   const signal = AbortSignal.timeout(filter.timeoutMs);
   try {
+    const { request } = await loadUndici();
     const res = await request(filter.url, {
       method: 'POST',
       body,
       signal,
-      dispatcher: options.dispatcher,
+      dispatcher: await resolveDispatcher(options.dispatcher),
       headers: {
         'content-type': 'application/json',
         'x-tessera-filter': filter.name,

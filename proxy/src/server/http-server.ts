@@ -5,8 +5,8 @@
  * @module
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { Dispatcher } from 'undici';
 import type { AuditRecord } from '../audit/audit-event.ts';
+import type { FilterDispatcherRef } from '../filters/lazy-filter-dispatcher.ts';
 import type { ConfigStore } from '../store/config-store.ts';
 import type { Log } from '../telemetry/log.ts';
 import { configRecorder, createProxyMetrics, type ProxyMetrics } from '../telemetry/metrics.ts';
@@ -27,7 +27,7 @@ export interface ProxyServerOptions {
   /** How many proxies serve this server; rate limits are shared among them (default 1). */
   replicas?: number;
   /** Where filter webhooks are called (`createFilterDispatcher`); default: nothing but public https. */
-  filterDispatcher?: Dispatcher;
+  filterDispatcher?: FilterDispatcherRef;
 }
 
 function json(res: ServerResponse, status: number, value: unknown): void {

@@ -17,12 +17,15 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
-import type { Dispatcher } from 'undici';
 import type { AuditOutcome, AuditRecord } from '../audit/audit-event.ts';
 import { capturedBody } from '../audit/body-capture.ts';
 import { parseAllowList } from '../egress/ssrf-guard.ts';
 import { TesseraError, type TesseraErrorCode } from '../errors.ts';
-import { createFilterDispatcher, FILTER_ALLOW } from '../filters/filter-dispatcher.ts';
+import {
+  FILTER_ALLOW,
+  type FilterDispatcherRef,
+  lazyFilterDispatcher,
+} from '../filters/lazy-filter-dispatcher.ts';
 import type { ProxyConfig } from '../ir/proxy-config.ts';
 import { authenticate, bearerToken, type Principal } from '../policies/authn.ts';
 import { createRateLimiter } from '../policies/rate-limit.ts';
@@ -59,7 +62,7 @@ export interface McpEndpointOptions {
   /** How many proxies serve this server; rate limits are shared among them (default 1). */
   replicas?: number;
   /** Where filter webhooks are called (`createFilterDispatcher`); default: nothing but public https. */
-  filterDispatcher?: Dispatcher;
+  filterDispatcher?: FilterDispatcherRef;
 }
 
 interface Context {
@@ -130,7 +133,7 @@ export function createMcpEndpoint(options: McpEndpointOptions) {
   const log: Log = options.log ?? (() => {});
   const limiter = createRateLimiter({ replicas: options.replicas });
   const filterDispatcher =
-    options.filterDispatcher ?? createFilterDispatcher({ allow: parseAllowList([], FILTER_ALLOW).allow });
+    options.filterDispatcher ?? lazyFilterDispatcher({ allow: parseAllowList([], FILTER_ALLOW).allow });
 
   function record(
     ctx: Context,

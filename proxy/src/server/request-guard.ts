@@ -9,11 +9,12 @@
  *
  * @module
  */
-import type { Dispatcher } from 'undici';
+
 import type { FilterDecisionRecord } from '../audit/audit-event.ts';
 import { argumentsDigest } from '../audit/body-capture.ts';
 import { TesseraError } from '../errors.ts';
 import { runFilters, selectFilters } from '../filters/filter-chain.ts';
+import type { FilterDispatcherRef } from '../filters/lazy-filter-dispatcher.ts';
 import type { PolicyIR } from '../ir/proxy-config.ts';
 import type { Principal } from '../policies/authn.ts';
 import { filterListResponse, isListMethod } from '../policies/list-filter.ts';
@@ -39,7 +40,7 @@ export interface GuardInput {
   limiter: RateLimiter;
   server: string;
   traceId: string;
-  dispatcher?: Dispatcher;
+  dispatcher?: FilterDispatcherRef;
 }
 
 export type GuardResult =

@@ -1,26 +1,27 @@
 /**
- * The sidecar upstream: forwards Streamable HTTP exchanges to an MCP server over HTTP with undici,
- * streaming responses back chunk by chunk (SSE is never buffered). The client's credentials are not
+ * The HTTP upstream: forwards Streamable HTTP exchanges to an MCP server (over `node:http` in a
+ * sidecar, through the egress transport for remote servers), streaming responses back chunk by chunk (SSE is never buffered). The client's credentials are not
  * forwarded: the `authorization` header is already gone, and cookies are dropped here.
  *
  * @module
  */
 import type { ServerResponse } from 'node:http';
-import { type Dispatcher, Pool } from 'undici';
 import { TesseraError, type TesseraErrorCode } from '../errors.ts';
 import { errorBody, type JsonRpcId } from '../server/jsonrpc.ts';
 import type { Log } from '../telemetry/log.ts';
 import { answerError } from './answer-error.ts';
+import { createNodeHttpTransport } from './node-http-transport.ts';
 import { observeResponse } from './response-observer.ts';
 import { createSessionRegistry, type SessionRegistry } from './session-registry.ts';
 import type { Exchange, ForwardResult, Upstream } from './upstream.ts';
+import type { UpstreamResponse, UpstreamTransport } from './upstream-transport.ts';
 
 export interface HttpUpstreamOptions {
   url: URL;
   /** Upper bound for receiving response headers; SSE bodies may then stream for as long as they need. */
   headersTimeoutMs?: number;
-  /** Where requests go; default: a pool of plain connections to the URL's origin. */
-  dispatcher?: Dispatcher;
+  /** How requests are sent; default: `node:http` keep-alive connections to the URL's origin. */
+  transport?: UpstreamTransport;
   log: Log;
   /** The legacy sessions known to this upstream; default: a registry of its own. */
   sessions?: SessionRegistry;
@@ -84,7 +85,11 @@ const forwardedResponseHeaders = new Set([
 function toUpstreamError(err: unknown): TesseraError {
   if (err instanceof TesseraError) return err;
   const e = err as { code?: string; message: string };
-  if (e.code === 'UND_ERR_HEADERS_TIMEOUT' || e.code === 'UND_ERR_CONNECT_TIMEOUT') {
+  if (
+    e.code === 'UPSTREAM_HEADERS_TIMEOUT' ||
+    e.code === 'UND_ERR_HEADERS_TIMEOUT' ||
+    e.code === 'UND_ERR_CONNECT_TIMEOUT'
+  ) {
     return new TesseraError('TESSERA_UPSTREAM_TIMEOUT', 'the MCP server did not answer in time');
   }
   if (e.code === 'UND_ERR_REDIRECT_MAX') {
@@ -106,13 +111,12 @@ function toUpstreamError(err: unknown): TesseraError {
 }
 
 export function createHttpUpstream(options: HttpUpstreamOptions): Upstream {
-  const dispatcher: Dispatcher =
-    options.dispatcher ??
-    new Pool(options.url.origin, {
+  const transport =
+    options.transport ??
+    createNodeHttpTransport({
+      url: options.url,
       connections: 64,
-      headersTimeout: options.headersTimeoutMs ?? 60_000,
-      // SSE streams may be idle for long stretches; the client's disconnect ends them.
-      bodyTimeout: 0,
+      headersTimeoutMs: options.headersTimeoutMs ?? 60_000,
     });
   const path = `${options.url.pathname}${options.url.search}`;
   const sessions = options.sessions ?? createSessionRegistry();
@@ -142,17 +146,16 @@ export function createHttpUpstream(options: HttpUpstreamOptions): Upstream {
     // redirect leaves the upstream's origin.
     const own = exchange.upstreamHeaders ?? {};
     Object.assign(headers, own);
-    let upstream: Dispatcher.ResponseData;
+    let upstream: UpstreamResponse;
     try {
-      upstream = await dispatcher.request({
-        origin: options.url.origin,
+      upstream = await transport.request({
         method: exchange.httpMethod,
         path,
         headers,
         body: exchange.body,
         signal: exchange.signal,
-        stripHeadersOnCrossOriginRedirect: Object.keys(own),
-      } as Dispatcher.RequestOptions);
+        stripOnCrossOriginRedirect: Object.keys(own),
+      });
     } catch (err) {
       return answerError(res, exchange, toUpstreamError(err));
     }
@@ -239,7 +242,7 @@ export function createHttpUpstream(options: HttpUpstreamOptions): Upstream {
   return {
     forward,
     async close() {
-      await dispatcher.close();
+      await transport.close();
     },
   };
 }

@@ -1,0 +1,26 @@
+/**
+ * The egress transport: an undici dispatcher (the guarded, TLS-verifying agent with its redirect
+ * interceptor) behind the upstream transport seam.
+ *
+ * @module
+ */
+import type { Dispatcher } from 'undici';
+import type { UpstreamRequest, UpstreamResponse, UpstreamTransport } from '../upstream/upstream-transport.ts';
+
+export function createDispatcherTransport(dispatcher: Dispatcher, origin: string): UpstreamTransport {
+  return {
+    async request(r: UpstreamRequest): Promise<UpstreamResponse> {
+      const res = await dispatcher.request({
+        origin,
+        method: r.method as Dispatcher.HttpMethod,
+        path: r.path,
+        headers: r.headers,
+        body: r.body,
+        signal: r.signal,
+        stripHeadersOnCrossOriginRedirect: [...r.stripOnCrossOriginRedirect],
+      } as Dispatcher.RequestOptions);
+      return { statusCode: res.statusCode, headers: res.headers, body: res.body as AsyncIterable<Buffer> };
+    },
+    close: () => dispatcher.close(),
+  };
+}
