@@ -38,6 +38,7 @@ import { createKubernetesAuthenticator, kubeTokenReviewer, type TokenReviewer } 
 import { adminApiPlugin } from './plugins/admin-api.ts';
 import { connectRoutesPlugin } from './plugins/connect-routes.ts';
 import { healthPlugin } from './plugins/health.ts';
+import { signInRoutesPlugin } from './plugins/sign-in-routes.ts';
 import { auditService } from './services/audit-service.ts';
 import { credentialService } from './services/credential-service.ts';
 import { discoveryService } from './services/discovery-service.ts';
@@ -200,7 +201,17 @@ export async function build(options: BuildOptions): Promise<ControlPlane> {
       keyring,
     }),
   );
-  await publicApp.register(connectRoutesPlugin({ flow: oauth, publicUrl: settings.publicUrl }));
+  await publicApp.register(signInRoutesPlugin({ publicUrl: settings.publicUrl }));
+  await publicApp.register(
+    connectRoutesPlugin({
+      flow: oauth,
+      publicUrl: settings.publicUrl,
+      async signedIn(req, res) {
+        const id = await identity.authorizationServer.sessionAccount(req, res);
+        return id ? identity.users.get(id) : undefined;
+      },
+    }),
+  );
   await meshApp.register(healthPlugin(() => ready));
   await meshApp.register(fastifyConnectPlugin, {
     shutdownTimeoutMs: 5_000,

@@ -12,8 +12,10 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { request } from 'undici';
 import { oauthContexts } from '../src/credentials/oauth/oauth-store.ts';
+import { clientRequest } from '../src/credentials/oauth/token-endpoint.ts';
 import { proxyMeshToken } from '../src/mesh/mesh-auth.ts';
 import { adminClient } from './helpers/admin-client.ts';
+import { type Browser, createBrowser, type Page } from './helpers/browser.ts';
 import { freePort } from './helpers/free-port.ts';
 import { meshClients } from './helpers/mesh-client.ts';
 import { type OAuthMcpServer, startOAuthMcpServer } from './helpers/oauth-mcp-server.ts';
@@ -21,6 +23,9 @@ import { MESH_SECRET, type Replica, startReplica } from './helpers/replica.ts';
 import { startTestDb, type TestDb } from './helpers/test-db.ts';
 
 const USER = 'alice@example.com';
+const PASSWORD = 'correct horse battery staple';
+let alice: Browser;
+let bob: Browser;
 let db: TestDb;
 let replica: Replica;
 let upstream: OAuthMcpServer;
@@ -32,32 +37,33 @@ const getCredential = (user = USER) =>
     user,
   });
 
-/** A minimal browser: follows redirects one by one, keeps cookies per host, may stop before a URL. */
-async function browse(start: string, stopAt?: (url: URL) => boolean) {
-  const jar = new Map<string, Map<string, string>>();
-  let url = new URL(start);
-  for (let hop = 0; hop < 20; hop++) {
-    if (stopAt?.(url)) return { url, status: 0, body: '' };
-    const cookies = jar.get(url.host) ?? new Map<string, string>();
-    const res = await request(url, {
-      headers: cookies.size ? { cookie: [...cookies].map(([k, v]) => `${k}=${v}`).join('; ') } : {},
-    });
-    const set = res.headers['set-cookie'];
-    for (const c of Array.isArray(set) ? set : set ? [set] : []) {
-      const [pair = ''] = c.split(';');
-      const eq = pair.indexOf('=');
-      cookies.set(pair.slice(0, eq).trim(), pair.slice(eq + 1));
-    }
-    jar.set(url.host, cookies);
-    const body = await res.body.text();
-    const location = res.headers.location;
-    if (res.statusCode >= 300 && res.statusCode < 400 && typeof location === 'string') {
-      url = new URL(location, url);
-      continue;
-    }
-    return { url, status: res.statusCode, body };
-  }
-  throw new Error('too many redirects');
+/** Follows redirects from `start` in `browser`; stops before a URL `stopAt` accepts (status 0). */
+async function browse(start: string, stopAt?: (url: URL) => boolean, browser: Browser = alice) {
+  const first = new URL(start);
+  if (stopAt?.(first)) return { url: first, status: 0, body: '' };
+  const { page, stoppedAt } = await browser.follow(await browser.request(first), (u) => stopAt?.(u) ?? false);
+  if (stoppedAt) return { url: stoppedAt, status: 0, body: '' };
+  return { url: page.url, status: page.status, body: page.body };
+}
+
+/** Signs in on `browser`'s current login page (reached through a redirect) and follows on. */
+async function signIn(browser: Browser, loginPage: Page, email: string) {
+  assert.equal(loginPage.status, 200, loginPage.body);
+  assert.match(loginPage.body, /Sign in/);
+  const next = await browser.submit(loginPage, /login$/, { email, password: PASSWORD });
+  return browser.follow(next, () => false);
+}
+
+/** A browser signed in at Tessera as `email`, through the sign-in entry. */
+async function signedInBrowser(email: string): Promise<Browser> {
+  const browser = createBrowser();
+  const { page } = await browser.follow(
+    await browser.request(`${publicUrl}/login?return_to=/healthz`),
+    () => false,
+  );
+  const done = await signIn(browser, page, email);
+  assert.equal(done.page.url.pathname, '/healthz', done.page.body);
+  return browser;
 }
 
 /** The sealed token record of USER, opened / rewritten with the control plane's own SecretBox. */
@@ -108,6 +114,10 @@ before(async () => {
     resourceUri: 'https://guarded.test/mcp',
   });
   assert.equal(res.statusCode, 201, res.body);
+  await replica.cp.identity.users.createLocal(USER, PASSWORD);
+  await replica.cp.identity.users.createLocal('bob@example.com', PASSWORD);
+  alice = await signedInBrowser(USER);
+  bob = await signedInBrowser('bob@example.com');
 });
 
 after(async () => {
@@ -165,20 +175,54 @@ describe('gateway as OAuth client of an MCP server', () => {
     assert.deepEqual((await getCredential()).headers, []);
   });
 
+  test('the sign-in entry only returns to paths of the control plane', async () => {
+    for (const bad of ['https://evil.example/x', '//evil.example/x', '/\\evil.example', 'x']) {
+      const res = await request(`${publicUrl}/login?return_to=${encodeURIComponent(bad)}`);
+      assert.equal(res.statusCode, 400, bad);
+      await res.body.text();
+      const back = await request(`${publicUrl}/login/return?code=x&state=${encodeURIComponent(bad)}`);
+      assert.equal(back.statusCode, 400, bad);
+      await back.body.text();
+    }
+    const denied = await request(`${publicUrl}/login/return?error=access_denied&state=%2F`);
+    assert.equal(denied.statusCode, 401);
+    await denied.body.text();
+  });
+
+  test("another user's session cannot connect through the link, nor finish its callback", async () => {
+    const { connectUrl } = await getCredential();
+    const refused = await browse(connectUrl, undefined, bob);
+    assert.equal(refused.status, 403);
+    assert.match(refused.body, /for alice@example\.com, but this browser is signed in as bob@example\.com/);
+    // Alice starts; the callback reaches Bob's browser (login CSRF the other way round).
+    const stop = await browse(connectUrl, isCallback);
+    const stolen = await browse(stop.url.href, undefined, bob);
+    assert.equal(stolen.status, 403);
+    assert.match(stolen.body, /nothing was stored/);
+    const anonymous = await browse(stop.url.href, undefined, createBrowser());
+    assert.equal(anonymous.status, 401);
+    assert.deepEqual(await replica.ds.query('SELECT * FROM upstream_oauth_tokens'), []);
+  });
+
   test('connect through login and consent; the served token works at the MCP server', async () => {
     const { connectUrl } = await getCredential();
-    let callbackUrl: URL | undefined;
-    const done = await browse(connectUrl, (u) => {
-      if (isCallback(u) && !callbackUrl) {
-        callbackUrl = u;
-      }
-      return false;
-    });
+    // A browser not signed in at Tessera signs in first and comes back to the link.
+    const browser = createBrowser();
+    const bounce = await browser.follow(await browser.request(connectUrl), () => false);
+    assert.equal(bounce.page.url.pathname.startsWith('/interaction/'), true, bounce.page.url.href);
+    const back = await signIn(browser, bounce.page, USER);
+    const done = { status: back.page.status, body: back.page.body };
+    const callbackUrl = browser.history.find(isCallback);
+    const connectPath = new URL(connectUrl).pathname;
+    const visits = browser.history.map((u) => u.pathname);
+    assert.equal(visits[0], connectPath);
+    assert.ok(visits.includes('/login'), visits.join(' '));
+    assert.ok(visits.lastIndexOf(connectPath) > visits.indexOf('/login'), 'back at the link after sign-in');
     assert.equal(done.status, 200, done.body);
     assert.match(done.body, /Connected guarded for alice@example.com/);
 
     // The same callback again: the state was used up.
-    const replay = await browse(callbackUrl!.href);
+    const replay = await browse(callbackUrl!.href, undefined, browser);
     assert.equal(replay.status, 400);
     assert.match(replay.body, /already used/);
 
@@ -237,6 +281,50 @@ describe('gateway as OAuth client of an MCP server', () => {
     const c = await getCredential();
     assert.deepEqual(c.headers, []);
     assert.ok(c.connectUrl.startsWith(`${publicUrl}/api/v1/connect/guarded?t=`));
+  });
+
+  test('disconnect: needs the session and its Origin, deletes the tokens and revokes them upstream', async () => {
+    const { connectUrl } = await getCredential();
+    assert.equal((await browse(connectUrl)).status, 200);
+    const tokens = await readTokens();
+    const url = `${publicUrl}/api/v1/connect/guarded`;
+    const del = (browser: Browser | undefined, origin?: string) =>
+      request(url, {
+        method: 'DELETE',
+        headers: {
+          ...(browser ? { cookie: browser.cookieHeader(url) } : {}),
+          ...(origin ? { origin } : {}),
+        },
+      });
+    const anonymous = await del(undefined, publicUrl);
+    assert.equal(anonymous.statusCode, 401);
+    await anonymous.body.text();
+    const crossSite = await del(alice, 'https://evil.example');
+    assert.equal(crossSite.statusCode, 403);
+    await crossSite.body.text();
+    const nothing = await del(bob, publicUrl);
+    assert.equal(nothing.statusCode, 404);
+    await nothing.body.text();
+    assert.equal((await replica.ds.query('SELECT * FROM upstream_oauth_tokens')).length, 1);
+
+    const res = await del(alice, publicUrl);
+    assert.equal(res.statusCode, 200);
+    assert.deepEqual(await res.body.json(), { server: 'guarded', user: USER, revocation: 'revoked' });
+    assert.deepEqual(await replica.ds.query('SELECT * FROM upstream_oauth_tokens'), []);
+    const c = await getCredential();
+    assert.deepEqual(c.headers, []);
+    assert.ok(c.connectUrl);
+    // The upstream authorization server no longer honours the refresh token.
+    const { headers, params } = clientRequest(tokens.client, {
+      grant_type: 'refresh_token',
+      refresh_token: tokens.refreshToken,
+    });
+    const refresh = await request(tokens.tokenEndpoint, { method: 'POST', headers, body: params.toString() });
+    assert.equal(refresh.statusCode, 400);
+    assert.equal(((await refresh.body.json()) as { error: string }).error, 'invalid_grant');
+    const again = await del(alice, publicUrl);
+    assert.equal(again.statusCode, 404);
+    await again.body.text();
   });
 
   test('the client ID metadata document is public', async () => {

@@ -65,6 +65,14 @@ export interface AuthorizationServerOptions {
   cimdTrustedHosts: readonly string[];
 }
 
+/**
+ * The control plane's own sign-in client: pages that need a signed-in browser (the connect link)
+ * send it through an authorization request of this client, which asks no consent (it is first
+ * party, and only learns that the browser signed in).
+ */
+export const SIGN_IN_CLIENT_ID = 'tessera-sign-in';
+export const signInRedirectUri = (issuer: string): string => `${issuer}/login/return`;
+
 export interface AuthorizationServer {
   provider: Provider;
   /** Serves an oidc-provider request on the raw Node objects. */
@@ -132,6 +140,26 @@ export function createAuthorizationServer(o: AuthorizationServerOptions): Author
       response_types: ['code'],
       id_token_signed_response_alg: 'ES256',
       token_endpoint_auth_method: 'none',
+    },
+    clients: [
+      {
+        client_id: SIGN_IN_CLIENT_ID,
+        client_name: 'Tessera',
+        redirect_uris: [signInRedirectUri(o.issuer)],
+        grant_types: ['authorization_code'],
+        response_types: ['code'],
+        token_endpoint_auth_method: 'none',
+      },
+    ],
+    async loadExistingGrant(ctx) {
+      const { client, session, result } = ctx.oidc;
+      const grantId = result?.consent?.grantId ?? (client && session?.grantIdFor(client.clientId));
+      if (grantId) return ctx.oidc.provider.Grant.find(grantId);
+      if (client?.clientId !== SIGN_IN_CLIENT_ID || !session?.accountId) return undefined;
+      const grant = new ctx.oidc.provider.Grant({ clientId: client.clientId, accountId: session.accountId });
+      grant.addOIDCScope('openid');
+      await grant.save();
+      return grant;
     },
     responseTypes: ['code'],
     pkce: { required: () => true },

@@ -42,6 +42,7 @@ export async function startOAuthMcpServer(): Promise<OAuthMcpServer> {
     features: {
       devInteractions: { enabled: false },
       registration: { enabled: true },
+      revocation: { enabled: true },
       resourceIndicators: {
         enabled: true,
         defaultResource: () => mcpUrl,

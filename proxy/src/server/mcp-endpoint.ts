@@ -40,6 +40,7 @@ import {
 } from '../telemetry/metrics.ts';
 import { continueTrace, type TraceContext } from '../telemetry/trace-context.ts';
 import type { Upstream } from '../upstream/upstream.ts';
+import { holdResponseEnd } from './held-response-end.ts';
 import { errorBody, type JsonRpcMessage, parseJsonRpc, targetOf } from './jsonrpc.ts';
 import { originAllowed } from './origin-check.ts';
 import { bearerChallenge } from './protected-resource.ts';
@@ -206,16 +207,117 @@ export function createMcpEndpoint(options: McpEndpointOptions) {
     const id = ctx.message && ctx.message.kind !== 'notification' ? ctx.message.id : undefined;
     const body = errorBody(id, err.rpcCode, err.message, err.data);
     if (!res.headersSent) res.writeHead(err.httpStatus, { 'content-type': 'application/json', ...headers });
-    res.end(body);
+    // Recorded before the answer goes out: a client that has it can rely on the event being spooled.
+    try {
+      record(
+        ctx,
+        err.httpStatus,
+        err.rpcCode,
+        Buffer.byteLength(body),
+        '',
+        err.message,
+        refusalReason(err.code),
+        outcome,
+      );
+    } finally {
+      res.end(body);
+    }
+  }
+
+  async function forwardAndRecord(
+    req: IncomingMessage,
+    res: ServerResponse,
+    ctx: Context,
+    exchange: {
+      method: 'POST' | 'GET' | 'DELETE';
+      body: Buffer | undefined;
+      era: ProtocolEra;
+      guardInput: Parameters<typeof guardRequest>[0];
+      capture: ProxyConfig['policy']['auditBodies'];
+      policy: PolicyAudit;
+    },
+  ): Promise<void> {
+    const { method, body, era, guardInput, capture, policy } = exchange;
+    const { principal } = guardInput;
+    const abort = new AbortController();
+    const onClose = () => {
+      if (!res.writableFinished) abort.abort();
+    };
+    res.once('close', onClose);
+    const sessionHeader = req.headers['mcp-session-id'];
+    const rewrite = responseRewrite({ ...guardInput, message: ctx.message }, policy);
+    const sink =
+      rewrite || capture
+        ? new ResponseRewriter(res, {
+            id: ctx.message?.kind === 'request' ? ctx.message.id : undefined,
+            rewrite,
+            captureBytes: capture ? capture.maxBytes * 4 + 1024 : 0,
+            failure: {
+              code: new TesseraError('TESSERA_FILTER_FAILED', '').rpcCode,
+              message: 'the answer could not be filtered (too large or not JSON)',
+            },
+          })
+        : undefined;
+    const result = await upstream.forward(
+      {
+        httpMethod: method,
+        headers: upstreamHeaders(req.headers, ctx.trace),
+        body,
+        message: ctx.message,
+        era,
+        // Modern requests have no sessions: a stray header is ignored (2026-07-28 §Earlier Streamable HTTP Revisions).
+        sessionId: era === 'legacy' && typeof sessionHeader === 'string' ? sessionHeader : undefined,
+        principal: principal.subject,
+        user: principal.name,
+        signal: abort.signal,
+      },
+      (sink ?? res) as ServerResponse,
+    );
+    res.off('close', onClose);
+    if (sink) {
+      await sink.done;
+      result.responseBytes = sink.bytes;
+      // A response filter that refused replaced the answer with its error.
+      const refused = policy.filters.find(
+        (f) => f.phase === 'response' && (f.decision === 'deny' || f.decision === 'error'),
+      );
+      if (refused) {
+        const err = new TesseraError(
+          refused.decision === 'deny' ? 'TESSERA_FILTER_DENIED' : 'TESSERA_FILTER_FAILED',
+          refused.reason,
+        );
+        result.errorCode = err.rpcCode;
+        result.reason = refused.reason;
+        policy.decision = 'deny';
+      }
+      if (capture) {
+        const { body: raw, complete } = sink.captured();
+        const r = capturedBody(raw, sink.contentType, capture.maxBytes, complete);
+        ctx.bodies = {
+          request: ctx.bodies?.request ?? '',
+          response: r.text,
+          truncated: (ctx.bodies?.truncated ?? false) || r.truncated,
+        };
+      }
+    }
+
+    // 6. Audit: POSTs are JSON-RPC exchanges; stream opens and session ends are recorded too.
+    if (method !== 'POST')
+      ctx.message = {
+        kind: 'notification',
+        method: method === 'GET' ? 'http/get-stream' : 'http/delete-session',
+        params: undefined,
+      };
     record(
       ctx,
-      err.httpStatus,
-      err.rpcCode,
-      Buffer.byteLength(body),
-      '',
-      err.message,
-      refusalReason(err.code),
-      outcome,
+      result.status,
+      result.errorCode,
+      result.responseBytes,
+      result.sessionId ?? '',
+      result.reason,
+      'grant',
+      policy.decision === 'deny' ? 'denied' : undefined,
+      result.failure,
     );
   }
 
@@ -378,87 +480,14 @@ export function createMcpEndpoint(options: McpEndpointOptions) {
       ctx.message = guard.message;
     }
 
-    // 5. Forward. A client that goes away aborts the upstream exchange.
-    const abort = new AbortController();
-    const onClose = () => {
-      if (!res.writableFinished) abort.abort();
-    };
-    res.once('close', onClose);
-    const sessionHeader = req.headers['mcp-session-id'];
-    const rewrite = responseRewrite({ ...guardInput, message: ctx.message }, ctx.policy);
-    const sink =
-      rewrite || capture
-        ? new ResponseRewriter(res, {
-            id: ctx.message?.kind === 'request' ? ctx.message.id : undefined,
-            rewrite,
-            captureBytes: capture ? capture.maxBytes * 4 + 1024 : 0,
-            failure: {
-              code: new TesseraError('TESSERA_FILTER_FAILED', '').rpcCode,
-              message: 'the answer could not be filtered (too large or not JSON)',
-            },
-          })
-        : undefined;
-    const result = await upstream.forward(
-      {
-        httpMethod: method,
-        headers: upstreamHeaders(req.headers, ctx.trace),
-        body,
-        message: ctx.message,
-        era,
-        // Modern requests have no sessions: a stray header is ignored (2026-07-28 §Earlier Streamable HTTP Revisions).
-        sessionId: era === 'legacy' && typeof sessionHeader === 'string' ? sessionHeader : undefined,
-        principal: principal.subject,
-        user: principal.name,
-        signal: abort.signal,
-      },
-      (sink ?? res) as ServerResponse,
-    );
-    res.off('close', onClose);
-    if (sink) {
-      await sink.done;
-      result.responseBytes = sink.bytes;
-      // A response filter that refused replaced the answer with its error.
-      const refused = ctx.policy.filters.find(
-        (f) => f.phase === 'response' && (f.decision === 'deny' || f.decision === 'error'),
-      );
-      if (refused) {
-        const err = new TesseraError(
-          refused.decision === 'deny' ? 'TESSERA_FILTER_DENIED' : 'TESSERA_FILTER_FAILED',
-          refused.reason,
-        );
-        result.errorCode = err.rpcCode;
-        result.reason = refused.reason;
-        ctx.policy.decision = 'deny';
-      }
-      if (capture) {
-        const { body: raw, complete } = sink.captured();
-        const r = capturedBody(raw, sink.contentType, capture.maxBytes, complete);
-        ctx.bodies = {
-          request: ctx.bodies?.request ?? '',
-          response: r.text,
-          truncated: (ctx.bodies?.truncated ?? false) || r.truncated,
-        };
-      }
+    // 5. Forward. A client that goes away aborts the upstream exchange. The response's end waits for
+    //    its audit event (step 6), so that every answer a client has seen is on the spool.
+    const held = holdResponseEnd(res);
+    try {
+      await forwardAndRecord(req, res, ctx, { method, body, era, guardInput, capture, policy: guard.audit });
+    } finally {
+      held.release();
     }
-
-    // 6. Audit: POSTs are JSON-RPC exchanges; stream opens and session ends are recorded too.
-    if (method !== 'POST')
-      ctx.message = {
-        kind: 'notification',
-        method: method === 'GET' ? 'http/get-stream' : 'http/delete-session',
-        params: undefined,
-      };
-    record(
-      ctx,
-      result.status,
-      result.errorCode,
-      result.responseBytes,
-      result.sessionId ?? '',
-      result.reason,
-      'grant',
-      ctx.policy.decision === 'deny' ? 'denied' : undefined,
-      result.failure,
-    );
   };
 }
 

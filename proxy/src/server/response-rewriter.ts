@@ -49,6 +49,7 @@ export class ResponseRewriter extends EventEmitter {
   #capturedBytes = 0;
   #bytes = 0;
   #contentType = '';
+  /** Settles once the rewriter has ended the response it wraps, or the client has gone. */
   readonly done: Promise<void>;
   #resolveDone!: () => void;
 
@@ -63,7 +64,6 @@ export class ResponseRewriter extends EventEmitter {
       this.emit('close');
       this.#resolveDone();
     });
-    res.on('finish', () => this.#resolveDone());
     res.on('drain', () => this.emit('drain'));
   }
 
@@ -139,10 +139,10 @@ export class ResponseRewriter extends EventEmitter {
       this.#pending = '';
       this.#chain = this.#chain.then(() => {
         if (rest) this.#send(Buffer.from(rest));
-        this.#res.end();
+        this.#endRes();
       });
     } else {
-      this.#res.end();
+      this.#endRes();
     }
     return this;
   }
@@ -182,12 +182,21 @@ export class ResponseRewriter extends EventEmitter {
     } catch {
       body = this.#failureBody();
     }
-    if (this.#res.destroyed) return;
+    if (this.#res.destroyed) return this.#resolveDone();
     const { 'content-length': _l, ...rest } = this.#headers;
     const bytes = Buffer.from(body);
     this.#bytes += bytes.length;
     this.#res.writeHead(this.#status, { ...rest, 'content-length': String(bytes.length) });
-    this.#res.end(bytes);
+    this.#endRes(bytes);
+  }
+
+  /**
+   * `done` means the rewriter has handed everything to the response, not that the client has it: the
+   * endpoint records the audit event before the response's end may go out (see held-response-end.ts).
+   */
+  #endRes(last?: Buffer): void {
+    this.#res.end(last);
+    this.#resolveDone();
   }
 
   /** Sends complete events in order; the answer to the request goes through the rewrite first. */

@@ -39,6 +39,7 @@ export const RESOURCE = 'https://demo.mcp.test/mcp';
 
 export interface Harness {
   url: string;
+  server: Server;
   store: ConfigStore;
   audit: AuditRecord[];
   /** Applies the complete default configuration (for a harness started with `configured: false`). */
@@ -85,6 +86,8 @@ export async function startHarness(options: {
   metrics?: ProxyMetrics;
   /** The proxy's log; default: discarded. */
   log?: Log;
+  /** Called with each audit record at the moment the proxy records it (it is collected either way). */
+  onAudit?: (record: AuditRecord) => void;
   /**
    * TEST ONLY: a request without `Authorization` is given a valid bearer token for alice before the
    * proxy sees it, for clients that cannot send headers (the conformance suite). The proxy itself has
@@ -164,7 +167,10 @@ export async function startHarness(options: {
     store,
     upstream: options.upstream,
     maxBodyBytes: options.maxBodyBytes ?? 64 * 1024,
-    audit: (r) => audit.push(r),
+    audit: (r) => {
+      audit.push(r);
+      options.onAudit?.(r);
+    },
     log: options.log ?? (() => {}),
     metrics: options.metrics,
     filterDispatcher,
@@ -180,6 +186,7 @@ export async function startHarness(options: {
   const { port } = server.address() as AddressInfo;
   return {
     url: `http://127.0.0.1:${port}`,
+    server,
     store,
     audit,
     configure,

@@ -23,6 +23,8 @@ export interface AuthorizationTarget {
   authorizationEndpoint: string;
   tokenEndpoint: string;
   registrationEndpoint?: string;
+  /** RFC 7009 token revocation, when the server announces it. */
+  revocationEndpoint?: string;
   /** The server accepts a client ID metadata document URL as client_id. */
   clientIdMetadataDocumentSupported: boolean;
   /** RFC 9207: the server puts `iss` in its authorization responses. */
@@ -108,6 +110,10 @@ export async function discoverAuthorization(
       as.body.registration_endpoint === undefined
         ? undefined
         : httpsOrAllowed(as.body.registration_endpoint, 'registration_endpoint'),
+    revocationEndpoint:
+      as.body.revocation_endpoint === undefined
+        ? undefined
+        : httpsOrAllowed(as.body.revocation_endpoint, 'revocation_endpoint'),
     clientIdMetadataDocumentSupported: as.body.client_id_metadata_document_supported === true,
     issParameterSupported: as.body.authorization_response_iss_parameter_supported === true,
     scopesSupported: Array.isArray(scopes) ? scopes.filter((s) => typeof s === 'string') : [],

@@ -24,6 +24,7 @@ import { obtainClient, redirectUri } from './client-registration.ts';
 import { discoverAuthorization } from './discover.ts';
 import type { OAuthStore, TokenSet } from './oauth-store.ts';
 import type { OutboundFetch } from './outbound-fetch.ts';
+import { type RevocationOutcome, revokeTokens } from './revoke-tokens.ts';
 import { callTokenEndpoint, GrantRefusedError } from './token-endpoint.ts';
 
 const LINK_TTL_S = 600;
@@ -35,10 +36,20 @@ const LINK_TYPE = 'tessera-connect+jwt';
 export interface OAuthFlow extends CredentialSource {
   /** The link a user opens to connect their account at `server`. */
   connectUrl(server: string, user: string): Promise<string>;
+  /** The user a connect link names; throws when the link is forged, expired or for another server. */
+  linkUser(server: string, linkToken: string): Promise<string>;
   /** Checks a connect link and answers the authorization server URL to redirect the browser to. */
   begin(server: string, linkToken: string): Promise<string>;
-  /** Handles the authorization server's redirect back. */
-  complete(query: URLSearchParams): Promise<{ server: string; user: string }>;
+  /**
+   * Handles the authorization server's redirect back. `signedIn` says whether the browser's session
+   * is the user the request was started for; when it is not, nothing is stored.
+   */
+  complete(
+    query: URLSearchParams,
+    signedIn: (user: string) => boolean,
+  ): Promise<{ server: string; user: string }>;
+  /** Deletes a user's tokens for a server and revokes them upstream (best effort); false when none. */
+  disconnect(server: string, user: string): Promise<{ revocation: RevocationOutcome } | undefined>;
 }
 
 const hashState = (state: string) => createHash('sha256').update(state).digest('base64url');
@@ -111,6 +122,28 @@ export function createOAuthFlow(options: {
     });
   }
 
+  async function linkUser(server: string, linkToken: string): Promise<string> {
+    let user: string;
+    try {
+      const keys = options.keys();
+      const { payload } = await jwtVerify(linkToken, createLocalJWKSet(keys.jwks), {
+        issuer: publicUrl,
+        audience: linkAudience,
+        typ: LINK_TYPE,
+        currentDate: now(),
+      });
+      if (payload.server !== server || typeof payload.sub !== 'string') throw new Error('wrong server');
+      user = payload.sub;
+    } catch (err) {
+      throw new TesseraError(
+        'TESSERA_UNAUTHENTICATED',
+        'this connect link is invalid or has expired; ask your MCP client for a new one',
+        { cause: err },
+      );
+    }
+    return user;
+  }
+
   return {
     connectUrl,
 
@@ -130,25 +163,10 @@ export function createOAuthFlow(options: {
       return pending;
     },
 
+    linkUser,
+
     async begin(server, linkToken) {
-      let user: string;
-      try {
-        const keys = options.keys();
-        const { payload } = await jwtVerify(linkToken, createLocalJWKSet(keys.jwks), {
-          issuer: publicUrl,
-          audience: linkAudience,
-          typ: LINK_TYPE,
-          currentDate: now(),
-        });
-        if (payload.server !== server || typeof payload.sub !== 'string') throw new Error('wrong server');
-        user = payload.sub;
-      } catch (err) {
-        throw new TesseraError(
-          'TESSERA_UNAUTHENTICATED',
-          'this connect link is invalid or has expired; ask your MCP client for a new one',
-          { cause: err },
-        );
-      }
+      const user = await linkUser(server, linkToken);
       const config = await store.config(server);
       if (!config) throw new TesseraError('TESSERA_NOT_FOUND', `server "${server}" does not use OAuth`);
       const target = await discoverAuthorization(fetcher, config.mcpUrl);
@@ -183,13 +201,18 @@ export function createOAuthFlow(options: {
       return url.toString();
     },
 
-    async complete(query) {
+    async complete(query, signedIn) {
       const state = query.get('state') ?? '';
       const pending = state ? await store.takeState(hashState(state)) : undefined;
       if (!pending)
         throw new TesseraError(
           'TESSERA_INVALID_ARGUMENT',
           'unknown, expired or already used state; start again from the connect link',
+        );
+      if (!signedIn(pending.user))
+        throw new TesseraError(
+          'TESSERA_PERMISSION_DENIED',
+          `this connection was started for ${pending.user}, who is not the signed-in user; nothing was stored`,
         );
       const check = checkCallback(query, {
         state,
@@ -220,6 +243,21 @@ export function createOAuthFlow(options: {
         client: pending.client,
       });
       return { server: pending.server, user: pending.user };
+    },
+
+    async disconnect(server, user) {
+      const tokens = await store.deleteTokens(server, user);
+      if (!tokens) return undefined;
+      let endpoint: string | undefined;
+      try {
+        const config = await store.config(server);
+        const target = config ? await discoverAuthorization(fetcher, config.mcpUrl) : undefined;
+        // Only the server that issued the tokens may be told about them.
+        if (target?.issuer === tokens.issuer) endpoint = target.revocationEndpoint;
+      } catch {
+        return { revocation: 'failed' };
+      }
+      return { revocation: await revokeTokens(fetcher, endpoint, tokens) };
     },
   };
 }

@@ -194,6 +194,18 @@ export function createOAuthStore(options: { ds: DataSource; box: SecretBox }) {
     },
 
     tokens: (server: string, user: string) => readTokens(ds, server, user, false),
+    /** Deletes one user's tokens for one server; the tokens, if there were any. */
+    async deleteTokens(server: string, user: string): Promise<TokenSet | undefined> {
+      return ds.transaction(async (m) => {
+        const current = await readTokens(m, server, user, true);
+        if (current)
+          await m.query('DELETE FROM upstream_oauth_tokens WHERE server = $1 AND user_name = $2', [
+            server,
+            user,
+          ]);
+        return current;
+      });
+    },
     saveTokens: (server: string, user: string, t: TokenSet) => writeTokens(ds, server, user, t),
 
     /**

@@ -34,17 +34,12 @@ export function oauthErrorText(body: Record<string, unknown>, status: number): s
 
 const formEncode = (s: string) => encodeURIComponent(s).replace(/%20/g, '+');
 
-export async function callTokenEndpoint(
-  fetcher: OutboundFetch,
-  request: {
-    tokenEndpoint: string;
-    client: ClientCredentials;
-    params: Record<string, string>;
-    now?: Date;
-  },
-): Promise<TokenResponse> {
-  const { client } = request;
-  const params = new URLSearchParams(request.params);
+/** A form POST to one of the authorization server's endpoints, authenticated as `client`. */
+export function clientRequest(
+  client: ClientCredentials,
+  form: Record<string, string>,
+): { headers: Record<string, string>; params: URLSearchParams } {
+  const params = new URLSearchParams(form);
   const headers: Record<string, string> = {
     'content-type': 'application/x-www-form-urlencoded',
     accept: 'application/json',
@@ -57,6 +52,19 @@ export async function callTokenEndpoint(
     params.set('client_id', client.clientId);
     if (client.authMethod === 'client_secret_post') params.set('client_secret', client.clientSecret ?? '');
   }
+  return { headers, params };
+}
+
+export async function callTokenEndpoint(
+  fetcher: OutboundFetch,
+  request: {
+    tokenEndpoint: string;
+    client: ClientCredentials;
+    params: Record<string, string>;
+    now?: Date;
+  },
+): Promise<TokenResponse> {
+  const { headers, params } = clientRequest(request.client, request.params);
   const res = await fetcher.send(request.tokenEndpoint, {
     method: 'POST',
     headers,
