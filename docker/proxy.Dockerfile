@@ -8,6 +8,10 @@ COPY . .
 # Production dependencies of the proxy only; no install scripts run.
 RUN npm ci --omit=dev --ignore-scripts --workspace @tessera/proxy --include-workspace-root=false \
  && rm -rf proxy/test && find proxy api -name '*.test.ts' -delete
+# Node's compile cache, warmed here: without settings the proxy stops at its bootstrap check after
+# compiling every module, so a started proxy neither strips types nor maps the stripper (~12 MB).
+# Node uses the cache only when its version matches this stage's: pin both to the same release.
+RUN NODE_COMPILE_CACHE=/app/.compile-cache node proxy/src/main.ts || test -d /app/.compile-cache
 
 # Distroless: Node and nothing else (no shell, no package manager).
 FROM gcr.io/distroless/nodejs24-debian12:nonroot AS runtime
@@ -16,7 +20,9 @@ COPY --from=build /app/package.json ./
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/api ./api
 COPY --from=build /app/proxy ./proxy
-ENV NODE_ENV=production TESSERA_PROXY_LISTEN=0.0.0.0:15001
+COPY --from=build /app/.compile-cache ./.compile-cache
+ENV NODE_ENV=production TESSERA_PROXY_LISTEN=0.0.0.0:15001 NODE_COMPILE_CACHE=/app/.compile-cache
 USER 65532:65532
 EXPOSE 15001
-ENTRYPOINT ["/nodejs/bin/node", "proxy/src/main.ts"]
+# Small semi-spaces: a sidecar runs beside every server, so it trades a little GC work for memory.
+ENTRYPOINT ["/nodejs/bin/node", "--max-semi-space-size=2", "proxy/src/main.ts"]

@@ -14,7 +14,7 @@
  *
  * @module
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { copyFile, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { cpus, release, tmpdir, totalmem } from 'node:os';
 import { join, relative, resolve } from 'node:path';
@@ -64,6 +64,8 @@ const settings = {
   concurrency: envNumber('BENCH_CONCURRENCY', 64, 1, 1024),
   connections: envNumber('BENCH_CONNECTIONS', 64, 1, 1024),
   profile: process.env.BENCH_PROFILE === '1',
+  /** Start the proxy with a warmed compile cache, as the proxy image does (BENCH_COMPILE_CACHE=0: without). */
+  compileCache: process.env.BENCH_COMPILE_CACHE !== '0',
   proxyMain: resolve(process.env.BENCH_PROXY_MAIN || defaultProxyMain),
   /** Node flags for the proxy process, e.g. `--max-semi-space-size=2`, to try a tuning. */
   // The flags local mode starts proxies with (control-plane/src/local/proxy-supervisor.ts).
@@ -106,6 +108,21 @@ function sourceState() {
   };
 }
 
+/**
+ * Loads the proxy's modules once with Node's compile cache on, as `docker/proxy.Dockerfile` does at
+ * build time: a proxy started with the cache neither strips types nor compiles from scratch, and never
+ * maps the type stripper's memory.
+ */
+async function warmCompileCache(dir: string): Promise<string> {
+  // With no settings the proxy stops at its bootstrap check, after every module has been compiled.
+  spawnSync(process.execPath, [settings.proxyMain], {
+    env: { PATH: process.env.PATH ?? '', NODE_COMPILE_CACHE: dir },
+    stdio: 'ignore',
+    timeout: 60_000,
+  });
+  return dir;
+}
+
 async function main(): Promise<void> {
   const started = Date.now();
   // Also the control plane's data directory: as root, the embedded PostgreSQL runs as another user,
@@ -132,7 +149,11 @@ async function main(): Promise<void> {
     const proxyUrl = `http://127.0.0.1:${await freePort()}/mcp`;
     const token = await registerFixture(cp, fixture.url, proxyUrl);
     const profileDir = join(tmp, 'profile');
+    const compileCache = settings.compileCache
+      ? await warmCompileCache(join(tmp, 'compile-cache'))
+      : undefined;
     const proxy = await startProxy(children, {
+      compileCache,
       cp,
       main: settings.proxyMain,
       port: Number(new URL(proxyUrl).port),
