@@ -47,12 +47,12 @@ describe('mesh streams authenticated by TokenReview', { skip: kubeSkip(), timeou
     kc.loadFromFile(kube.kubeconfigPath);
     core = kc.makeApiClient(CoreV1Api);
     for (const ns of ['team-a', 'team-b']) await core.createNamespace({ body: { metadata: { name: ns } } });
-    for (const name of ['kube', 'probe']) {
+    for (const name of ['tessera-kube', 'tessera-probe']) {
       await core.createNamespacedServiceAccount({ namespace: 'team-a', body: { metadata: { name } } });
     }
     await core.createNamespacedServiceAccount({
       namespace: 'team-b',
-      body: { metadata: { name: 'kube' } },
+      body: { metadata: { name: 'tessera-kube' } },
     });
     db = await startTestDb();
     // The control plane finds the cluster the way it would outside one: through KUBECONFIG.
@@ -71,30 +71,39 @@ describe('mesh streams authenticated by TokenReview', { skip: kubeSkip(), timeou
     await kube?.stop();
   });
 
-  test('the service account named after the server is served that server', async () => {
-    const token = await saToken('team-a', 'kube');
+  test('the service account tessera-<server> is served that server', async () => {
+    const token = await saToken('team-a', 'tessera-kube');
     assert.equal(
-      await attempt(token, { mcpServer: 'kube', namespace: 'team-a', serviceAccount: 'kube' }),
+      await attempt(token, { mcpServer: 'kube', namespace: 'team-a', serviceAccount: 'tessera-kube' }),
       'TrustBundle',
     );
   });
 
   test('claiming another server, namespace or service account is PERMISSION_DENIED', async () => {
-    const token = await saToken('team-a', 'kube');
+    const token = await saToken('team-a', 'tessera-kube');
     assert.equal(await attempt(token, { mcpServer: 'other' }), 'PermissionDenied');
     assert.equal(await attempt(token, { mcpServer: 'kube', namespace: 'team-b' }), 'PermissionDenied');
-    assert.equal(await attempt(token, { mcpServer: 'kube', serviceAccount: 'probe' }), 'PermissionDenied');
+    assert.equal(
+      await attempt(token, { mcpServer: 'kube', serviceAccount: 'tessera-probe' }),
+      'PermissionDenied',
+    );
   });
 
   test("another server's service account, or one outside the allowed namespaces, is PERMISSION_DENIED", async () => {
-    assert.equal(await attempt(await saToken('team-a', 'probe'), { mcpServer: 'kube' }), 'PermissionDenied');
-    assert.equal(await attempt(await saToken('team-b', 'kube'), { mcpServer: 'kube' }), 'PermissionDenied');
+    assert.equal(
+      await attempt(await saToken('team-a', 'tessera-probe'), { mcpServer: 'kube' }),
+      'PermissionDenied',
+    );
+    assert.equal(
+      await attempt(await saToken('team-b', 'tessera-kube'), { mcpServer: 'kube' }),
+      'PermissionDenied',
+    );
   });
 
   test('a token for another audience, or a forged one, is UNAUTHENTICATED', async () => {
-    const other = await saToken('team-a', 'kube', ['https://kubernetes.default.svc']);
+    const other = await saToken('team-a', 'tessera-kube', ['https://kubernetes.default.svc']);
     assert.equal(await attempt(other, { mcpServer: 'kube' }), 'Unauthenticated');
-    const [h, p] = (await saToken('team-a', 'kube')).split('.');
+    const [h, p] = (await saToken('team-a', 'tessera-kube')).split('.');
     assert.equal(await attempt(`${h}.${p}.Zm9yZ2Vk`, { mcpServer: 'kube' }), 'Unauthenticated');
   });
 });

@@ -28,10 +28,10 @@ function jwt(claims: Record<string, unknown> = {}): string {
 
 describe('identityFromReview', () => {
   test('the service account named after a server may serve it', () => {
-    assert.deepEqual(identityFromReview(ok('system:serviceaccount:team-a:github'), []), {
+    assert.deepEqual(identityFromReview(ok('system:serviceaccount:team-a:tessera-github'), []), {
       kind: 'serviceaccount',
       namespace: 'team-a',
-      name: 'github',
+      name: 'tessera-github',
       server: 'github',
     });
   });
@@ -50,13 +50,15 @@ describe('identityFromReview', () => {
     assert.equal(code(identityFromReview({ ...ok('x'), audiences: undefined }, [])), 'Unauthenticated');
     assert.equal(code(identityFromReview(ok('alice@example.com'), [])), 'PermissionDenied');
     assert.equal(
-      code(identityFromReview(ok('system:serviceaccount:a:not.a.server'), [])),
+      code(identityFromReview(ok('system:serviceaccount:a:tessera-not.a.server'), [])),
       'PermissionDenied',
     );
+    // A service account named like the server itself, without the controller's prefix, serves nothing.
+    assert.equal(code(identityFromReview(ok('system:serviceaccount:a:github'), [])), 'PermissionDenied');
   });
 
   test('a namespace restriction is applied', () => {
-    const user = 'system:serviceaccount:team-b:github';
+    const user = 'system:serviceaccount:team-b:tessera-github';
     assert.equal(code(identityFromReview(ok(user), ['team-a'])), 'PermissionDenied');
     assert.equal(code(identityFromReview(ok(user), ['team-a', 'team-b'])), 'identity');
   });
@@ -68,7 +70,7 @@ describe('createKubernetesAuthenticator', () => {
     const auth = createKubernetesAuthenticator({
       review: async (_token, audiences) => {
         calls.push(audiences);
-        return ok('system:serviceaccount:ns:github');
+        return ok('system:serviceaccount:ns:tessera-github');
       },
       local: localAuthenticator(SECRET),
     });
@@ -107,7 +109,7 @@ describe('createKubernetesAuthenticator', () => {
       review: async () => {
         reviews++;
         if (fail) throw new Error('connect ECONNREFUSED');
-        return ok('system:serviceaccount:ns:github');
+        return ok('system:serviceaccount:ns:tessera-github');
       },
       local: localAuthenticator(SECRET),
       now: () => now,
@@ -125,10 +127,12 @@ describe('createKubernetesAuthenticator', () => {
 });
 
 describe('requireNode', () => {
-  const sa = { kind: 'serviceaccount', namespace: 'ns', name: 'github', server: 'github' } as const;
+  const sa = { kind: 'serviceaccount', namespace: 'ns', name: 'tessera-github', server: 'github' } as const;
   const node = { mcpServer: 'github', namespace: '', serviceAccount: '' };
   test('a node may restate its own identity, never another', () => {
-    assert.doesNotThrow(() => requireNode(sa, { ...node, namespace: 'ns', serviceAccount: 'github' }));
+    assert.doesNotThrow(() =>
+      requireNode(sa, { ...node, namespace: 'ns', serviceAccount: 'tessera-github' }),
+    );
     assert.doesNotThrow(() => requireNode(sa, node));
     for (const bad of [
       { ...node, mcpServer: 'gitlab' },

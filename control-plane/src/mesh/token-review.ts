@@ -3,8 +3,10 @@
  * `tessera-mesh`); the control plane asks the API server whether it is valid (TokenReview) and maps
  * the service account to the one server it may serve.
  *
- * The mapping: service account `<server>` may claim server `<server>` — the controller creates one
- * ServiceAccount per MCPServer, named after it — in any namespace unless `namespaces` restricts them. A valid token of any other service account is refused with
+ * The mapping: service account `tessera-<server>` may claim server `<server>` — the controller
+ * creates one ServiceAccount per MCPServer under that name (`kubernetes/render.ts`
+ * `serviceAccountName`) — in any namespace unless `namespaces` restricts them. A valid token of any
+ * other service account is refused with
  * `PERMISSION_DENIED`; an invalid one with `UNAUTHENTICATED`. Answers are cached briefly (positive
  * and negative) so that a reconnect storm does not become a TokenReview storm; a cached identity
  * never outlives the token's own `exp`.
@@ -29,6 +31,9 @@ export interface TokenReviewStatus {
 export type TokenReviewer = (token: string, audiences: string[]) => Promise<TokenReviewStatus>;
 
 const SA_USER = /^system:serviceaccount:([a-z0-9-]{1,63}):([a-z0-9.-]{1,253})$/;
+/** The controller's naming of a server's service account; kept in step with `serviceAccountName`. */
+const SA_PREFIX_TEXT = 'tessera-';
+const SA_PREFIX = /^tessera-/;
 const SERVER_NAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 
 /**
@@ -60,13 +65,14 @@ export function identityFromReview(
   if (namespaces.length > 0 && !namespaces.includes(namespace)) {
     return new ConnectError(`namespace "${namespace}" may not run mesh proxies`, Code.PermissionDenied);
   }
-  if (!SERVER_NAME.test(name)) {
+  const server = SA_PREFIX.test(name) ? name.slice(SA_PREFIX_TEXT.length) : '';
+  if (!SERVER_NAME.test(server)) {
     return new ConnectError(
-      `service account ${namespace}/${name} serves no server: a proxy runs as the service account named after its server`,
+      `service account ${namespace}/${name} serves no server: a proxy runs as the service account tessera-<server>`,
       Code.PermissionDenied,
     );
   }
-  return { kind: 'serviceaccount', namespace, name, server: name };
+  return { kind: 'serviceaccount', namespace, name, server };
 }
 
 /** Seconds since the epoch at which a JWT expires, read without verifying (TokenReview verifies). */
