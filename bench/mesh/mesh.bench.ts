@@ -27,6 +27,8 @@ const repoRoot = join(import.meta.dirname, '..', '..');
 const tesseraCli = join(repoRoot, 'control-plane', 'src', 'cli', 'tessera.ts');
 const ADMIN = 'b'.repeat(40);
 const MESH = 'c'.repeat(40);
+/** Every replica of one database must share the key that wraps its secrets (README, Encryption at rest). */
+const ENCRYPTION_KEYS = Buffer.alloc(32, 9).toString('base64');
 const SERVER = 'bench';
 const WORKERS = 2;
 /** The flags `npm start` and the `tessera` bin run the control plane with (see the README). */
@@ -62,6 +64,7 @@ async function startReplica(databaseUrl: string, dataDir: string, port: number, 
       TESSERA_PUBLIC_URL: 'http://tessera.bench',
       TESSERA_ADMIN_TOKEN: ADMIN,
       TESSERA_MESH_TOKEN: MESH,
+      TESSERA_ENCRYPTION_KEYS: ENCRYPTION_KEYS,
       TESSERA_DEMO_SERVER: 'false',
       TESSERA_LOCAL_PROXIES: 'false',
       TESSERA_LOG_LEVEL: 'error',
