@@ -11,7 +11,6 @@ import { DEMO_SERVER, demoServerInput } from './catalog/demo-server.ts';
 import type { Settings } from './config.ts';
 import { openDataSource } from './db/data-source.ts';
 import { type EmbeddedDb, startEmbeddedDb } from './db/embedded-db.ts';
-import { startKubernetesController } from './kubernetes/start-controller.ts';
 import { localSecret } from './local/local-secrets.ts';
 import { createProxySupervisor, type ProxySupervisor } from './local/proxy-supervisor.ts';
 
@@ -87,8 +86,9 @@ export async function runControlPlane(settings: Settings, log: (msg: string) => 
     }
   }
 
+  // The Kubernetes client library alone maps ~60 MB: loaded only when the controller runs.
   const kube = settings.kubernetes
-    ? startKubernetesController(
+    ? (await import('./kubernetes/start-controller.ts')).startKubernetesController(
         settings.kubernetes,
         (level, msg, fields) => cp.publicApp.log[level](fields ?? {}, msg),
         { registry: cp.registry },
