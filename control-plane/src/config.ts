@@ -101,7 +101,11 @@ export interface KubernetesSettings {
 
 /** Every environment variable of the control plane, with its default and meaning. */
 export const settingsDoc = [
-  ['TESSERA_DATA_DIR', './.tessera', 'local state: embedded PostgreSQL data, generated tokens'],
+  [
+    'TESSERA_DATA_DIR',
+    './.tessera',
+    "local state: embedded PostgreSQL data, generated tokens, local proxies' snapshots and audit spools",
+  ],
   ['DATABASE_URL', '(unset)', 'PostgreSQL URL; unset starts an embedded PostgreSQL under the data directory'],
   ['TESSERA_EMBEDDED_PG_PORT', '54329', 'port of the embedded PostgreSQL (127.0.0.1 only)'],
   ['TESSERA_HOST', '127.0.0.1', 'address of the public HTTP listener (admin API)'],

@@ -76,6 +76,7 @@ export async function runControlPlane(settings: Settings, log: (msg: string) => 
       meshUrl,
       meshToken,
       logLevel: settings.logLevel,
+      stateDir: join(settings.dataDir, 'proxies'),
       log: (level, msg, fields) => cp.publicApp.log[level](fields ?? {}, msg),
     });
     supervisor.ensure(await cp.registry.list());

@@ -6,6 +6,7 @@
  * @module
  */
 import { type ChildProcess, spawn } from 'node:child_process';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { McpServerRow } from '../db/entities/mcp-server.ts';
@@ -21,6 +22,12 @@ export interface ProxySupervisorOptions {
   meshUrl: string;
   meshToken: string;
   logLevel: string;
+  /**
+   * Where each local proxy keeps its last-good snapshot and its audit spool (`<stateDir>/<server>/`):
+   * under the control plane's data directory, so that one installation's proxies never restore another's
+   * configuration or ship another's audit events.
+   */
+  stateDir: string;
   log: (level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void;
   /** Extra environment for every proxy (tests). */
   env?: Record<string, string>;
@@ -49,6 +56,8 @@ export function proxyEnv(server: McpServerRow, o: ProxySupervisorOptions): Recor
     // Each proxy gets a token bound to its own server, never the mesh secret itself.
     TESSERA_MESH_TOKEN: proxyMeshToken(o.meshToken, server.name),
     TESSERA_LOG_LEVEL: o.logLevel,
+    TESSERA_PROXY_SNAPSHOT_DIR: join(o.stateDir, server.name, 'snapshot'),
+    TESSERA_PROXY_AUDIT_SPOOL_DIR: join(o.stateDir, server.name, 'audit-spool'),
   };
   if (server.kind === 'stdio') {
     env.TESSERA_PROXY_STDIO_COMMAND = server.command!;
