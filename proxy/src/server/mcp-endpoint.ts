@@ -3,7 +3,8 @@
  *   1. no complete configuration → 503, deny everything; a foreign browser `Origin` → 403 (DNS rebinding);
  *   2. authenticate the bearer token (401 with an RFC 9728 challenge);
  *   3. validate the HTTP framing and parse the JSON-RPC body (4xx, -32700/-32600), detect the wire era and
- *      check a modern request's metadata headers against its body (400, -32020/-32022);
+ *      check a modern request's metadata headers against its body (400, -32020/-32022), `Mcp-Param-*`
+ *      too once a forwarded `tools/list` answer has taught the tool's `x-mcp-header` annotations;
  *   4. the policy stage (request-guard.ts): decision (403), rate limits (429), request filters;
  *   5. forward to the upstream, streaming the answer; list answers and response filters go through a
  *      response rewriter, which rewrites only the one answer to the request;
@@ -43,6 +44,7 @@ import type { Upstream } from '../upstream/upstream.ts';
 import { holdResponseEnd } from './held-response-end.ts';
 import { errorBody, type JsonRpcMessage, parseJsonRpc, targetOf } from './jsonrpc.ts';
 import { originAllowed } from './origin-check.ts';
+import { createParamHeaderStore } from './param-header-store.ts';
 import { bearerChallenge } from './protected-resource.ts';
 import type { ProtocolEra } from './protocol-era.ts';
 import { readBody } from './read-body.ts';
@@ -133,6 +135,8 @@ export function createMcpEndpoint(options: McpEndpointOptions) {
   const metrics = options.metrics ?? createProxyMetrics();
   const log: Log = options.log ?? (() => {});
   const limiter = createRateLimiter({ replicas: options.replicas });
+  // One endpoint fronts one upstream, so the annotations it learns are that upstream's.
+  const paramHeaders = createParamHeaderStore({ log });
   const filterDispatcher =
     options.filterDispatcher ?? lazyFilterDispatcher({ allow: parseAllowList([], FILTER_ALLOW).allow });
 
@@ -245,7 +249,11 @@ export function createMcpEndpoint(options: McpEndpointOptions) {
     };
     res.once('close', onClose);
     const sessionHeader = req.headers['mcp-session-id'];
-    const rewrite = responseRewrite({ ...guardInput, message: ctx.message }, policy);
+    const rewrite = responseRewrite(
+      { ...guardInput, message: ctx.message },
+      policy,
+      paramHeaders.learnerFor(ctx.message),
+    );
     const sink =
       rewrite || capture
         ? new ResponseRewriter(res, {
@@ -446,7 +454,7 @@ export function createMcpEndpoint(options: McpEndpointOptions) {
     }
     let era: ProtocolEra;
     try {
-      era = checkFraming(method, req.headers, ctx.message);
+      era = checkFraming(method, req.headers, ctx.message, paramHeaders.forCall(ctx.message));
     } catch (err) {
       if (!(err instanceof TesseraError)) throw err;
       const allow: Record<string, string> =

@@ -122,9 +122,14 @@ function chainContext(input: GuardInput, method: string, target: string) {
 /**
  * The rewrite of the answer to this request, or undefined when the answer passes untouched: list
  * answers are filtered by the policy; response filters then see (and may replace) the result.
- * Decisions of response filters are appended to `audit.filters`.
+ * Decisions of response filters are appended to `audit.filters`. `observe`, for a list request, sees
+ * the upstream's answer before any filtering.
  */
-export function responseRewrite(input: GuardInput, audit: PolicyAudit): Rewrite | undefined {
+export function responseRewrite(
+  input: GuardInput,
+  audit: PolicyAudit,
+  observe?: (response: Record<string, unknown>) => void,
+): Rewrite | undefined {
   const m = input.message;
   if (m?.kind !== 'request') return undefined;
   const target = targetOf(m);
@@ -132,6 +137,7 @@ export function responseRewrite(input: GuardInput, audit: PolicyAudit): Rewrite 
   const selected = selectFilters(input.policy.filters, 'response', m.method, target);
   if (!list && selected.length === 0) return undefined;
   return async (response) => {
+    if (list) observe?.(response);
     let out = list
       ? filterListResponse(m.method, response, (use, name) =>
           input.policy.engine.visible(input.principal, use, name),

@@ -97,6 +97,20 @@ const cases: Case[] = [
     call('t'),
     undefined,
   ],
+  [
+    'boolean mirrored in lower case',
+    h({ 'mcp-method': 'tools/call', 'mcp-name': 't', 'mcp-param-flag': 'false' }),
+    call('t', { flag: false }),
+    undefined,
+    new Map([['flag', ['flag']]]),
+  ],
+  [
+    'a header the annotations do not name is forwarded (§Server Behavior for Custom Headers)',
+    h({ 'mcp-method': 'tools/call', 'mcp-name': 't', 'mcp-param-region': 'us', 'mcp-param-zone': 'b' }),
+    call('t', { region: 'us' }),
+    undefined,
+    region,
+  ],
   // refused: version
   ['missing version header', { 'mcp-method': 'tools/list' }, list, 'header_mismatch'],
   [
@@ -235,6 +249,27 @@ const cases: Case[] = [
     call('t', { region: { a: 1 } }),
     'header_mismatch',
     region,
+  ],
+  [
+    'integer in hexadecimal is not decimal',
+    h({ 'mcp-method': 'tools/call', 'mcp-name': 't', 'mcp-param-count': '0x2a' }),
+    call('t', { count: 42 }),
+    'header_mismatch',
+    count,
+  ],
+  [
+    'annotated integer argument is a fraction',
+    h({ 'mcp-method': 'tools/call', 'mcp-name': 't', 'mcp-param-count': '1.5' }),
+    call('t', { count: 1.5 }),
+    'header_mismatch',
+    count,
+  ],
+  [
+    'boolean header differs in case',
+    h({ 'mcp-method': 'tools/call', 'mcp-name': 't', 'mcp-param-flag': 'True' }),
+    call('t', { flag: true }),
+    'header_mismatch',
+    new Map([['flag', ['flag']]]),
   ],
   // refused: message kind
   ['a posted response', h({}), { kind: 'response', id: 1, error: undefined }, 'invalid_message'],

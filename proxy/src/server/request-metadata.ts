@@ -42,6 +42,7 @@ const base64Pattern = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]
 // RFC 9110 field values as §Value Encoding restricts them: visible ASCII, space and horizontal tab.
 const headerSafe = /^[\t\x20-\x7e]*$/;
 const utf8 = new TextDecoder('utf-8', { fatal: true });
+const decimal = /^[+-]?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?$/;
 
 /**
  * Decodes a header value that may use the Base64 sentinel form `=?base64?…?=` (§Value Encoding).
@@ -105,7 +106,10 @@ function checkParamHeaders(
   for (const [suffix, path] of params) {
     const header = single(headers, `mcp-param-${suffix}`);
     const body = mirrored(valueAt(args, path));
-    if (body === null) return mismatch(`the argument mirrored to Mcp-Param-${suffix} is not a primitive`);
+    if (body === null)
+      return mismatch(
+        `the argument mirrored to Mcp-Param-${suffix} is not a string, a safe integer or a boolean`,
+      );
     if (body === undefined) {
       if (header !== undefined)
         return mismatch(`Mcp-Param-${suffix} is present but the argument is absent from the body`);
@@ -113,9 +117,10 @@ function checkParamHeaders(
     }
     if (header === undefined) return mismatch(`Mcp-Param-${suffix} is required: the body has the argument`);
     const decoded = decodeHeaderValue(header)!;
+    // §Server Validation: integers compare numerically (`42.0` is 42), but only in decimal notation.
     const same =
       typeof valueAt(args, path) === 'number'
-        ? decoded.trim() !== '' && Number(decoded) === Number(body)
+        ? decimal.test(decoded) && Number(decoded) === Number(body)
         : decoded === body;
     if (!same) return mismatch(`Mcp-Param-${suffix} header value does not match the body value`);
   }

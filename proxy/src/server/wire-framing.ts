@@ -9,12 +9,13 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { TesseraError } from '../errors.ts';
 import type { JsonRpcMessage } from './jsonrpc.ts';
 import { detectEra, type ProtocolEra } from './protocol-era.ts';
-import { validateRequestMetadata } from './request-metadata.ts';
+import { type ParamHeaderMap, validateRequestMetadata } from './request-metadata.ts';
 
 /**
  * Returns the request's era, or throws the error to answer with:
  * - GET/DELETE naming a modern revision: 405 (2026-07-28 streamable-http §Earlier Streamable HTTP Revisions);
- * - a modern POST whose headers disagree with its body: 400 / -32020 (§Server Validation);
+ * - a modern POST whose headers disagree with its body: 400 / -32020 (§Server Validation), including the
+ *   `Mcp-Param-*` headers of a `tools/call` when `params` (the tool's `x-mcp-header` annotations) is known;
  * - a modern POST without the `_meta` protocol-version claim its header announces: 400 / -32602;
  * - a modern POST carrying a JSON-RPC response: 400 / -32600 (§Sending Messages).
  */
@@ -22,6 +23,7 @@ export function checkFraming(
   httpMethod: string,
   headers: IncomingHttpHeaders,
   message: JsonRpcMessage | undefined,
+  params?: ParamHeaderMap,
 ): ProtocolEra {
   const era = detectEra(headers, message);
   if (era === 'legacy') return era;
@@ -31,7 +33,7 @@ export function checkFraming(
       `${httpMethod} is not part of protocol revision ${headers['mcp-protocol-version']}: streams and sessions were removed`,
     );
   }
-  const verdict = validateRequestMetadata(headers, message);
+  const verdict = validateRequestMetadata(headers, message, params);
   if (verdict.ok) return era;
   switch (verdict.kind) {
     case 'header_mismatch':
