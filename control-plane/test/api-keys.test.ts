@@ -109,6 +109,14 @@ describe('API keys', () => {
     await proxy.waitForStatus(`Bearer ${key}`, 200);
     // A wrong secret with the same id is refused.
     assert.equal(await proxy.call(`Bearer ${key.slice(0, -2)}${key.endsWith('AA') ? 'BB' : 'AA'}`), 401);
+    // The use reaches the control plane through the proxy's audit and shows as lastUsedAt.
+    let lastUsedAt: string | null = null;
+    for (let i = 0; i < 100 && !lastUsedAt; i++) {
+      const keys = (await admin('GET', '/api/v1/api-keys?user=robot@example.com')).json().apiKeys;
+      lastUsedAt = keys.find((k: { id: string }) => k.id === id)?.lastUsedAt ?? null;
+      if (!lastUsedAt) await new Promise((r) => setTimeout(r, 200));
+    }
+    assert.ok(lastUsedAt && Date.now() - Date.parse(lastUsedAt) < 120_000, `lastUsedAt ${lastUsedAt}`);
 
     // 5. A key scoped to another server is not valid here.
     const elsewhere = await admin('POST', '/api/v1/api-keys', {

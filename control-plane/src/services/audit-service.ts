@@ -32,6 +32,36 @@ function validate(req: IngestRequest): void {
   });
 }
 
+/** The API keys a proxy reported using (its principals' client id `apikey:<id>`): newest use per key. */
+export function apiKeyUses(events: readonly AuditEvent[]): Map<string, { time: Date; server: string }> {
+  const uses = new Map<string, { time: Date; server: string }>();
+  for (const e of events) {
+    const id = /^apikey:([a-z0-9]{16})$/.exec(e.clientId)?.[1];
+    if (!id || !e.time) continue;
+    const time = timestampDate(e.time);
+    const seen = uses.get(id);
+    if (!seen || seen.time < time) uses.set(id, { time, server: e.server });
+  }
+  return uses;
+}
+
+/**
+ * Fills `api_keys.last_used_at` from the audit: the proxies verify keys themselves, so their audit is
+ * where a use shows. A key is only marked for a server it is scoped to, and never moved backwards
+ * (batches arrive out of order after a control-plane outage).
+ */
+async function markApiKeysUsed(ds: DataSource, events: readonly AuditEvent[]): Promise<void> {
+  const uses = apiKeyUses(events);
+  if (uses.size === 0) return;
+  const ids = [...uses.keys()];
+  await ds.query(
+    `UPDATE api_keys k SET last_used_at = GREATEST(k.last_used_at, u.t)
+       FROM unnest($1::text[], $2::timestamptz[], $3::text[]) AS u(id, t, server)
+      WHERE k.id = u.id AND u.server = ANY(k.servers)`,
+    [ids, ids.map((id) => uses.get(id)!.time.toISOString()), ids.map((id) => uses.get(id)!.server)],
+  );
+}
+
 export function auditService(options: {
   ds: DataSource;
   authenticate: MeshAuthenticator;
@@ -134,6 +164,7 @@ export function auditService(options: {
          RETURNING event_id`,
         [req.batchId, ...Object.values(cols)],
       );
+      await markApiKeysUsed(options.ds, req.events);
       return { batchId: req.batchId, stored: rows.length };
     },
   };
