@@ -14,9 +14,9 @@ import type { OAuthClientProvider } from '@modelcontextprotocol/sdk/client/auth.
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { OAuthClientInformationMixed, OAuthTokens } from '@modelcontextprotocol/sdk/shared/auth.js';
+import { createTestPki, type TestPki } from '../../proxy/test/helpers/test-pki.ts';
 import { createBrowser } from './helpers/browser.ts';
 import { startTessera, type TesseraProcess } from './helpers/tessera-process.ts';
-import { createTestPki, type TestPki } from './helpers/test-pki.ts';
 
 const REDIRECT = 'http://127.0.0.1:1/callback';
 const PASSWORD = 'cimd test password 1';

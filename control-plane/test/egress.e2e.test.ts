@@ -19,11 +19,11 @@ import { fileURLToPath } from 'node:url';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { type HttpsMcpServer, startHttpsMcpServer } from '../../proxy/test/helpers/https-mcp-server.ts';
+import { createTestPki, type TestPki } from '../../proxy/test/helpers/test-pki.ts';
 import { adminClient } from './helpers/admin-client.ts';
 import { freePort } from './helpers/free-port.ts';
 import { type Replica, startReplica } from './helpers/replica.ts';
 import { startTestDb, type TestDb } from './helpers/test-db.ts';
-import { createTestPki, type TestPki } from './helpers/test-pki.ts';
 
 const proxyMain = fileURLToPath(import.meta.resolve('@tessera/proxy/main'));
 const ALICE = 'alice@example.com';
