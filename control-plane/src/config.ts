@@ -226,6 +226,8 @@ export const settingsDoc = [
     'TESSERA_OUTBOUND_ALLOW',
     '(none)',
     'CIDR ranges (comma-separated) the OAuth client may reach although private, loopback or link-local; plain http only there',
+  ],
+  [
     'TESSERA_KUBERNETES',
     'false',
     'run the MCPServer controller (in-cluster config, else $KUBECONFIG), leader-elected with a Lease',
@@ -254,7 +256,7 @@ export const settingsDoc = [
     'http://tessera-mesh.<namespace>.svc:15010',
     'the mesh URL that proxies in the cluster connect to',
   ],
-] as const;
+] as const satisfies readonly (readonly [name: string, fallback: string, meaning: string])[];
 
 type Env = Record<string, string | undefined>;
 
