@@ -11,6 +11,8 @@ const catalogue = {
   TESSERA_PERMISSION_DENIED: 403,
   TESSERA_NOT_FOUND: 404,
   TESSERA_CONFLICT: 409,
+  /** Too many failed attempts (password checks); try again after a while. */
+  TESSERA_RATE_LIMITED: 429,
   TESSERA_UNAVAILABLE: 503,
   TESSERA_CONFIG_INVALID: 500,
   /** A sealed secret could not be opened: wrong key, wrong context, or tampered bytes. */

@@ -14,8 +14,7 @@ import { AuditEventEntity, type AuditEventRow } from '../src/db/entities/audit-e
 import type { Role } from '../src/identity/roles.ts';
 import { loadSigningKeys, type SigningKeys } from '../src/keys/signing-keys.ts';
 import { createBrowser } from './helpers/browser.ts';
-import { freePort } from './helpers/free-port.ts';
-import { ADMIN_TOKEN, type Replica, startReplica } from './helpers/replica.ts';
+import { ADMIN_TOKEN, type Replica, startListeningReplica } from './helpers/replica.ts';
 import { startTestDb, type TestDb } from './helpers/test-db.ts';
 
 type Who = Role | 'none';
@@ -68,16 +67,13 @@ async function call(
 
 before(async () => {
   db = await startTestDb();
-  const port = await freePort();
-  publicUrl = `http://127.0.0.1:${port}`;
-  replica = await startReplica(db, {
-    TESSERA_PORT: String(port),
-    TESSERA_PUBLIC_URL: publicUrl,
+  const started = await startListeningReplica(db, {
     TESSERA_ADMIN_EMAIL: 'root@example.com',
     TESSERA_ADMIN_PASSWORD: ADMIN_PASSWORD,
   });
+  ({ publicUrl } = started);
+  replica = started;
   cp = replica.cp;
-  await cp.publicApp.listen({ host: '127.0.0.1', port });
   keys = await loadSigningKeys(replica.ds, cp.secretBox);
   const users = cp.identity.users;
   for (const who of WHO) {
@@ -147,6 +143,14 @@ const ROUTES: Array<{
   { method: 'GET', url: '/api/v1/mesh/proxies', allowed: [...MANAGERS, 'auditor', 'power_user'] },
   { method: 'POST', url: '/api/v1/mesh/tokens', body: { server: 'granted' }, allowed: MANAGERS },
   { method: 'GET', url: '/api/v1/users', allowed: MANAGERS },
+  { method: 'POST', url: '/api/v1/users', body: { email: 'not-an-email' }, allowed: MANAGERS },
+  { method: 'DELETE', url: `/api/v1/users/${randomUUID()}`, allowed: MANAGERS },
+  {
+    method: 'POST',
+    url: '/api/v1/me/password',
+    body: {},
+    allowed: ['owner', 'admin', 'auditor', 'power_user', 'basic', 'none'],
+  },
   { method: 'GET', url: '/api/v1/role-bindings', allowed: MANAGERS },
   { method: 'POST', url: '/api/v1/role-bindings', body: { kind: 'user' }, allowed: MANAGERS },
   { method: 'DELETE', url: '/api/v1/role-bindings?kind=user', allowed: MANAGERS },

@@ -76,6 +76,7 @@ describe('migrations', () => {
         'AuditTimeIndex1764320500000',
         'MeshStatus1764330000000',
         'FilterSecrets1764340000000',
+        'AccountSetupTokens1764350000000',
       ],
     );
   });

@@ -21,6 +21,7 @@ import { UpstreamOauth1764320000000 } from './migrations/1764320000000-upstream-
 import { AuditTimeIndex1764320500000 } from './migrations/1764320500000-audit-time-index.ts';
 import { MeshStatus1764330000000 } from './migrations/1764330000000-mesh-status.ts';
 import { FilterSecrets1764340000000 } from './migrations/1764340000000-filter-secrets.ts';
+import { AccountSetupTokens1764350000000 } from './migrations/1764350000000-account-setup-tokens.ts';
 
 export async function openDataSource(url: string): Promise<DataSource> {
   const ds = new DataSource({
@@ -45,6 +46,7 @@ export async function openDataSource(url: string): Promise<DataSource> {
       AuditTimeIndex1764320500000,
       MeshStatus1764330000000,
       FilterSecrets1764340000000,
+      AccountSetupTokens1764350000000,
     ],
     migrationsTableName: 'tessera_migrations',
     synchronize: false,

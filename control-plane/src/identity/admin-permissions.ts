@@ -14,6 +14,8 @@ import { allows, type Permission, type Role } from './roles.ts';
  */
 export const ADMIN_ROUTE_PERMISSIONS: Readonly<Record<string, readonly Permission[]>> = {
   'GET /api/v1/me': [],
+  // Only a local account's own password, and only with the current one.
+  'POST /api/v1/me/password': [],
   // Without read_catalog: only the servers granted to the caller, without policy or commands.
   'GET /api/v1/servers': ['read_catalog', 'use_servers'],
   'GET /api/v1/servers/:name': ['read_catalog', 'use_servers'],
@@ -35,6 +37,9 @@ export const ADMIN_ROUTE_PERMISSIONS: Readonly<Record<string, readonly Permissio
   'GET /api/v1/mesh/proxies': ['read_catalog'],
   'POST /api/v1/mesh/tokens': ['manage_catalog'],
   'GET /api/v1/users': ['manage_identity'],
+  // An account whose email holds owner: only by an owner.
+  'POST /api/v1/users': ['manage_identity'],
+  'DELETE /api/v1/users/:id': ['manage_identity'],
   'GET /api/v1/role-bindings': ['manage_identity'],
   'POST /api/v1/role-bindings': ['manage_identity'],
   'DELETE /api/v1/role-bindings': ['manage_identity'],

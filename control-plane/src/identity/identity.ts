@@ -16,10 +16,13 @@ import type { ExternalIdp } from './external-idp.ts';
 import { generatedSecret } from './generated-secret.ts';
 import { createGithubIdp } from './github-idp.ts';
 import { interactionRoutes } from './interactions.ts';
+import { createLocalAccounts, type LocalAccounts } from './local-accounts.ts';
 import { createLoginStates } from './login-state.ts';
+import { createLoginThrottle, type LoginThrottle } from './login-throttle.ts';
 import { deleteExpired } from './oidc-adapter.ts';
 import { createOidcIdp } from './oidc-idp.ts';
 import type { SecretSealer } from './secret-sealer.ts';
+import { setupPageRoutes } from './setup-page.ts';
 import { createUserStore, type UserStore } from './user-store.ts';
 
 export interface IdentityOptions {
@@ -35,6 +38,9 @@ export interface IdentityOptions {
 export interface Identity {
   authorizationServer: AuthorizationServer;
   users: UserStore;
+  accounts: LocalAccounts;
+  /** Failed password checks per account and IP, in this replica's memory. */
+  loginThrottle: LoginThrottle;
   /** Mounts the authorization server and the login pages on the public app. */
   register(app: FastifyInstance): Promise<void>;
   close(): void;
@@ -46,6 +52,8 @@ export async function createIdentity(o: IdentityOptions): Promise<Identity> {
   const { settings, ds } = o;
   const { sealer } = o;
   const users = createUserStore(ds);
+  const accounts = createLocalAccounts(ds);
+  const loginThrottle = createLoginThrottle();
   const cookies = cookiePolicy(settings.publicUrl);
   const cookieKey = await generatedSecret(ds, sealer, 'oauth-cookie-key');
   const csrfKey = await generatedSecret(ds, sealer, 'csrf-key');
@@ -88,6 +96,8 @@ export async function createIdentity(o: IdentityOptions): Promise<Identity> {
   return {
     authorizationServer,
     users,
+    accounts,
+    loginThrottle,
     async register(app) {
       app.addHook('onRequest', (req, reply, done) => {
         const path = req.url.split('?', 1)[0]!;
@@ -105,8 +115,10 @@ export async function createIdentity(o: IdentityOptions): Promise<Identity> {
           loginStates: createLoginStates(ds, sealer),
           cookies,
           csrfKey,
+          throttle: loginThrottle,
         }),
       );
+      await app.register(setupPageRoutes({ accounts, csrfKey }));
     },
     close() {
       clearInterval(cleanup);

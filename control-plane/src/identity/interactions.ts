@@ -4,7 +4,7 @@
  *
  * Every page forbids framing and caching; every form carries a CSRF token derived from the
  * interaction and a server key, and the interaction itself is bound to the browser by
- * oidc-provider's cookie. External logins keep their state server-side, single use, and bound to the
+ * oidc-provider's cookie. Failed local sign-ins are throttled per account and per IP. External logins keep their state server-side, single use, and bound to the
  * browser by a short-lived cookie (against login CSRF).
  *
  * @module
@@ -16,8 +16,10 @@ import { secretEquals } from '../mesh/mesh-auth.ts';
 import type { CookiePolicy } from './cookie-policy.ts';
 import { readCookie } from './cookie-policy.ts';
 import type { ExternalIdp } from './external-idp.ts';
+import { acceptForms, type Form } from './form-body.ts';
 import { esc, PAGE_HEADERS, page } from './html-page.ts';
 import type { LoginStates } from './login-state.ts';
+import type { LoginThrottle } from './login-throttle.ts';
 import { MAX_PASSWORD_BYTES } from './password-hash.ts';
 import type { User, UserStore } from './user-store.ts';
 
@@ -31,12 +33,12 @@ export interface InteractionOptions {
   cookies: CookiePolicy;
   /** Derives CSRF tokens. */
   csrfKey: string;
+  /** Failed local sign-ins per account and IP. */
+  throttle: LoginThrottle;
 }
 
 const STATE_COOKIE = 'tessera_login_state';
 const UID = /^[\w-]{10,64}$/;
-
-type Form = Record<string, string>;
 
 function send(reply: FastifyReply, status: number, title: string, body: string) {
   return reply.code(status).headers(PAGE_HEADERS).send(page(title, body));
@@ -96,11 +98,7 @@ export function interactionRoutes(o: InteractionOptions) {
   }
 
   return async (app: FastifyInstance) => {
-    app.addContentTypeParser(
-      'application/x-www-form-urlencoded',
-      { parseAs: 'string', bodyLimit: 16 * 1024 },
-      (_req, body, done) => done(null, Object.fromEntries(new URLSearchParams(body as string))),
-    );
+    acceptForms(app);
 
     app.get('/interaction/:uid', async (req, reply) => {
       const { uid } = req.params as { uid: string };
@@ -147,8 +145,20 @@ export function interactionRoutes(o: InteractionOptions) {
       if (!email || !password || email.length > 320 || Buffer.byteLength(password) > MAX_PASSWORD_BYTES) {
         return send(reply, 400, 'Sign in', loginPage(uid, 'Enter an email and a password.'));
       }
+      // Keyed by the email as typed, known or not: being throttled says nothing about who exists.
+      if (!o.throttle.allowed(email, req.ip))
+        return send(
+          reply,
+          429,
+          'Sign in',
+          loginPage(uid, 'Too many failed sign-ins. Wait a few minutes and try again.'),
+        );
       const user = await o.users.verifyLocal(email, password);
-      if (!user) return send(reply, 401, 'Sign in', loginPage(uid, 'Wrong email or password.'));
+      if (!user) {
+        o.throttle.failed(email, req.ip);
+        return send(reply, 401, 'Sign in', loginPage(uid, 'Wrong email or password.'));
+      }
+      o.throttle.succeeded(email);
       return finishLogin(reply, uid, user);
     });
 

@@ -18,6 +18,8 @@ import type { Keyring } from '../crypto/open-secret-box.ts';
 import type { McpServerRow } from '../db/entities/mcp-server.ts';
 import { TesseraError } from '../errors.ts';
 import type { createPrincipalResolver, Principal } from '../identity/admin-principal.ts';
+import type { LocalAccounts } from '../identity/local-accounts.ts';
+import type { LoginThrottle } from '../identity/login-throttle.ts';
 import { allows } from '../identity/roles.ts';
 import type { UserStore } from '../identity/user-store.ts';
 import { rotateKeys } from '../keys/rotate-keys.ts';
@@ -30,12 +32,18 @@ import { registerApiKeyRoutes } from './api-key-routes.ts';
 import { registerAuditRoutes } from './audit-routes.ts';
 import { registerCredentialRoutes } from './credential-routes.ts';
 import { registerIdentityRoutes } from './identity-routes.ts';
+import { registerLocalAccountRoutes } from './local-account-routes.ts';
 import { registerOAuthRoutes } from './oauth-routes.ts';
 
 export interface AdminApiOptions {
   /** Resolves the caller of each request (bootstrap token, access token, browser session). */
   resolve: ReturnType<typeof createPrincipalResolver>;
   users: UserStore;
+  /** Local accounts, and whether they may sign in (`TESSERA_LOCAL_ACCOUNTS`). */
+  accounts: LocalAccounts;
+  localAccounts: boolean;
+  /** Shared with the login page, so password guesses count the same wherever they are made. */
+  loginThrottle: LoginThrottle;
   ds: DataSource;
   registry: ServerRegistry;
   /** Every replica's proxies; `partial` when only this replica's could be read. */
@@ -191,6 +199,13 @@ export function adminApiPlugin(options: AdminApiOptions) {
       return result;
     });
     registerIdentityRoutes(app, options.users);
+    registerLocalAccountRoutes(app, {
+      users: options.users,
+      accounts: options.accounts,
+      throttle: options.loginThrottle,
+      enabled: options.localAccounts,
+      publicUrl: options.issuer,
+    });
     registerAuditRoutes(app, options.ds);
 
     app.get('/api/v1/mesh/proxies', () => options.meshStatus());

@@ -8,6 +8,7 @@ import type { DataSource } from 'typeorm';
 import { build, type ControlPlane } from '../../src/app.ts';
 import { readSettings } from '../../src/config.ts';
 import { openDataSource } from '../../src/db/data-source.ts';
+import { freePort } from './free-port.ts';
 import type { TestDb } from './test-db.ts';
 
 export const ADMIN_TOKEN = 'a'.repeat(40);
@@ -56,4 +57,20 @@ export async function registerServer(cp: ControlPlane, name: string, resourceUri
     payload: JSON.stringify({ name, kind: 'http', url: 'http://127.0.0.1:9/mcp', resourceUri }),
   });
   if (res.statusCode !== 201) throw new Error(`registering ${name}: ${res.statusCode} ${res.body}`);
+}
+
+/** A replica whose public app listens on a free loopback port, which is also its public URL. */
+export async function startListeningReplica(
+  db: TestDb,
+  env: Record<string, string> = {},
+): Promise<Replica & { publicUrl: string }> {
+  const port = await freePort();
+  const publicUrl = `http://127.0.0.1:${port}`;
+  const replica = await startReplica(db, {
+    TESSERA_PORT: String(port),
+    TESSERA_PUBLIC_URL: publicUrl,
+    ...env,
+  });
+  await replica.cp.publicApp.listen({ host: '127.0.0.1', port });
+  return { ...replica, publicUrl };
 }
