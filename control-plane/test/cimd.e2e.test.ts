@@ -10,12 +10,11 @@ import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { after, before, test } from 'node:test';
-import type { OAuthClientProvider } from '@modelcontextprotocol/sdk/client/auth.js';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import type { OAuthClientInformationMixed, OAuthTokens } from '@modelcontextprotocol/sdk/shared/auth.js';
 import { createTestPki, type TestPki } from '../../proxy/test/helpers/test-pki.ts';
 import { createBrowser } from './helpers/browser.ts';
+import { MemoryOAuthClient } from './helpers/memory-oauth-client.ts';
 import { startTessera, type TesseraProcess } from './helpers/tessera-process.ts';
 
 const REDIRECT = 'http://127.0.0.1:1/callback';
@@ -26,44 +25,6 @@ let docs: Server;
 let tessera: TesseraProcess;
 let trustedUrl = '';
 let untrustedUrl = '';
-
-class CimdProvider implements OAuthClientProvider {
-  info: OAuthClientInformationMixed | undefined;
-  saved: OAuthTokens | undefined;
-  verifier = '';
-  authorizationUrl: URL | undefined;
-  readonly clientMetadataUrl: string;
-  constructor(url: string) {
-    this.clientMetadataUrl = url;
-  }
-  get redirectUrl() {
-    return REDIRECT;
-  }
-  get clientMetadata() {
-    return { client_name: 'CIMD e2e client', redirect_uris: [REDIRECT], token_endpoint_auth_method: 'none' };
-  }
-  clientInformation() {
-    return this.info;
-  }
-  saveClientInformation(info: OAuthClientInformationMixed) {
-    this.info = info;
-  }
-  tokens() {
-    return this.saved;
-  }
-  saveTokens(tokens: OAuthTokens) {
-    this.saved = tokens;
-  }
-  redirectToAuthorization(url: URL) {
-    this.authorizationUrl = url;
-  }
-  saveCodeVerifier(v: string) {
-    this.verifier = v;
-  }
-  codeVerifier() {
-    return this.verifier;
-  }
-}
 
 before(async () => {
   pki = createTestPki({ dns: ['localhost'], ip: ['127.0.0.1'] });
@@ -101,7 +62,15 @@ after(async () => {
 });
 
 test('the SDK client signs in with a client ID metadata document and calls a tool', async () => {
-  const provider = new CimdProvider(trustedUrl);
+  const provider = new MemoryOAuthClient({
+    redirectUrl: REDIRECT,
+    metadata: {
+      client_name: 'CIMD e2e client',
+      redirect_uris: [REDIRECT],
+      token_endpoint_auth_method: 'none',
+    },
+    clientMetadataUrl: trustedUrl,
+  });
   const transport = () =>
     new StreamableHTTPClientTransport(new URL(tessera.mcpUrl), { authProvider: provider });
   await assert.rejects(new Client({ name: 'cimd', version: '1' }).connect(transport()), /Unauthorized/);

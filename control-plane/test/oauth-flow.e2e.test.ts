@@ -8,10 +8,8 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import type { OAuthClientProvider } from '@modelcontextprotocol/sdk/client/auth.js';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import type { OAuthClientInformationMixed, OAuthTokens } from '@modelcontextprotocol/sdk/shared/auth.js';
 import { exportJWK, generateKeyPair, type JWK, SignJWT } from 'jose';
 import { readSettings } from '../src/config.ts';
 import { openSecretBox } from '../src/crypto/open-secret-box.ts';
@@ -20,50 +18,10 @@ import { loadSigningKeys, type SigningKeys } from '../src/keys/signing-keys.ts';
 import { createBrowser, type Page } from './helpers/browser.ts';
 import { type EnterpriseIdp, startEnterpriseIdp } from './helpers/enterprise-idp.ts';
 import { freePort } from './helpers/free-port.ts';
+import { MemoryOAuthClient } from './helpers/memory-oauth-client.ts';
 import { startTessera, type TesseraProcess } from './helpers/tessera-process.ts';
 
 const REDIRECT = 'http://127.0.0.1:1/callback';
-
-/** An MCP client application's OAuth state, in memory, as the SDK's documentation describes it. */
-class TestOAuthProvider implements OAuthClientProvider {
-  info: OAuthClientInformationMixed | undefined;
-  saved: OAuthTokens | undefined;
-  verifier = '';
-  authorizationUrl: URL | undefined;
-  get redirectUrl() {
-    return REDIRECT;
-  }
-  get clientMetadata() {
-    return {
-      client_name: 'Tessera e2e client',
-      redirect_uris: [REDIRECT],
-      grant_types: ['authorization_code', 'refresh_token'],
-      response_types: ['code'],
-      token_endpoint_auth_method: 'none',
-    };
-  }
-  clientInformation() {
-    return this.info;
-  }
-  saveClientInformation(info: OAuthClientInformationMixed) {
-    this.info = info;
-  }
-  tokens() {
-    return this.saved;
-  }
-  saveTokens(tokens: OAuthTokens) {
-    this.saved = tokens;
-  }
-  redirectToAuthorization(url: URL) {
-    this.authorizationUrl = url;
-  }
-  saveCodeVerifier(v: string) {
-    this.verifier = v;
-  }
-  codeVerifier() {
-    return this.verifier;
-  }
-}
 
 let idp: EnterpriseIdp;
 let tessera: TesseraProcess;
@@ -106,7 +64,16 @@ after(async () => {
   if (tessera && (code !== 0 || process.env.E2E_DUMP)) process.stderr.write(tessera.stderr());
 });
 
-const provider = new TestOAuthProvider();
+const provider = new MemoryOAuthClient({
+  redirectUrl: REDIRECT,
+  metadata: {
+    client_name: 'Tessera e2e client',
+    redirect_uris: [REDIRECT],
+    grant_types: ['authorization_code', 'refresh_token'],
+    response_types: ['code'],
+    token_endpoint_auth_method: 'none',
+  },
+});
 const browser = createBrowser();
 let code = '';
 let idpCallback: URL | undefined;
