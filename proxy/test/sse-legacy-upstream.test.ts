@@ -5,14 +5,14 @@
  * HTTP client (legacy sessions) and the hand-rolled 2026-07-28 client (stateless requests).
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { createSseLegacyUpstream } from '../src/upstream/sse-legacy-upstream.ts';
 import { type SseLegacyServer, startSseLegacyServer } from './fixtures/sse-legacy-server.ts';
-import { EVERYTHING, waitFor } from './fixtures/stdio-harness.ts';
-import { freePort } from './helpers/free-port.ts';
+import { waitFor } from './fixtures/stdio-harness.ts';
+import { startEverythingHttp } from './helpers/everything-http.ts';
 import { type Harness, startHarness } from './helpers/harness.ts';
 import { modernCall } from './helpers/modern-client.ts';
 
@@ -214,22 +214,9 @@ describe('server-everything in its sse mode through the proxy', () => {
   let h: Harness;
 
   before(async () => {
-    const port = await freePort();
-    child = spawn(process.execPath, [EVERYTHING, 'sse'], {
-      env: { ...process.env, PORT: String(port) },
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
-    await new Promise<void>((resolve, reject) => {
-      let err = '';
-      child.stderr!.on('data', (d: Buffer) => {
-        err += d.toString();
-        if (err.includes('running on port')) resolve();
-      });
-      child.once('exit', (code) => reject(new Error(`server-everything exited ${code}: ${err}`)));
-    });
-    h = await startHarness({
-      upstream: createSseLegacyUpstream({ url: new URL(`http://127.0.0.1:${port}/sse`), log: noLog }),
-    });
+    const everything = await startEverythingHttp('sse');
+    child = everything.child;
+    h = await startHarness({ upstream: createSseLegacyUpstream({ url: everything.url, log: noLog }) });
   });
   after(async () => {
     await h?.close();
