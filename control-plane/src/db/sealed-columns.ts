@@ -20,6 +20,16 @@ export interface SealedColumn {
   context(row: Record<string, string>): string;
 }
 
+/** The sealed bytes of a stored value, whichever way its column stores them. */
+export function sealedBytes(c: SealedColumn, stored: Buffer | string): Buffer {
+  return c.encoding === 'base64' ? Buffer.from(stored as string, 'base64') : (stored as Buffer);
+}
+
+/** A value sealed afresh, as its column stores it. */
+export function storedForm(c: SealedColumn, sealed: Buffer): Buffer | string {
+  return c.encoding === 'base64' ? sealed.toString('base64') : sealed;
+}
+
 export const sealedColumns: SealedColumn[] = [
   {
     table: 'signing_keys',

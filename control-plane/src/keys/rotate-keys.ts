@@ -7,7 +7,7 @@
  */
 import type { DataSource } from 'typeorm';
 import type { SecretBox } from '../crypto/secret-box.ts';
-import { type SealedColumn, sealedColumns } from '../db/sealed-columns.ts';
+import { type SealedColumn, sealedBytes, sealedColumns, storedForm } from '../db/sealed-columns.ts';
 
 export interface RotationResult {
   /** Values whose data key was re-wrapped. */
@@ -21,16 +21,14 @@ async function rotateColumn(ds: DataSource, box: SecretBox, c: SealedColumn, res
   const rows: Array<Record<string, string | Buffer>> = await ds.query(
     `SELECT ${keyList}, ${c.column} AS sealed FROM ${c.table} WHERE ${c.column} IS NOT NULL`,
   );
-  const base64 = c.encoding === 'base64';
   for (const row of rows) {
     const stored = row.sealed as Buffer | string;
-    const sealed = base64 ? Buffer.from(stored as string, 'base64') : (stored as Buffer);
-    const rewrapped = await box.rewrap(sealed, c.context(row as Record<string, string>));
+    const rewrapped = await box.rewrap(sealedBytes(c, stored), c.context(row as Record<string, string>));
     if (!rewrapped) {
       result.current++;
       continue;
     }
-    const next = base64 ? rewrapped.toString('base64') : rewrapped;
+    const next = storedForm(c, rewrapped);
     const where = c.keys.map((k, i) => `${k} = $${i + 3}`).join(' AND ');
     await ds.query(`UPDATE ${c.table} SET ${c.column} = $1 WHERE ${c.column} = $2 AND ${where}`, [
       next,

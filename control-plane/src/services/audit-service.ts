@@ -9,6 +9,7 @@ import { timestampDate } from '@bufbuild/protobuf/wkt';
 import { Code, ConnectError, type ServiceImpl } from '@connectrpc/connect';
 import type { AuditEvent, AuditService, IngestRequest } from '@tessera/api/mesh/v1/audit';
 import type { DataSource } from 'typeorm';
+import { API_KEY_ID } from '../api-keys/api-key-format.ts';
 import { type MeshAuthenticator, requireServer } from '../mesh/mesh-auth.ts';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -32,12 +33,15 @@ function validate(req: IngestRequest): void {
   });
 }
 
+/** How a proxy names an API-key caller in the audit's client id (`proxy/src/policies/api-key.ts`). */
+const API_KEY_CLIENT = 'apikey:';
+
 /** The API keys a proxy reported using (its principals' client id `apikey:<id>`): newest use per key. */
 export function apiKeyUses(events: readonly AuditEvent[]): Map<string, { time: Date; server: string }> {
   const uses = new Map<string, { time: Date; server: string }>();
   for (const e of events) {
-    const id = /^apikey:([a-z0-9]{16})$/.exec(e.clientId)?.[1];
-    if (!id || !e.time) continue;
+    const id = e.clientId.startsWith(API_KEY_CLIENT) ? e.clientId.slice(API_KEY_CLIENT.length) : '';
+    if (!API_KEY_ID.test(id) || !e.time) continue;
     const time = timestampDate(e.time);
     const seen = uses.get(id);
     if (!seen || seen.time < time) uses.set(id, { time, server: e.server });

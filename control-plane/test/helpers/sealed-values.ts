@@ -5,7 +5,7 @@
  * @module
  */
 import type { DataSource } from 'typeorm';
-import { sealedColumns } from '../../src/db/sealed-columns.ts';
+import { sealedBytes, sealedColumns } from '../../src/db/sealed-columns.ts';
 
 export async function sealedValues(ds: DataSource): Promise<Buffer[]> {
   const values: Buffer[] = [];
@@ -13,7 +13,7 @@ export async function sealedValues(ds: DataSource): Promise<Buffer[]> {
     const rows: Array<{ v: Buffer | string }> = await ds.query(
       `SELECT ${c.column} AS v FROM ${c.table} WHERE ${c.column} IS NOT NULL`,
     );
-    for (const { v } of rows) values.push(typeof v === 'string' ? Buffer.from(v, 'base64') : v);
+    for (const { v } of rows) values.push(sealedBytes(c, v));
   }
   return values;
 }
