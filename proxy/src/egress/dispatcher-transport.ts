@@ -19,7 +19,7 @@ export function createDispatcherTransport(dispatcher: Dispatcher, origin: string
         signal: r.signal,
         stripHeadersOnCrossOriginRedirect: [...r.stripOnCrossOriginRedirect],
       } as Dispatcher.RequestOptions);
-      return { statusCode: res.statusCode, headers: res.headers, body: res.body as AsyncIterable<Buffer> };
+      return { statusCode: res.statusCode, headers: res.headers, body: res.body };
     },
     close: () => dispatcher.close(),
   };

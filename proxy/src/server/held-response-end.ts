@@ -7,26 +7,23 @@
  * `Connection: close` exchange) and, when the response declares a `Content-Length`, the write that
  * completes that length (where such a client sees the end). Everything before streams as usual.
  *
- * It works on the `ServerResponse` instance itself, so every writer (each upstream kind, the response
- * rewriter) is covered without knowing about it.
+ * The proxy's HTTP server creates every response as a `HoldableResponse` (the `ServerResponse`
+ * option of `createServer`), so every writer (each upstream kind, the response rewriter) is covered
+ * without knowing about it. A subclass rather than patching each instance: adding and deleting own
+ * methods on a response turned it into a dictionary-mode object, which slowed every later property
+ * access Node's HTTP code made on it.
  *
  * @module
  */
-import type { OutgoingHttpHeader, OutgoingHttpHeaders, ServerResponse } from 'node:http';
-
-export interface HeldEnd {
-  /** Sends what was held back, and ends the response if its writer ended it. Idempotent. */
-  release(): void;
-}
+import { type IncomingMessage, type OutgoingHttpHeaders, ServerResponse } from 'node:http';
 
 type Callback = (err?: Error | null) => void;
-type Method = (...args: unknown[]) => unknown;
 
 /** The Content-Length among `writeHead` arguments (an object, or a raw `[name, value, …]` list). */
-function declaredIn(args: unknown[]): number | undefined {
+function declaredIn(args: readonly unknown[]): number | undefined {
   const headers = args.findLast((a) => typeof a === 'object' && a !== null) as
     | OutgoingHttpHeaders
-    | OutgoingHttpHeader[]
+    | unknown[]
     | undefined;
   if (!headers) return undefined;
   let value: unknown;
@@ -35,60 +32,78 @@ function declaredIn(args: unknown[]): number | undefined {
     for (let i = 0; i + 1 < flat.length; i += 2)
       if (String(flat[i]).toLowerCase() === 'content-length') value = flat[i + 1];
   } else {
-    for (const [name, v] of Object.entries(headers)) if (name.toLowerCase() === 'content-length') value = v;
+    for (const name in headers) if (name.toLowerCase() === 'content-length') value = headers[name];
   }
   const n = Number(value);
   return value !== undefined && Number.isSafeInteger(n) && n >= 0 ? n : undefined;
 }
 
-export function holdResponseEnd(res: ServerResponse): HeldEnd {
-  const own = res as unknown as Record<'writeHead' | 'write' | 'end', Method>;
-  const writeHead = res.writeHead as Method;
-  const write = res.write as Method;
-  const end = res.end as Method;
-  let declared: number | undefined;
-  let written = 0;
-  const held: Buffer[] = [];
-  const heldCallbacks: Callback[] = [];
-  let endArgs: unknown[] | undefined;
-  let released = false;
+function byteLength(chunk: unknown, encoding: BufferEncoding): number {
+  return typeof chunk === 'string' ? Buffer.byteLength(chunk, encoding) : (chunk as Uint8Array).byteLength;
+}
 
-  own.writeHead = (...args) => {
-    declared = declaredIn(args);
-    return writeHead.apply(res, args);
-  };
-  own.write = (chunk, encodingOrCallback, callback) => {
+export class HoldableResponse<
+  Request extends IncomingMessage = IncomingMessage,
+> extends ServerResponse<Request> {
+  #holding = false;
+  #declared: number | undefined = undefined;
+  #written = 0;
+  #held: Uint8Array[] = [];
+  #heldCallbacks: Callback[] = [];
+  #endArgs: unknown[] | undefined = undefined;
+
+  /** From now on, the response's end waits for `releaseEnd()`. */
+  holdEnd(): void {
+    this.#holding = true;
+    this.#declared = undefined;
+    this.#written = 0;
+  }
+
+  /** Sends what was held back, and ends the response if its writer ended it. Idempotent. */
+  releaseEnd(): void {
+    if (!this.#holding) return;
+    this.#holding = false;
+    const held = this.#held;
+    const callbacks = this.#heldCallbacks;
+    const endArgs = this.#endArgs;
+    this.#held = [];
+    this.#heldCallbacks = [];
+    this.#endArgs = undefined;
+    if (this.destroyed) return;
+    if (held.length > 0) {
+      const chunk = held.length === 1 ? held[0]! : Buffer.concat(held);
+      super.write(chunk, (err?: Error | null) => {
+        for (const cb of callbacks) cb(err);
+      });
+    }
+    if (endArgs) (super.end as (...a: unknown[]) => this)(...endArgs);
+  }
+
+  override writeHead(...args: unknown[]): this {
+    if (this.#holding) this.#declared = declaredIn(args);
+    return (super.writeHead as (...a: unknown[]) => this)(...args);
+  }
+
+  override write(chunk: unknown, encodingOrCallback?: unknown, callback?: unknown): boolean {
+    if (!this.#holding)
+      return (super.write as (...a: unknown[]) => boolean)(chunk, encodingOrCallback, callback);
     const encoding = typeof encodingOrCallback === 'string' ? (encodingOrCallback as BufferEncoding) : 'utf8';
     const cb = (typeof encodingOrCallback === 'function' ? encodingOrCallback : callback) as
       | Callback
       | undefined;
-    const buf = typeof chunk === 'string' ? Buffer.from(chunk, encoding) : Buffer.from(chunk as Uint8Array);
-    if (declared === undefined && !res.headersSent) declared = declaredIn([res.getHeaders()]);
-    written += buf.length;
-    if (held.length === 0 && (declared === undefined || written < declared)) return write.call(res, buf, cb);
-    held.push(buf);
-    if (cb) heldCallbacks.push(cb);
+    if (this.#declared === undefined && !this.headersSent) this.#declared = declaredIn([this.getHeaders()]);
+    this.#written += byteLength(chunk, encoding);
+    const declared = this.#declared;
+    if (this.#held.length === 0 && (declared === undefined || this.#written < declared))
+      return cb ? super.write(chunk as Uint8Array, encoding, cb) : super.write(chunk as Uint8Array, encoding);
+    this.#held.push(typeof chunk === 'string' ? Buffer.from(chunk, encoding) : (chunk as Uint8Array));
+    if (cb) this.#heldCallbacks.push(cb);
     return true;
-  };
-  own.end = (...args) => {
-    endArgs ??= args;
-    return res;
-  };
+  }
 
-  return {
-    release() {
-      if (released) return;
-      released = true;
-      // The instance's own methods go; the prototype's are the real ones again.
-      delete (own as Partial<typeof own>).writeHead;
-      delete (own as Partial<typeof own>).write;
-      delete (own as Partial<typeof own>).end;
-      if (res.destroyed) return;
-      if (held.length > 0)
-        write.call(res, Buffer.concat(held), (err?: Error | null) => {
-          for (const cb of heldCallbacks) cb(err);
-        });
-      if (endArgs) end.apply(res, endArgs);
-    },
-  };
+  override end(...args: unknown[]): this {
+    if (!this.#holding) return (super.end as (...a: unknown[]) => this)(...args);
+    this.#endArgs ??= args;
+    return this;
+  }
 }

@@ -11,6 +11,7 @@ import type { ConfigStore } from '../store/config-store.ts';
 import type { Log } from '../telemetry/log.ts';
 import { configRecorder, createProxyMetrics, type ProxyMetrics } from '../telemetry/metrics.ts';
 import type { Upstream } from '../upstream/upstream.ts';
+import { HoldableResponse } from './held-response-end.ts';
 import { createMcpEndpoint } from './mcp-endpoint.ts';
 import { protectedResourceMetadata } from './protected-resource.ts';
 
@@ -44,7 +45,7 @@ export function createProxyServer(options: ProxyServerOptions): Server {
   recordConfig(store.versions(), store.ready());
   store.onChange(() => recordConfig(store.versions(), store.ready()));
 
-  async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  async function route(req: IncomingMessage, res: HoldableResponse): Promise<void> {
     const path = (req.url ?? '/').split('?', 1)[0]!;
     const config = store.current();
     if (path === '/healthz') return json(res, 200, { status: 'ok' });
@@ -75,8 +76,14 @@ export function createProxyServer(options: ProxyServerOptions): Server {
     return json(res, 404, { error: 'not_found', error_description: `no MCP endpoint at ${path}` });
   }
 
-  const server = createServer(
-    { requestTimeout: 120_000, headersTimeout: 30_000, maxHeaderSize: 16 * 1024 },
+  const server = createServer<typeof IncomingMessage, typeof HoldableResponse>(
+    {
+      requestTimeout: 120_000,
+      headersTimeout: 30_000,
+      maxHeaderSize: 16 * 1024,
+      // The MCP endpoint holds each response's end until its audit event is spooled.
+      ServerResponse: HoldableResponse,
+    },
     (req, res) => {
       route(req, res).catch((err: unknown) => {
         log('error', 'request failed in the proxy', { error: (err as Error).stack });

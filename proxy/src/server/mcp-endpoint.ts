@@ -41,7 +41,7 @@ import {
 } from '../telemetry/metrics.ts';
 import { continueTrace, type TraceContext } from '../telemetry/trace-context.ts';
 import type { Upstream } from '../upstream/upstream.ts';
-import { holdResponseEnd } from './held-response-end.ts';
+import type { HoldableResponse } from './held-response-end.ts';
 import { errorBody, type JsonRpcMessage, parseJsonRpc, targetOf } from './jsonrpc.ts';
 import { originAllowed } from './origin-check.ts';
 import { createParamHeaderStore } from './param-header-store.ts';
@@ -117,15 +117,20 @@ function wantsJsonOrSse(accept: string | undefined): boolean {
   return /application\/json|text\/event-stream|\*\/\*|application\/\*|text\/\*/.test(accept);
 }
 
-function withoutCredentials(headers: IncomingHttpHeaders): IncomingHttpHeaders {
-  const { authorization: _a, cookie: _c, 'proxy-authorization': _p, ...rest } = headers;
-  return rest;
-}
+/** Request headers an upstream never sees: the client's credentials, and the trace it is re-parented under. */
+const dropped: ReadonlySet<string> = new Set([
+  'authorization',
+  'cookie',
+  'proxy-authorization',
+  'traceparent',
+  'tracestate',
+]);
 
 /** The headers an upstream receives: no credentials, and the proxy's span as the trace parent. */
 function upstreamHeaders(headers: IncomingHttpHeaders, trace: TraceContext): IncomingHttpHeaders {
-  const { traceparent: _tp, tracestate: _ts, ...rest } = withoutCredentials(headers);
-  const out: IncomingHttpHeaders = { ...rest, traceparent: trace.traceparent };
+  const out: IncomingHttpHeaders = {};
+  for (const name in headers) if (!dropped.has(name)) out[name] = headers[name];
+  out.traceparent = trace.traceparent;
   if (trace.tracestate !== undefined) out.tracestate = trace.tracestate;
   return out;
 }
@@ -331,7 +336,7 @@ export function createMcpEndpoint(options: McpEndpointOptions) {
 
   return async function handle(
     req: IncomingMessage,
-    res: ServerResponse,
+    res: HoldableResponse,
     config: ProxyConfig | undefined,
   ): Promise<void> {
     const ctx: Context = {
@@ -490,11 +495,11 @@ export function createMcpEndpoint(options: McpEndpointOptions) {
 
     // 5. Forward. A client that goes away aborts the upstream exchange. The response's end waits for
     //    its audit event (step 6), so that every answer a client has seen is on the spool.
-    const held = holdResponseEnd(res);
+    res.holdEnd();
     try {
       await forwardAndRecord(req, res, ctx, { method, body, era, guardInput, capture, policy: guard.audit });
     } finally {
-      held.release();
+      res.releaseEnd();
     }
   };
 }

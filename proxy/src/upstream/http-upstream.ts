@@ -6,6 +6,7 @@
  * @module
  */
 import type { ServerResponse } from 'node:http';
+import type { Readable } from 'node:stream';
 import { TesseraError, type TesseraErrorCode } from '../errors.ts';
 import { errorBody, type JsonRpcId } from '../server/jsonrpc.ts';
 import type { Log } from '../telemetry/log.ts';
@@ -110,6 +111,47 @@ function toUpstreamError(err: unknown): TesseraError {
   );
 }
 
+/**
+ * Streams an upstream body to the client chunk by chunk, at the client's pace (the upstream is paused
+ * while the client's buffer is full). Event-driven rather than `for await`: an async iterator costs a
+ * promise per chunk, on every proxied request. Resolves when the body ended, failed, or the client
+ * went away; never rejects.
+ */
+function relayBody(
+  body: Readable,
+  res: ServerResponse,
+  observer: { write(chunk: Buffer): void },
+): Promise<{ bytes: number; error: Error | undefined }> {
+  return new Promise((resolve) => {
+    let bytes = 0;
+    let settled = false;
+    const finish = (error: Error | undefined) => {
+      if (settled) return;
+      settled = true;
+      body.off('data', onData).off('end', onEnd).off('error', onError).off('close', onBodyClose);
+      res.off('drain', onDrain).off('close', onClientClose);
+      resolve({ bytes, error });
+    };
+    const onData = (chunk: Buffer) => {
+      bytes += chunk.length;
+      observer.write(chunk);
+      if (!res.write(chunk)) body.pause();
+    };
+    const onDrain = () => body.resume();
+    const onEnd = () => finish(undefined);
+    const onError = (err: Error) => finish(err);
+    // A body destroyed without an error (an aborted request) still ends the relay.
+    const onBodyClose = () =>
+      finish(body.readableEnded ? undefined : new Error('the upstream closed the stream'));
+    const onClientClose = () => {
+      body.destroy();
+      finish(new Error('the client went away'));
+    };
+    body.on('data', onData).on('end', onEnd).on('error', onError).on('close', onBodyClose);
+    res.on('drain', onDrain).on('close', onClientClose);
+  });
+}
+
 export function createHttpUpstream(options: HttpUpstreamOptions): Upstream {
   const transport =
     options.transport ??
@@ -127,8 +169,9 @@ export function createHttpUpstream(options: HttpUpstreamOptions): Upstream {
       const v = exchange.headers[name];
       if (typeof v === 'string') headers[name] = v;
     }
-    for (const [name, v] of Object.entries(exchange.headers)) {
+    for (const name in exchange.headers) {
       // Mirrored tool arguments (2026-07-28 §Custom Headers): intermediaries forward them.
+      const v = exchange.headers[name];
       if (name.startsWith('mcp-param-') && typeof v === 'string') headers[name] = v;
     }
     if (exchange.era === 'legacy') {
@@ -197,25 +240,14 @@ export function createHttpUpstream(options: HttpUpstreamOptions): Upstream {
     if (sse) res.flushHeaders();
 
     const observer = observeResponse(contentType, id);
-    let bytes = 0;
+    const { bytes, error } = await relayBody(upstream.body, res, observer);
     let reason = '';
     let failure: TesseraErrorCode | undefined;
-    try {
-      for await (const chunk of upstream.body) {
-        const buf = chunk as Buffer;
-        bytes += buf.length;
-        observer.write(buf);
-        // Respect the client's pace: wait for drain instead of queueing an unbounded amount in memory.
-        if (!res.write(buf)) await new Promise<void>((r) => res.once('drain', r).once('close', r));
-        if (res.destroyed) break;
-      }
-    } catch (err) {
-      reason = exchange.signal.aborted
-        ? 'client disconnected'
-        : `upstream stream failed: ${(err as Error).message}`;
+    if (error) {
+      reason = exchange.signal.aborted ? 'client disconnected' : `upstream stream failed: ${error.message}`;
       if (!exchange.signal.aborted) {
         failure = 'TESSERA_UPSTREAM_UNAVAILABLE';
-        options.log('warn', 'upstream response failed mid-stream', { error: (err as Error).message });
+        options.log('warn', 'upstream response failed mid-stream', { error: error.message });
       }
     }
     res.end();
@@ -229,7 +261,7 @@ export function createHttpUpstream(options: HttpUpstreamOptions): Upstream {
     };
   }
 
-  async function readBounded(body: AsyncIterable<unknown>): Promise<string> {
+  async function readBounded(body: Readable): Promise<string> {
     const chunks: Buffer[] = [];
     let size = 0;
     for await (const chunk of body) {

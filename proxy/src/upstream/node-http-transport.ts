@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { Agent, request as httpRequest } from 'node:http';
+import { Agent, type ClientRequest, request as httpRequest } from 'node:http';
 import type { UpstreamRequest, UpstreamResponse, UpstreamTransport } from './upstream-transport.ts';
 
 export interface NodeHttpTransportOptions {
@@ -26,11 +26,36 @@ export function createNodeHttpTransport(options: NodeHttpTransportOptions): Upst
   const host = options.url.hostname.replace(/^\[(.*)\]$/, '$1');
   const port = Number(options.url.port || 80);
 
+  // One sweep over the requests still waiting for their head, instead of a timer armed and cleared
+  // for every request. Requests share one timeout, so insertion order is deadline order.
+  const ms = options.headersTimeoutMs;
+  const waiting = new Map<ClientRequest, number>();
+  let sweeper: NodeJS.Timeout | undefined;
+  const sweep = () => {
+    const now = Date.now();
+    for (const [req, deadline] of waiting) {
+      if (deadline > now) break;
+      waiting.delete(req);
+      req.destroy(headersTimeout(ms));
+    }
+    if (waiting.size === 0) {
+      clearInterval(sweeper);
+      sweeper = undefined;
+    }
+  };
+  const watch = (req: ClientRequest) => {
+    waiting.set(req, Date.now() + ms);
+    if (!sweeper) {
+      sweeper = setInterval(sweep, Math.max(10, Math.min(1_000, ms / 4)));
+      sweeper.unref();
+    }
+  };
+
   return {
     request(r: UpstreamRequest): Promise<UpstreamResponse> {
       return new Promise((resolve, reject) => {
-        const headers: Record<string, string | number> = { ...r.headers };
-        if (r.body) headers['content-length'] = r.body.length;
+        const { headers } = r;
+        if (r.body) headers['content-length'] = String(r.body.length);
         const req = httpRequest({
           agent,
           host,
@@ -40,22 +65,20 @@ export function createNodeHttpTransport(options: NodeHttpTransportOptions): Upst
           headers,
           signal: r.signal,
         });
-        const timer = setTimeout(
-          () => req.destroy(headersTimeout(options.headersTimeoutMs)),
-          options.headersTimeoutMs,
-        );
+        watch(req);
         req.once('response', (res) => {
-          clearTimeout(timer);
+          waiting.delete(req);
           resolve({ statusCode: res.statusCode ?? 502, headers: res.headers, body: res });
         });
         req.once('error', (err) => {
-          clearTimeout(timer);
+          waiting.delete(req);
           reject(err);
         });
         req.end(r.body);
       });
     },
     async close() {
+      clearInterval(sweeper);
       agent.destroy();
     },
   };

@@ -6,11 +6,13 @@
  *
  * @module
  */
+import type { Readable } from 'node:stream';
 
 export interface UpstreamRequest {
   method: string;
   /** Path and query on the upstream's origin. */
   path: string;
+  /** Built for this request alone: a transport may add to it (`content-length`). */
   headers: Record<string, string>;
   body: Buffer | undefined;
   /** Aborts the request, or the response body while it streams. */
@@ -22,7 +24,8 @@ export interface UpstreamRequest {
 export interface UpstreamResponse {
   statusCode: number;
   headers: Readonly<Record<string, string | string[] | undefined>>;
-  body: AsyncIterable<Buffer>;
+  /** A byte stream (Buffers). */
+  body: Readable;
 }
 
 export interface UpstreamTransport {
