@@ -11,7 +11,9 @@ RUN npm ci --omit=dev --ignore-scripts --workspace @tessera/proxy --include-work
 # Node's compile cache, warmed here: without settings the proxy stops at its bootstrap check after
 # compiling every module, so a started proxy neither strips types nor maps the stripper (~12 MB).
 # Node uses the cache only when its version matches this stage's: pin both to the same release.
-RUN NODE_COMPILE_CACHE=/app/.compile-cache node proxy/src/main.ts || test -d /app/.compile-cache
+# The modules loaded only on demand (CEL, egress, filters) are compiled by the warm-up script.
+RUN (NODE_COMPILE_CACHE=/app/.compile-cache node proxy/src/main.ts || test -d /app/.compile-cache) \
+ && NODE_COMPILE_CACHE=/app/.compile-cache node proxy/src/compile-cache-warmup.ts
 
 # Distroless: Node and nothing else (no shell, no package manager).
 FROM gcr.io/distroless/nodejs24-debian12:nonroot AS runtime

@@ -15,9 +15,10 @@
  * @module
  */
 import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { copyFile, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { cpus, release, tmpdir, totalmem } from 'node:os';
-import { join, relative, resolve } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import { waitForAuditRows } from './audit-rows.ts';
 import { createChildren } from './children.ts';
 import { profileMarkdown, summariseCpuProfile } from './cpu-profile.ts';
@@ -115,11 +116,11 @@ function sourceState() {
  */
 async function warmCompileCache(dir: string): Promise<string> {
   // With no settings the proxy stops at its bootstrap check, after every module has been compiled.
-  spawnSync(process.execPath, [settings.proxyMain], {
-    env: { PATH: process.env.PATH ?? '', NODE_COMPILE_CACHE: dir },
-    stdio: 'ignore',
-    timeout: 60_000,
-  });
+  const env = { PATH: process.env.PATH ?? '', NODE_COMPILE_CACHE: dir };
+  spawnSync(process.execPath, [settings.proxyMain], { env, stdio: 'ignore', timeout: 60_000 });
+  // And the modules loaded on demand, as the image build does.
+  const warmup = join(dirname(settings.proxyMain), 'compile-cache-warmup.ts');
+  if (existsSync(warmup)) spawnSync(process.execPath, [warmup], { env, stdio: 'ignore', timeout: 60_000 });
   return dir;
 }
 

@@ -9,7 +9,7 @@
  *
  * @module
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 
 const SECRET_KEY =
   /pass(word|wd|phrase)?|secret|token|api[-_]?key|authorization|cookie|credential|private[-_]?key/i;
@@ -37,7 +37,8 @@ export function canonicalJson(value: unknown): string {
  */
 export function argumentsDigest(args: unknown): string {
   if (args === undefined) return '';
-  return createHash('sha256').update(canonicalJson(args)).digest('hex');
+  // The one-shot form: no Hash object per request.
+  return hash('sha256', canonicalJson(args), 'hex');
 }
 
 /** A copy of a JSON value with the values of secret-looking keys replaced. */

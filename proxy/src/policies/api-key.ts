@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { hash, timingSafeEqual } from 'node:crypto';
 import { TesseraError } from '../errors.ts';
 import type { ApiKeyIR } from '../ir/proxy-config.ts';
 import type { Principal } from './authn.ts';
@@ -30,7 +30,7 @@ export function verifyApiKey(
   const id = FORMAT.exec(token)?.[1];
   if (!id) throw new TesseraError('TESSERA_UNAUTHENTICATED', 'the API key is malformed');
   const key = keys.get(id);
-  const presented = createHash('sha256').update(token, 'utf8').digest();
+  const presented = hash('sha256', token, 'buffer');
   // Compare even when the id is unknown, so that timing does not tell known ids from unknown ones.
   const expected = key?.sha256 ?? Buffer.alloc(32);
   if (!timingSafeEqual(presented, expected) || !key)

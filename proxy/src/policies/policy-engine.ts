@@ -16,8 +16,19 @@
  *
  * @module
  */
-import { type Condition, compileCondition } from './cel-condition.ts';
+import { createRequire } from 'node:module';
+import type { Condition } from './cel-condition.ts';
 import { compileGlobs, type GlobSet } from './glob.ts';
+
+// CEL (`@bufbuild/cel`, about 8 MB of private memory) is loaded when a rule first has a condition,
+// so a proxy whose rules have none never maps it. Synchronously, because a configuration is
+// compiled in one step; `compile-cache-warmup.ts` compiles it ahead of time for the proxy image.
+const require = createRequire(import.meta.url);
+let cel: typeof import('./cel-condition.ts') | undefined;
+function compileCondition(source: string): Condition {
+  cel ??= require('./cel-condition.ts') as typeof import('./cel-condition.ts');
+  return cel.compileCondition(source);
+}
 
 /** A rule's effect. */
 export const Effect = { Allow: 'ALLOW', Deny: 'DENY' } as const;
