@@ -199,6 +199,9 @@ describe('markdown', () => {
   it('states the context figures in words', () => {
     assert.match(md, /At 1000 req\/s the reference forwarder adds 0\.200 ms at p50 and spends 0\.230 CPU-s/);
     assert.match(md, /saturates at 12000 req\/s, 30 % of direct \(the proxy: 8 %\)/);
-    assert.match(md, /the proxy adds 0\.500 ms at p50 and reaches 71 % of direct at saturation \(1000 of 1400 req\/s\)/);
+    assert.match(
+      md,
+      /the proxy adds 0\.500 ms at p50 and reaches 71 % of direct at saturation \(1000 of 1400 req\/s\)/,
+    );
   });
 });
