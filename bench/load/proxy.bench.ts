@@ -186,20 +186,23 @@ async function main(): Promise<void> {
     const compileCache = settings.compileCache
       ? await warmCompileCache(cacheDir, settings.proxyMain)
       : undefined;
-    const proxy = await startProxy(children, {
-      compileCache,
-      cp,
-      server: BENCH_SERVER,
-      main: settings.proxyMain,
-      port: Number(new URL(proxyUrl).port),
-      upstreamUrl: fixture.url,
-      spoolDir: join(tmp, 'proxy-spool'),
-      snapshotDir: join(tmp, 'proxy-snapshot'),
-      nodeArgs: [
-        ...settings.proxyNodeArgs,
-        ...(settings.profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []),
-      ],
-    });
+    /** A proxy for `server` listening on `url`, with its own spool and snapshot directories. */
+    const proxyFor = (server: string, upstreamUrl: string, url: string, nodeArgs: string[]) =>
+      startProxy(children, {
+        compileCache,
+        cp,
+        server,
+        main: settings.proxyMain,
+        port: Number(new URL(url).port),
+        upstreamUrl,
+        spoolDir: join(tmp, `${server}-proxy-spool`),
+        snapshotDir: join(tmp, `${server}-proxy-snapshot`),
+        nodeArgs,
+      });
+    const proxy = await proxyFor(BENCH_SERVER, fixture.url, proxyUrl, [
+      ...settings.proxyNodeArgs,
+      ...(settings.profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []),
+    ]);
     const idleMemory = memory(proxy.pid);
     log(`proxy ready at ${proxyUrl} (pid ${proxy.pid}, ${relative(repoRoot, settings.proxyMain)})`);
 
@@ -307,17 +310,7 @@ async function main(): Promise<void> {
     const sdk = await startSdkServer(children);
     const sdkProxyUrl = `http://127.0.0.1:${await freePort()}/mcp`;
     const sdkToken = await registerServer(cp, BENCH_SDK_SERVER, sdk.url, sdkProxyUrl);
-    const sdkProxy = await startProxy(children, {
-      compileCache,
-      cp,
-      server: BENCH_SDK_SERVER,
-      main: settings.proxyMain,
-      port: Number(new URL(sdkProxyUrl).port),
-      upstreamUrl: sdk.url,
-      spoolDir: join(tmp, 'sdk-proxy-spool'),
-      snapshotDir: join(tmp, 'sdk-proxy-snapshot'),
-      nodeArgs: settings.proxyNodeArgs,
-    });
+    const sdkProxy = await proxyFor(BENCH_SDK_SERVER, sdk.url, sdkProxyUrl, settings.proxyNodeArgs);
     const sdkIdleMemory = memory(sdkProxy.pid);
     await preflight(sdk.url, undefined);
     await preflight(sdkProxyUrl, sdkToken);

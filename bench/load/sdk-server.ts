@@ -10,11 +10,11 @@
  * @module
  */
 import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { NodeStreamableHTTPServerTransport } from '@modelcontextprotocol/node';
 import { McpServer } from '@modelcontextprotocol/server';
 import { z } from 'zod';
 import { TOOL_NAME } from './payload.ts';
+import { serveAsChild } from './serve-child.ts';
 
 function build(): McpServer {
   const server = new McpServer({ name: 'tessera-bench-sdk-server', version: '1.0.0' });
@@ -49,13 +49,4 @@ const server = createServer((req, res) => {
       else res.destroy();
     });
 });
-server.keepAliveTimeout = 65_000;
-
-server.listen(0, '127.0.0.1', () => {
-  process.send?.({ port: (server.address() as AddressInfo).port });
-});
-process.on('disconnect', () => {
-  server.close();
-  server.closeAllConnections();
-  process.exit(0);
-});
+serveAsChild(server);
