@@ -8,8 +8,8 @@
  * @module
  */
 import { createServer, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { toolsCallResult } from './payload.ts';
+import { serveAsChild } from './serve-child.ts';
 
 const MAX_BODY = 1024 * 1024;
 
@@ -64,13 +64,4 @@ const server = createServer((req, res) => {
     reply(res, status, body);
   });
 });
-server.keepAliveTimeout = 65_000;
-
-server.listen(0, '127.0.0.1', () => {
-  process.send?.({ port: (server.address() as AddressInfo).port });
-});
-process.on('disconnect', () => {
-  server.close();
-  server.closeAllConnections();
-  process.exit(0);
-});
+serveAsChild(server);

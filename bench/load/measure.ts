@@ -11,6 +11,7 @@ import { cpuSeconds, memory } from './proc-stats.ts';
 import type { LoadCommand, LoadMessage, LoadResult } from './protocol.ts';
 import type { CpuByProcess, RunRecord } from './report.ts';
 
+/** The processes whose CPU a run accounts; `proxy` is whatever sits in the middle, `fixture` the upstream. */
 export interface Processes {
   proxy: Child;
   fixture: Child;
@@ -110,5 +111,5 @@ export function describe(r: RunRecord): string {
   const m = r.result.measured;
   const l = r.result.latency;
   const errors = m.errors > 0 ? ` errors=${JSON.stringify(m.errorKinds)}` : '';
-  return `${r.target.padEnd(7)} ${m.achievedRps.toFixed(0).padStart(6)} req/s  p50 ${l.p50_ms.toFixed(3)}  p90 ${l.p90_ms.toFixed(3)}  p99 ${l.p99_ms.toFixed(3)} ms  proxy cpu ${r.cpu_s_per_1000_requests.proxy.toFixed(3)} s/1000${errors}`;
+  return `${r.target.padEnd(7)} ${m.achievedRps.toFixed(0).padStart(6)} req/s  p50 ${l.p50_ms.toFixed(3)}  p90 ${l.p90_ms.toFixed(3)}  p99 ${l.p99_ms.toFixed(3)} ms  ${r.target === 'reference' ? 'forwarder' : 'proxy'} cpu ${r.cpu_s_per_1000_requests.proxy.toFixed(3)} s/1000${errors}`;
 }

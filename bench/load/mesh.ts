@@ -2,7 +2,9 @@
  * The real mesh the benchmark measures: the fixture MCP server, `tessera start` (control plane,
  * embedded PostgreSQL) in its own data directory on free ports, the fixture registered through the
  * admin API with a grant, a minted access token, and a sidecar proxy process configured over the mesh
- * stream, so that authentication, the grant policy and audit shipping are all on.
+ * stream, so that authentication, the grant policy and audit shipping are all on. The context runs
+ * use the same pieces: the SDK server registered as a second server with its own proxy, and the
+ * reference forwarder started like a proxy.
  *
  * @module
  */
@@ -19,18 +21,34 @@ const tesseraCli = join(repoRoot, 'control-plane', 'src', 'cli', 'tessera.ts');
 export const defaultProxyMain = join(repoRoot, 'proxy', 'src', 'main.ts');
 
 export const BENCH_SERVER = 'bench';
+/** The server name of the MCP server built with the official SDK. */
+export const BENCH_SDK_SERVER = 'bench-sdk';
 export const BENCH_USER = 'bench@example.com';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Starts the fixture server (its own process) and waits for its port. */
-export async function startFixture(children: Children): Promise<{ child: Child; url: string }> {
-  const child = children.fork('fixture', join(import.meta.dirname, 'fixture-server.ts'));
+/** Starts an MCP server of this folder (its own process) and waits for its port. */
+async function startMcpServer(
+  children: Children,
+  name: string,
+  module: string,
+): Promise<{ child: Child; url: string }> {
+  const child = children.fork(name, join(import.meta.dirname, module));
   const port = await new Promise<number>((ok, fail) => {
     child.process.once('message', (m: { port: number }) => ok(m.port));
-    child.process.once('exit', () => fail(new Error(`fixture exited:\n${child.output()}`)));
+    child.process.once('exit', () => fail(new Error(`${name} exited:\n${child.output()}`)));
   });
   return { child, url: `http://127.0.0.1:${port}/mcp` };
+}
+
+/** Starts the fixture server (`fixture-server.ts`). */
+export function startFixture(children: Children): Promise<{ child: Child; url: string }> {
+  return startMcpServer(children, 'fixture', 'fixture-server.ts');
+}
+
+/** Starts the MCP server built with the official SDK (`sdk-server.ts`). */
+export function startSdkServer(children: Children): Promise<{ child: Child; url: string }> {
+  return startMcpServer(children, 'SDK server', 'sdk-server.ts');
 }
 
 export interface ControlPlane {
@@ -99,31 +117,34 @@ export async function startControlPlane(children: Children, dataDir: string): Pr
   };
 }
 
-/** Registers the fixture as server `bench`, granted to the bench user, and mints that user a token. */
-export async function registerFixture(
+/** Registers an upstream as server `name`, granted to the bench user, and mints that user a token for it. */
+export async function registerServer(
   cp: ControlPlane,
-  fixtureUrl: string,
+  name: string,
+  upstreamUrl: string,
   proxyUrl: string,
 ): Promise<string> {
   await cp.post('/api/v1/servers', {
-    name: BENCH_SERVER,
+    name,
     kind: 'http',
-    url: fixtureUrl,
+    url: upstreamUrl,
     resourceUri: proxyUrl,
     grants: { users: [BENCH_USER] },
   });
   const { access_token } = await cp.post<{ access_token: string }>('/api/v1/tokens', {
     user: BENCH_USER,
-    server: BENCH_SERVER,
+    server: name,
   });
   return access_token;
 }
 
 export interface ProxyOptions {
   cp: ControlPlane;
+  /** The registered server the proxy fronts. */
+  server: string;
   main: string;
   port: number;
-  fixtureUrl: string;
+  upstreamUrl: string;
   spoolDir: string;
   /** The proxy's last-good snapshot: per run, so a snapshot from an earlier run (signed by another
    * control plane's key) is never restored. */
@@ -136,20 +157,20 @@ export interface ProxyOptions {
 
 /** Starts the sidecar proxy and waits until `/readyz` says its configuration is complete. */
 export async function startProxy(children: Children, options: ProxyOptions): Promise<Child> {
-  const child = children.spawn('proxy', [...options.nodeArgs, options.main], {
+  const child = children.spawn(`proxy (${options.server})`, [...options.nodeArgs, options.main], {
     env: {
       PATH: process.env.PATH ?? '',
       TESSERA_PROXY_MODE: 'sidecar',
-      TESSERA_PROXY_SERVER: BENCH_SERVER,
-      TESSERA_PROXY_NODE_ID: 'bench-proxy',
+      TESSERA_PROXY_SERVER: options.server,
+      TESSERA_PROXY_NODE_ID: `${options.server}-proxy`,
       TESSERA_PROXY_LISTEN: `127.0.0.1:${options.port}`,
-      TESSERA_PROXY_UPSTREAM_URL: options.fixtureUrl,
+      TESSERA_PROXY_UPSTREAM_URL: options.upstreamUrl,
       TESSERA_PROXY_AUDIT_SPOOL_DIR: options.spoolDir,
       TESSERA_PROXY_SNAPSHOT_DIR: options.snapshotDir,
       TESSERA_CONTROL_PLANE_URL: options.cp.meshUrl,
       // The bench server's own mesh token, as an operator starting a proxy would get it.
       TESSERA_MESH_TOKEN: (
-        await options.cp.post<{ token: string }>('/api/v1/mesh/tokens', { server: BENCH_SERVER })
+        await options.cp.post<{ token: string }>('/api/v1/mesh/tokens', { server: options.server })
       ).token,
       TESSERA_LOG_LEVEL: 'warn',
       // Lets a run try Node's compile cache (which also skips TypeScript stripping on later starts).
@@ -158,9 +179,38 @@ export async function startProxy(children: Children, options: ProxyOptions): Pro
     stdio: ['ignore', 'ignore', 'pipe'],
     graceMs: 15_000,
   });
-  const readyz = `http://127.0.0.1:${options.port}/readyz`;
+  return waitReady(child, options.port);
+}
+
+export interface ForwarderOptions {
+  main: string;
+  port: number;
+  upstreamUrl: string;
+  /** Node's compile cache, warmed for the forwarder; undefined: none. */
+  compileCache?: string;
+  /** The proxy's node flags, so that both run under the same garbage collector settings. */
+  nodeArgs: string[];
+}
+
+/** Starts the reference forwarder with the proxy's listener settings and waits for `/readyz`. */
+export function startReferenceForwarder(children: Children, options: ForwarderOptions): Promise<Child> {
+  const child = children.spawn('reference forwarder', [...options.nodeArgs, options.main], {
+    env: {
+      PATH: process.env.PATH ?? '',
+      TESSERA_PROXY_LISTEN: `127.0.0.1:${options.port}`,
+      TESSERA_PROXY_UPSTREAM_URL: options.upstreamUrl,
+      ...(options.compileCache ? { NODE_COMPILE_CACHE: options.compileCache } : {}),
+    },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  return waitReady(child, options.port);
+}
+
+/** Polls `/readyz` on `port` until it answers 200 (30 s at most). */
+async function waitReady(child: Child, port: number): Promise<Child> {
+  const readyz = `http://127.0.0.1:${port}/readyz`;
   for (let i = 0; i < 300; i++) {
-    if (child.process.exitCode !== null) throw new Error(`the proxy exited:\n${child.output()}`);
+    if (child.process.exitCode !== null) throw new Error(`the ${child.name} exited:\n${child.output()}`);
     try {
       if ((await fetch(readyz, { signal: AbortSignal.timeout(1_000) })).status === 200) return child;
     } catch {
@@ -168,7 +218,7 @@ export async function startProxy(children: Children, options: ProxyOptions): Pro
     }
     await sleep(100);
   }
-  throw new Error(`the proxy was not ready in 30 s:\n${child.output()}`);
+  throw new Error(`the ${child.name} was not ready in 30 s:\n${child.output()}`);
 }
 
 /** One `tools/call` through `url`, checked whole (status and content) before any load. */

@@ -5,8 +5,11 @@
  *
  *   1. Start the fixture, the control plane and the proxy; register, mint a token, wait for ready.
  *   2. Check one call, direct and proxied.
- *   3. For each rate: open-loop run direct, then proxied (warm-up, then the measured window).
- *   4. Saturation: closed-loop run direct, then proxied.
+ *   3. For each rate: open-loop run direct, then proxied (warm-up, then the measured window); at the
+ *      summary rate also through the reference forwarder (no authentication, policy or audit).
+ *   4. Saturation: closed-loop run direct, then proxied, then through the reference forwarder.
+ *   Context: an MCP server built with the official SDK behind its own proxy, direct then proxied at
+ *   `BENCH_SDK_RATE` and at saturation.
  *   5. Count the audit rows, write `bench/results/proxy.json` and `proxy.md`, print the table.
  *
  * With `BENCH_PROFILE=1` it runs the proxy under `--cpu-prof` at the summary rate instead and writes
@@ -24,14 +27,17 @@ import { createChildren } from './children.ts';
 import { profileMarkdown, summariseCpuProfile } from './cpu-profile.ts';
 import { describe, measure, type Processes, startGenerator } from './measure.ts';
 import {
+  BENCH_SDK_SERVER,
   BENCH_SERVER,
   defaultProxyMain,
   freePort,
   preflight,
-  registerFixture,
+  registerServer,
   startControlPlane,
   startFixture,
   startProxy,
+  startReferenceForwarder,
+  startSdkServer,
 } from './mesh.ts';
 import { TEXT_1K, toolsCallBody } from './payload.ts';
 import { memory } from './proc-stats.ts';
@@ -39,6 +45,7 @@ import type { LoadCommand, Target } from './protocol.ts';
 import { added, markdown, type Pair, type RunRecord, summarise, targets } from './report.ts';
 
 const repoRoot = join(import.meta.dirname, '..', '..');
+const referenceForwarderMain = join(import.meta.dirname, 'reference-forwarder.ts');
 
 function envNumber(name: string, fallback: number, min: number, max: number): number {
   const raw = process.env[name];
@@ -59,6 +66,8 @@ const settings = {
     return n;
   }),
   summaryRate: envNumber('BENCH_SUMMARY_RATE', 1000, 1, 20_000),
+  /** The SDK server's open-loop rate: it needs several times the fixture's CPU per request. */
+  sdkRate: envNumber('BENCH_SDK_RATE', 500, 1, 20_000),
   warmupS: envNumber('BENCH_WARMUP_S', 3, 0, 60),
   measureS: envNumber('BENCH_MEASURE_S', 10, 1, 120),
   saturationS: envNumber('BENCH_SATURATION_S', 10, 1, 120),
@@ -110,18 +119,42 @@ function sourceState() {
 }
 
 /**
- * Loads the proxy's modules once with Node's compile cache on, as `docker/proxy.Dockerfile` does at
- * build time: a proxy started with the cache neither strips types nor compiles from scratch, and never
- * maps the type stripper's memory.
+ * Loads a Node program's modules once with Node's compile cache on, as `docker/proxy.Dockerfile` does
+ * for the proxy at build time: a process started with the cache neither strips types nor compiles from
+ * scratch, and never maps the type stripper's memory. The reference forwarder gets the same, so that
+ * the two are compared on equal terms.
  */
-async function warmCompileCache(dir: string): Promise<string> {
-  // With no settings the proxy stops at its bootstrap check, after every module has been compiled.
+async function warmCompileCache(dir: string, main: string): Promise<string> {
+  // With no settings the program stops at its bootstrap check, after every module has been compiled.
   const env = { PATH: process.env.PATH ?? '', NODE_COMPILE_CACHE: dir };
-  spawnSync(process.execPath, [settings.proxyMain], { env, stdio: 'ignore', timeout: 60_000 });
-  // And the modules loaded on demand, as the image build does.
-  const warmup = join(dirname(settings.proxyMain), 'compile-cache-warmup.ts');
+  spawnSync(process.execPath, [main], { env, stdio: 'ignore', timeout: 60_000 });
+  // And the proxy's modules loaded on demand, as the image build does.
+  const warmup = join(dirname(main), 'compile-cache-warmup.ts');
   if (existsSync(warmup)) spawnSync(process.execPath, [warmup], { env, stdio: 'ignore', timeout: 60_000 });
   return dir;
+}
+
+/** Where a pair of runs sends its requests: straight to the upstream, through its proxy, or through the reference forwarder. */
+interface Route {
+  direct: string;
+  proxied: string;
+  token: string;
+  reference?: string;
+}
+
+type Load = Pair['rate'];
+
+/** The audit section of the results: the rows stored for one server's proxied requests. */
+async function auditOf(tmp: string, pgPort: number, server: string, proxied: number) {
+  const audit = await waitForAuditRows(tmp, pgPort, server, proxied, 20_000);
+  const line = `audit (${server}): ${audit.rows} rows in ${audit.batches} batches for ${proxied} proxied requests`;
+  log(audit.rows === proxied ? line : `${line}: MISSING ROWS`);
+  return {
+    proxied_requests: proxied,
+    rows_stored: audit.rows,
+    batches: audit.batches,
+    mean_batch_events: Math.round((audit.rows / Math.max(1, audit.batches)) * 10) / 10,
+  };
 }
 
 async function main(): Promise<void> {
@@ -148,24 +181,29 @@ async function main(): Promise<void> {
     const cp = await startControlPlane(children, tmp);
     log(`fixture at ${fixture.url}; control plane ready (admin ${cp.apiUrl}, mesh ${cp.meshUrl})`);
     const proxyUrl = `http://127.0.0.1:${await freePort()}/mcp`;
-    const token = await registerFixture(cp, fixture.url, proxyUrl);
+    const token = await registerServer(cp, BENCH_SERVER, fixture.url, proxyUrl);
     const profileDir = join(tmp, 'profile');
+    const cacheDir = join(tmp, 'compile-cache');
     const compileCache = settings.compileCache
-      ? await warmCompileCache(join(tmp, 'compile-cache'))
+      ? await warmCompileCache(cacheDir, settings.proxyMain)
       : undefined;
-    const proxy = await startProxy(children, {
-      compileCache,
-      cp,
-      main: settings.proxyMain,
-      port: Number(new URL(proxyUrl).port),
-      fixtureUrl: fixture.url,
-      spoolDir: join(tmp, 'proxy-spool'),
-      snapshotDir: join(tmp, 'proxy-snapshot'),
-      nodeArgs: [
-        ...settings.proxyNodeArgs,
-        ...(settings.profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []),
-      ],
-    });
+    /** A proxy for `server` listening on `url`, with its own spool and snapshot directories. */
+    const proxyFor = (server: string, upstreamUrl: string, url: string, nodeArgs: string[]) =>
+      startProxy(children, {
+        compileCache,
+        cp,
+        server,
+        main: settings.proxyMain,
+        port: Number(new URL(url).port),
+        upstreamUrl,
+        spoolDir: join(tmp, `${server}-proxy-spool`),
+        snapshotDir: join(tmp, `${server}-proxy-snapshot`),
+        nodeArgs,
+      });
+    const proxy = await proxyFor(BENCH_SERVER, fixture.url, proxyUrl, [
+      ...settings.proxyNodeArgs,
+      ...(settings.profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []),
+    ]);
     const idleMemory = memory(proxy.pid);
     log(`proxy ready at ${proxyUrl} (pid ${proxy.pid}, ${relative(repoRoot, settings.proxyMain)})`);
 
@@ -174,72 +212,130 @@ async function main(): Promise<void> {
     await preflight(proxyUrl, token);
     const generator = await startGenerator(children);
     const p: Processes = { proxy, fixture: fixture.child, generator, controlPlane: cp.child };
-    const target = (kind: RunRecord['target']): Target => ({
-      url: kind === 'direct' ? fixture.url : proxyUrl,
-      token: kind === 'direct' ? undefined : token,
+    const target = (route: Route, kind: RunRecord['target']): Target => ({
+      url: route[kind] ?? route.direct,
+      token: kind === 'proxied' ? route.token : undefined,
       connections: settings.connections,
     });
-    const open = (kind: RunRecord['target'], rate: number): LoadCommand => ({
-      kind: 'open',
-      target: target(kind),
-      rate,
-      warmupS: settings.warmupS,
-      measureS: settings.measureS,
-    });
-    const closed = (kind: RunRecord['target']): LoadCommand => ({
-      kind: 'closed',
-      target: target(kind),
-      concurrency: settings.concurrency,
-      warmupS: 2,
-      measureS: settings.saturationS,
-    });
-    await mkdir(settings.outDir, { recursive: true });
-    if (settings.profile) {
-      await runProfile(p, open('proxied', settings.summaryRate), profileDir);
-      return;
-    }
-
-    // 3. and 4. Open loop at each rate, then saturation; direct, then proxied.
-    const pairs: Pair[] = [];
-    let proxiedSent = 1;
-    const runs: [Pair['rate'], (kind: RunRecord['target']) => LoadCommand, string][] = [
-      ...settings.rates.map((rate): [number, (k: RunRecord['target']) => LoadCommand, string] => [
+    const open =
+      (route: Route, rate: number) =>
+      (kind: RunRecord['target']): LoadCommand => ({
+        kind: 'open',
+        target: target(route, kind),
         rate,
-        (kind) => open(kind, rate),
-        `${rate} req/s: ${settings.warmupS} s warm-up + ${settings.measureS} s measured, each way`,
-      ]),
-      [
-        'saturation',
-        closed,
-        `saturation: ${settings.concurrency} concurrent, 2 s warm-up + ${settings.saturationS} s measured, each way`,
-      ],
-    ];
-    for (const [rate, command, title] of runs) {
-      log(title);
-      const { record: direct } = await measure(p, 'direct', command('direct'));
+        warmupS: settings.warmupS,
+        measureS: settings.measureS,
+      });
+    const closed =
+      (route: Route) =>
+      (kind: RunRecord['target']): LoadCommand => ({
+        kind: 'closed',
+        target: target(route, kind),
+        concurrency: settings.concurrency,
+        warmupS: 2,
+        measureS: settings.saturationS,
+      });
+    const command = (route: Route, load: Load) => (load === 'saturation' ? closed(route) : open(route, load));
+    const title = (load: Load) =>
+      load === 'saturation'
+        ? `saturation: ${settings.concurrency} concurrent, 2 s warm-up + ${settings.saturationS} s measured, each way`
+        : `${load} req/s: ${settings.warmupS} s warm-up + ${settings.measureS} s measured, each way`;
+    /** Direct, then proxied: one pair of runs at one load. */
+    const runPair = async (procs: Processes, route: Route, load: Load): Promise<Pair> => {
+      const { record: direct } = await measure(procs, 'direct', command(route, load)('direct'));
       log(`  ${describe(direct)}`);
       await sleep(1_000);
-      const { record: proxied } = await measure(p, 'proxied', command('proxied'));
+      const { record: proxied } = await measure(procs, 'proxied', command(route, load)('proxied'));
       log(`  ${describe(proxied)}`);
-      proxiedSent += proxied.result.total.sent;
-      pairs.push({
-        rate,
+      return {
+        rate: load,
         direct,
         proxied,
         added: added(direct.result.latency, proxied.result.latency),
         added_service: added(direct.result.service, proxied.result.service),
-      });
+      };
+    };
+    await mkdir(settings.outDir, { recursive: true });
+    if (settings.profile) {
+      await runProfile(
+        p,
+        open({ direct: fixture.url, proxied: proxyUrl, token }, settings.summaryRate)('proxied'),
+        profileDir,
+      );
+      return;
+    }
+
+    // The reference forwarder, in front of the same fixture; idle until its own runs.
+    const forwarderUrl = `http://127.0.0.1:${await freePort()}/mcp`;
+    const forwarder = await startReferenceForwarder(children, {
+      main: referenceForwarderMain,
+      port: Number(new URL(forwarderUrl).port),
+      upstreamUrl: fixture.url,
+      compileCache: settings.compileCache
+        ? await warmCompileCache(cacheDir, referenceForwarderMain)
+        : undefined,
+      nodeArgs: settings.proxyNodeArgs,
+    });
+    const forwarderIdleMemory = memory(forwarder.pid);
+    await preflight(forwarderUrl, undefined);
+    const route: Route = { direct: fixture.url, proxied: proxyUrl, token, reference: forwarderUrl };
+
+    // 3. and 4. Open loop at each rate, then saturation; direct, then proxied, and at the summary
+    // rate and at saturation the reference forwarder right after.
+    const pairs: Pair[] = [];
+    let proxiedSent = 1;
+    for (const load of [...settings.rates, 'saturation' as const]) {
+      log(title(load));
+      const pair = await runPair(p, route, load);
+      proxiedSent += pair.proxied.result.total.sent;
+      if (load === settings.summaryRate || load === 'saturation') {
+        await sleep(1_000);
+        const { record } = await measure(
+          { ...p, proxy: forwarder },
+          'reference',
+          command(route, load)('reference'),
+        );
+        log(`  ${describe(record)}`);
+        pair.reference = {
+          run: record,
+          added: added(pair.direct.result.latency, record.result.latency),
+          added_service: added(pair.direct.result.service, record.result.service),
+        };
+      }
+      pairs.push(pair);
+      await sleep(1_000);
+    }
+
+    // The SDK server, registered and started only now so that the runs above have the machine as
+    // before; a pair of runs at its own rate and at saturation, through its own proxy.
+    const sdk = await startSdkServer(children);
+    const sdkProxyUrl = `http://127.0.0.1:${await freePort()}/mcp`;
+    const sdkToken = await registerServer(cp, BENCH_SDK_SERVER, sdk.url, sdkProxyUrl);
+    const sdkProxy = await proxyFor(BENCH_SDK_SERVER, sdk.url, sdkProxyUrl, settings.proxyNodeArgs);
+    const sdkIdleMemory = memory(sdkProxy.pid);
+    await preflight(sdk.url, undefined);
+    await preflight(sdkProxyUrl, sdkToken);
+    log(`SDK server at ${sdk.url}, its proxy at ${sdkProxyUrl}`);
+    const sdkProcs: Processes = { ...p, proxy: sdkProxy, fixture: sdk.child };
+    const sdkRoute: Route = { direct: sdk.url, proxied: sdkProxyUrl, token: sdkToken };
+    const sdkPairs: Pair[] = [];
+    let sdkProxiedSent = 1;
+    for (const load of [settings.sdkRate, 'saturation' as const]) {
+      log(`SDK server, ${title(load)}`);
+      const pair = await runPair(sdkProcs, sdkRoute, load);
+      sdkProxiedSent += pair.proxied.result.total.sent;
+      sdkPairs.push(pair);
       await sleep(1_000);
     }
 
     // 5. Audit rows, results, table.
-    const audit = await waitForAuditRows(tmp, cp.pgPort, BENCH_SERVER, proxiedSent, 20_000);
-    log(`audit: ${audit.rows} rows in ${audit.batches} batches for ${proxiedSent} proxied requests`);
-    const summary = summarise(pairs, settings.summaryRate);
+    const audit = await auditOf(tmp, cp.pgPort, BENCH_SERVER, proxiedSent);
+    const sdkAudit = await auditOf(tmp, cp.pgPort, BENCH_SDK_SERVER, sdkProxiedSent);
+    const summary = summarise(pairs, settings.summaryRate, sdkPairs, settings.sdkRate);
     const verdicts = targets(summary);
     const m = machine();
     const date = new Date().toISOString();
-    const table = markdown(pairs, summary, verdicts, {
+    const table = markdown(pairs, sdkPairs, summary, verdicts, {
       date: date.slice(0, 10),
       machine: `${m.cpus} × ${m.cpu_model}, Node ${m.node}; the load generator, fixture, proxy, control plane and PostgreSQL share these cores`,
       method: `Open loop (latency from each request's intended send time), ${settings.warmupS} s warm-up + ${settings.measureS} s measured per run; saturation: closed loop, ${settings.concurrency} concurrent requests. A 1 KB \`tools/call\` answered with 1 KB; authentication, grant and audit on.`,
@@ -254,13 +350,21 @@ async function main(): Promise<void> {
       settings: { ...settings, proxyMain: undefined, outDir: undefined },
       payload: { request_bytes: Buffer.byteLength(toolsCallBody(1)), response_text_chars: TEXT_1K.length },
       proxy_idle_memory: idleMemory,
-      audit: {
-        proxied_requests: proxiedSent,
-        rows_stored: audit.rows,
-        batches: audit.batches,
-        mean_batch_events: Math.round((audit.rows / Math.max(1, audit.batches)) * 10) / 10,
-      },
+      audit,
+      // Each of `runs` at the summary rate and at saturation holds the forwarder's run as `reference`.
       runs: pairs,
+      reference_forwarder: {
+        main: relative(repoRoot, referenceForwarderMain),
+        idle_memory: forwarderIdleMemory,
+      },
+      sdk_server: {
+        server: BENCH_SDK_SERVER,
+        main: relative(repoRoot, join(import.meta.dirname, 'sdk-server.ts')),
+        proxy_idle_memory: sdkIdleMemory,
+        audit: sdkAudit,
+        // In these runs `fixture` (CPU) is the SDK server, and `proxy` its own proxy.
+        runs: sdkPairs,
+      },
     };
     await writeFile(join(settings.outDir, 'proxy.json'), `${JSON.stringify(results, null, 2)}\n`);
     await writeFile(join(settings.outDir, 'proxy.md'), table);

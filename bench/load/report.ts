@@ -8,7 +8,11 @@
 import type { MemorySample } from './proc-stats.ts';
 import type { LatencySummary, LoadResult } from './protocol.ts';
 
-/** CPU seconds of each process (the control plane's own process; its PostgreSQL is not counted). */
+/**
+ * CPU seconds of each process (the control plane's own process; its PostgreSQL is not counted).
+ * `proxy` is the process between the load generator and the upstream (in a reference run, the
+ * reference forwarder), and `fixture` the upstream (in the SDK server's runs, the SDK server).
+ */
 export interface CpuByProcess {
   proxy: number;
   fixture: number;
@@ -18,13 +22,14 @@ export interface CpuByProcess {
 
 /** One measured run against one target, with what the processes spent during its measured window. */
 export interface RunRecord {
-  target: 'direct' | 'proxied';
+  /** `reference`: through the reference forwarder instead of the proxy. */
+  target: 'direct' | 'proxied' | 'reference';
   result: LoadResult;
   /** CPU seconds each process used in the measured window. */
   cpu_s: CpuByProcess;
   /** The same per 1000 answered requests of the window. */
   cpu_s_per_1000_requests: CpuByProcess;
-  /** The proxy's memory when the window ended. */
+  /** The memory of the process in the middle (the proxy, or the forwarder) when the window ended. */
   proxy_memory: MemorySample;
 }
 
@@ -43,6 +48,18 @@ export interface Pair {
   added: Added;
   /** The same from the service time (actual send to answer), without the generator's own lag. */
   added_service: Added;
+  /**
+   * At the summary rate and at saturation: the same load through the reference forwarder, right
+   * after the proxied run, against the same upstream; `added` compares it with this pair's direct run.
+   */
+  reference?: ReferenceRun;
+}
+
+/** The reference forwarder's run at one load, compared with the direct run of its pair. */
+export interface ReferenceRun {
+  run: RunRecord;
+  added: Added;
+  added_service: Added;
 }
 
 export interface Summary {
@@ -59,6 +76,33 @@ export interface Summary {
   direct_saturated_rps: number;
   proxied_saturated_rps: number;
   throughput_ratio: number;
+  /**
+   * Context measured in the same run (none of it is a target). The reference forwarder (no
+   * authentication, policy or audit) against the same fixture, at the summary rate: what any Node
+   * proxy pays here for the two loopback hops.
+   */
+  reference_forwarder_added_p50_ms: number;
+  reference_forwarder_added_p99_ms: number;
+  reference_forwarder_cpu_s_per_1000_requests: number;
+  reference_forwarder_rss_anon_mb: number;
+  reference_forwarder_rss_total_mb: number;
+  /** The forwarder's saturated req/s over the same direct run's. */
+  reference_forwarder_saturated_rps: number;
+  reference_forwarder_throughput_ratio: number;
+  /**
+   * The proxy in front of a real MCP server (official TypeScript SDK) at `sdk_server_rate_rps`, a rate
+   * of its own because that server alone needs several times the fixture's CPU per request.
+   */
+  sdk_server_rate_rps: number;
+  sdk_server_added_p50_ms: number;
+  sdk_server_added_p99_ms: number;
+  /** That proxy's CPU per 1000 requests. */
+  sdk_server_proxy_cpu_s_per_1000_requests: number;
+  /** The SDK server's own CPU per 1000 requests, for scale against the proxy's. */
+  sdk_server_cpu_s_per_1000_requests: number;
+  sdk_server_direct_saturated_rps: number;
+  sdk_server_proxied_saturated_rps: number;
+  sdk_server_throughput_ratio: number;
 }
 
 export interface Target {
@@ -81,12 +125,29 @@ export function added(direct: LatencySummary, proxied: LatencySummary): Added {
   };
 }
 
-export function summarise(pairs: Pair[], rate: number): Summary {
+function atRate(pairs: Pair[], rate: number, what: string): { at: Pair; sat: Pair } {
   const at = pairs.find((p) => p.rate === rate);
   const sat = pairs.find((p) => p.rate === 'saturation');
-  if (!at || !sat) throw new Error(`the runs need ${rate} req/s and saturation for the summary`);
-  const direct = sat.direct.result.measured.achievedRps;
-  const proxied = sat.proxied.result.measured.achievedRps;
+  if (!at || !sat) throw new Error(`the ${what} need ${rate} req/s and saturation for the summary`);
+  return { at, sat };
+}
+
+const rps = (r: RunRecord) => r.result.measured.achievedRps;
+
+/**
+ * The summary at `rate`: the proxy's figures in front of the fixture (`pairs`), with the reference
+ * forwarder's (in the same pairs) and the proxy's in front of the SDK server (`sdkPairs`, open loop at
+ * `sdkRate`) as context.
+ */
+export function summarise(pairs: Pair[], rate: number, sdkPairs: Pair[], sdkRate: number): Summary {
+  const { at, sat } = atRate(pairs, rate, 'runs');
+  const { at: sdkAt, sat: sdkSat } = atRate(sdkPairs, sdkRate, 'SDK server runs');
+  if (!at.reference || !sat.reference) {
+    throw new Error(`the reference forwarder needs runs at ${rate} req/s and at saturation`);
+  }
+  const direct = rps(sat.direct);
+  const proxied = rps(sat.proxied);
+  const forwarded = at.reference.run;
   return {
     rate_rps: rate,
     added_p50_ms: at.added.p50_ms,
@@ -100,6 +161,21 @@ export function summarise(pairs: Pair[], rate: number): Summary {
     direct_saturated_rps: Math.round(direct),
     proxied_saturated_rps: Math.round(proxied),
     throughput_ratio: round(proxied / direct),
+    reference_forwarder_added_p50_ms: at.reference.added.p50_ms,
+    reference_forwarder_added_p99_ms: at.reference.added.p99_ms,
+    reference_forwarder_cpu_s_per_1000_requests: round(forwarded.cpu_s_per_1000_requests.proxy),
+    reference_forwarder_rss_anon_mb: forwarded.proxy_memory.rss_anon_mb,
+    reference_forwarder_rss_total_mb: forwarded.proxy_memory.rss_total_mb,
+    reference_forwarder_saturated_rps: Math.round(rps(sat.reference.run)),
+    reference_forwarder_throughput_ratio: round(rps(sat.reference.run) / direct),
+    sdk_server_rate_rps: sdkRate,
+    sdk_server_added_p50_ms: sdkAt.added.p50_ms,
+    sdk_server_added_p99_ms: sdkAt.added.p99_ms,
+    sdk_server_proxy_cpu_s_per_1000_requests: round(sdkAt.proxied.cpu_s_per_1000_requests.proxy),
+    sdk_server_cpu_s_per_1000_requests: round(sdkAt.proxied.cpu_s_per_1000_requests.fixture),
+    sdk_server_direct_saturated_rps: Math.round(rps(sdkSat.direct)),
+    sdk_server_proxied_saturated_rps: Math.round(rps(sdkSat.proxied)),
+    sdk_server_throughput_ratio: round(rps(sdkSat.proxied) / rps(sdkSat.direct)),
   };
 }
 
@@ -131,21 +207,75 @@ export interface ReportContext {
   method: string;
 }
 
-/** The README's table: one row per rate and one for saturation, then the targets. */
-export function markdown(pairs: Pair[], summary: Summary, verdicts: Target[], ctx: ReportContext): string {
-  const rows = pairs.map((p) => {
-    const label = p.rate === 'saturation' ? 'saturation (closed loop)' : String(p.rate);
-    const achieved = `${Math.round(p.direct.result.measured.achievedRps)} / ${Math.round(p.proxied.result.measured.achievedRps)}`;
-    const mem = p.proxied.proxy_memory;
-    return `| ${label} | ${achieved} | ${triple(p.direct.result.latency)} | ${triple(p.proxied.result.latency)} | ${triple(p.added)} | ${f3(p.proxied.cpu_s_per_1000_requests.proxy)} | ${mem.rss_anon_mb.toFixed(1)} | ${mem.rss_total_mb.toFixed(1)} |`;
-  });
-  const fmt = (t: Target) =>
-    t.unit === '' ? `${(t.measured * 100).toFixed(0)} %` : `${t.measured} ${t.unit}`;
-  const limit = (t: Target) => (t.unit === '' ? `${(t.limit * 100).toFixed(0)} %` : `${t.limit} ${t.unit}`);
+const pct = (ratio: number) => `${(ratio * 100).toFixed(0)} %`;
+const loadLabel = (rate: Pair['rate']) => (rate === 'saturation' ? 'saturation (closed loop)' : String(rate));
+
+/** One table row: `through` is the proxied (or forwarded) run at the load of `direct`. */
+function row(label: string, direct: RunRecord, through: RunRecord, delta: Added): string {
+  const achieved = `${Math.round(rps(direct))} / ${Math.round(rps(through))}`;
+  const mem = through.proxy_memory;
+  return `| ${label} | ${achieved} | ${triple(direct.result.latency)} | ${triple(through.result.latency)} | ${triple(delta)} | ${f3(through.cpu_s_per_1000_requests.proxy)} | ${mem.rss_anon_mb.toFixed(1)} | ${mem.rss_total_mb.toFixed(1)} |`;
+}
+
+/**
+ * The context rows: the reference forwarder at the loads it ran at (against the same fixture and the
+ * same direct runs as the proxy), then the proxy in front of the SDK server.
+ */
+function contextRows(pairs: Pair[], sdkPairs: Pair[]): string[] {
+  const reference = pairs.flatMap((p) =>
+    p.reference
+      ? [
+          row(
+            `reference forwarder → fixture, ${loadLabel(p.rate)}`,
+            p.direct,
+            p.reference.run,
+            p.reference.added,
+          ),
+        ]
+      : [],
+  );
+  const sdk = sdkPairs.map((p) =>
+    row(`proxy → SDK server, ${loadLabel(p.rate)}`, p.direct, p.proxied, p.added),
+  );
+  return [...reference, ...sdk];
+}
+
+/** The context in one paragraph: the proxy's figures next to the forwarder's, and the SDK server's. */
+function contextSentence(s: Summary): string {
+  const forwarder =
+    `At ${s.rate_rps} req/s the reference forwarder adds ${f3(s.reference_forwarder_added_p50_ms)} ms at p50 ` +
+    `and spends ${f3(s.reference_forwarder_cpu_s_per_1000_requests)} CPU-s per 1000 requests ` +
+    `(the proxy: ${f3(s.added_p50_ms)} ms, ${f3(s.cpu_s_per_1000_requests)} s); it saturates at ` +
+    `${s.reference_forwarder_saturated_rps} req/s, ${pct(s.reference_forwarder_throughput_ratio)} of direct ` +
+    `(the proxy: ${pct(s.throughput_ratio)}).`;
+  const sdk =
+    `At ${s.sdk_server_rate_rps} req/s the SDK server itself spends ${f3(s.sdk_server_cpu_s_per_1000_requests)} CPU-s per 1000 requests ` +
+    `(the fixture at ${s.rate_rps} req/s: ${f3(s.fixture_cpu_s_per_1000_requests)} s); in front of it the proxy adds ` +
+    `${f3(s.sdk_server_added_p50_ms)} ms at p50 and reaches ` +
+    `${pct(s.sdk_server_throughput_ratio)} of direct at saturation ` +
+    `(${s.sdk_server_proxied_saturated_rps} of ${s.sdk_server_direct_saturated_rps} req/s).`;
+  return `${forwarder} ${sdk}`;
+}
+
+/**
+ * The README's table: one row per rate and one for saturation, then the targets, then the context
+ * measured in the same run (the reference forwarder and the SDK server), which is not a target.
+ */
+export function markdown(
+  pairs: Pair[],
+  sdkPairs: Pair[],
+  summary: Summary,
+  verdicts: Target[],
+  ctx: ReportContext,
+): string {
+  const rows = pairs.map((p) => row(loadLabel(p.rate), p.direct, p.proxied, p.added));
+  const fmt = (t: Target) => (t.unit === '' ? pct(t.measured) : `${t.measured} ${t.unit}`);
+  const limit = (t: Target) => (t.unit === '' ? pct(t.limit) : `${t.limit} ${t.unit}`);
   const targetRows = verdicts.map(
     (t) =>
       `| ${t.name} | ${t.kind === 'max' ? '≤' : '≥'} ${limit(t)} | ${fmt(t)} | ${t.pass ? 'pass' : '**FAIL**'} |`,
   );
+  const s = summary;
   return [
     `${ctx.method} Measured ${ctx.date} on ${ctx.machine}.`,
     '',
@@ -153,11 +283,19 @@ export function markdown(pairs: Pair[], summary: Summary, verdicts: Target[], ct
     '| --- | --- | --- | --- | --- | --- | --- | --- |',
     ...rows,
     '',
-    `Saturation: ${summary.direct_saturated_rps} req/s direct, ${summary.proxied_saturated_rps} req/s through the proxy (${(summary.throughput_ratio * 100).toFixed(0)} %).`,
+    `Saturation: ${s.direct_saturated_rps} req/s direct, ${s.proxied_saturated_rps} req/s through the proxy (${pct(s.throughput_ratio)}).`,
     '',
     '| Target | Limit | Measured | Result |',
     '| --- | --- | --- | --- |',
     ...targetRows,
+    '',
+    "Context from the same run (not targets). The reference forwarder is the smallest correct Node forwarder (`node:http` in, keep-alive `node:http` out; no authentication, policy or audit) in front of the same fixture: the floor any Node proxy pays on this machine for the two loopback hops. The SDK server is an MCP server built with the official TypeScript SDK (stateless Streamable HTTP, JSON answers), registered as a second server with its own proxy. In these rows, *through* is the forwarder or that proxy, and CPU and memory are the process's.",
+    '',
+    '| What, load (req/s) | Achieved req/s, direct / through | Direct p50 / p90 / p99 (ms) | Through p50 / p90 / p99 (ms) | Added p50 / p90 / p99 (ms) | CPU s / 1000 req | RssAnon (MB) | RSS (MB) |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- |',
+    ...contextRows(pairs, sdkPairs),
+    '',
+    contextSentence(s),
     '',
   ].join('\n');
 }

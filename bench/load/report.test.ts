@@ -1,0 +1,207 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { LatencySummary } from './protocol.ts';
+import { added, markdown, type Pair, type RunRecord, summarise, targets } from './report.ts';
+
+const latency = (p50: number, p90: number, p99: number): LatencySummary => ({
+  count: 1000,
+  min_ms: p50 / 2,
+  mean_ms: p50,
+  p50_ms: p50,
+  p90_ms: p90,
+  p99_ms: p99,
+  p999_ms: p99 * 2,
+  max_ms: p99 * 3,
+});
+
+/** A run that answered `rps` req/s with these percentiles, its middle process spending `cpu` s / 1000. */
+function run(
+  target: RunRecord['target'],
+  rps: number,
+  l: LatencySummary,
+  cpu: { proxy: number; fixture: number },
+  rssAnon = 40,
+): RunRecord {
+  const perK = { ...cpu, load_generator: 0.2, control_plane: 0.01 };
+  return {
+    target,
+    result: {
+      kind: 'open',
+      total: { sent: rps * 3, ok: rps * 3 },
+      measured: { sent: rps, ok: rps, errors: 0, errorKinds: {}, durationS: 1, achievedRps: rps },
+      latency: l,
+      service: l,
+      sendLag: undefined,
+    },
+    cpu_s: perK,
+    cpu_s_per_1000_requests: perK,
+    proxy_memory: {
+      rss_anon_mb: rssAnon,
+      rss_file_mb: 50,
+      rss_total_mb: rssAnon + 50,
+      rss_peak_mb: rssAnon + 55,
+    },
+  };
+}
+
+function pair(rate: Pair['rate'], direct: RunRecord, proxied: RunRecord, reference?: RunRecord): Pair {
+  return {
+    rate,
+    direct,
+    proxied,
+    added: added(direct.result.latency, proxied.result.latency),
+    added_service: added(direct.result.service, proxied.result.service),
+    ...(reference && {
+      reference: {
+        run: reference,
+        added: added(direct.result.latency, reference.result.latency),
+        added_service: added(direct.result.service, reference.result.service),
+      },
+    }),
+  };
+}
+
+const fixtureCpu = (middle: number) => ({ proxy: middle, fixture: 0.08 });
+
+const pairs: Pair[] = [
+  pair(
+    500,
+    run('direct', 500, latency(0.8, 1.2, 2), fixtureCpu(0)),
+    run('proxied', 500, latency(1.3, 2, 6), fixtureCpu(0.5)),
+  ),
+  pair(
+    1000,
+    run('direct', 1000, latency(0.8, 1.3, 5), fixtureCpu(0)),
+    run('proxied', 1000, latency(1.2, 2.5, 11), fixtureCpu(0.4), 95),
+    run('reference', 1000, latency(1.0, 1.6, 6), fixtureCpu(0.23), 28),
+  ),
+  pair(
+    'saturation',
+    run('direct', 40_000, latency(1.3, 2.1, 4.8), fixtureCpu(0)),
+    run('proxied', 3_000, latency(19, 25, 36), fixtureCpu(0.3), 120),
+    run('reference', 12_000, latency(5, 7, 9), fixtureCpu(0.2), 30),
+  ),
+];
+const sdkCpu = (middle: number) => ({ proxy: middle, fixture: 0.7 });
+const sdkPairs: Pair[] = [
+  pair(
+    500,
+    run('direct', 500, latency(1.5, 2, 4), sdkCpu(0)),
+    run('proxied', 500, latency(2, 3, 8), sdkCpu(0.45), 90),
+  ),
+  pair(
+    'saturation',
+    run('direct', 1_400, latency(40, 50, 60), sdkCpu(0)),
+    run('proxied', 1_000, latency(60, 70, 90), sdkCpu(0.4), 100),
+  ),
+];
+
+describe('summarise', () => {
+  it('keeps the proxy figures from the fixture runs at the summary rate', () => {
+    const s = summarise(pairs, 1000, sdkPairs, 500);
+    assert.equal(s.rate_rps, 1000);
+    assert.equal(s.added_p50_ms, 0.4);
+    assert.equal(s.added_p99_ms, 6);
+    assert.equal(s.cpu_s_per_1000_requests, 0.4);
+    assert.equal(s.fixture_cpu_s_per_1000_requests, 0.08);
+    assert.equal(s.rss_anon_mb, 95);
+    assert.equal(s.direct_saturated_rps, 40_000);
+    assert.equal(s.proxied_saturated_rps, 3_000);
+    assert.equal(s.throughput_ratio, 0.075);
+  });
+
+  it('adds the reference forwarder, compared with the same direct runs', () => {
+    const s = summarise(pairs, 1000, sdkPairs, 500);
+    assert.equal(s.reference_forwarder_added_p50_ms, 0.2);
+    assert.equal(s.reference_forwarder_added_p99_ms, 1);
+    assert.equal(s.reference_forwarder_cpu_s_per_1000_requests, 0.23);
+    assert.equal(s.reference_forwarder_rss_anon_mb, 28);
+    assert.equal(s.reference_forwarder_rss_total_mb, 78);
+    assert.equal(s.reference_forwarder_saturated_rps, 12_000);
+    assert.equal(s.reference_forwarder_throughput_ratio, 0.3);
+  });
+
+  it('adds the SDK server at its own rate, with its own CPU from the proxied run', () => {
+    const s = summarise(pairs, 1000, sdkPairs, 500);
+    assert.equal(s.sdk_server_rate_rps, 500);
+    assert.equal(s.sdk_server_added_p50_ms, 0.5);
+    assert.equal(s.sdk_server_added_p99_ms, 4);
+    assert.equal(s.sdk_server_proxy_cpu_s_per_1000_requests, 0.45);
+    assert.equal(s.sdk_server_cpu_s_per_1000_requests, 0.7);
+    assert.equal(s.sdk_server_direct_saturated_rps, 1_400);
+    assert.equal(s.sdk_server_proxied_saturated_rps, 1_000);
+    assert.equal(s.sdk_server_throughput_ratio, 0.714);
+  });
+
+  it('judges the targets on the proxy figures only', () => {
+    const fast = pairs.map((p) => ({ ...p, added: { p50_ms: 0.1, p90_ms: 0.2, p99_ms: 0.3 } }));
+    const verdicts = targets(summarise(fast, 1000, sdkPairs, 500));
+    assert.deepEqual(
+      verdicts.map((t) => [t.measured, t.pass]),
+      [
+        [0.1, true],
+        [0.3, true],
+        [0.4, false],
+        [95, false],
+        [0.075, false],
+      ],
+    );
+  });
+
+  it('refuses runs without the summary rate, saturation or the reference forwarder', () => {
+    assert.throws(() => summarise(pairs, 2000, sdkPairs, 500), /2000 req\/s and saturation/);
+    assert.throws(() => summarise(pairs, 1000, sdkPairs, 1000), /SDK server runs need 1000 req\/s/);
+    assert.throws(() => summarise(pairs.slice(0, 2), 1000, sdkPairs, 500), /and saturation/);
+    const withoutReference = pairs.map(({ reference: _, ...p }) => p);
+    assert.throws(() => summarise(withoutReference, 1000, sdkPairs, 500), /reference forwarder needs/);
+  });
+});
+
+describe('markdown', () => {
+  const s = summarise(pairs, 1000, sdkPairs, 500);
+  const md = markdown(pairs, sdkPairs, s, targets(s), {
+    date: '2026-01-01',
+    machine: 'test box',
+    method: 'Method.',
+  });
+  const lines = md.split('\n');
+
+  it('keeps the headline table: one row per load of the proxy in front of the fixture', () => {
+    assert.ok(
+      lines.includes(
+        '| 1000 | 1000 / 1000 | 0.800 / 1.300 / 5.000 | 1.200 / 2.500 / 11.000 | 0.400 / 1.200 / 6.000 | 0.400 | 95.0 | 145.0 |',
+      ),
+    );
+    assert.ok(lines.some((l) => l.startsWith('| saturation (closed loop) | 40000 / 3000 |')));
+    assert.ok(lines.includes('Saturation: 40000 req/s direct, 3000 req/s through the proxy (8 %).'));
+  });
+
+  it('labels the context rows and puts them after the targets', () => {
+    const targetsAt = lines.findIndex((l) => l.startsWith('| Target |'));
+    const forwarderRow = lines.findIndex((l) => l.startsWith('| reference forwarder → fixture, 1000 |'));
+    assert.ok(targetsAt > 0 && forwarderRow > targetsAt);
+    assert.equal(
+      lines[forwarderRow],
+      '| reference forwarder → fixture, 1000 | 1000 / 1000 | 0.800 / 1.300 / 5.000 | 1.000 / 1.600 / 6.000 | 0.200 / 0.300 / 1.000 | 0.230 | 28.0 | 78.0 |',
+    );
+    assert.ok(
+      lines.some((l) =>
+        l.startsWith('| reference forwarder → fixture, saturation (closed loop) | 40000 / 12000 |'),
+      ),
+    );
+    assert.ok(lines.some((l) => l.startsWith('| proxy → SDK server, 500 | 500 / 500 |')));
+    assert.ok(
+      lines.some((l) => l.startsWith('| proxy → SDK server, saturation (closed loop) | 1400 / 1000 |')),
+    );
+    assert.equal(lines.filter((l) => l.includes('reference forwarder → fixture, 500')).length, 0);
+  });
+
+  it('states the context figures in words', () => {
+    assert.match(md, /At 1000 req\/s the reference forwarder adds 0\.200 ms at p50 and spends 0\.230 CPU-s/);
+    assert.match(md, /saturates at 12000 req\/s, 30 % of direct \(the proxy: 8 %\)/);
+    assert.match(
+      md,
+      /the proxy adds 0\.500 ms at p50 and reaches 71 % of direct at saturation \(1000 of 1400 req\/s\)/,
+    );
+  });
+});
