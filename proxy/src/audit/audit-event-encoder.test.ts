@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { create, equals, fromBinary, toBinary } from '@bufbuild/protobuf';
 import { timestampFromDate } from '@bufbuild/protobuf/wkt';
-import { type AuditEvent, AuditEventSchema } from '@tessera/api/mesh/v1/audit';
+import { type AuditEvent, AuditEventSchema, FilterDecisionSchema } from '@tessera/api/mesh/v1/audit';
 import type { AuditOutcome, AuditRecord, FilterDecisionRecord } from './audit-event.ts';
 import { type AuditEventOrigin, encodeAuditEvent } from './audit-event-encoder.ts';
 
@@ -103,6 +103,19 @@ const full: AuditRecord = {
   bodiesTruncated: true,
   era: '2025-11-25',
 };
+
+test('the encoder knows every field of audit.proto', () => {
+  // The encoder lists the fields by hand: a field added to the proto must be added there (and to the
+  // oracle above), or events would silently lack it.
+  const numbers = (d: typeof AuditEventSchema | typeof FilterDecisionSchema) => d.fields.map((f) => f.number);
+  const upTo = (n: number) => Array.from({ length: n }, (_, i) => i + 1);
+  assert.deepEqual(numbers(AuditEventSchema), upTo(27), 'AuditEvent changed: update audit-event-encoder.ts');
+  assert.deepEqual(
+    numbers(FilterDecisionSchema),
+    upTo(5),
+    'FilterDecision changed: update audit-event-encoder.ts',
+  );
+});
 
 describe('encodeAuditEvent writes what protobuf-es writes', () => {
   test('an all-defaults event is only its (empty) timestamp', () => {
