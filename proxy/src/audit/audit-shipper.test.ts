@@ -4,10 +4,13 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { create, equals } from '@bufbuild/protobuf';
+import { timestampFromDate } from '@bufbuild/protobuf/wkt';
 import { Code, ConnectError, createRouterTransport } from '@connectrpc/connect';
-import { AuditService, type IngestRequest } from '@tessera/api/mesh/v1/audit';
+import { AuditEventSchema, AuditService, type IngestRequest } from '@tessera/api/mesh/v1/audit';
+import type { AuditIR } from '../ir/proxy-config.ts';
 import type { AuditRecord } from './audit-event.ts';
-import { createAuditShipper } from './audit-shipper.ts';
+import { type AuditShipper, createAuditShipper } from './audit-shipper.ts';
 import { type AuditSpool, openAuditSpool } from './audit-spool.ts';
 
 function record(method = 'tools/call'): AuditRecord {
@@ -62,17 +65,19 @@ const spoolAt = (dir = spoolDir(), maxBytes?: number): AuditSpool =>
 const logs: string[] = [];
 const log = (_level: string, msg: string) => void logs.push(msg);
 
+function ship(
+  srv: ReturnType<typeof auditServer>,
+  settings: AuditIR,
+  spool = spoolAt(),
+  origin = { proxyId: 'p', server: 's' },
+): AuditShipper {
+  return createAuditShipper({ transport: srv.transport, spool, ...origin, settings: () => settings, log });
+}
+
 test('regression: a flush timer that fires on an empty buffer does not stop shipping', async () => {
   let open = () => {};
   const srv = auditServer({ next: [], gate: new Promise<void>((r) => (open = r)) });
-  const shipper = createAuditShipper({
-    transport: srv.transport,
-    spool: spoolAt(),
-    proxyId: 'p',
-    server: 's',
-    settings: () => ({ batchMaxEvents: 100, flushIntervalMs: 40 }),
-    log,
-  });
+  const shipper = ship(srv, { batchMaxEvents: 100, flushIntervalMs: 40 });
   // 1. r1 ships when its timer fires. 2. r2 arrives while r1 is in flight: it arms a timer, but the
   // running drain takes r2 along. 3. That timer then fires on an empty buffer — which used to leave a
   // settled promise in place of "sending", so nothing was ever shipped again. 4. r3 must still ship.
@@ -89,14 +94,7 @@ test('regression: a flush timer that fires on an empty buffer does not stop ship
 
 test('a failed batch is retried with the same batch id and stored once', async () => {
   const srv = auditServer({ next: [Code.Unavailable, Code.DeadlineExceeded] });
-  const shipper = createAuditShipper({
-    transport: srv.transport,
-    spool: spoolAt(),
-    proxyId: 'p',
-    server: 's',
-    settings: () => ({ batchMaxEvents: 100, flushIntervalMs: 10 }),
-    log,
-  });
+  const shipper = ship(srv, { batchMaxEvents: 100, flushIntervalMs: 10 });
   shipper.record(record());
   shipper.record(record());
   await until(() => srv.stored.size === 2 && shipper.pending() === 0, 'stored after retries');
@@ -107,14 +105,7 @@ test('a failed batch is retried with the same batch id and stored once', async (
 
 test('a batch the control plane rejects as invalid is dropped, and later events still flow', async () => {
   const srv = auditServer({ next: [Code.InvalidArgument] });
-  const shipper = createAuditShipper({
-    transport: srv.transport,
-    spool: spoolAt(),
-    proxyId: 'p',
-    server: 's',
-    settings: () => ({ batchMaxEvents: 1, flushIntervalMs: 10 }),
-    log,
-  });
+  const shipper = ship(srv, { batchMaxEvents: 1, flushIntervalMs: 10 });
   shipper.record(record('poison'));
   await until(() => shipper.dropped() === 1, 'poison batch dropped');
   shipper.record(record('after'));
@@ -126,14 +117,11 @@ test('a batch the control plane rejects as invalid is dropped, and later events 
 
 test('the spool is bounded: the oldest events are dropped and counted', async () => {
   const srv = auditServer({ next: Array(1000).fill(Code.Unavailable) });
-  const shipper = createAuditShipper({
-    transport: srv.transport,
-    spool: spoolAt(spoolDir(), 64 * 1024),
-    proxyId: 'p',
-    server: 's',
-    settings: () => ({ batchMaxEvents: 10_000, flushIntervalMs: 60_000 }),
-    log,
-  });
+  const shipper = ship(
+    srv,
+    { batchMaxEvents: 10_000, flushIntervalMs: 60_000 },
+    spoolAt(spoolDir(), 64 * 1024),
+  );
   for (let i = 0; i < 2000; i++) shipper.record(record());
   assert.ok(shipper.dropped() > 0, 'some events were dropped');
   assert.equal(
@@ -147,27 +135,13 @@ test('the spool is bounded: the oldest events are dropped and counted', async ()
 test('events left in the spool by an earlier run are shipped at start, once', async () => {
   const dir = spoolDir();
   const down = auditServer({ next: Array(1000).fill(Code.Unavailable) });
-  const first = createAuditShipper({
-    transport: down.transport,
-    spool: spoolAt(dir),
-    proxyId: 'p',
-    server: 's',
-    settings: () => ({ batchMaxEvents: 5, flushIntervalMs: 10 }),
-    log,
-  });
+  const first = ship(down, { batchMaxEvents: 5, flushIntervalMs: 10 }, spoolAt(dir));
   for (let i = 0; i < 12; i++) first.record(record(`m${i}`));
   await first.close(50);
   assert.equal(first.pending(), 12);
 
   const up = auditServer({ next: [] });
-  const second = createAuditShipper({
-    transport: up.transport,
-    spool: spoolAt(dir),
-    proxyId: 'p',
-    server: 's',
-    settings: () => ({ batchMaxEvents: 5, flushIntervalMs: 10 }),
-    log,
-  });
+  const second = ship(up, { batchMaxEvents: 5, flushIntervalMs: 10 }, spoolAt(dir));
   await until(() => up.stored.size === 12 && second.pending() === 0, 'all 12 shipped after the restart');
   assert.deepEqual(
     [...up.stored.values()],
@@ -177,14 +151,7 @@ test('events left in the spool by an earlier run are shipped at start, once', as
 
   // A third start finds nothing left to send.
   const again = auditServer({ next: [] });
-  const third = createAuditShipper({
-    transport: again.transport,
-    spool: spoolAt(dir),
-    proxyId: 'p',
-    server: 's',
-    settings: () => ({ batchMaxEvents: 5, flushIntervalMs: 10 }),
-    log,
-  });
+  const third = ship(again, { batchMaxEvents: 5, flushIntervalMs: 10 }, spoolAt(dir));
   assert.equal(third.pending(), 0);
   await third.close();
   assert.equal(again.calls.length, 0);
@@ -192,15 +159,55 @@ test('events left in the spool by an earlier run are shipped at start, once', as
 
 test('close ships what is spooled', async () => {
   const srv = auditServer({ next: [] });
-  const shipper = createAuditShipper({
-    transport: srv.transport,
-    spool: spoolAt(),
-    proxyId: 'p',
-    server: 's',
-    settings: () => ({ batchMaxEvents: 100, flushIntervalMs: 60_000 }),
-    log,
-  });
+  const shipper = ship(srv, { batchMaxEvents: 100, flushIntervalMs: 60_000 });
   shipper.record(record());
   await shipper.close();
   assert.equal(srv.stored.size, 1);
+});
+
+test('the control plane receives every field of the record, with the proxy and server', async () => {
+  const srv = auditServer({ next: [] });
+  const shipper = ship(srv, { batchMaxEvents: 1, flushIntervalMs: 60_000 }, spoolAt(), {
+    proxyId: 'proxy-1',
+    server: 'github',
+  });
+  const r: AuditRecord = {
+    ...record(),
+    time: new Date('1969-07-20T20:17:40.123Z'),
+    errorCode: -32603,
+    latencyUs: 2 ** 53 - 1,
+    decision: 'deny',
+    ruleId: 'default-deny',
+    filters: [{ name: 'pii', phase: 'response', decision: 'mutate', reason: 'ok', latencyUs: 7 }],
+    groups: ['eng', ''],
+    requestBody: '{"x":"é😀"}',
+    bodiesTruncated: true,
+    era: '2025-11-25',
+  };
+  shipper.record(r);
+  await until(() => srv.calls.length === 1, 'the batch arrived');
+  const expected = create(AuditEventSchema, {
+    ...r,
+    time: timestampFromDate(r.time),
+    proxyId: 'proxy-1',
+    server: 'github',
+    latencyUs: BigInt(r.latencyUs),
+    requestBytes: BigInt(r.requestBytes),
+    responseBytes: BigInt(r.responseBytes),
+    filters: r.filters!.map((f) => ({ ...f, latencyUs: BigInt(f.latencyUs) })),
+  });
+  assert.ok(equals(AuditEventSchema, srv.calls[0]!.events[0]!, expected));
+  await shipper.close();
+});
+
+test('a record with a number its field cannot hold is refused and nothing is spooled', async () => {
+  const srv = auditServer({ next: [] });
+  const shipper = ship(srv, { batchMaxEvents: 1, flushIntervalMs: 10 });
+  assert.throws(() => shipper.record({ ...record(), latencyUs: -1 }), {
+    name: 'TypeError',
+    message: /latencyUs must be an integer/,
+  });
+  assert.equal(shipper.pending(), 0);
+  await shipper.close();
+  assert.equal(srv.calls.length, 0);
 });

@@ -7,15 +7,14 @@
  * @module
  */
 import { randomUUID } from 'node:crypto';
-import { create } from '@bufbuild/protobuf';
-import { timestampFromDate } from '@bufbuild/protobuf/wkt';
 import { Code, ConnectError, createClient, type Transport } from '@connectrpc/connect';
-import { type AuditEvent, AuditEventSchema, AuditService } from '@tessera/api/mesh/v1/audit';
+import { type AuditEvent, AuditService } from '@tessera/api/mesh/v1/audit';
 import type { AuditIR } from '../ir/proxy-config.ts';
 import type { Log } from '../telemetry/log.ts';
 import { createBackoff } from '../xds/backoff.ts';
 import type { AuditRecord } from './audit-event.ts';
-import type { AuditSpool, SpoolCursor } from './audit-spool.ts';
+import { encodeAuditEvent } from './audit-event-encoder.ts';
+import { type AuditSpool, SPOOL_RECORD_HEADROOM, type SpoolCursor } from './audit-spool.ts';
 
 export interface AuditShipperOptions {
   transport: Transport;
@@ -41,6 +40,7 @@ export interface AuditShipper {
 export function createAuditShipper(options: AuditShipperOptions): AuditShipper {
   const client = createClient(AuditService, options.transport);
   const { spool } = options;
+  const origin = { proxyId: options.proxyId, server: options.server };
   const backoff = createBackoff({ initialMs: 200, maxMs: 10_000 });
   let inFlight: { batchId: string; events: AuditEvent[]; end: SpoolCursor } | undefined;
   let rejectedCount = 0;
@@ -49,38 +49,6 @@ export function createAuditShipper(options: AuditShipperOptions): AuditShipper {
   let closing = false;
   /** The flush interval has passed (or the shipper is closing): a partial batch may go. */
   let due = false;
-
-  function toWire(r: AuditRecord): AuditEvent {
-    return create(AuditEventSchema, {
-      eventId: r.eventId,
-      time: timestampFromDate(r.time),
-      proxyId: options.proxyId,
-      server: options.server,
-      user: r.user,
-      method: r.method,
-      target: r.target,
-      outcome: r.outcome,
-      httpStatus: r.httpStatus,
-      errorCode: r.errorCode,
-      latencyUs: BigInt(r.latencyUs),
-      requestBytes: BigInt(r.requestBytes),
-      responseBytes: BigInt(r.responseBytes),
-      sessionId: r.sessionId,
-      reason: r.reason,
-      requestId: r.requestId,
-      traceId: r.traceId,
-      decision: r.decision ?? '',
-      ruleId: r.ruleId ?? '',
-      filters: (r.filters ?? []).map((f) => ({ ...f, latencyUs: BigInt(f.latencyUs) })),
-      argumentsDigest: r.argumentsDigest ?? '',
-      clientId: r.clientId ?? '',
-      groups: r.groups ?? [],
-      requestBody: r.requestBody ?? '',
-      responseBody: r.responseBody ?? '',
-      bodiesTruncated: r.bodiesTruncated ?? false,
-      era: r.era ?? '',
-    });
-  }
 
   function schedule(delayMs: number): void {
     if (timer || closing) return;
@@ -165,7 +133,7 @@ export function createAuditShipper(options: AuditShipperOptions): AuditShipper {
 
   return {
     record(event) {
-      spool.append(toWire(event));
+      spool.append(encodeAuditEvent(event, origin, SPOOL_RECORD_HEADROOM));
       const { batchMaxEvents, flushIntervalMs } = options.settings();
       if (spool.pending() >= batchMaxEvents) {
         if (timer) clearTimeout(timer);

@@ -1,14 +1,22 @@
 import assert from 'node:assert/strict';
-import { appendFileSync, mkdtempSync, readdirSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { create } from '@bufbuild/protobuf';
+import { create, toBinary } from '@bufbuild/protobuf';
 import { type AuditEvent, AuditEventSchema } from '@tessera/api/mesh/v1/audit';
-import { openAuditSpool } from './audit-spool.ts';
+import { openAuditSpool, SPOOL_RECORD_HEADROOM } from './audit-spool.ts';
 
-const event = (i: number): AuditEvent =>
-  create(AuditEventSchema, { eventId: `e${i}`, method: `m${i}`, outcome: 'ok' });
+/** A record as the shipper hands it over: the encoded event behind the spool's headroom. */
+function event(i: number): Uint8Array {
+  const body = toBinary(
+    AuditEventSchema,
+    create(AuditEventSchema, { eventId: `e${i}`, method: `m${i}`, outcome: 'ok' }),
+  );
+  const record = new Uint8Array(SPOOL_RECORD_HEADROOM + body.length);
+  record.set(body, SPOOL_RECORD_HEADROOM);
+  return record;
+}
 const ids = (events: AuditEvent[]) => events.map((e) => e.eventId);
 const fresh = () => mkdtempSync(join(tmpdir(), 'tessera-spool-'));
 const segments = (dir: string) => readdirSync(dir).filter((f) => f.endsWith('.seg'));
@@ -98,4 +106,31 @@ test('a full spool drops whole oldest segments and counts the events', () => {
   assert.equal(rest.length, spool.pending());
   assert.equal(rest.at(-1)!.eventId, 'e9999');
   spool.close();
+});
+
+test('a segment holds each record as a 4-byte big-endian length and the event bytes', () => {
+  const dir = fresh();
+  const spool = openAuditSpool({ dir });
+  spool.append(event(1));
+  spool.append(event(2));
+  spool.close();
+  const bodies = [1, 2].map((i) => event(i).subarray(SPOOL_RECORD_HEADROOM));
+  const expected = Buffer.concat(
+    bodies.flatMap((b) => [Buffer.from([0, 0, b.length >> 8, b.length & 0xff]), b]),
+  );
+  const [seg] = segments(dir);
+  assert.deepEqual(readFileSync(join(dir, seg!)), expected);
+});
+
+test('a record without room for the length header is refused and nothing is written', () => {
+  const dir = fresh();
+  const spool = openAuditSpool({ dir });
+  assert.throws(() => spool.append(new Uint8Array(SPOOL_RECORD_HEADROOM - 1)), {
+    name: 'TypeError',
+    message: /must hold 4 to/,
+  });
+  assert.equal(spool.pending(), 0);
+  spool.close();
+  const [seg] = segments(dir);
+  assert.equal(readFileSync(join(dir, seg!)).length, 0);
 });

@@ -28,7 +28,7 @@ import {
   writeSync,
 } from 'node:fs';
 import { join } from 'node:path';
-import { fromBinary, toBinary } from '@bufbuild/protobuf';
+import { fromBinary } from '@bufbuild/protobuf';
 import { type AuditEvent, AuditEventSchema } from '@tessera/api/mesh/v1/audit';
 
 export interface SpoolCursor {
@@ -36,9 +36,19 @@ export interface SpoolCursor {
   offset: number;
 }
 
+/**
+ * The bytes an appended record must keep free in front of its encoded event: the spool writes the
+ * record's length there, so the whole record reaches the disk with one write and without a copy.
+ */
+export const SPOOL_RECORD_HEADROOM = 4;
+
 export interface AuditSpool {
-  /** Writes one event; it is on disk (in the kernel's page cache) when this returns. */
-  append(event: AuditEvent): void;
+  /**
+   * Writes one event, encoded as a protobuf AuditEvent behind `SPOOL_RECORD_HEADROOM` bytes that the
+   * spool overwrites (see `encodeAuditEvent`). It is on disk (in the kernel's page cache) when this
+   * returns. The spool does not decode the event: the caller vouches that the bytes are one.
+   */
+  append(record: Uint8Array): void;
   /** Up to `max` unacknowledged events from the cursor, and the cursor just past them. */
   read(max: number): { events: AuditEvent[]; end: SpoolCursor };
   /** Marks everything before `end` (`count` events since the last ack) as delivered. */
@@ -59,7 +69,7 @@ export interface AuditSpoolOptions {
   onDrop?: (events: number) => void;
 }
 
-const HEADER = 4;
+const HEADER = SPOOL_RECORD_HEADROOM;
 /** No single event comes near this; a larger length can only be a torn or corrupt record. */
 const MAX_RECORD = 16 * 1024 * 1024;
 const READ_CHUNK = 1024 * 1024;
@@ -149,11 +159,18 @@ export function openAuditSpool(options: AuditSpoolOptions): AuditSpool {
   }
 
   return {
-    append(event) {
-      const body = toBinary(AuditEventSchema, event);
-      const record = Buffer.allocUnsafe(HEADER + body.length);
-      record.writeUInt32BE(body.length, 0);
-      record.set(body, HEADER);
+    append(record) {
+      const length = record.length - HEADER;
+      if (length < 0 || length > MAX_RECORD) {
+        throw new TypeError(
+          `an audit spool record must hold ${HEADER} to ${HEADER + MAX_RECORD} bytes, got ${record.length}`,
+        );
+      }
+      // Big-endian, as every record of the spool format since its first version.
+      record[0] = length >>> 24;
+      record[1] = (length >>> 16) & 0xff;
+      record[2] = (length >>> 8) & 0xff;
+      record[3] = length & 0xff;
       if (activeSize > 0 && activeSize + record.length > segmentBytes) rotate();
       writeSync(activeFd, record);
       activeSize += record.length;

@@ -1,7 +1,14 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { TesseraError } from '../errors.ts';
-import { DEFAULT_MAX_DEPTH, errorBody, jsonDepthExceeds, parseJsonRpc, targetOf } from './jsonrpc.ts';
+import {
+  answeredErrorCode,
+  DEFAULT_MAX_DEPTH,
+  errorBody,
+  jsonDepthExceeds,
+  parseJsonRpc,
+  targetOf,
+} from './jsonrpc.ts';
 
 /** Asserts that `text` is rejected with `code` and a message matching `message`. */
 function rejects(text: string, code: string, message: RegExp, maxDepth?: number): void {
@@ -350,5 +357,27 @@ describe('errorBody', () => {
 
   test('an id of 0 is kept', () => {
     assert.equal(JSON.parse(errorBody(0, -32600, 'x')).id, 0);
+  });
+});
+
+describe('answeredErrorCode', () => {
+  test('an integer that fits 32 bits is kept', () => {
+    for (const code of [-32602, -32000, 0, 1, -(2 ** 31), 2 ** 31 - 1])
+      assert.equal(answeredErrorCode(code), code);
+  });
+
+  test('anything the audit event cannot store counts as Internal error', () => {
+    for (const code of [
+      1.5,
+      2 ** 31,
+      -(2 ** 31) - 1,
+      1e300,
+      Number.NaN,
+      Number.POSITIVE_INFINITY,
+      '-32602',
+      null,
+    ]) {
+      assert.equal(answeredErrorCode(code), -32603, String(code));
+    }
   });
 });

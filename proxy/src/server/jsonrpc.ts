@@ -135,3 +135,14 @@ export function errorBody(id: JsonRpcId | undefined, code: number, message: stri
   if (data !== undefined) error.data = data;
   return JSON.stringify(id === undefined ? { jsonrpc: '2.0', error } : { jsonrpc: '2.0', id, error });
 }
+
+/**
+ * The error code of an answer from an upstream, as the proxy records it. JSON-RPC requires an
+ * integer and the audit event stores a 32-bit one (`sint32 error_code`), so a fraction, a larger
+ * number or a non-number counts as -32603 (Internal error) instead of failing the audit record.
+ */
+export function answeredErrorCode(code: unknown): number {
+  return Number.isInteger(code) && (code as number) >= -(2 ** 31) && (code as number) < 2 ** 31
+    ? (code as number)
+    : -32603;
+}

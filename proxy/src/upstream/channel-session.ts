@@ -13,7 +13,7 @@
  */
 import type { ServerResponse } from 'node:http';
 import { TesseraError, type TesseraErrorCode } from '../errors.ts';
-import { errorBody, type JsonRpcId, type JsonRpcRequest } from '../server/jsonrpc.ts';
+import { answeredErrorCode, errorBody, type JsonRpcId, type JsonRpcRequest } from '../server/jsonrpc.ts';
 import type { ChannelEnd, ChannelHandlers, MessageChannel } from './message-channel.ts';
 import type { StdioLog } from './stdio-child.ts';
 import { CLIENT_CLOSED_STATUS, replyEmpty, replyError, replyJson, UNKNOWN_SESSION } from './stdio-reply.ts';
@@ -98,7 +98,9 @@ export function progressTokenOf(params: Record<string, unknown> | undefined): st
 
 function errorCodeOf(message: Record<string, unknown>): number {
   const error = message.error as { code?: unknown } | undefined;
-  return typeof error === 'object' && error !== null && typeof error.code === 'number' ? error.code : 0;
+  return typeof error === 'object' && error !== null && typeof error.code === 'number'
+    ? answeredErrorCode(error.code)
+    : 0;
 }
 
 /**

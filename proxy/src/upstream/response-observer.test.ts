@@ -31,6 +31,13 @@ describe('observeResponse: application/json', () => {
     assert.equal(observe(JSON_TYPE, 1, ['{"jsonrpc":"2.0","id":1,"result":{"content":[]}}']), 0);
   });
 
+  test('an error code that is not a 32-bit integer counts as Internal error', () => {
+    for (const code of ['1.5', '4294967296', '1e400', '"x"']) {
+      const body = `{"jsonrpc":"2.0","id":1,"error":{"code":${code},"message":"bad"}}`;
+      assert.equal(observe(JSON_TYPE, 1, [body]), -32603, code);
+    }
+  });
+
   test('an error response yields its code', () => {
     assert.equal(
       observe(JSON_TYPE, 1, ['{"jsonrpc":"2.0","id":1,"error":{"code":-32602,"message":"bad"}}']),

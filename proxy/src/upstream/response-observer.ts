@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { JsonRpcId } from '../server/jsonrpc.ts';
+import { answeredErrorCode, type JsonRpcId } from '../server/jsonrpc.ts';
 
 const JSON_INSPECT_CAP = 1024 * 1024;
 
@@ -19,7 +19,7 @@ function errorCodeOf(text: string, id: JsonRpcId | undefined): number | undefine
   try {
     const msg = JSON.parse(text) as { id?: unknown; error?: { code?: unknown }; result?: unknown };
     if (id !== undefined && msg.id !== id) return undefined;
-    if (msg.error) return typeof msg.error.code === 'number' ? msg.error.code : -32603;
+    if (msg.error) return answeredErrorCode(msg.error.code);
     if ('result' in msg) return 0;
   } catch {
     // Not JSON: nothing to learn.
