@@ -7,8 +7,13 @@
  * @module
  */
 import { randomUUID } from 'node:crypto';
-import { Code, ConnectError, createClient, type Transport } from '@connectrpc/connect';
-import { type AuditEvent, AuditService } from '@tessera/api/mesh/v1/audit';
+import type { DescMethodUnary } from '@bufbuild/protobuf';
+import { Code, ConnectError, type Transport } from '@connectrpc/connect';
+import {
+  AuditService,
+  IngestRequestEncodedSchema,
+  type IngestResponseSchema,
+} from '@tessera/api/mesh/v1/audit';
 import type { AuditIR } from '../ir/proxy-config.ts';
 import type { Log } from '../telemetry/log.ts';
 import { createBackoff } from '../xds/backoff.ts';
@@ -38,11 +43,16 @@ export interface AuditShipper {
 }
 
 export function createAuditShipper(options: AuditShipperOptions): AuditShipper {
-  const client = createClient(AuditService, options.transport);
+  // AuditService.Ingest, sending the spooled events as they are: IngestRequestEncoded has the wire
+  // format of IngestRequest, so no event is decoded and encoded again on its way to the control plane.
+  const ingest: DescMethodUnary<typeof IngestRequestEncodedSchema, typeof IngestResponseSchema> = {
+    ...AuditService.method.ingest,
+    input: IngestRequestEncodedSchema,
+  };
   const { spool } = options;
   const origin = { proxyId: options.proxyId, server: options.server };
   const backoff = createBackoff({ initialMs: 200, maxMs: 10_000 });
-  let inFlight: { batchId: string; events: AuditEvent[]; end: SpoolCursor } | undefined;
+  let inFlight: { batchId: string; events: Uint8Array[]; end: SpoolCursor } | undefined;
   let rejectedCount = 0;
   let timer: NodeJS.Timeout | undefined;
   let sending: Promise<void> | undefined;
@@ -68,10 +78,10 @@ export function createAuditShipper(options: AuditShipperOptions): AuditShipper {
       inFlight = { batchId: randomUUID(), events, end };
     }
     options.log('debug', 'shipping audit batch', { batch: inFlight.batchId, events: inFlight.events.length });
-    const ack = await client.ingest(
-      { batchId: inFlight.batchId, events: inFlight.events },
-      { timeoutMs: 10_000 },
-    );
+    const { message: ack } = await options.transport.unary(ingest, undefined, 10_000, undefined, {
+      batchId: inFlight.batchId,
+      events: inFlight.events,
+    });
     options.log('debug', 'audit batch acknowledged', { batch: ack.batchId, stored: ack.stored });
     spool.ack(inFlight.end, inFlight.events.length);
     inFlight = undefined;

@@ -3,8 +3,8 @@ import { appendFileSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { create, toBinary } from '@bufbuild/protobuf';
-import { type AuditEvent, AuditEventSchema } from '@tessera/api/mesh/v1/audit';
+import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
+import { AuditEventSchema } from '@tessera/api/mesh/v1/audit';
 import { openAuditSpool, SPOOL_RECORD_HEADROOM } from './audit-spool.ts';
 
 /** A record as the shipper hands it over: the encoded event behind the spool's headroom. */
@@ -17,7 +17,8 @@ function event(i: number): Uint8Array {
   record.set(body, SPOOL_RECORD_HEADROOM);
   return record;
 }
-const ids = (events: AuditEvent[]) => events.map((e) => e.eventId);
+/** The event ids of records read back (each an encoded AuditEvent, as spooled). */
+const ids = (events: Uint8Array[]) => events.map((e) => fromBinary(AuditEventSchema, e).eventId);
 const fresh = () => mkdtempSync(join(tmpdir(), 'tessera-spool-'));
 const segments = (dir: string) => readdirSync(dir).filter((f) => f.endsWith('.seg'));
 
@@ -104,7 +105,7 @@ test('a full spool drops whole oldest segments and counts the events', () => {
   // What survives is the newest, in order.
   const rest = spool.read(100_000).events;
   assert.equal(rest.length, spool.pending());
-  assert.equal(rest.at(-1)!.eventId, 'e9999');
+  assert.equal(ids(rest).at(-1), 'e9999');
   spool.close();
 });
 

@@ -28,8 +28,6 @@ import {
   writeSync,
 } from 'node:fs';
 import { join } from 'node:path';
-import { fromBinary } from '@bufbuild/protobuf';
-import { type AuditEvent, AuditEventSchema } from '@tessera/api/mesh/v1/audit';
 
 export interface SpoolCursor {
   segment: number;
@@ -49,8 +47,11 @@ export interface AuditSpool {
    * returns. The spool does not decode the event: the caller vouches that the bytes are one.
    */
   append(record: Uint8Array): void;
-  /** Up to `max` unacknowledged events from the cursor, and the cursor just past them. */
-  read(max: number): { events: AuditEvent[]; end: SpoolCursor };
+  /**
+   * Up to `max` unacknowledged events from the cursor, each an encoded AuditEvent exactly as spooled,
+   * and the cursor just past them.
+   */
+  read(max: number): { events: Uint8Array[]; end: SpoolCursor };
   /** Marks everything before `end` (`count` events since the last ack) as delivered. */
   ack(end: SpoolCursor, count: number): void;
   /** Events written and not yet acknowledged. */
@@ -179,7 +180,7 @@ export function openAuditSpool(options: AuditSpoolOptions): AuditSpool {
       enforceBound();
     },
     read(max) {
-      const events: AuditEvent[] = [];
+      const events: Uint8Array[] = [];
       let end: SpoolCursor = { ...cursor };
       for (const n of listSegments()) {
         if (n < cursor.segment) continue;
@@ -193,7 +194,7 @@ export function openAuditSpool(options: AuditSpoolOptions): AuditSpool {
             const got = readSync(fd, chunk, 0, chunk.length, offset);
             let consumed = 0;
             for (const r of records(chunk.subarray(0, got), 0)) {
-              events.push(fromBinary(AuditEventSchema, r.event));
+              events.push(r.event);
               consumed = r.end;
               if (events.length >= max) break;
             }
@@ -208,7 +209,7 @@ export function openAuditSpool(options: AuditSpoolOptions): AuditSpool {
               ) {
                 const big = Buffer.allocUnsafe(HEADER + len);
                 readSync(fd, big, 0, big.length, offset);
-                events.push(fromBinary(AuditEventSchema, big.subarray(HEADER)));
+                events.push(big.subarray(HEADER));
                 consumed = big.length;
               } else {
                 // Only an older segment can end torn (every start opens a new one): it ends here.

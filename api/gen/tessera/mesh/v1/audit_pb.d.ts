@@ -277,6 +277,36 @@ export declare type IngestRequest = Message<"tessera.mesh.v1.IngestRequest"> & {
 export declare const IngestRequestSchema: GenMessage<IngestRequest>;
 
 /**
+ * IngestRequest as proxies send it: the same wire format (a repeated `bytes` field and a repeated
+ * message field with the same number are encoded alike), with each event already encoded. Proxies
+ * spool every event encoded and ship the spooled bytes as they are, instead of decoding each event
+ * and encoding it again; the control plane reads the request as an IngestRequest.
+ *
+ * @generated from message tessera.mesh.v1.IngestRequestEncoded
+ */
+export declare type IngestRequestEncoded = Message<"tessera.mesh.v1.IngestRequestEncoded"> & {
+  /**
+   * As IngestRequest.batch_id.
+   *
+   * @generated from field: string batch_id = 1;
+   */
+  batchId: string;
+
+  /**
+   * Each an encoded AuditEvent.
+   *
+   * @generated from field: repeated bytes events = 2;
+   */
+  events: Uint8Array[];
+};
+
+/**
+ * Describes the message tessera.mesh.v1.IngestRequestEncoded.
+ * Use `create(IngestRequestEncodedSchema)` to create a new message.
+ */
+export declare const IngestRequestEncodedSchema: GenMessage<IngestRequestEncoded>;
+
+/**
  * @generated from message tessera.mesh.v1.IngestResponse
  */
 export declare type IngestResponse = Message<"tessera.mesh.v1.IngestResponse"> & {
