@@ -44,6 +44,8 @@ const forwardedRequestHeaders = [
 /** Legacy-only request headers: a modern request has no session and no resumable stream. */
 const legacyRequestHeaders = ['mcp-session-id', 'last-event-id'];
 
+const NONE: readonly string[] = [];
+
 /** The most of an upstream 400 body the proxy reads to tell a lost session from a bad request. */
 const MAX_INSPECTED_BODY = 64 * 1024;
 
@@ -187,8 +189,8 @@ export function createHttpUpstream(options: HttpUpstreamOptions): Upstream {
     }
     // Headers the proxy adds itself (upstream credentials) go after the filter, and are dropped if a
     // redirect leaves the upstream's origin.
-    const own = exchange.upstreamHeaders ?? {};
-    Object.assign(headers, own);
+    const own = exchange.upstreamHeaders;
+    if (own) Object.assign(headers, own);
     let upstream: UpstreamResponse;
     try {
       upstream = await transport.request({
@@ -197,7 +199,7 @@ export function createHttpUpstream(options: HttpUpstreamOptions): Upstream {
         headers,
         body: exchange.body,
         signal: exchange.signal,
-        stripOnCrossOriginRedirect: Object.keys(own),
+        stripOnCrossOriginRedirect: own ? Object.keys(own) : NONE,
       });
     } catch (err) {
       return answerError(res, exchange, toUpstreamError(err));
@@ -219,7 +221,8 @@ export function createHttpUpstream(options: HttpUpstreamOptions): Upstream {
       sessions.remove(sessionId);
 
     const out: Record<string, string> = {};
-    for (const [name, value] of Object.entries(upstream.headers)) {
+    for (const name in upstream.headers) {
+      const value = upstream.headers[name];
       if (forwardedResponseHeaders.has(name) && typeof value === 'string') out[name] = value;
     }
     const contentType = out['content-type'] ?? '';
