@@ -11,7 +11,7 @@ import { TesseraError, type TesseraErrorCode } from '../errors.ts';
 import { errorBody, type JsonRpcId } from '../server/jsonrpc.ts';
 import type { Log } from '../telemetry/log.ts';
 import { answerError } from './answer-error.ts';
-import { createNodeHttpTransport } from './node-http-transport.ts';
+import { createHttp1Transport } from './http1-transport.ts';
 import { observeResponse } from './response-observer.ts';
 import { createSessionRegistry, type SessionRegistry } from './session-registry.ts';
 import type { Exchange, ForwardResult, Upstream } from './upstream.ts';
@@ -95,6 +95,12 @@ function toUpstreamError(err: unknown): TesseraError {
   ) {
     return new TesseraError('TESSERA_UPSTREAM_TIMEOUT', 'the MCP server did not answer in time');
   }
+  if (e.code === 'UPSTREAM_BAD_RESPONSE') {
+    return new TesseraError(
+      'TESSERA_UPSTREAM_UNAVAILABLE',
+      `the MCP server sent a malformed HTTP response (${e.message})`,
+    );
+  }
   if (e.code === 'UND_ERR_REDIRECT_MAX') {
     return new TesseraError(
       'TESSERA_EGRESS_REFUSED',
@@ -157,7 +163,7 @@ function relayBody(
 export function createHttpUpstream(options: HttpUpstreamOptions): Upstream {
   const transport =
     options.transport ??
-    createNodeHttpTransport({
+    createHttp1Transport({
       url: options.url,
       connections: 64,
       headersTimeoutMs: options.headersTimeoutMs ?? 60_000,
