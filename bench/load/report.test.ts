@@ -148,6 +148,14 @@ describe('summarise', () => {
     );
   });
 
+  it('does not pass a negative added latency: the direct run was the noisier one', () => {
+    const noisy = pairs.map((p) => ({ ...p, added: { p50_ms: 0.1, p90_ms: 0.2, p99_ms: -12 } }));
+    const p99 = targets(summarise(noisy, 1000, sdkPairs, 500))[1]!;
+    assert.equal(p99.measured, -12);
+    assert.equal(p99.pass, false);
+    assert.match(p99.inconclusive ?? '', /direct run was slower/);
+  });
+
   it('refuses runs without the summary rate, saturation or the reference forwarder', () => {
     assert.throws(() => summarise(pairs, 2000, sdkPairs, 500), /2000 req\/s and saturation/);
     assert.throws(() => summarise(pairs, 1000, sdkPairs, 1000), /SDK server runs need 1000 req\/s/);
