@@ -30,9 +30,10 @@ export class HttpParseError extends Error {
 const MAX_HEAD_BYTES = 64 * 1024;
 const MAX_CHUNK_LINE = 4 * 1024;
 const STATUS_LINE = /^HTTP\/1\.([01]) ([1-9]\d\d)(?: [^\r\n]*)?$/;
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-// Field values: visible ASCII, obs-text, SP and HTAB (RFC 9110 §5.5); no CR, LF or NUL.
-const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
+/** A field name or method (RFC 9110 §5.6.2). */
+export const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+/** A field value: visible ASCII, obs-text, SP and HTAB (RFC 9110 §5.5); no CR, LF or NUL. */
+export const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
 const DIGITS = /^\d{1,15}$/;
 const CRLF = Buffer.from('\r\n');
 const HEAD_END = Buffer.from('\r\n\r\n');
@@ -99,10 +100,7 @@ export class ResponseParser {
           continue;
         }
         case 'length': {
-          const n = Math.min(this.#remaining, buf.length);
-          this.#sink.body(buf.subarray(0, n));
-          this.#remaining -= n;
-          buf = buf.subarray(n);
+          buf = this.#emitBody(buf);
           if (this.#remaining === 0) this.#finish();
           continue;
         }
@@ -122,10 +120,7 @@ export class ResponseParser {
           continue;
         }
         case 'chunk-data': {
-          const n = Math.min(this.#remaining, buf.length);
-          this.#sink.body(buf.subarray(0, n));
-          this.#remaining -= n;
-          buf = buf.subarray(n);
+          buf = this.#emitBody(buf);
           if (this.#remaining === 0) this.#state = 'chunk-end';
           continue;
         }
@@ -161,6 +156,14 @@ export class ResponseParser {
       return;
     }
     throw new HttpParseError('the connection closed before the response was complete');
+  }
+
+  /** Hands the sink up to `#remaining` body bytes; returns what follows them. */
+  #emitBody(buf: Buffer): Buffer {
+    const n = Math.min(this.#remaining, buf.length);
+    this.#sink.body(buf.subarray(0, n));
+    this.#remaining -= n;
+    return buf.subarray(n);
   }
 
   #finish(): void {

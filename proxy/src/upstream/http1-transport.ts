@@ -9,7 +9,7 @@
  */
 import { connect, type Socket } from 'node:net';
 import { Readable } from 'node:stream';
-import { ResponseParser } from './http1-response-parser.ts';
+import { FIELD_VALUE, ResponseParser, TOKEN } from './http1-response-parser.ts';
 import type { UpstreamRequest, UpstreamResponse, UpstreamTransport } from './upstream-transport.ts';
 
 export interface Http1TransportOptions {
@@ -20,9 +20,6 @@ export interface Http1TransportOptions {
   /** Upper bound for receiving the response head; a body (SSE) may then stream for as long as it needs. */
   headersTimeoutMs: number;
 }
-
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
 
 function headersTimeout(ms: number): Error {
   return Object.assign(new Error(`no response head in ${ms} ms`), { code: 'UPSTREAM_HEADERS_TIMEOUT' });
@@ -118,11 +115,8 @@ export function createHttp1Transport(options: Http1TransportOptions): UpstreamTr
     }
     // Paused by a slow reader of the last body, which has all its bytes now.
     c.socket.resume();
-    const next = waiting.shift();
-    if (next) {
-      idle.push(c);
-      next();
-    } else idle.push(c);
+    idle.push(c);
+    waiting.shift()?.();
   }
 
   function connection(): Connection {

@@ -14,7 +14,6 @@ export interface UpstreamRequest {
   method: string;
   /** Path and query on the upstream's origin. */
   path: string;
-  /** Built for this request alone: a transport may add to it (`content-length`). */
   headers: Record<string, string>;
   body: Buffer | undefined;
   /** Aborts the request, or the response body while it streams. */
