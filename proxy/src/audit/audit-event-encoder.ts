@@ -32,7 +32,7 @@ export interface AuditEventOrigin {
  *   out of range) or `time` is an invalid Date: such a value is a bug upstream of the audit, and
  *   protobuf-es rejects it too, so no event with a silently altered value is ever recorded.
  */
-export function encodeAuditEvent(record: AuditRecord, origin: AuditEventOrigin, headroom = 0): Uint8Array {
+export function encodeAuditEvent(record: AuditRecord, origin: AuditEventOrigin, headroom = 0): Buffer {
   if (!Number.isInteger(headroom) || headroom < 0) {
     throw new TypeError(`headroom must be a non-negative integer, got ${headroom}`);
   }

@@ -8,12 +8,12 @@ import { AuditEventSchema } from '@tessera/api/mesh/v1/audit';
 import { openAuditSpool, SPOOL_RECORD_HEADROOM } from './audit-spool.ts';
 
 /** A record as the shipper hands it over: the encoded event behind the spool's headroom. */
-function event(i: number): Uint8Array {
+function event(i: number): Buffer {
   const body = toBinary(
     AuditEventSchema,
     create(AuditEventSchema, { eventId: `e${i}`, method: `m${i}`, outcome: 'ok' }),
   );
-  const record = new Uint8Array(SPOOL_RECORD_HEADROOM + body.length);
+  const record = Buffer.alloc(SPOOL_RECORD_HEADROOM + body.length);
   record.set(body, SPOOL_RECORD_HEADROOM);
   return record;
 }
@@ -126,7 +126,7 @@ test('a segment holds each record as a 4-byte big-endian length and the event by
 test('a record without room for the length header is refused and nothing is written', () => {
   const dir = fresh();
   const spool = openAuditSpool({ dir });
-  assert.throws(() => spool.append(new Uint8Array(SPOOL_RECORD_HEADROOM - 1)), {
+  assert.throws(() => spool.append(Buffer.alloc(SPOOL_RECORD_HEADROOM - 1)), {
     name: 'TypeError',
     message: /must hold 4 to/,
   });

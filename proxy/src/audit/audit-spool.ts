@@ -46,7 +46,7 @@ export interface AuditSpool {
    * spool overwrites (see `encodeAuditEvent`). It is on disk (in the kernel's page cache) when this
    * returns. The spool does not decode the event: the caller vouches that the bytes are one.
    */
-  append(record: Uint8Array): void;
+  append(record: Buffer): void;
   /**
    * Up to `max` unacknowledged events from the cursor, each an encoded AuditEvent exactly as spooled,
    * and the cursor just past them.
@@ -167,11 +167,7 @@ export function openAuditSpool(options: AuditSpoolOptions): AuditSpool {
           `an audit spool record must hold ${HEADER} to ${HEADER + MAX_RECORD} bytes, got ${record.length}`,
         );
       }
-      // Big-endian, as every record of the spool format since its first version.
-      record[0] = length >>> 24;
-      record[1] = (length >>> 16) & 0xff;
-      record[2] = (length >>> 8) & 0xff;
-      record[3] = length & 0xff;
+      record.writeUInt32BE(length, 0);
       if (activeSize > 0 && activeSize + record.length > segmentBytes) rotate();
       writeSync(activeFd, record);
       activeSize += record.length;
