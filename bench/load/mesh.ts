@@ -153,6 +153,8 @@ export interface ProxyOptions {
   compileCache?: string;
   /** Extra node flags, e.g. `--cpu-prof`. */
   nodeArgs: string[];
+  /** Extra environment, e.g. a glibc malloc tuning. */
+  env?: Record<string, string>;
 }
 
 /** Starts the sidecar proxy and waits until `/readyz` says its configuration is complete. */
@@ -175,6 +177,7 @@ export async function startProxy(children: Children, options: ProxyOptions): Pro
       TESSERA_LOG_LEVEL: 'warn',
       // Lets a run try Node's compile cache (which also skips TypeScript stripping on later starts).
       ...(options.compileCache ? { NODE_COMPILE_CACHE: options.compileCache } : {}),
+      ...options.env,
     },
     stdio: ['ignore', 'ignore', 'pipe'],
     graceMs: 15_000,
@@ -190,6 +193,8 @@ export interface ForwarderOptions {
   compileCache?: string;
   /** The proxy's node flags, so that both run under the same garbage collector settings. */
   nodeArgs: string[];
+  /** The proxy's extra environment, for the same reason. */
+  env?: Record<string, string>;
 }
 
 /** Starts the reference forwarder with the proxy's listener settings and waits for `/readyz`. */
@@ -200,6 +205,7 @@ export function startReferenceForwarder(children: Children, options: ForwarderOp
       TESSERA_PROXY_LISTEN: `127.0.0.1:${options.port}`,
       TESSERA_PROXY_UPSTREAM_URL: options.upstreamUrl,
       ...(options.compileCache ? { NODE_COMPILE_CACHE: options.compileCache } : {}),
+      ...options.env,
     },
     stdio: ['ignore', 'ignore', 'pipe'],
   });

@@ -57,6 +57,17 @@ function envNumber(name: string, fallback: number, min: number, max: number): nu
   return n;
 }
 
+/** `NAME=value NAME2=value2` as an object; a word without `=` or with an invalid name is refused. */
+function parseEnvList(name: string, raw: string): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const word of raw.split(/\s+/).filter((w) => w !== '')) {
+    const m = /^([A-Za-z_][A-Za-z0-9_]*)=(.*)$/.exec(word);
+    if (!m) throw new TypeError(`${name}: "${word}" must be NAME=value`);
+    env[m[1]!] = m[2]!;
+  }
+  return env;
+}
+
 const settings = {
   rates: (process.env.BENCH_RATES || '500,1000,2000').split(',').map((r) => {
     const n = Number(r);
@@ -82,6 +93,9 @@ const settings = {
   proxyNodeArgs: (process.env.BENCH_PROXY_NODE_ARGS ?? '--max-semi-space-size=2')
     .split(/\s+/)
     .filter((a) => a !== ''),
+  /** Extra environment for the proxy and the forwarder, `NAME=value` separated by spaces, e.g. a glibc
+   * malloc tuning (`MALLOC_ARENA_MAX=2`); the children do not inherit the driver's environment. */
+  proxyEnv: parseEnvList('BENCH_PROXY_ENV', process.env.BENCH_PROXY_ENV ?? ''),
   outDir: resolve(process.env.BENCH_OUT_DIR || join(import.meta.dirname, '..', 'results')),
 };
 if (!settings.profile && !settings.rates.includes(settings.summaryRate)) {
@@ -199,6 +213,7 @@ async function main(): Promise<void> {
         spoolDir: join(tmp, `${server}-proxy-spool`),
         snapshotDir: join(tmp, `${server}-proxy-snapshot`),
         nodeArgs,
+        env: settings.proxyEnv,
       });
     const proxy = await proxyFor(BENCH_SERVER, fixture.url, proxyUrl, [
       ...settings.proxyNodeArgs,
@@ -275,6 +290,7 @@ async function main(): Promise<void> {
         ? await warmCompileCache(cacheDir, referenceForwarderMain)
         : undefined,
       nodeArgs: settings.proxyNodeArgs,
+      env: settings.proxyEnv,
     });
     const forwarderIdleMemory = memory(forwarder.pid);
     await preflight(forwarderUrl, undefined);

@@ -158,6 +158,50 @@ describe('exchanges', () => {
     await t.close();
   });
 
+  test('streams read at the same time on several connections stay whole, heads split across reads too', async () => {
+    // All connections read into one buffer: a body piece that is not copied out before the next read
+    // would show another stream's bytes.
+    const server = createNetServer((socket) => {
+      socket.once('data', (d: Buffer) => {
+        const who = /x-who: (\w+)/.exec(d.toString())![1]!;
+        const head = 'HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ntransfer-encoding: chunked\r\n\r\n';
+        socket.write(head.slice(0, 20));
+        let i = 0;
+        const timer = setInterval(() => {
+          if (i === 0) socket.write(head.slice(20));
+          const piece = `${who}${i}`.padEnd(300, who[0]);
+          socket.write(`${piece.length.toString(16)}\r\n${piece}\r`);
+          socket.write('\n');
+          if (++i === 20) {
+            clearInterval(timer);
+            socket.write('0\r\n\r\n');
+          }
+        }, 2);
+      });
+    });
+    const url = await listen(server);
+    const t = transportFor(url);
+    const names = ['alpha', 'beta', 'gamma', 'delta'];
+    // The pieces are kept as they came and joined at the end, as a socket's write queue keeps them.
+    const kept = async (res: UpstreamResponse) => {
+      const pieces: Buffer[] = [];
+      for await (const chunk of res.body) pieces.push(chunk as Buffer);
+      return Buffer.concat(pieces).toString();
+    };
+    try {
+      const bodies = await Promise.all(
+        names.map((who) => t.request(request({ headers: { 'x-who': who } })).then(kept)),
+      );
+      bodies.forEach((body, n) => {
+        const who = names[n]!;
+        const expected = Array.from({ length: 20 }, (_, i) => `${who}${i}`.padEnd(300, who[0])).join('');
+        assert.equal(body, expected);
+      });
+    } finally {
+      await t.close();
+    }
+  });
+
   test('a connection the upstream closed while idle is not used again', async () => {
     let connections = 0;
     const server = createNetServer((socket) => {
