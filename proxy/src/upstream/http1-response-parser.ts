@@ -35,6 +35,10 @@ export const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 /** A field value: visible ASCII, obs-text, SP and HTAB (RFC 9110 §5.5); no CR, LF or NUL. */
 export const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
 const DIGITS = /^\d{1,15}$/;
+const CLOSE = /(^|[\s,])close($|[\s,])/i;
+const KEEP_ALIVE = /(^|[\s,])keep-alive($|[\s,])/i;
+/** SP or HTAB. */
+const isOws = (c: number) => c === 32 || c === 9;
 const CRLF = Buffer.from('\r\n');
 const HEAD_END = Buffer.from('\r\n\r\n');
 
@@ -172,50 +176,60 @@ export class ResponseParser {
   }
 
   #onHead(text: string): void {
-    const lines = text.split('\r\n');
-    const status = STATUS_LINE.exec(lines[0]!);
+    let eol = text.indexOf('\r\n');
+    if (eol === -1) eol = text.length;
+    const status = STATUS_LINE.exec(text.slice(0, eol));
     if (!status) throw new HttpParseError('the status line is malformed');
     const minor = status[1];
     const statusCode = Number(status[2]);
-    const fields = new Map<string, string[]>();
-    for (let i = 1; i < lines.length; i++) {
-      const line = lines[i]!;
-      const colon = line.indexOf(':');
-      if (colon <= 0) throw new HttpParseError('a header line is malformed (or folded)');
-      const name = line.slice(0, colon);
+    const headers: Record<string, string | string[]> = {};
+    for (let start = eol + 2; start < text.length; start = eol + 2) {
+      eol = text.indexOf('\r\n', start);
+      if (eol === -1) eol = text.length;
+      const colon = text.indexOf(':', start);
+      if (colon <= start || colon > eol) throw new HttpParseError('a header line is malformed (or folded)');
+      const name = text.slice(start, colon);
       if (!TOKEN.test(name)) throw new HttpParseError('a header name is not a token');
-      const value = line.slice(colon + 1).replace(/^[ \t]+|[ \t]+$/g, '');
+      // Optional whitespace around the value (RFC 9112 §5.1), trimmed by index: no regex replace.
+      let from = colon + 1;
+      let to = eol;
+      while (from < to && isOws(text.charCodeAt(from))) from++;
+      while (to > from && isOws(text.charCodeAt(to - 1))) to--;
+      const value = text.slice(from, to);
       if (!FIELD_VALUE.test(value)) throw new HttpParseError('a header value has a forbidden character');
       const key = name.toLowerCase();
-      const list = fields.get(key);
-      if (list) list.push(value);
-      else fields.set(key, [value]);
+      // Repeated fields are joined as RFC 9110 §5.3 allows, except set-cookie (a list).
+      if (!Object.hasOwn(headers, key)) headers[key] = key === 'set-cookie' ? [value] : value;
+      else {
+        const previous = headers[key]!;
+        if (typeof previous === 'string') headers[key] = `${previous}, ${value}`;
+        else previous.push(value);
+      }
     }
     if (statusCode === 101) throw new HttpParseError('the upstream switched protocols');
     if (statusCode < 200) return; // An interim response: the real one follows.
 
-    const connection = (fields.get('connection') ?? []).join(',').toLowerCase();
+    const connection = headers.connection;
     this.#keepAlive =
       minor === '1'
-        ? !/(^|[\s,])close($|[\s,])/.test(connection)
-        : /(^|[\s,])keep-alive($|[\s,])/.test(connection);
-    const te = fields.get('transfer-encoding');
-    const cl = fields.get('content-length');
-    if (te && cl) throw new HttpParseError('both Transfer-Encoding and Content-Length');
+        ? !(typeof connection === 'string' && CLOSE.test(connection))
+        : typeof connection === 'string' && KEEP_ALIVE.test(connection);
+    const te = headers['transfer-encoding'] as string | undefined;
+    const cl = headers['content-length'] as string | undefined;
+    if (te !== undefined && cl !== undefined)
+      throw new HttpParseError('both Transfer-Encoding and Content-Length');
     let length: number | undefined;
-    if (cl) {
-      const values = cl.flatMap((v) => v.split(',').map((x) => x.trim()));
+    if (cl !== undefined) {
+      // Repeated or list-valued, every value must be the same number (RFC 9112 §6.3).
+      const values = cl.includes(',') ? cl.split(',').map((x) => x.trim()) : [cl];
       if (!values.every((v) => DIGITS.test(v) && v === values[0]))
         throw new HttpParseError('the Content-Length is invalid or conflicting');
       length = Number(values[0]);
     }
     let next: State;
     if (statusCode === 204 || statusCode === 304) next = 'done';
-    else if (te) {
-      const codings = te
-        .join(',')
-        .split(',')
-        .map((c) => c.trim().toLowerCase());
+    else if (te !== undefined) {
+      const codings = te.split(',').map((c) => c.trim().toLowerCase());
       if (codings.length !== 1 || codings[0] !== 'chunked')
         throw new HttpParseError('a Transfer-Encoding other than chunked');
       next = 'chunk-size';
@@ -227,8 +241,6 @@ export class ResponseParser {
       this.#keepAlive = false;
       next = 'close';
     }
-    const headers: Record<string, string | string[]> = {};
-    for (const [key, values] of fields) headers[key] = key === 'set-cookie' ? values : values.join(', ');
     this.#sink.head({ statusCode, headers, keepAlive: this.#keepAlive });
     if (next === 'done') this.#finish();
     else this.#state = next;
