@@ -3,6 +3,7 @@ import { describe, test } from 'node:test';
 import { create, equals, fromBinary, toBinary } from '@bufbuild/protobuf';
 import { timestampFromDate } from '@bufbuild/protobuf/wkt';
 import { type AuditEvent, AuditEventSchema, FilterDecisionSchema } from '@tessera/api/mesh/v1/audit';
+import { prng } from '../../test/helpers/prng.ts';
 import type { AuditOutcome, AuditRecord, FilterDecisionRecord } from './audit-event.ts';
 import { type AuditEventOrigin, encodeAuditEvent } from './audit-event-encoder.ts';
 
@@ -253,18 +254,6 @@ describe('encodeAuditEvent refuses numbers that do not fit their field', () => {
     assert.throws(() => encodeAuditEvent(full, origin, 1.5), { name: 'TypeError', message: /headroom/ });
   });
 });
-
-/** mulberry32: a small seeded PRNG, so a failing random event can be reproduced from its seed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
 
 function generator(rnd: () => number, loneSurrogates: boolean) {
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)]!;

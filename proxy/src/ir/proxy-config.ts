@@ -4,13 +4,14 @@
  *
  * @module
  */
-import type { JWTVerifyGetKey } from 'jose';
+import type { Es256KeySet } from '../policies/es256-jwt.ts';
 import type { GlobSet } from '../policies/glob.ts';
 import type { PolicyEngine } from '../policies/policy-engine.ts';
 
 export interface TrustIR {
   issuer: string;
-  keys: JWTVerifyGetKey;
+  /** The issuer's signing keys, imported once per bundle. */
+  keys: Es256KeySet;
   /** API keys scoped to this server, by id. */
   apiKeys: ReadonlyMap<string, ApiKeyIR>;
 }

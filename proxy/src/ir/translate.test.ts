@@ -14,8 +14,9 @@ import {
   DiscoveryResponseSchema,
   ResourceSchema,
 } from '@tessera/api/mesh/v1/discovery';
-import { exportJWK, generateKeyPair, type JWK, jwtVerify, SignJWT } from 'jose';
+import { exportJWK, generateKeyPair, type JWK, SignJWT } from 'jose';
 import { TesseraError } from '../errors.ts';
+import { verifyEs256Jwt } from '../policies/es256-jwt.ts';
 import { kindOfTypeUrl, translateResponse, typeUrlOf, typeUrls } from './translate.ts';
 
 const SERVER = 'github';
@@ -103,11 +104,18 @@ describe('translateResponse: valid', () => {
     if (part.kind !== 'trust') return;
     assert.equal(part.value.issuer, ISSUER);
     const token = await new SignJWT({})
-      .setProtectedHeader({ alg: 'ES256', kid: 'k1' })
+      .setProtectedHeader({ alg: 'ES256', kid: 'k1', typ: 'at+jwt' })
       .setIssuer(ISSUER)
+      .setAudience('http://127.0.0.1:15001/mcp')
+      .setSubject('user-1')
+      .setIssuedAt()
       .setExpirationTime('1m')
       .sign(privateKey);
-    const { payload } = await jwtVerify(token, part.value.keys, { issuer: ISSUER });
+    const payload = verifyEs256Jwt(token, part.value.keys, {
+      issuer: ISSUER,
+      audience: 'http://127.0.0.1:15001/mcp',
+      clockToleranceS: 5,
+    });
     assert.equal(payload.iss, ISSUER);
   });
 
@@ -309,6 +317,22 @@ describe('translateResponse: rejections', () => {
     invalid(
       () => translateResponse(trust({ jwksJson: JSON.stringify({ keys: [oct] }) }), SERVER),
       /only EC P-256/,
+    );
+  });
+
+  test('a JWKS holding a P-256 key whose point is not on the curve', () => {
+    const offCurve = { ...publicJwk, y: publicJwk.x };
+    invalid(
+      () => translateResponse(trust({ jwksJson: JSON.stringify({ keys: [offCurve] }) }), SERVER),
+      /TrustBundle.jwks_json: JWKS key 0 is not a valid P-256 public key/,
+    );
+  });
+
+  test('a JWKS holding a key whose kid is not a string', () => {
+    invalid(
+      () =>
+        translateResponse(trust({ jwksJson: JSON.stringify({ keys: [{ ...publicJwk, kid: 7 }] }) }), SERVER),
+      /TrustBundle.jwks_json: JWKS key 0: "kid" must be a string/,
     );
   });
 

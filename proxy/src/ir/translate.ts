@@ -17,8 +17,8 @@ import {
   UpstreamSchema,
 } from '@tessera/api/mesh/v1/config';
 import type { DiscoveryResponse } from '@tessera/api/mesh/v1/discovery';
-import { createLocalJWKSet, type JSONWebKeySet } from 'jose';
 import { TesseraError } from '../errors.ts';
+import { type Es256KeySet, importEs256Jwks } from '../policies/es256-jwt.ts';
 import type { ApiKeyIR, AuditIR, PolicyIR, ResourceKind, TrustIR, UpstreamIR } from './proxy-config.ts';
 import { translatePolicy } from './translate-policy.ts';
 
@@ -82,16 +82,17 @@ function httpUrl(field: string, raw: string): URL {
 
 export function translateTrust(msg: TrustBundle): TrustIR {
   httpUrl('TrustBundle.issuer', msg.issuer);
-  let jwks: JSONWebKeySet;
+  let jwks: { keys?: unknown };
   try {
-    jwks = JSON.parse(msg.jwksJson) as JSONWebKeySet;
+    jwks = JSON.parse(msg.jwksJson) as { keys?: unknown };
   } catch {
     throw invalid('TrustBundle.jwks_json is not valid JSON');
   }
   if (!jwks || !Array.isArray(jwks.keys) || jwks.keys.length === 0) {
     throw invalid('TrustBundle.jwks_json must hold a non-empty "keys" array');
   }
-  for (const key of jwks.keys) {
+  const keys: Record<string, unknown>[] = jwks.keys;
+  for (const key of keys) {
     if (typeof key !== 'object' || key === null || Array.isArray(key)) {
       throw invalid('TrustBundle.jwks_json: every key must be a JSON object');
     }
@@ -99,7 +100,13 @@ export function translateTrust(msg: TrustBundle): TrustIR {
     if (key.kty !== 'EC' || key.crv !== 'P-256')
       throw invalid('TrustBundle.jwks_json: only EC P-256 (ES256) keys');
   }
-  return { issuer: msg.issuer, keys: createLocalJWKSet(jwks), apiKeys: translateApiKeys(msg) };
+  let keySet: Es256KeySet;
+  try {
+    keySet = importEs256Jwks({ keys });
+  } catch (err) {
+    throw invalid(`TrustBundle.jwks_json: ${(err as Error).message}`);
+  }
+  return { issuer: msg.issuer, keys: keySet, apiKeys: translateApiKeys(msg) };
 }
 
 function translateApiKeys(msg: TrustBundle): Map<string, ApiKeyIR> {

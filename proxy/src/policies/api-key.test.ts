@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { describe, test } from 'node:test';
 import { create } from '@bufbuild/protobuf';
 import { timestampFromMs } from '@bufbuild/protobuf/wkt';
@@ -9,7 +9,9 @@ import { translateTrust } from '../ir/translate.ts';
 import { verifyApiKey } from './api-key.ts';
 import { authenticate } from './authn.ts';
 
-const JWKS = JSON.stringify({ keys: [{ kty: 'EC', crv: 'P-256', x: 'x', y: 'y', kid: 'k' }] });
+// A real P-256 key: a trust bundle whose key material does not import is refused whole.
+const { publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+const JWKS = JSON.stringify({ keys: [{ ...publicKey.export({ format: 'jwk' }), kid: 'k' }] });
 
 function newKey(id: string): string {
   return `tsk_${id}_${randomBytes(32).toString('base64url')}`;

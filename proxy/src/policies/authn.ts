@@ -1,13 +1,14 @@
 /**
- * Authenticates MCP requests: a bearer JWT signed by the trusted issuer, ES256 only, whose audience is
- * this server's canonical resource URI, or an API key scoped to this server (`api-key.ts`). The token never leaves this module's caller toward the upstream.
+ * Authenticates MCP requests: a bearer JWT access token signed by the trusted issuer, ES256 only, whose
+ * audience is this server's canonical resource URI (verified by `es256-jwt.ts`), or an API key scoped to
+ * this server (`api-key.ts`). The token never leaves this module's caller toward the upstream.
  *
  * @module
  */
-import { errors, jwtVerify } from 'jose';
 import { TesseraError } from '../errors.ts';
 import type { TrustIR } from '../ir/proxy-config.ts';
 import { isApiKey, verifyApiKey } from './api-key.ts';
+import { JwtRefusedError, verifyEs256Jwt } from './es256-jwt.ts';
 
 const CLOCK_TOLERANCE_S = 5;
 
@@ -33,18 +34,27 @@ export function bearerToken(header: string | undefined): string | undefined {
   return m?.[1];
 }
 
+/** The caller-safe message for a refused token: it names the check that failed, never key material. */
 function describe(err: unknown): string {
-  if (err instanceof errors.JWTExpired) return 'the token has expired';
-  if (err instanceof errors.JWTClaimValidationFailed && err.claim === 'typ')
-    return 'the token is not an access token (typ)';
-  if (err instanceof errors.JWTClaimValidationFailed)
-    return `the token's "${err.claim}" claim is not accepted`;
-  if (err instanceof errors.JWSSignatureVerificationFailed) return 'the token signature is invalid';
-  if (err instanceof errors.JOSEAlgNotAllowed) return 'the token algorithm is not accepted';
-  if (err instanceof errors.JWTClaimValidationFailed && err.claim === 'typ')
-    return 'the token is not an access token (typ)';
-  if (err instanceof errors.JWKSNoMatchingKey) return 'the token was signed by an unknown key';
-  return 'the token is malformed';
+  if (!(err instanceof JwtRefusedError)) return 'the token is malformed';
+  switch (err.reason) {
+    case 'expired':
+      return 'the token has expired';
+    case 'typ':
+      return 'the token is not an access token (typ)';
+    case 'claim':
+      return `the token's "${err.claim}" claim is not accepted`;
+    case 'issued-in-future':
+      return 'the token\'s "iat" claim is in the future';
+    case 'signature':
+      return 'the token signature is invalid';
+    case 'algorithm':
+      return 'the token algorithm is not accepted';
+    case 'unknown-key':
+      return 'the token was signed by an unknown key';
+    case 'malformed':
+      return 'the token is malformed';
+  }
 }
 
 /**
@@ -76,36 +86,23 @@ export async function authenticate(token: string, trust: TrustIR, audience: stri
   const nowS = Date.now() / 1000;
   const hit = cache.get(token);
   if (hit && hit.audience === audience && nowS < hit.untilS) return hit.principal;
-  const { principal, exp } = await verify(token, trust, audience);
+  const { principal, exp } = verify(token, trust, audience);
   // The oldest entry goes first when full (a Map iterates in insertion order).
   if (cache.size >= MAX_CACHED_TOKENS) cache.delete(cache.keys().next().value!);
   cache.set(token, { principal, audience, untilS: Math.min(exp + CLOCK_TOLERANCE_S, nowS + MAX_CACHE_S) });
   return principal;
 }
 
-async function verify(
-  token: string,
-  trust: TrustIR,
-  audience: string,
-): Promise<{ principal: Principal; exp: number }> {
+function verify(token: string, trust: TrustIR, audience: string): { principal: Principal; exp: number } {
   let payload: Record<string, unknown>;
   try {
-    ({ payload } = await jwtVerify(token, trust.keys, {
+    payload = verifyEs256Jwt(token, trust.keys, {
       issuer: trust.issuer,
       audience,
-      algorithms: ['ES256'],
-      requiredClaims: ['sub', 'exp', 'iat'],
-      // RFC 9068: only access tokens, never an ID token or another JWT from the same issuer.
-      typ: 'at+jwt',
-      clockTolerance: CLOCK_TOLERANCE_S,
-    }));
+      clockToleranceS: CLOCK_TOLERANCE_S,
+    });
   } catch (err) {
     throw new TesseraError('TESSERA_UNAUTHENTICATED', describe(err), { cause: err });
-  }
-  // jose checks iat only against a maximum age; a token "issued" in the future is forged or from a
-  // badly wrong clock, and could otherwise carry an arbitrarily distant expiry.
-  if ((payload.iat as number) > Date.now() / 1000 + CLOCK_TOLERANCE_S) {
-    throw new TesseraError('TESSERA_UNAUTHENTICATED', 'the token\'s "iat" claim is in the future');
   }
   if (typeof payload.sub !== 'string' || payload.sub === '') {
     throw new TesseraError('TESSERA_UNAUTHENTICATED', 'the token\'s "sub" claim must be a non-empty string');

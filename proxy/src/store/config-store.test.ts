@@ -1,14 +1,14 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { createLocalJWKSet } from 'jose';
 import type { AuditIR, PolicyIR, ProxyConfig, TrustIR, UpstreamIR } from '../ir/proxy-config.ts';
 import type { TranslatedPart } from '../ir/translate.ts';
+import { importEs256Jwks } from '../policies/es256-jwt.ts';
 import { compilePolicy } from '../policies/policy-engine.ts';
 import { createConfigStore } from './config-store.ts';
 
 const trust: TrustIR = {
   issuer: 'http://127.0.0.1:8080',
-  keys: createLocalJWKSet({ keys: [] }),
+  keys: importEs256Jwks({ keys: [] }),
   apiKeys: new Map(),
 };
 const upstream: UpstreamIR = {
