@@ -2,7 +2,7 @@
  * Every Prometheus metric of the proxy, declared in one place, in a registry of its own (so that two
  * proxies in one process, or tests, do not share counts). The metrics are the proxy's own small
  * implementation (`./prometheus/`), not prom-client: a series is found by its label values through
- * nested Maps, so recording a request builds no label object and hashes no key.
+ * nested Maps, so recording a request builds no label object and no joined key.
  *
  * | metric                                   | type      | labels                        |
  * | ---------------------------------------- | --------- | ----------------------------- |
