@@ -53,7 +53,7 @@ export function createProxyServer(options: ProxyServerOptions): Server {
     if (path === '/metrics') {
       if (req.method !== 'GET' && req.method !== 'HEAD')
         return json(res, 405, { error: 'invalid_request', error_description: 'use GET' });
-      const text = await metrics.registry.metrics();
+      const text = metrics.registry.metrics();
       res
         .writeHead(200, { 'content-type': metrics.registry.contentType, 'cache-control': 'no-store' })
         .end(req.method === 'HEAD' ? undefined : text);

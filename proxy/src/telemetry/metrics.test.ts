@@ -42,7 +42,7 @@ describe('label values', () => {
 });
 
 describe('createProxyMetrics', () => {
-  test('each instance has its own registry', async () => {
+  test('each instance has its own registry', () => {
     const a = createProxyMetrics({ processMetrics: false });
     const b = createProxyMetrics({ processMetrics: false });
     observeRequest(a, {
@@ -54,15 +54,15 @@ describe('createProxyMetrics', () => {
       upstreamError: undefined,
     });
     assert.match(
-      await a.registry.metrics(),
+      a.registry.metrics(),
       /tessera_proxy_requests_total\{method="ping",outcome="ok",status="200"\} 1/,
     );
-    assert.doesNotMatch(await b.registry.metrics(), /method="ping"/);
-    assert.doesNotMatch(await b.registry.metrics(), /process_cpu/);
-    assert.match(await createProxyMetrics().registry.metrics(), /process_cpu_user_seconds_total/);
+    assert.doesNotMatch(b.registry.metrics(), /method="ping"/);
+    assert.doesNotMatch(b.registry.metrics(), /process_cpu/);
+    assert.match(createProxyMetrics().registry.metrics(), /process_cpu_user_seconds_total/);
   });
 
-  test('a sub-millisecond request lands in a sub-millisecond bucket', async () => {
+  test('a sub-millisecond request lands in a sub-millisecond bucket', () => {
     const m = createProxyMetrics({ processMetrics: false });
     observeRequest(m, {
       method: 'tools/call',
@@ -72,7 +72,7 @@ describe('createProxyMetrics', () => {
       decision: 'no_grant',
       upstreamError: undefined,
     });
-    const text = await m.registry.metrics();
+    const text = m.registry.metrics();
     const bucket = (le: string) =>
       new RegExp(
         `tessera_proxy_request_duration_seconds_bucket\\{le="${le.replace(/[.+]/g, '\\$&')}",method="tools/call",outcome="denied"\\} (\\d+)`,
@@ -83,13 +83,13 @@ describe('createProxyMetrics', () => {
     assert.match(text, /tessera_proxy_decisions_total\{decision="deny",reason="no_grant"\} 1/);
   });
 
-  test('the config recorder keeps one series per type and replaces it on a new version', async () => {
+  test('the config recorder keeps one series per type and replaces it on a new version', () => {
     const m = createProxyMetrics({ processMetrics: false });
     const record = configRecorder(m);
     record({ trust: { version: 'a1' } }, false);
     record({ trust: { version: 'a1' }, policy: { version: 'p1' } }, true);
     record({ trust: { version: 'a2' }, policy: { version: 'p1' } }, true);
-    const text = await m.registry.metrics();
+    const text = m.registry.metrics();
     assert.match(text, /tessera_proxy_config_info\{type="trust",version="a2"\} 1/);
     assert.match(text, /tessera_proxy_config_info\{type="policy",version="p1"\} 1/);
     assert.doesNotMatch(text, /version="a1"/);

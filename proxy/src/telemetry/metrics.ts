@@ -1,6 +1,8 @@
 /**
- * Every Prometheus metric of the proxy, declared in one place, in a registry of its own (never
- * prom-client's global one, so that two proxies in one process, or tests, do not share counts).
+ * Every Prometheus metric of the proxy, declared in one place, in a registry of its own (so that two
+ * proxies in one process, or tests, do not share counts). The metrics are the proxy's own small
+ * implementation (`./prometheus/`), not prom-client: a series is found by its label values through
+ * nested Maps, so recording a request builds no label object and no joined key.
  *
  * | metric                                   | type      | labels                        |
  * | ---------------------------------------- | --------- | ----------------------------- |
@@ -11,7 +13,9 @@
  * | `tessera_proxy_config_info`              | gauge     | `type`, `version`             |
  * | `tessera_proxy_config_ready`             | gauge     | (none)                        |
  *
- * plus prom-client's default process and Node.js metrics (`process_*`, `nodejs_*`) unless disabled.
+ * plus the process and Node.js metrics (`process_*`, `nodejs_*`, named as prom-client's defaults)
+ * unless disabled; they are read at scrape time only. `./prometheus/process-metrics.ts` lists them,
+ * and the prom-client defaults no longer exported (event-loop lag, GC durations, active handles).
  *
  * Label values come from closed sets only: the JSON-RPC method is mapped onto an allow-list of MCP
  * methods (anything else is `other`), and no label ever carries a user, a tool, a prompt, a resource or a
@@ -19,10 +23,14 @@
  *
  * @module
  */
-import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { AuditOutcome } from '../audit/audit-event.ts';
 import type { TesseraErrorCode } from '../errors.ts';
 import type { ResourceKind } from '../ir/proxy-config.ts';
+import { Counter } from './prometheus/counter.ts';
+import { Gauge } from './prometheus/gauge.ts';
+import { Histogram } from './prometheus/histogram.ts';
+import { processMetrics } from './prometheus/process-metrics.ts';
+import { MetricsRegistry } from './prometheus/registry.ts';
 
 /** The MCP methods that get a label value of their own; every other method counts as `other`. */
 export const KNOWN_METHODS: ReadonlySet<string> = new Set([
@@ -70,17 +78,17 @@ export const DURATION_BUCKETS: readonly number[] = [
 
 /** The proxy's metric handles and the registry that holds them. */
 export interface ProxyMetrics {
-  registry: Registry;
-  requests: Counter<'method' | 'outcome' | 'status'>;
-  decisions: Counter<'decision' | 'reason'>;
-  requestDuration: Histogram<'method' | 'outcome'>;
-  upstreamErrors: Counter<'kind'>;
-  configInfo: Gauge<'type' | 'version'>;
+  registry: MetricsRegistry;
+  requests: Counter<readonly ['method', 'outcome', 'status']>;
+  decisions: Counter<readonly ['decision', 'reason']>;
+  requestDuration: Histogram<readonly ['method', 'outcome']>;
+  upstreamErrors: Counter<readonly ['kind']>;
+  configInfo: Gauge<readonly ['type', 'version']>;
   configReady: Gauge;
 }
 
 export interface ProxyMetricsOptions {
-  /** Also collect prom-client's default process and Node.js metrics. Default true. */
+  /** Also export the process and Node.js metrics. Default true. */
   processMetrics?: boolean;
 }
 
@@ -89,55 +97,60 @@ export interface ProxyMetricsOptions {
  *
  * @example
  * const metrics = createProxyMetrics();
- * metrics.requests.inc({ method: methodLabel('tools/call'), outcome: 'ok', status: '200' });
- * res.setHeader('content-type', metrics.registry.contentType).end(await metrics.registry.metrics());
+ * metrics.requests.labels(methodLabel('tools/call'), 'ok', '200').inc();
+ * res.setHeader('content-type', metrics.registry.contentType).end(metrics.registry.metrics());
  */
 export function createProxyMetrics(options: ProxyMetricsOptions = {}): ProxyMetrics {
-  const registry = new Registry();
-  const registers = [registry];
+  const registry = new MetricsRegistry();
   const metrics: ProxyMetrics = {
     registry,
-    requests: new Counter({
-      name: 'tessera_proxy_requests_total',
-      help: 'Requests on the MCP endpoint, by JSON-RPC method, audit outcome and HTTP status.',
-      labelNames: ['method', 'outcome', 'status'],
-      registers,
-    }),
-    decisions: new Counter({
-      name: 'tessera_proxy_decisions_total',
-      help: 'Access decisions on the MCP endpoint: allow or deny, and why.',
-      labelNames: ['decision', 'reason'],
-      registers,
-    }),
-    requestDuration: new Histogram({
-      name: 'tessera_proxy_request_duration_seconds',
-      help: 'Time from receiving a request to the end of its response, by JSON-RPC method and outcome.',
-      labelNames: ['method', 'outcome'],
-      buckets: [...DURATION_BUCKETS],
-      registers,
-    }),
-    upstreamErrors: new Counter({
-      name: 'tessera_proxy_upstream_errors_total',
-      help: 'Exchanges the MCP server failed: unreachable or refusing input, too slow, or its process exited.',
-      labelNames: ['kind'],
-      registers,
-    }),
-    configInfo: new Gauge({
-      name: 'tessera_proxy_config_info',
-      help: 'The applied configuration version of each resource type (always 1).',
-      labelNames: ['type', 'version'],
-      registers,
-    }),
-    configReady: new Gauge({
-      name: 'tessera_proxy_config_ready',
-      help: '1 once a complete configuration has been applied (latched), else 0.',
-      registers,
-    }),
+    requests: registry.register(
+      new Counter({
+        name: 'tessera_proxy_requests_total',
+        help: 'Requests on the MCP endpoint, by JSON-RPC method, audit outcome and HTTP status.',
+        labelNames: ['method', 'outcome', 'status'],
+      }),
+    ),
+    decisions: registry.register(
+      new Counter({
+        name: 'tessera_proxy_decisions_total',
+        help: 'Access decisions on the MCP endpoint: allow or deny, and why.',
+        labelNames: ['decision', 'reason'],
+      }),
+    ),
+    requestDuration: registry.register(
+      new Histogram({
+        name: 'tessera_proxy_request_duration_seconds',
+        help: 'Time from receiving a request to the end of its response, by JSON-RPC method and outcome.',
+        labelNames: ['method', 'outcome'],
+        buckets: DURATION_BUCKETS,
+      }),
+    ),
+    upstreamErrors: registry.register(
+      new Counter({
+        name: 'tessera_proxy_upstream_errors_total',
+        help: 'Exchanges the MCP server failed: unreachable or refusing input, too slow, or its process exited.',
+        labelNames: ['kind'],
+      }),
+    ),
+    configInfo: registry.register(
+      new Gauge({
+        name: 'tessera_proxy_config_info',
+        help: 'The applied configuration version of each resource type (always 1).',
+        labelNames: ['type', 'version'],
+      }),
+    ),
+    configReady: registry.register(
+      new Gauge({
+        name: 'tessera_proxy_config_ready',
+        help: '1 once a complete configuration has been applied (latched), else 0.',
+      }),
+    ),
   };
-  metrics.configReady.set(0);
   // Zero the closed label sets up front, so that a rate() over them exists before the first event.
-  for (const kind of ['unavailable', 'timeout', 'exited'] as const) metrics.upstreamErrors.inc({ kind }, 0);
-  if (options.processMetrics !== false) collectDefaultMetrics({ register: registry });
+  for (const kind of ['unavailable', 'timeout', 'exited'] as const)
+    metrics.upstreamErrors.labels(kind).inc(0);
+  if (options.processMetrics !== false) registry.register(processMetrics());
   return metrics;
 }
 
@@ -154,9 +167,12 @@ export function methodLabel(method: string): string {
   return KNOWN_METHODS.has(method) ? method : 'other';
 }
 
+/** `STATUS_LABELS[s - 100]` is the label of status `s`, made once rather than per request. */
+const STATUS_LABELS: readonly string[] = Array.from({ length: 500 }, (_, i) => String(i + 100));
+
 /** The `status` label: the HTTP status code, or `other` outside 100–599. */
 export function statusLabel(status: number): string {
-  return Number.isInteger(status) && status >= 100 && status <= 599 ? String(status) : 'other';
+  return Number.isInteger(status) && status >= 100 && status <= 599 ? STATUS_LABELS[status - 100]! : 'other';
 }
 
 /**
@@ -202,10 +218,10 @@ export interface RequestObservation {
  */
 export function observeRequest(metrics: ProxyMetrics, o: RequestObservation): void {
   const method = methodLabel(o.method);
-  metrics.requests.inc({ method, outcome: o.outcome, status: statusLabel(o.httpStatus) });
-  metrics.requestDuration.observe({ method, outcome: o.outcome }, o.latencyUs / 1e6);
-  metrics.decisions.inc({ decision: o.decision === 'grant' ? 'allow' : 'deny', reason: o.decision });
-  if (o.upstreamError) metrics.upstreamErrors.inc({ kind: o.upstreamError });
+  metrics.requests.labels(method, o.outcome, statusLabel(o.httpStatus)).inc();
+  metrics.requestDuration.labels(method, o.outcome).observe(o.latencyUs / 1e6);
+  metrics.decisions.labels(o.decision === 'grant' ? 'allow' : 'deny', o.decision).inc();
+  if (o.upstreamError) metrics.upstreamErrors.labels(o.upstreamError).inc();
 }
 
 /**
@@ -225,10 +241,10 @@ export function configRecorder(
       if (!state) continue;
       const previous = shown.get(type);
       if (previous === state.version) continue;
-      if (previous !== undefined) metrics.configInfo.remove({ type, version: previous });
-      metrics.configInfo.set({ type, version: state.version }, 1);
+      if (previous !== undefined) metrics.configInfo.remove(type, previous);
+      metrics.configInfo.labels(type, state.version).set(1);
       shown.set(type, state.version);
     }
-    metrics.configReady.set(ready ? 1 : 0);
+    metrics.configReady.labels().set(ready ? 1 : 0);
   };
 }
