@@ -95,7 +95,8 @@ const settings = {
     .filter((a) => a !== ''),
   /** Extra environment for the proxy and the forwarder, `NAME=value` separated by spaces, e.g. a glibc
    * malloc tuning (`MALLOC_ARENA_MAX=2`); the children do not inherit the driver's environment. */
-  proxyEnv: parseEnvList('BENCH_PROXY_ENV', process.env.BENCH_PROXY_ENV ?? ''),
+  // What local mode and the proxy image set (PROXY_ENV in control-plane/src/local/proxy-supervisor.ts).
+  proxyEnv: parseEnvList('BENCH_PROXY_ENV', process.env.BENCH_PROXY_ENV ?? 'MALLOC_MMAP_THRESHOLD_=8192'),
   outDir: resolve(process.env.BENCH_OUT_DIR || join(import.meta.dirname, '..', 'results')),
 };
 if (!settings.profile && !settings.rates.includes(settings.summaryRate)) {

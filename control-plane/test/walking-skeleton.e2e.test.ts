@@ -4,7 +4,7 @@
  * official MCP TypeScript SDK client, with the audit checked in Postgres.
  */
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -88,6 +88,27 @@ test('tessera proxy-status shows the demo proxy with every type synced', async (
   assert.ok(row, r.stdout);
   assert.match(row, /\beverything\s+stdio\s+cp-\w+/);
   assert.equal(row.match(/SYNCED [0-9a-f]{8}/g)?.length, 4, row);
+});
+
+test('the local proxy runs with the sidecar memory settings: small semi-spaces, mmap threshold', async () => {
+  // The children of `tessera start` whose command line runs the proxy (Linux /proc).
+  const proxies: { cmdline: string[]; environ: string[] }[] = [];
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = await readFile(`/proc/${entry}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid !== tessera.pid) continue;
+      const cmdline = (await readFile(`/proc/${entry}/cmdline`, 'utf8')).split('\0');
+      if (!cmdline.some((a) => a.endsWith(join('proxy', 'src', 'main.ts')))) continue;
+      proxies.push({ cmdline, environ: (await readFile(`/proc/${entry}/environ`, 'utf8')).split('\0') });
+    } catch {
+      // A process that ended while the list was read.
+    }
+  }
+  assert.equal(proxies.length, 1, 'the demo server has one local proxy');
+  assert.ok(proxies[0]!.cmdline.includes('--max-semi-space-size=2'), proxies[0]!.cmdline.join(' '));
+  assert.ok(proxies[0]!.environ.includes('MALLOC_MMAP_THRESHOLD_=8192'));
 });
 
 test('without a token: 401 with resource_metadata, and the RFC 9728 document', async () => {

@@ -15,6 +15,8 @@ const cli = join(import.meta.dirname, '..', '..', 'src', 'cli', 'tessera.ts');
 
 export interface TesseraProcess {
   env: Record<string, string>;
+  /** The `tessera start` process. */
+  pid: number;
   mcpUrl: string;
   publicUrl: string;
   dataDir: string;
@@ -77,6 +79,7 @@ export async function startTessera(extraEnv: Record<string, string> = {}): Promi
   const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
   return {
     env,
+    pid: child.pid!,
     mcpUrl,
     publicUrl: `http://127.0.0.1:${env.TESSERA_PORT}`,
     dataDir,
