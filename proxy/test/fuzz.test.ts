@@ -10,20 +10,14 @@ import type { AddressInfo } from 'node:net';
 import { after, before, test } from 'node:test';
 import { createHttpUpstream } from '../src/upstream/http-upstream.ts';
 import { type Harness, startHarness } from './helpers/harness.ts';
+import { prng as seeded } from './helpers/prng.ts';
 
 const SEED = Number(process.env.FUZZ_SEED ?? 20261123);
 const CASES = Number(process.env.FUZZ_CASES ?? 1500);
 
-/** mulberry32: small, fast, seedable. */
+/** The shared seeded generator, with the two draws the mutators use. */
 function prng(seed: number) {
-  let a = seed >>> 0;
-  const next = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const next = seeded(seed);
   return {
     next,
     int: (n: number) => Math.floor(next() * n),
