@@ -259,6 +259,27 @@ describe('failures', () => {
     await t.close();
   });
 
+  test('a request waiting for a pool held by open streams times out, and changes nothing', {
+    timeout: 10_000,
+  }, async () => {
+    // Every connection carries a stream that never ends, as long-lived GET streams do.
+    const up = await httpUpstream((_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.write(': open\n\n');
+    });
+    const t = transportFor(up.url, { connections: 2, headersTimeoutMs: 300 });
+    const streams = [await t.request(request()), await t.request(request())];
+    await assert.rejects(t.request(request()), { code: 'UPSTREAM_HEADERS_TIMEOUT' });
+    assert.equal(up.seen.connections, 2, 'no connection beyond the limit');
+    // One stream ends (its reader leaves): its connection is closed, and the pool has room again.
+    streams[0]!.body.destroy();
+    const next = await t.request(request());
+    assert.equal(next.statusCode, 200);
+    next.body.destroy();
+    streams[1]!.body.destroy();
+    await t.close();
+  });
+
   test('an abort ends the exchange, before and after the head', async () => {
     const url = await rawUpstream((socket) =>
       socket.write('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n'),

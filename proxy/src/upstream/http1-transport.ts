@@ -17,7 +17,10 @@ export interface Http1TransportOptions {
   url: URL;
   /** Connections kept to the upstream at most; further requests wait for one to free up. */
   connections: number;
-  /** Upper bound for receiving the response head; a body (SSE) may then stream for as long as it needs. */
+  /**
+   * Upper bound from a request to its response head, a wait for a free connection included; a body
+   * (SSE) may then stream for as long as it needs.
+   */
   headersTimeoutMs: number;
 }
 
@@ -38,6 +41,13 @@ interface Exchange {
   deadline: number;
   signal: AbortSignal;
   onAbort: () => void;
+}
+
+interface Waiter {
+  /** When the request gives up: the same moment its response head would be late. */
+  deadline: number;
+  retry(): void;
+  expire(): void;
 }
 
 interface Connection {
@@ -79,7 +89,8 @@ export function createHttp1Transport(options: Http1TransportOptions): UpstreamTr
   const ms = options.headersTimeoutMs;
   // LIFO keeps the hot connections hot and lets the idle ones time out at the server.
   const idle: Connection[] = [];
-  const waiting: (() => void)[] = [];
+  /** Requests waiting for a connection when all `max` are busy (long GET streams can hold them). */
+  const waiting: Waiter[] = [];
   let open = 0;
   let closed = false;
 
@@ -89,9 +100,20 @@ export function createHttp1Transport(options: Http1TransportOptions): UpstreamTr
   const sweep = () => {
     const now = Date.now();
     for (const c of awaitingHead) if (c.exchange && c.exchange.deadline <= now) fail(c, headersTimeout(ms));
-    if (awaitingHead.size === 0) {
+    // The wait for a free connection counts against the same deadline: a pool held by streams must
+    // not leave requests queued forever.
+    for (let i = waiting.length - 1; i >= 0; i--) {
+      if (waiting[i]!.deadline <= now) waiting.splice(i, 1)[0]!.expire();
+    }
+    if (awaitingHead.size === 0 && waiting.length === 0) {
       clearInterval(sweeper);
       sweeper = undefined;
+    }
+  };
+  const startSweeping = () => {
+    if (!sweeper) {
+      sweeper = setInterval(sweep, Math.max(10, Math.min(1_000, ms / 4)));
+      sweeper.unref();
     }
   };
 
@@ -116,7 +138,7 @@ export function createHttp1Transport(options: Http1TransportOptions): UpstreamTr
     // Paused by a slow reader of the last body, which has all its bytes now.
     c.socket.resume();
     idle.push(c);
-    waiting.shift()?.();
+    waiting.shift()?.retry();
   }
 
   function connection(): Connection {
@@ -158,7 +180,7 @@ export function createHttp1Transport(options: Http1TransportOptions): UpstreamTr
       if (c.exchange)
         fail(c, Object.assign(new Error('the upstream closed the connection'), { code: 'ECONNRESET' }));
       // A slot freed up: a waiting request may open a connection of its own.
-      waiting.shift()?.();
+      waiting.shift()?.retry();
     });
     return c;
   }
@@ -168,8 +190,8 @@ export function createHttp1Transport(options: Http1TransportOptions): UpstreamTr
     release(c, clean && x.parser.keepAlive);
   }
 
-  /** A connection for one exchange: an idle one, a new one, or the next one to free up. */
-  function acquire(signal: AbortSignal): Promise<Connection> {
+  /** A connection for one exchange: an idle one, a new one, or the next one to free up in time. */
+  function acquire(signal: AbortSignal, deadline: number): Promise<Connection> {
     if (closed)
       return Promise.reject(Object.assign(new Error('the transport is closed'), { code: 'ECONNREFUSED' }));
     for (;;) {
@@ -180,16 +202,24 @@ export function createHttp1Transport(options: Http1TransportOptions): UpstreamTr
     if (open < max) return Promise.resolve(connection());
     return new Promise((resolve, reject) => {
       const onAbort = () => {
-        const i = waiting.indexOf(retry);
+        const i = waiting.indexOf(waiter);
         if (i !== -1) waiting.splice(i, 1);
         reject(abortError());
       };
-      const retry = () => {
-        signal.removeEventListener('abort', onAbort);
-        acquire(signal).then(resolve, reject);
+      const waiter: Waiter = {
+        deadline,
+        retry: () => {
+          signal.removeEventListener('abort', onAbort);
+          acquire(signal, deadline).then(resolve, reject);
+        },
+        expire: () => {
+          signal.removeEventListener('abort', onAbort);
+          reject(headersTimeout(ms));
+        },
       };
       signal.addEventListener('abort', onAbort, { once: true });
-      waiting.push(retry);
+      waiting.push(waiter);
+      startSweeping();
     });
   }
 
@@ -197,13 +227,14 @@ export function createHttp1Transport(options: Http1TransportOptions): UpstreamTr
     async request(r: UpstreamRequest): Promise<UpstreamResponse> {
       if (r.signal.aborted) throw abortError();
       const head = Buffer.from(requestHead(r, hostHeader), 'latin1');
-      const c = await acquire(r.signal);
+      const deadline = Date.now() + ms;
+      const c = await acquire(r.signal, deadline);
       return new Promise<UpstreamResponse>((resolve, reject) => {
         const x: Exchange = {
           resolve,
           reject,
           body: undefined,
-          deadline: Date.now() + ms,
+          deadline,
           signal: r.signal,
           onAbort: () => fail(c, abortError()),
           parser: new ResponseParser({
@@ -240,10 +271,7 @@ export function createHttp1Transport(options: Http1TransportOptions): UpstreamTr
         c.exchange = x;
         r.signal.addEventListener('abort', x.onAbort, { once: true });
         awaitingHead.add(c);
-        if (!sweeper) {
-          sweeper = setInterval(sweep, Math.max(10, Math.min(1_000, ms / 4)));
-          sweeper.unref();
-        }
+        startSweeping();
         c.socket.write(r.body ? Buffer.concat([head, r.body]) : head);
       });
     },
@@ -251,7 +279,7 @@ export function createHttp1Transport(options: Http1TransportOptions): UpstreamTr
       closed = true;
       clearInterval(sweeper);
       for (const c of idle.splice(0)) c.socket.destroy();
-      for (const retry of waiting.splice(0)) retry();
+      for (const waiter of waiting.splice(0)) waiter.retry();
     },
   };
 }
