@@ -6,7 +6,8 @@
  *   1. Start the fixture, the control plane and the proxy; register, mint a token, wait for ready.
  *   2. Check one call, direct and proxied.
  *   3. For each rate: open-loop run direct, then proxied (warm-up, then the measured window); at the
- *      summary rate also through the reference forwarder (no authentication, policy or audit).
+ *      summary rate also through the reference forwarder (no authentication, policy or audit), and
+ *      all three `BENCH_ROUNDS` times, so that the summary takes medians rather than one run.
  *   4. Saturation: closed-loop run direct, then proxied, then through the reference forwarder.
  *   Context: an MCP server built with the official SDK behind its own proxy, direct then proxied at
  *   `BENCH_SDK_RATE` and at saturation.
@@ -79,6 +80,8 @@ const settings = {
   summaryRate: envNumber('BENCH_SUMMARY_RATE', 1000, 1, 20_000),
   /** The SDK server's open-loop rate: it needs several times the fixture's CPU per request. */
   sdkRate: envNumber('BENCH_SDK_RATE', 500, 1, 20_000),
+  /** Rounds at the summary rate (direct, proxied, forwarder each time); the summary takes medians. */
+  rounds: envNumber('BENCH_ROUNDS', 3, 1, 9),
   warmupS: envNumber('BENCH_WARMUP_S', 3, 0, 60),
   measureS: envNumber('BENCH_MEASURE_S', 10, 1, 120),
   saturationS: envNumber('BENCH_SATURATION_S', 10, 1, 120),
@@ -99,6 +102,9 @@ const settings = {
   proxyEnv: parseEnvList('BENCH_PROXY_ENV', process.env.BENCH_PROXY_ENV ?? 'MALLOC_MMAP_THRESHOLD_=8192'),
   outDir: resolve(process.env.BENCH_OUT_DIR || join(import.meta.dirname, '..', 'results')),
 };
+if (!Number.isInteger(settings.rounds)) {
+  throw new TypeError(`BENCH_ROUNDS: "${settings.rounds}" must be a whole number`);
+}
 if (!settings.profile && !settings.rates.includes(settings.summaryRate)) {
   throw new TypeError(`BENCH_RATES must include the summary rate ${settings.summaryRate}`);
 }
@@ -302,25 +308,29 @@ async function main(): Promise<void> {
     const pairs: Pair[] = [];
     let proxiedSent = 1;
     for (const load of [...settings.rates, 'saturation' as const]) {
-      log(title(load));
-      const pair = await runPair(p, route, load);
-      proxiedSent += pair.proxied.result.total.sent;
-      if (load === settings.summaryRate || load === 'saturation') {
+      const rounds = load === settings.summaryRate ? settings.rounds : 1;
+      for (let r = 1; r <= rounds; r++) {
+        log(rounds > 1 ? `${title(load)} (round ${r} of ${rounds})` : title(load));
+        const pair = await runPair(p, route, load);
+        if (rounds > 1) pair.round = r;
+        proxiedSent += pair.proxied.result.total.sent;
+        if (load === settings.summaryRate || load === 'saturation') {
+          await sleep(1_000);
+          const { record } = await measure(
+            { ...p, proxy: forwarder },
+            'reference',
+            command(route, load)('reference'),
+          );
+          log(`  ${describe(record)}`);
+          pair.reference = {
+            run: record,
+            added: added(pair.direct.result.latency, record.result.latency),
+            added_service: added(pair.direct.result.service, record.result.service),
+          };
+        }
+        pairs.push(pair);
         await sleep(1_000);
-        const { record } = await measure(
-          { ...p, proxy: forwarder },
-          'reference',
-          command(route, load)('reference'),
-        );
-        log(`  ${describe(record)}`);
-        pair.reference = {
-          run: record,
-          added: added(pair.direct.result.latency, record.result.latency),
-          added_service: added(pair.direct.result.service, record.result.service),
-        };
       }
-      pairs.push(pair);
-      await sleep(1_000);
     }
 
     // The SDK server, registered and started only now so that the runs above have the machine as

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { LatencySummary } from './protocol.ts';
-import { added, markdown, type Pair, type RunRecord, summarise, targets } from './report.ts';
+import { added, markdown, median, type Pair, type RunRecord, summarise, targets } from './report.ts';
 
 const latency = (p50: number, p90: number, p99: number): LatencySummary => ({
   count: 1000,
@@ -162,6 +162,57 @@ describe('summarise', () => {
     assert.throws(() => summarise(pairs.slice(0, 2), 1000, sdkPairs, 500), /and saturation/);
     const withoutReference = pairs.map(({ reference: _, ...p }) => p);
     assert.throws(() => summarise(withoutReference, 1000, sdkPairs, 500), /reference forwarder needs/);
+  });
+});
+
+describe('rounds at the summary rate', () => {
+  /** Three rounds at 1000 req/s: a quiet one, a middling one, and one the host disturbed. */
+  const at1000 = (roundNo: number, p99: number, cpu: number, anon: number, forwarderCpu: number) => ({
+    ...pair(
+      1000,
+      run('direct', 1000, latency(0.8, 1.3, 2), fixtureCpu(0)),
+      run('proxied', 1000, latency(1.1, 2, 2 + p99), fixtureCpu(cpu), anon),
+      run('reference', 1000, latency(1.0, 1.6, 3), fixtureCpu(forwarderCpu), 25),
+    ),
+    round: roundNo,
+  });
+  const rounds: Pair[] = [
+    pairs[0]!,
+    at1000(1, 4, 0.3, 38, 0.25),
+    at1000(2, 60, 0.45, 36, 0.4),
+    at1000(3, 7, 0.32, 37, 0.26),
+    pairs[2]!,
+  ];
+  const s = summarise(rounds, 1000, sdkPairs, 500);
+
+  it('takes the median of each figure over the rounds, and keeps every round', () => {
+    assert.equal(s.rounds, 3);
+    assert.equal(s.added_p99_ms, 7);
+    assert.equal(s.cpu_s_per_1000_requests, 0.32);
+    assert.equal(s.rss_anon_mb, 37);
+    assert.equal(s.reference_forwarder_cpu_s_per_1000_requests, 0.26);
+    assert.deepEqual(s.added_p99_ms_by_round, [4, 60, 7]);
+    assert.deepEqual(s.cpu_s_per_1000_requests_by_round, [0.3, 0.45, 0.32]);
+    assert.deepEqual(s.rss_anon_mb_by_round, [38, 36, 37]);
+  });
+
+  it('shows each round in the tables and says the targets use the medians', () => {
+    const md = markdown(rounds, sdkPairs, s, targets(s), { date: 'd', machine: 'm', method: 'M.' });
+    for (const n of [1, 2, 3]) {
+      assert.ok(md.includes(`| 1000, round ${n} | 1000 / 1000 |`));
+      assert.ok(md.includes(`| reference forwarder → fixture, 1000, round ${n} |`));
+    }
+    assert.match(
+      md,
+      /judged on the median of the 3 rounds \(added p99 by round: 4\.000, 60\.000, 7\.000 ms\)/,
+    );
+    assert.match(md, /At 1000 req\/s \(medians of 3 rounds\) the reference forwarder/);
+  });
+
+  it('a median of an even count is the mean of the middle two, and of nothing an error', () => {
+    assert.equal(median([4, 1, 3, 2]), 2.5);
+    assert.equal(median([5]), 5);
+    assert.throws(() => median([]), /median of nothing/);
   });
 });
 

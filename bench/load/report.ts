@@ -42,6 +42,8 @@ export interface Added {
 export interface Pair {
   /** Requests per second, or `saturation` for the closed-loop pair. */
   rate: number | 'saturation';
+  /** 1, 2, …: which round, when this load ran several (the summary rate does, see `summarise`). */
+  round?: number;
   direct: RunRecord;
   proxied: RunRecord;
   /** Proxied minus direct percentiles of the latency (open loop: from the intended send time). */
@@ -62,8 +64,14 @@ export interface ReferenceRun {
   added_service: Added;
 }
 
+/**
+ * The figures at the summary rate are medians over its rounds (pairs of runs repeated at that rate),
+ * so that one run disturbed by the host does not decide them; `*_by_round` keeps every round's value.
+ */
 export interface Summary {
   rate_rps: number;
+  /** How many rounds ran at `rate_rps`. */
+  rounds: number;
   added_p50_ms: number;
   added_p90_ms: number;
   added_p99_ms: number;
@@ -103,6 +111,10 @@ export interface Summary {
   sdk_server_direct_saturated_rps: number;
   sdk_server_proxied_saturated_rps: number;
   sdk_server_throughput_ratio: number;
+  added_p50_ms_by_round: number[];
+  added_p99_ms_by_round: number[];
+  cpu_s_per_1000_requests_by_round: number[];
+  rss_anon_mb_by_round: number[];
 }
 
 export interface Target {
@@ -130,11 +142,20 @@ export function added(direct: LatencySummary, proxied: LatencySummary): Added {
   };
 }
 
-function atRate(pairs: Pair[], rate: number, what: string): { at: Pair; sat: Pair } {
-  const at = pairs.find((p) => p.rate === rate);
+function atRate(pairs: Pair[], rate: number, what: string): { at: Pair[]; sat: Pair } {
+  const at = pairs.filter((p) => p.rate === rate);
   const sat = pairs.find((p) => p.rate === 'saturation');
-  if (!at || !sat) throw new Error(`the ${what} need ${rate} req/s and saturation for the summary`);
+  if (at.length === 0 || !sat)
+    throw new Error(`the ${what} need ${rate} req/s and saturation for the summary`);
   return { at, sat };
+}
+
+/** The middle value (the mean of the two middle ones for an even count). */
+export function median(xs: readonly number[]): number {
+  if (xs.length === 0) throw new Error('the median of nothing');
+  const sorted = [...xs].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
 const rps = (r: RunRecord) => r.result.measured.achievedRps;
@@ -146,31 +167,37 @@ const rps = (r: RunRecord) => r.result.measured.achievedRps;
  */
 export function summarise(pairs: Pair[], rate: number, sdkPairs: Pair[], sdkRate: number): Summary {
   const { at, sat } = atRate(pairs, rate, 'runs');
-  const { at: sdkAt, sat: sdkSat } = atRate(sdkPairs, sdkRate, 'SDK server runs');
-  if (!at.reference || !sat.reference) {
+  const { at: sdkAtAll, sat: sdkSat } = atRate(sdkPairs, sdkRate, 'SDK server runs');
+  const sdkAt = sdkAtAll[0]!;
+  const references = at.flatMap((p) => (p.reference ? [p.reference] : []));
+  if (references.length !== at.length || !sat.reference) {
     throw new Error(`the reference forwarder needs runs at ${rate} req/s and at saturation`);
   }
+  /** One figure of every round, and their median. */
+  const byRound = (pick: (p: Pair) => number) => at.map(pick);
+  const mid = (pick: (p: Pair) => number) => round(median(byRound(pick)));
+  const ref = (pick: (r: NonNullable<Pair['reference']>) => number) => round(median(references.map(pick)));
   const direct = rps(sat.direct);
   const proxied = rps(sat.proxied);
-  const forwarded = at.reference.run;
   return {
     rate_rps: rate,
-    added_p50_ms: at.added.p50_ms,
-    added_p90_ms: at.added.p90_ms,
-    added_p99_ms: at.added.p99_ms,
-    cpu_s_per_1000_requests: round(at.proxied.cpu_s_per_1000_requests.proxy),
-    fixture_cpu_s_per_1000_requests: round(at.proxied.cpu_s_per_1000_requests.fixture),
-    rss_anon_mb: at.proxied.proxy_memory.rss_anon_mb,
-    rss_total_mb: at.proxied.proxy_memory.rss_total_mb,
-    rss_peak_mb: at.proxied.proxy_memory.rss_peak_mb,
+    rounds: at.length,
+    added_p50_ms: mid((p) => p.added.p50_ms),
+    added_p90_ms: mid((p) => p.added.p90_ms),
+    added_p99_ms: mid((p) => p.added.p99_ms),
+    cpu_s_per_1000_requests: mid((p) => p.proxied.cpu_s_per_1000_requests.proxy),
+    fixture_cpu_s_per_1000_requests: mid((p) => p.proxied.cpu_s_per_1000_requests.fixture),
+    rss_anon_mb: mid((p) => p.proxied.proxy_memory.rss_anon_mb),
+    rss_total_mb: mid((p) => p.proxied.proxy_memory.rss_total_mb),
+    rss_peak_mb: mid((p) => p.proxied.proxy_memory.rss_peak_mb),
     direct_saturated_rps: Math.round(direct),
     proxied_saturated_rps: Math.round(proxied),
     throughput_ratio: round(proxied / direct),
-    reference_forwarder_added_p50_ms: at.reference.added.p50_ms,
-    reference_forwarder_added_p99_ms: at.reference.added.p99_ms,
-    reference_forwarder_cpu_s_per_1000_requests: round(forwarded.cpu_s_per_1000_requests.proxy),
-    reference_forwarder_rss_anon_mb: forwarded.proxy_memory.rss_anon_mb,
-    reference_forwarder_rss_total_mb: forwarded.proxy_memory.rss_total_mb,
+    reference_forwarder_added_p50_ms: ref((r) => r.added.p50_ms),
+    reference_forwarder_added_p99_ms: ref((r) => r.added.p99_ms),
+    reference_forwarder_cpu_s_per_1000_requests: ref((r) => r.run.cpu_s_per_1000_requests.proxy),
+    reference_forwarder_rss_anon_mb: ref((r) => r.run.proxy_memory.rss_anon_mb),
+    reference_forwarder_rss_total_mb: ref((r) => r.run.proxy_memory.rss_total_mb),
     reference_forwarder_saturated_rps: Math.round(rps(sat.reference.run)),
     reference_forwarder_throughput_ratio: round(rps(sat.reference.run) / direct),
     sdk_server_rate_rps: sdkRate,
@@ -181,6 +208,10 @@ export function summarise(pairs: Pair[], rate: number, sdkPairs: Pair[], sdkRate
     sdk_server_direct_saturated_rps: Math.round(rps(sdkSat.direct)),
     sdk_server_proxied_saturated_rps: Math.round(rps(sdkSat.proxied)),
     sdk_server_throughput_ratio: round(rps(sdkSat.proxied) / rps(sdkSat.direct)),
+    added_p50_ms_by_round: byRound((p) => p.added.p50_ms),
+    added_p99_ms_by_round: byRound((p) => p.added.p99_ms),
+    cpu_s_per_1000_requests_by_round: byRound((p) => round(p.proxied.cpu_s_per_1000_requests.proxy)),
+    rss_anon_mb_by_round: byRound((p) => p.proxied.proxy_memory.rss_anon_mb),
   };
 }
 
@@ -222,6 +253,7 @@ export interface ReportContext {
 
 const pct = (ratio: number) => `${(ratio * 100).toFixed(0)} %`;
 const loadLabel = (rate: Pair['rate']) => (rate === 'saturation' ? 'saturation (closed loop)' : String(rate));
+const pairLabel = (p: Pair) => (p.round ? `${loadLabel(p.rate)}, round ${p.round}` : loadLabel(p.rate));
 
 /** One table row: `through` is the proxied (or forwarded) run at the load of `direct`. */
 function row(label: string, direct: RunRecord, through: RunRecord, delta: Added): string {
@@ -237,14 +269,7 @@ function row(label: string, direct: RunRecord, through: RunRecord, delta: Added)
 function contextRows(pairs: Pair[], sdkPairs: Pair[]): string[] {
   const reference = pairs.flatMap((p) =>
     p.reference
-      ? [
-          row(
-            `reference forwarder → fixture, ${loadLabel(p.rate)}`,
-            p.direct,
-            p.reference.run,
-            p.reference.added,
-          ),
-        ]
+      ? [row(`reference forwarder → fixture, ${pairLabel(p)}`, p.direct, p.reference.run, p.reference.added)]
       : [],
   );
   const sdk = sdkPairs.map((p) =>
@@ -255,8 +280,9 @@ function contextRows(pairs: Pair[], sdkPairs: Pair[]): string[] {
 
 /** The context in one paragraph: the proxy's figures next to the forwarder's, and the SDK server's. */
 function contextSentence(s: Summary): string {
+  const medians = s.rounds > 1 ? ` (medians of ${s.rounds} rounds)` : '';
   const forwarder =
-    `At ${s.rate_rps} req/s the reference forwarder adds ${f3(s.reference_forwarder_added_p50_ms)} ms at p50 ` +
+    `At ${s.rate_rps} req/s${medians} the reference forwarder adds ${f3(s.reference_forwarder_added_p50_ms)} ms at p50 ` +
     `and spends ${f3(s.reference_forwarder_cpu_s_per_1000_requests)} CPU-s per 1000 requests ` +
     `(the proxy: ${f3(s.added_p50_ms)} ms, ${f3(s.cpu_s_per_1000_requests)} s); it saturates at ` +
     `${s.reference_forwarder_saturated_rps} req/s, ${pct(s.reference_forwarder_throughput_ratio)} of direct ` +
@@ -281,7 +307,7 @@ export function markdown(
   verdicts: Target[],
   ctx: ReportContext,
 ): string {
-  const rows = pairs.map((p) => row(loadLabel(p.rate), p.direct, p.proxied, p.added));
+  const rows = pairs.map((p) => row(pairLabel(p), p.direct, p.proxied, p.added));
   const fmt = (t: Target) => (t.unit === '' ? pct(t.measured) : `${t.measured} ${t.unit}`);
   const limit = (t: Target) => (t.unit === '' ? pct(t.limit) : `${t.limit} ${t.unit}`);
   const targetRows = verdicts.map(
@@ -296,7 +322,10 @@ export function markdown(
     '| --- | --- | --- | --- | --- | --- | --- | --- |',
     ...rows,
     '',
-    `Saturation: ${s.direct_saturated_rps} req/s direct, ${s.proxied_saturated_rps} req/s through the proxy (${pct(s.throughput_ratio)}).`,
+    `Saturation: ${s.direct_saturated_rps} req/s direct, ${s.proxied_saturated_rps} req/s through the proxy (${pct(s.throughput_ratio)}).` +
+      (s.rounds > 1
+        ? ` At ${s.rate_rps} req/s the targets below are judged on the median of the ${s.rounds} rounds (added p99 by round: ${s.added_p99_ms_by_round.map(f3).join(', ')} ms).`
+        : ''),
     '',
     '| Target | Limit | Measured | Result |',
     '| --- | --- | --- | --- |',
