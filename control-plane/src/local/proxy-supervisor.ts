@@ -20,9 +20,9 @@ export const PROXY_NODE_FLAGS = ['--max-semi-space-size=2'];
 
 /**
  * glibc keeps the memory V8's background compiler frees in its worker threads' arenas, so a proxy's
- * private memory stays at its compile peak (10–17 MB more at 1000 req/s). Serving every block of
- * 8 KiB and up with its own mapping hands it back; the README's benchmark notes have the figures
- * (no measurable CPU cost there). The proxy image sets the same.
+ * private memory stays at its compile peak (10–17 MB more). Serving every block of 8 KiB and up with
+ * its own mapping hands it back, for some CPU while the compiler warms up and a little at 1000 req/s;
+ * the README's benchmark notes have the figures. The proxy image sets the same.
  */
 export const PROXY_ENV: Readonly<Record<string, string>> = { MALLOC_MMAP_THRESHOLD_: '8192' };
 
