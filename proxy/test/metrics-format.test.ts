@@ -21,6 +21,7 @@ import { MetricsRegistry } from '../src/telemetry/prometheus/registry.ts';
 import { createStdioUpstream } from '../src/upstream/stdio-upstream.ts';
 import { FIXTURE } from './fixtures/stdio-harness.ts';
 import { startHarness } from './helpers/harness.ts';
+import { post, rpc } from './helpers/harness-post.ts';
 import { parseExposition } from './helpers/prometheus.ts';
 
 /** Keep in step with the prometheus-client venv in .ci/run. */
@@ -73,31 +74,13 @@ describe('/metrics read by prometheus_client', { skip, timeout: 120_000 }, () =>
       metrics: createProxyMetrics(),
     });
     cleanups.push(() => h.close());
-    const post = async (body: string, token: string | null) => {
-      const res = await fetch(`${h.url}/mcp`, {
-        method: 'POST',
-        headers: {
-          ...(token === null ? {} : { authorization: `Bearer ${token}` }),
-          'content-type': 'application/json',
-          accept: 'application/json, text/event-stream',
-        },
-        body,
-      });
-      await res.arrayBuffer();
-      return res.status;
-    };
-    const init = JSON.stringify({
-      jsonrpc: '2.0',
-      id: 1,
-      method: 'initialize',
-      params: {
-        protocolVersion: '2025-11-25',
-        capabilities: {},
-        clientInfo: { name: 'format', version: '1' },
-      },
+    const init = rpc('initialize', {
+      protocolVersion: '2025-11-25',
+      capabilities: {},
+      clientInfo: { name: 'format', version: '1' },
     });
-    assert.equal(await post(init, await h.token()), 200);
-    assert.equal(await post(init, null), 401);
+    assert.equal((await post(h, init)).status, 200);
+    assert.equal((await post(h, init, { token: null })).status, 401);
     const res = await fetch(`${h.url}/metrics`);
     assert.equal(res.headers.get('content-type'), 'text/plain; version=0.0.4; charset=utf-8');
     const text = await res.text();

@@ -18,10 +18,10 @@ import { createStdioUpstream } from '../src/upstream/stdio-upstream.ts';
 import { FIXTURE } from './fixtures/stdio-harness.ts';
 import { freePort } from './helpers/free-port.ts';
 import { type Harness, startHarness } from './helpers/harness.ts';
+import { post, rpc } from './helpers/harness-post.ts';
 import { parseExposition, type Sample, samplesOf, sampleValue } from './helpers/prometheus.ts';
 
 const noLog = () => {};
-const BOTH = 'application/json, text/event-stream';
 const TRACE_ID = '4bf92f3577b34da6a3ce929d0e0e4736';
 const PARENT_ID = '00f067aa0ba902b7';
 const TRACEPARENT = /^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/;
@@ -97,29 +97,6 @@ interface LogEntry {
   msg: string;
   fields: Record<string, unknown>;
 }
-
-async function post(
-  h: Harness,
-  body: string,
-  options: { token?: string | null; headers?: Record<string, string> } = {},
-): Promise<Response> {
-  const token = options.token === undefined ? await h.token() : options.token;
-  const res = await fetch(`${h.url}/mcp`, {
-    method: 'POST',
-    headers: {
-      ...(token === null ? {} : { authorization: `Bearer ${token}` }),
-      'content-type': 'application/json',
-      accept: BOTH,
-      ...options.headers,
-    },
-    body,
-  });
-  await res.arrayBuffer();
-  return res;
-}
-
-const rpc = (method: string, params: Record<string, unknown> = {}, id = 1) =>
-  JSON.stringify({ jsonrpc: '2.0', id, method, params });
 
 async function scrape(h: Harness): Promise<{ text: string; samples: Sample[]; contentType: string }> {
   const res = await fetch(`${h.url}/metrics`);
