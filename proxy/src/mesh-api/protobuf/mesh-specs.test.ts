@@ -4,6 +4,7 @@
  * until the codec handles it.
  */
 import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import type { DescField, DescMessage } from '@bufbuild/protobuf';
 import { file_tessera_mesh_v1_audit } from '@tessera/api/mesh/v1/audit';
@@ -129,4 +130,17 @@ test('messageSpec refuses what the codec does not implement', () => {
     () => messageSpec('t.M', [{ no: 0, name: 'a', kind: 'scalar', scalar: Scalar.STRING }]),
     /field number 0/,
   );
+});
+
+test('the codec loads no protobuf-es, Connect or generated code at run time (type-only imports)', () => {
+  const dir = new URL('.', import.meta.url);
+  for (const file of readdirSync(dir).filter((f) => f.endsWith('.ts') && !f.endsWith('.test.ts'))) {
+    const source = readFileSync(new URL(file, dir), 'utf8');
+    assert.doesNotMatch(source, /^import\s+'(?!\.\/)/m, `${file}: a side-effect import of a package`);
+    for (const [statement] of source.matchAll(/^(import|export)\b[^;]*?from\s+'([^']+)'/gms)) {
+      const from = /from\s+'([^']+)'/.exec(statement)![1]!;
+      if (from.startsWith('./')) continue;
+      assert.match(statement, /^import type /, `${file}: "${statement}" loads ${from} at run time`);
+    }
+  }
 });
