@@ -4,11 +4,12 @@
  * @module
  */
 import type { AddressInfo } from 'node:net';
-import type { Transport } from '@connectrpc/connect';
 import { createAuditShipper } from './audit/audit-shipper.ts';
 import { openAuditSpool } from './audit/audit-spool.ts';
 import type { Bootstrap } from './config/bootstrap.ts';
 import { lazyFilterDispatcher } from './filters/lazy-filter-dispatcher.ts';
+import type { MeshTransport } from './mesh-api/mesh-transport.ts';
+import { createMeshTransport } from './mesh-api/mesh-transport.ts';
 import { createProxyServer } from './server/http-server.ts';
 import { createConfigStore } from './store/config-store.ts';
 import { createSnapshotFile } from './store/snapshot-file.ts';
@@ -18,7 +19,6 @@ import { createHttpUpstream } from './upstream/http-upstream.ts';
 import { createStdioUpstream } from './upstream/stdio-upstream.ts';
 import type { Upstream } from './upstream/upstream.ts';
 import { createDiscoveryClient } from './xds/discovery-client.ts';
-import { createMeshTransport } from './xds/mesh-transport.ts';
 
 export const PROXY_VERSION = '0.1.0';
 
@@ -33,7 +33,7 @@ export interface Proxy {
 }
 
 /** Egress and HTTP+SSE upstreams load their modules (undici, the SSRF guard) only when chosen. */
-async function createUpstream(bootstrap: Bootstrap, transport: Transport, log: Log): Promise<Upstream> {
+async function createUpstream(bootstrap: Bootstrap, transport: MeshTransport, log: Log): Promise<Upstream> {
   const shared = {
     maxPendingRequests: bootstrap.maxPendingRequests,
     statelessPerPrincipal: bootstrap.statelessChannelsPerPrincipal,
@@ -133,6 +133,7 @@ export async function createProxy(bootstrap: Bootstrap): Promise<Proxy> {
       await closed;
       await audit.close();
       discovery.close();
+      transport.close();
       await filterDispatcher.close();
     },
   };

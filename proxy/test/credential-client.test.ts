@@ -7,20 +7,20 @@ import assert from 'node:assert/strict';
 import { after, before, beforeEach, test } from 'node:test';
 import type { MessageInitShape } from '@bufbuild/protobuf';
 import { timestampFromMs } from '@bufbuild/protobuf/wkt';
-import { Code, ConnectError, type Transport } from '@connectrpc/connect';
+import { Code, ConnectError } from '@connectrpc/connect';
 import type { CredentialResponseSchema } from '@tessera/api/mesh/v1/credentials';
 import { createCredentialClient } from '../src/egress/credential-client.ts';
 import { TesseraError } from '../src/errors.ts';
-import { createMeshTransport } from '../src/xds/mesh-transport.ts';
+import { createMeshTransport, type MeshTransport } from '../src/mesh-api/mesh-transport.ts';
 import { type CredentialPeer, startCredentialPeer } from './helpers/credential-peer.ts';
 
 const TOKEN = 'm'.repeat(40);
 let peer: CredentialPeer;
-let transport: Transport;
+let transport: MeshTransport;
 let clock = 1_000_000;
 const now = () => clock;
 
-function client(overrides: { maxEntries?: number; transport?: Transport } = {}) {
+function client(overrides: { maxEntries?: number; transport?: MeshTransport } = {}) {
   return createCredentialClient({
     transport: overrides.transport ?? transport,
     server: 'github',
@@ -158,7 +158,7 @@ test('failures are cached briefly, then asked again', async () => {
   const c = client();
   await assert.rejects(
     c.get('alice'),
-    /unavailable: the control plane is unreachable or failed \(Unavailable: token endpoint down\)/,
+    /unavailable: the control plane is unreachable or failed \(unavailable: token endpoint down\)/,
   );
   await assert.rejects(c.get('alice'), /token endpoint down/);
   assert.equal(peer.calls.length, 1);
@@ -170,12 +170,12 @@ test('failures are cached briefly, then asked again', async () => {
   peer.script = () => {
     throw new ConnectError('not your server', Code.PermissionDenied);
   };
-  await assert.rejects(client().get('bob'), /refused this proxy \(PermissionDenied: not your server\)/);
+  await assert.rejects(client().get('bob'), /refused this proxy \(permission_denied: not your server\)/);
 });
 
 test('a wrong mesh token is refused by the control plane, and the proxy fails closed', async () => {
   const wrong = createMeshTransport({ controlPlaneUrl: peer.url, meshToken: 'x'.repeat(40) });
-  await assert.rejects(client({ transport: wrong }).get('alice'), /Unauthenticated: bad mesh token/);
+  await assert.rejects(client({ transport: wrong }).get('alice'), /unauthenticated: bad mesh token/);
 });
 
 test('with the control plane unreachable: cached credentials keep working, uncached users fail closed', async () => {

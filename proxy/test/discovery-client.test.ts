@@ -32,10 +32,10 @@ import {
 import { exportJWK, generateKeyPair } from 'jose';
 import type { PolicyIR } from '../src/ir/proxy-config.ts';
 import { typeUrlOf } from '../src/ir/translate.ts';
+import { createMeshTransport, type MeshTransport } from '../src/mesh-api/mesh-transport.ts';
 import { type ConfigStore, createConfigStore } from '../src/store/config-store.ts';
 import { createSnapshotFile } from '../src/store/snapshot-file.ts';
 import { createDiscoveryClient } from '../src/xds/discovery-client.ts';
-import { createMeshTransport, type MeshTransport } from '../src/xds/mesh-transport.ts';
 import { freePort } from './helpers/free-port.ts';
 
 const TOKEN = 't'.repeat(40);
@@ -150,7 +150,7 @@ function startClient(
   store: ConfigStore,
   extra: {
     meshToken?: string;
-    onApplied?: (r: DiscoveryResponse) => void;
+    onApplied?: (r: DiscoveryResponse, bytes: Uint8Array) => void;
     transport?: MeshTransport;
     idleTimeoutMs?: number;
   } = {},

@@ -13,7 +13,7 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import { createCredentialClient } from '../src/egress/credential-client.ts';
 import { createEgressUpstream, type EgressUpstreamOptions } from '../src/egress/egress-upstream.ts';
 import { parseAllowList } from '../src/egress/ssrf-guard.ts';
-import { createMeshTransport } from '../src/xds/mesh-transport.ts';
+import { createMeshTransport } from '../src/mesh-api/mesh-transport.ts';
 import { type CredentialPeer, startCredentialPeer } from './helpers/credential-peer.ts';
 import { type Harness, startHarness } from './helpers/harness.ts';
 import { type HttpsMcpServer, startHttpsMcpServer } from './helpers/https-mcp-server.ts';

@@ -1,14 +1,18 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
+import { createServer, type ServerHttp2Session } from 'node:http2';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import { create, equals } from '@bufbuild/protobuf';
 import { timestampFromDate } from '@bufbuild/protobuf/wkt';
-import { Code, ConnectError, createRouterTransport } from '@connectrpc/connect';
+import { Code, ConnectError } from '@connectrpc/connect';
+import { connectNodeAdapter } from '@connectrpc/connect-node';
 import { AuditEventSchema, AuditService, type IngestRequest } from '@tessera/api/mesh/v1/audit';
 import type { AuditIR } from '../ir/proxy-config.ts';
+import { createMeshTransport } from '../mesh-api/mesh-transport.ts';
 import type { AuditRecord } from './audit-event.ts';
 import { type AuditShipper, createAuditShipper } from './audit-shipper.ts';
 import { type AuditSpool, openAuditSpool } from './audit-spool.ts';
@@ -33,22 +37,45 @@ function record(method = 'tools/call'): AuditRecord {
   };
 }
 
-/** An AuditService that stores by event id, as the control plane does, and can be told to fail. */
-function auditServer(failures: { next: Array<Code | undefined>; gate?: Promise<void> }) {
+const stops: Array<() => void> = [];
+after(() => {
+  for (const stop of stops) stop();
+});
+
+/**
+ * An AuditService on a real HTTP/2 Connect listener (the control plane's stack) that stores by event
+ * id, as the control plane does, and can be told to fail.
+ */
+async function auditServer(failures: { next: Array<Code | undefined>; gate?: Promise<void> }) {
   const stored = new Map<string, string>();
   const calls: IngestRequest[] = [];
-  const transport = createRouterTransport(({ service }) => {
-    service(AuditService, {
-      async ingest(req) {
-        calls.push(req);
-        if (failures.gate) await failures.gate;
-        const fail = failures.next.shift();
-        if (fail !== undefined) throw new ConnectError('injected failure', fail);
-        let n = 0;
-        for (const e of req.events) if (!stored.has(e.eventId)) stored.set(e.eventId, e.method) && n++;
-        return { batchId: req.batchId, stored: n };
-      },
-    });
+  const handler = connectNodeAdapter({
+    routes: (router) =>
+      router.service(AuditService, {
+        async ingest(req) {
+          calls.push(req);
+          if (failures.gate) await failures.gate;
+          const fail = failures.next.shift();
+          if (fail !== undefined) throw new ConnectError('injected failure', fail);
+          let n = 0;
+          for (const e of req.events) if (!stored.has(e.eventId)) stored.set(e.eventId, e.method) && n++;
+          return { batchId: req.batchId, stored: n };
+        },
+      }),
+  });
+  const server = createServer(handler);
+  const sessions = new Set<ServerHttp2Session>();
+  server.on('session', (s) => sessions.add(s));
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  const { port } = server.address() as AddressInfo;
+  const transport = createMeshTransport({
+    controlPlaneUrl: new URL(`http://127.0.0.1:${port}`),
+    meshToken: 'not checked here',
+  });
+  stops.push(() => {
+    transport.close();
+    for (const s of sessions) s.destroy();
+    server.close();
   });
   return { transport, stored, calls };
 }
@@ -66,7 +93,7 @@ const logs: string[] = [];
 const log = (_level: string, msg: string) => void logs.push(msg);
 
 function ship(
-  srv: ReturnType<typeof auditServer>,
+  srv: Awaited<ReturnType<typeof auditServer>>,
   settings: AuditIR,
   spool = spoolAt(),
   origin = { proxyId: 'p', server: 's' },
@@ -76,7 +103,7 @@ function ship(
 
 test('regression: a flush timer that fires on an empty buffer does not stop shipping', async () => {
   let open = () => {};
-  const srv = auditServer({ next: [], gate: new Promise<void>((r) => (open = r)) });
+  const srv = await auditServer({ next: [], gate: new Promise<void>((r) => (open = r)) });
   const shipper = ship(srv, { batchMaxEvents: 100, flushIntervalMs: 40 });
   // 1. r1 ships when its timer fires. 2. r2 arrives while r1 is in flight: it arms a timer, but the
   // running drain takes r2 along. 3. That timer then fires on an empty buffer — which used to leave a
@@ -93,7 +120,7 @@ test('regression: a flush timer that fires on an empty buffer does not stop ship
 });
 
 test('a failed batch is retried with the same batch id and stored once', async () => {
-  const srv = auditServer({ next: [Code.Unavailable, Code.DeadlineExceeded] });
+  const srv = await auditServer({ next: [Code.Unavailable, Code.DeadlineExceeded] });
   const shipper = ship(srv, { batchMaxEvents: 100, flushIntervalMs: 10 });
   shipper.record(record());
   shipper.record(record());
@@ -104,7 +131,7 @@ test('a failed batch is retried with the same batch id and stored once', async (
 });
 
 test('a batch the control plane rejects as invalid is dropped, and later events still flow', async () => {
-  const srv = auditServer({ next: [Code.InvalidArgument] });
+  const srv = await auditServer({ next: [Code.InvalidArgument] });
   const shipper = ship(srv, { batchMaxEvents: 1, flushIntervalMs: 10 });
   shipper.record(record('poison'));
   await until(() => shipper.dropped() === 1, 'poison batch dropped');
@@ -116,7 +143,7 @@ test('a batch the control plane rejects as invalid is dropped, and later events 
 });
 
 test('the spool is bounded: the oldest events are dropped and counted', async () => {
-  const srv = auditServer({ next: Array(1000).fill(Code.Unavailable) });
+  const srv = await auditServer({ next: Array(1000).fill(Code.Unavailable) });
   const shipper = ship(
     srv,
     { batchMaxEvents: 10_000, flushIntervalMs: 60_000 },
@@ -134,13 +161,13 @@ test('the spool is bounded: the oldest events are dropped and counted', async ()
 
 test('events left in the spool by an earlier run are shipped at start, once', async () => {
   const dir = spoolDir();
-  const down = auditServer({ next: Array(1000).fill(Code.Unavailable) });
+  const down = await auditServer({ next: Array(1000).fill(Code.Unavailable) });
   const first = ship(down, { batchMaxEvents: 5, flushIntervalMs: 10 }, spoolAt(dir));
   for (let i = 0; i < 12; i++) first.record(record(`m${i}`));
   await first.close(50);
   assert.equal(first.pending(), 12);
 
-  const up = auditServer({ next: [] });
+  const up = await auditServer({ next: [] });
   const second = ship(up, { batchMaxEvents: 5, flushIntervalMs: 10 }, spoolAt(dir));
   await until(() => up.stored.size === 12 && second.pending() === 0, 'all 12 shipped after the restart');
   assert.deepEqual(
@@ -150,7 +177,7 @@ test('events left in the spool by an earlier run are shipped at start, once', as
   await second.close();
 
   // A third start finds nothing left to send.
-  const again = auditServer({ next: [] });
+  const again = await auditServer({ next: [] });
   const third = ship(again, { batchMaxEvents: 5, flushIntervalMs: 10 }, spoolAt(dir));
   assert.equal(third.pending(), 0);
   await third.close();
@@ -158,7 +185,7 @@ test('events left in the spool by an earlier run are shipped at start, once', as
 });
 
 test('close ships what is spooled', async () => {
-  const srv = auditServer({ next: [] });
+  const srv = await auditServer({ next: [] });
   const shipper = ship(srv, { batchMaxEvents: 100, flushIntervalMs: 60_000 });
   shipper.record(record());
   await shipper.close();
@@ -166,7 +193,7 @@ test('close ships what is spooled', async () => {
 });
 
 test('the control plane receives every field of the record, with the proxy and server', async () => {
-  const srv = auditServer({ next: [] });
+  const srv = await auditServer({ next: [] });
   const shipper = ship(srv, { batchMaxEvents: 1, flushIntervalMs: 60_000 }, spoolAt(), {
     proxyId: 'proxy-1',
     server: 'github',
@@ -201,7 +228,7 @@ test('the control plane receives every field of the record, with the proxy and s
 });
 
 test('a record with a number its field cannot hold is refused and nothing is spooled', async () => {
-  const srv = auditServer({ next: [] });
+  const srv = await auditServer({ next: [] });
   const shipper = ship(srv, { batchMaxEvents: 1, flushIntervalMs: 10 });
   assert.throws(() => shipper.record({ ...record(), latencyUs: -1 }), {
     name: 'TypeError',

@@ -7,14 +7,10 @@
  * @module
  */
 import { randomUUID } from 'node:crypto';
-import type { DescMethodUnary } from '@bufbuild/protobuf';
-import { Code, ConnectError, type Transport } from '@connectrpc/connect';
-import {
-  AuditService,
-  IngestRequestEncodedSchema,
-  type IngestResponseSchema,
-} from '@tessera/api/mesh/v1/audit';
 import type { AuditIR } from '../ir/proxy-config.ts';
+import { MeshCallError } from '../mesh-api/connect-error.ts';
+import type { MeshTransport } from '../mesh-api/mesh-transport.ts';
+import { decodeIngestResponse, encodeIngestRequestEncoded } from '../mesh-api/protobuf/mesh-messages.ts';
 import type { Log } from '../telemetry/log.ts';
 import { createBackoff } from '../xds/backoff.ts';
 import type { AuditRecord } from './audit-event.ts';
@@ -22,7 +18,7 @@ import { encodeAuditEvent } from './audit-event-encoder.ts';
 import { type AuditSpool, SPOOL_RECORD_HEADROOM, type SpoolCursor } from './audit-spool.ts';
 
 export interface AuditShipperOptions {
-  transport: Transport;
+  transport: Pick<MeshTransport, 'unary'>;
   proxyId: string;
   server: string;
   /** The current batching settings, read at every flush decision. */
@@ -42,13 +38,9 @@ export interface AuditShipper {
   close(deadlineMs?: number): Promise<void>;
 }
 
+const INGEST = '/tessera.mesh.v1.AuditService/Ingest';
+
 export function createAuditShipper(options: AuditShipperOptions): AuditShipper {
-  // AuditService.Ingest, sending the spooled events as they are: IngestRequestEncoded has the wire
-  // format of IngestRequest, so no event is decoded and encoded again on its way to the control plane.
-  const ingest: DescMethodUnary<typeof IngestRequestEncodedSchema, typeof IngestResponseSchema> = {
-    ...AuditService.method.ingest,
-    input: IngestRequestEncodedSchema,
-  };
   const { spool } = options;
   const origin = { proxyId: options.proxyId, server: options.server };
   const backoff = createBackoff({ initialMs: 200, maxMs: 10_000 });
@@ -78,10 +70,10 @@ export function createAuditShipper(options: AuditShipperOptions): AuditShipper {
       inFlight = { batchId: randomUUID(), events, end };
     }
     options.log('debug', 'shipping audit batch', { batch: inFlight.batchId, events: inFlight.events.length });
-    const { message: ack } = await options.transport.unary(ingest, undefined, 10_000, undefined, {
-      batchId: inFlight.batchId,
-      events: inFlight.events,
-    });
+    // AuditService.Ingest with the spooled events as they are: IngestRequestEncoded has the wire format
+    // of IngestRequest, so no event is decoded and encoded again on its way to the control plane.
+    const request = encodeIngestRequestEncoded({ batchId: inFlight.batchId, events: inFlight.events });
+    const ack = decodeIngestResponse(await options.transport.unary(INGEST, request, { timeoutMs: 10_000 }));
     options.log('debug', 'audit batch acknowledged', { batch: ack.batchId, stored: ack.stored });
     spool.ack(inFlight.end, inFlight.events.length);
     inFlight = undefined;
@@ -100,10 +92,10 @@ export function createAuditShipper(options: AuditShipperOptions): AuditShipper {
         if (partial) due = false;
       }
     } catch (err) {
-      const e = ConnectError.from(err);
+      const e = MeshCallError.from(err);
       // A batch the control plane rejects as invalid can never succeed: retrying it would block every
       // later event, so it is dropped, loudly.
-      if (e.code === Code.InvalidArgument && inFlight) {
+      if (e.code === 'invalid_argument' && inFlight) {
         rejectedCount += inFlight.events.length;
         spool.ack(inFlight.end, inFlight.events.length);
         options.log('error', 'the control plane rejected an audit batch; dropped it', {

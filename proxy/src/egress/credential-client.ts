@@ -13,10 +13,15 @@
  *
  * @module
  */
-import { timestampDate } from '@bufbuild/protobuf/wkt';
-import { Code, ConnectError, createClient, type Transport } from '@connectrpc/connect';
-import { type CredentialResponse, CredentialService } from '@tessera/api/mesh/v1/credentials';
+import type { CredentialResponse } from '@tessera/api/mesh/v1/credentials';
 import { TesseraError } from '../errors.ts';
+import { MeshCallError } from '../mesh-api/connect-error.ts';
+import type { MeshTransport } from '../mesh-api/mesh-transport.ts';
+import {
+  decodeCredentialResponse,
+  encodeCredentialRequest,
+  timestampMs,
+} from '../mesh-api/protobuf/mesh-messages.ts';
 
 /** What the proxy sends upstream for one user, or where that user must connect an account first. */
 export interface Credential {
@@ -27,7 +32,7 @@ export interface Credential {
 }
 
 export interface CredentialClientOptions {
-  transport: Transport;
+  transport: Pick<MeshTransport, 'unary'>;
   /** The server this proxy fronts; the control plane checks it against the proxy's mesh identity. */
   server: string;
   /** How long a credential without `expires_at` is cached. */
@@ -53,6 +58,8 @@ export interface CredentialClient {
   /** Users currently cached (credentials and failures). */
   size(): number;
 }
+
+const GET_CREDENTIAL = '/tessera.mesh.v1.CredentialService/GetCredential';
 
 /** A credential is dropped this long before it expires. */
 const EXPIRY_MARGIN_MS = 10_000;
@@ -108,15 +115,15 @@ export function toCredential(r: CredentialResponse): Credential {
 type Entry = { until: number; credential: Credential } | { until: number; error: TesseraError };
 
 function describe(err: unknown): string {
-  if (err instanceof ConnectError) {
+  if (err instanceof MeshCallError) {
     switch (err.code) {
-      case Code.PermissionDenied:
-      case Code.Unauthenticated:
-        return `the control plane refused this proxy (${Code[err.code]}: ${err.rawMessage})`;
-      case Code.Unimplemented:
+      case 'permission_denied':
+      case 'unauthenticated':
+        return `the control plane refused this proxy (${err.code}: ${err.rawMessage})`;
+      case 'unimplemented':
         return 'the control plane does not offer upstream credentials (CredentialService is not implemented)';
       default:
-        return `the control plane is unreachable or failed (${Code[err.code]}: ${err.rawMessage})`;
+        return `the control plane is unreachable or failed (${err.code}: ${err.rawMessage})`;
     }
   }
   return `the control plane answered an invalid credential: ${(err as Error).message}`;
@@ -130,7 +137,6 @@ function describe(err: unknown): string {
  * const { headers } = await credentials.get('user-1');
  */
 export function createCredentialClient(options: CredentialClientOptions): CredentialClient {
-  const client = createClient(CredentialService, options.transport);
   const now = options.now ?? Date.now;
   const errorTtlMs = options.errorTtlMs ?? 5_000;
   const timeoutMs = options.timeoutMs ?? 5_000;
@@ -147,7 +153,10 @@ export function createCredentialClient(options: CredentialClientOptions): Creden
     let response: CredentialResponse;
     let credential: Credential;
     try {
-      response = await client.getCredential({ server: options.server, user }, { timeoutMs });
+      const request = encodeCredentialRequest({ server: options.server, user });
+      response = decodeCredentialResponse(
+        await options.transport.unary(GET_CREDENTIAL, request, { timeoutMs }),
+      );
       credential = toCredential(response);
     } catch (err) {
       const error = new TesseraError(
@@ -161,7 +170,7 @@ export function createCredentialClient(options: CredentialClientOptions): Creden
     const until = credential.connectUrl
       ? now() + errorTtlMs
       : response.expiresAt
-        ? timestampDate(response.expiresAt).getTime() - EXPIRY_MARGIN_MS
+        ? timestampMs(response.expiresAt) - EXPIRY_MARGIN_MS
         : now() + options.defaultTtlMs;
     // A credential about to expire is used for this request only, never cached.
     if (until > now()) remember(user, { until, credential });

@@ -4,14 +4,19 @@
  *
  * @module
  */
-import type { Transport } from '@connectrpc/connect';
+
 import type { Bootstrap } from '../config/bootstrap.ts';
+import type { MeshTransport } from '../mesh-api/mesh-transport.ts';
 import type { Log } from '../telemetry/log.ts';
 import type { Upstream } from '../upstream/upstream.ts';
 import { createCredentialClient } from './credential-client.ts';
 import { createEgressUpstream } from './egress-upstream.ts';
 
-export function createEgressFromBootstrap(bootstrap: Bootstrap, transport: Transport, log: Log): Upstream {
+export function createEgressFromBootstrap(
+  bootstrap: Bootstrap,
+  transport: MeshTransport,
+  log: Log,
+): Upstream {
   const egress = bootstrap.egress!;
   return createEgressUpstream({
     url: bootstrap.upstreamUrl!,

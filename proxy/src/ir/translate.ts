@@ -5,19 +5,17 @@
  * @module
  */
 
-import type { DescMessage, MessageShape } from '@bufbuild/protobuf';
-import { type Any, anyIs, anyUnpack, timestampMs } from '@bufbuild/protobuf/wkt';
-import {
-  type AuditSettings,
-  AuditSettingsSchema,
-  ServerPolicySchema,
-  type TrustBundle,
-  TrustBundleSchema,
-  type Upstream,
-  UpstreamSchema,
-} from '@tessera/api/mesh/v1/config';
+import type { AuditSettings, TrustBundle, Upstream } from '@tessera/api/mesh/v1/config';
 import type { DiscoveryResponse } from '@tessera/api/mesh/v1/discovery';
 import { TesseraError } from '../errors.ts';
+import {
+  decodeAuditSettings,
+  decodeServerPolicy,
+  decodeTrustBundle,
+  decodeUpstream,
+  typeUrls as meshTypeUrls,
+  timestampMs,
+} from '../mesh-api/protobuf/mesh-messages.ts';
 import { type Es256KeySet, importEs256Jwks } from '../policies/es256-jwt.ts';
 import type { ApiKeyIR, AuditIR, PolicyIR, ResourceKind, TrustIR, UpstreamIR } from './proxy-config.ts';
 import { translatePolicy } from './translate-policy.ts';
@@ -25,16 +23,21 @@ import { translatePolicy } from './translate-policy.ts';
 export { translatePolicy };
 
 /** The type URL of a configuration message, as carried in `DiscoveryRequest.type_url`. */
-export function typeUrlOf(schema: DescMessage): string {
+export function typeUrlOf(schema: { typeName: string }): string {
   return `type.googleapis.com/${schema.typeName}`;
 }
 
 export const typeUrls: Record<ResourceKind, string> = {
-  trust: typeUrlOf(TrustBundleSchema),
-  upstream: typeUrlOf(UpstreamSchema),
-  policy: typeUrlOf(ServerPolicySchema),
-  audit: typeUrlOf(AuditSettingsSchema),
+  trust: meshTypeUrls.TrustBundle,
+  upstream: meshTypeUrls.Upstream,
+  policy: meshTypeUrls.ServerPolicy,
+  audit: meshTypeUrls.AuditSettings,
 };
+
+/** The type name in a type URL: what follows its last slash (as protobuf-es's `anyIs` reads it). */
+function typeNameOf(typeUrl: string): string {
+  return typeUrl.slice(typeUrl.lastIndexOf('/') + 1);
+}
 
 export function kindOfTypeUrl(typeUrl: string): ResourceKind | undefined {
   for (const [kind, url] of Object.entries(typeUrls)) if (url === typeUrl) return kind as ResourceKind;
@@ -45,28 +48,21 @@ function invalid(message: string): TesseraError {
   return new TesseraError('TESSERA_CONFIG_INVALID', message);
 }
 
-/** Exactly one resource of the expected message type. */
-function single<Desc extends DescMessage>(response: DiscoveryResponse, schema: Desc): MessageShape<Desc> {
+/** Exactly one resource, of the message type of `kind`, decoded. */
+function single<T>(response: DiscoveryResponse, kind: ResourceKind, decode: (bytes: Uint8Array) => T): T {
+  const typeName = typeNameOf(typeUrls[kind]);
   if (response.resources.length !== 1) {
-    throw invalid(`${schema.typeName}: expected exactly 1 resource, got ${response.resources.length}`);
+    throw invalid(`${typeName}: expected exactly 1 resource, got ${response.resources.length}`);
   }
-  const any = response.resources[0]!.resource as Any | undefined;
-  // anyIs and anyUnpack throw plain errors on a malformed type URL or malformed bytes.
-  let matches = false;
-  try {
-    matches = any !== undefined && anyIs(any, schema);
-  } catch {
-    // a malformed type URL is the wrong type
+  const any = response.resources[0]!.resource;
+  if (!any || typeNameOf(any.typeUrl) !== typeName) {
+    throw invalid(`${typeName}: resource has the wrong type`);
   }
-  if (!any || !matches) throw invalid(`${schema.typeName}: resource has the wrong type`);
-  let msg: MessageShape<Desc> | undefined;
   try {
-    msg = anyUnpack(any, schema);
+    return decode(any.value);
   } catch (err) {
-    throw invalid(`${schema.typeName}: resource cannot be decoded: ${(err as Error).message}`);
+    throw invalid(`${typeName}: resource cannot be decoded: ${(err as Error).message}`);
   }
-  if (!msg) throw invalid(`${schema.typeName}: resource cannot be decoded`);
-  return msg;
 }
 
 function httpUrl(field: string, raw: string): URL {
@@ -183,13 +179,13 @@ export function translateResponse(response: DiscoveryResponse, server: string): 
   const kind = kindOfTypeUrl(response.typeUrl);
   switch (kind) {
     case 'trust':
-      return { kind, value: translateTrust(single(response, TrustBundleSchema)) };
+      return { kind, value: translateTrust(single(response, kind, decodeTrustBundle)) };
     case 'upstream':
-      return { kind, value: translateUpstream(single(response, UpstreamSchema), server) };
+      return { kind, value: translateUpstream(single(response, kind, decodeUpstream), server) };
     case 'policy':
-      return { kind, value: translatePolicy(single(response, ServerPolicySchema), server) };
+      return { kind, value: translatePolicy(single(response, kind, decodeServerPolicy), server) };
     case 'audit':
-      return { kind, value: translateAudit(single(response, AuditSettingsSchema)) };
+      return { kind, value: translateAudit(single(response, kind, decodeAuditSettings)) };
     default:
       throw invalid(`unknown type_url "${response.typeUrl}"`);
   }

@@ -7,15 +7,15 @@
  */
 import { mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fromBinary, toBinary } from '@bufbuild/protobuf';
-import { type DiscoveryResponse, DiscoveryResponseSchema } from '@tessera/api/mesh/v1/discovery';
+import type { DiscoveryResponse } from '@tessera/api/mesh/v1/discovery';
 import { kindOfTypeUrl, translateResponse } from '../ir/translate.ts';
+import { decodeDiscoveryResponse } from '../mesh-api/protobuf/mesh-messages.ts';
 import type { Log } from '../telemetry/log.ts';
 import type { ConfigStore } from './config-store.ts';
 
 export interface SnapshotFile {
-  /** Records a response that was validated and applied. */
-  save(response: DiscoveryResponse): void;
+  /** Records a response that was validated and applied, as the wire bytes it arrived in. */
+  save(response: DiscoveryResponse, bytes: Uint8Array): void;
   /** Applies every saved type that still validates; returns how many were applied. */
   load(store: ConfigStore, server: string): number;
 }
@@ -23,12 +23,12 @@ export interface SnapshotFile {
 export function createSnapshotFile(dir: string, log: Log): SnapshotFile {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   return {
-    save(response) {
+    save(response, bytes) {
       const kind = kindOfTypeUrl(response.typeUrl);
       if (!kind) return;
       const path = join(dir, `${kind}.pb`);
       try {
-        writeFileSync(`${path}.tmp`, toBinary(DiscoveryResponseSchema, response), { mode: 0o600 });
+        writeFileSync(`${path}.tmp`, bytes, { mode: 0o600 });
         renameSync(`${path}.tmp`, path);
       } catch (err) {
         // Enforcement does not depend on the file; only a restart without a control plane would.
@@ -41,7 +41,7 @@ export function createSnapshotFile(dir: string, log: Log): SnapshotFile {
         .filter((f) => f.endsWith('.pb'))
         .sort()) {
         try {
-          const response = fromBinary(DiscoveryResponseSchema, readFileSync(join(dir, file)));
+          const response = decodeDiscoveryResponse(readFileSync(join(dir, file)));
           // The same validation as a pushed response: a stale or foreign snapshot is never trusted blindly.
           store.apply(translateResponse(response, server), response.versionInfo, '');
           applied++;

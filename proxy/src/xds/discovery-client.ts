@@ -7,39 +7,36 @@
  *
  * @module
  */
-import { create } from '@bufbuild/protobuf';
-import { Code, ConnectError, createClient, type Transport } from '@connectrpc/connect';
-import {
-  type DiscoveryRequest,
-  DiscoveryRequestSchema,
-  type DiscoveryResponse,
-  HeartbeatSchema,
-  MeshDiscoveryService,
-  type Node,
-  NodeSchema,
-  StatusSchema,
-} from '@tessera/api/mesh/v1/discovery';
+import type { DiscoveryResponse } from '@tessera/api/mesh/v1/discovery';
 import type { ResourceKind } from '../ir/proxy-config.ts';
-import { translateResponse, typeUrlOf, typeUrls } from '../ir/translate.ts';
+import { translateResponse, typeUrls } from '../ir/translate.ts';
+import { MeshCallError, numericCode } from '../mesh-api/connect-error.ts';
+import type { MeshTransport } from '../mesh-api/mesh-transport.ts';
+import {
+  type DiscoveryRequestInit,
+  decodeDiscoveryResponse,
+  encodeDiscoveryRequest,
+  typeUrls as meshTypeUrls,
+} from '../mesh-api/protobuf/mesh-messages.ts';
 import type { ConfigStore } from '../store/config-store.ts';
 import type { Log } from '../telemetry/log.ts';
 import { createAsyncQueue } from './async-queue.ts';
 import { createBackoff } from './backoff.ts';
 
 export interface DiscoveryClientOptions {
-  transport: Transport;
+  transport: Pick<MeshTransport, 'stream'>;
   node: { id: string; server: string; role: string; version: string };
   store: ConfigStore;
   log: Log;
-  /** Called with every response that was validated and applied (to persist it). */
-  onApplied?: (response: DiscoveryResponse) => void;
+  /** Called with every response that was validated and applied, and its wire bytes (to persist it). */
+  onApplied?: (response: DiscoveryResponse, bytes: Uint8Array) => void;
   /** Called when a stream ends, before the next attempt: move to another control-plane address. */
   failover?: () => void;
   /** A stream silent this long is abandoned (the control plane sends heartbeats on quiet streams). */
   idleTimeoutMs?: number;
 }
 
-const HEARTBEAT = typeUrlOf(HeartbeatSchema);
+const STREAM_RESOURCES = '/tessera.mesh.v1.MeshDiscoveryService/StreamResources';
 
 export interface DiscoveryClient {
   /** Connects and keeps reconnecting until closed. */
@@ -54,31 +51,29 @@ const order: ResourceKind[] = ['trust', 'upstream', 'policy', 'audit'];
 
 export function createDiscoveryClient(options: DiscoveryClientOptions): DiscoveryClient {
   const { store, log } = options;
-  const client = createClient(MeshDiscoveryService, options.transport);
   const backoff = createBackoff({ initialMs: 500, maxMs: 30_000 });
-  const node: Node = create(NodeSchema, {
+  const node: DiscoveryRequestInit['node'] = {
     id: options.node.id,
     mcpServer: options.node.server,
     role: options.node.role,
     proxyVersion: options.node.version,
-  });
+  };
   let abort: AbortController | undefined;
   let closed = false;
   let isConnected = false;
   let timer: NodeJS.Timeout | undefined;
 
   async function runStream(signal: AbortSignal): Promise<void> {
-    const requests = createAsyncQueue<DiscoveryRequest>();
+    const requests = createAsyncQueue<Uint8Array>();
+    const send = (request: DiscoveryRequestInit) => requests.push(encodeDiscoveryRequest(request));
     signal.addEventListener('abort', () => requests.end(), { once: true });
     const held = store.versions();
     order.forEach((kind, i) => {
-      requests.push(
-        create(DiscoveryRequestSchema, {
-          node: i === 0 ? node : undefined,
-          typeUrl: typeUrls[kind],
-          versionInfo: held[kind]?.version ?? '',
-        }),
-      );
+      send({
+        node: i === 0 ? node : undefined,
+        typeUrl: typeUrls[kind],
+        versionInfo: held[kind]?.version ?? '',
+      });
     });
     // The watchdog aborts a stream on which nothing arrives; the caller's signal still ends it too.
     const stream = new AbortController();
@@ -91,9 +86,9 @@ export function createDiscoveryClient(options: DiscoveryClientOptions): Discover
       watchdog = setTimeout(
         () =>
           stream.abort(
-            new ConnectError(
+            new MeshCallError(
+              'deadline_exceeded',
               `no message for ${idleMs} ms; the stream is presumed dead`,
-              Code.DeadlineExceeded,
             ),
           ),
         idleMs,
@@ -102,9 +97,12 @@ export function createDiscoveryClient(options: DiscoveryClientOptions): Discover
     };
     feed();
     try {
-      for await (const response of client.streamResources(requests, { signal: stream.signal })) {
+      for await (const bytes of options.transport.stream(STREAM_RESOURCES, requests, {
+        signal: stream.signal,
+      })) {
         feed();
-        if (response.typeUrl === HEARTBEAT) continue; // proof of life, never ACKed
+        const response = decodeDiscoveryResponse(bytes);
+        if (response.typeUrl === meshTypeUrls.Heartbeat) continue; // proof of life, never ACKed
         if (!isConnected) {
           isConnected = true;
           backoff.reset();
@@ -114,14 +112,12 @@ export function createDiscoveryClient(options: DiscoveryClientOptions): Discover
         try {
           const part = translateResponse(response, options.node.server);
           store.apply(part, response.versionInfo, response.nonce);
-          options.onApplied?.(response);
-          requests.push(
-            create(DiscoveryRequestSchema, {
-              typeUrl: response.typeUrl,
-              versionInfo: response.versionInfo,
-              responseNonce: response.nonce,
-            }),
-          );
+          options.onApplied?.(response, bytes);
+          send({
+            typeUrl: response.typeUrl,
+            versionInfo: response.versionInfo,
+            responseNonce: response.nonce,
+          });
           log('info', 'applied configuration', { type: part.kind, version: response.versionInfo });
         } catch (err) {
           const kind = Object.entries(typeUrls).find(([, u]) => u === response.typeUrl)?.[0] as
@@ -133,19 +129,17 @@ export function createDiscoveryClient(options: DiscoveryClientOptions): Discover
             version: response.versionInfo,
             error: message,
           });
-          requests.push(
-            create(DiscoveryRequestSchema, {
-              typeUrl: response.typeUrl,
-              versionInfo: kind ? (previous[kind]?.version ?? '') : '',
-              responseNonce: response.nonce,
-              errorDetail: create(StatusSchema, { code: Code.InvalidArgument, message }),
-            }),
-          );
+          send({
+            typeUrl: response.typeUrl,
+            versionInfo: kind ? (previous[kind]?.version ?? '') : '',
+            responseNonce: response.nonce,
+            errorDetail: { code: numericCode('invalid_argument'), message },
+          });
         }
       }
     } catch (err) {
       // An abort by the watchdog surfaces as a cancellation; report why instead.
-      if (stream.signal.aborted && !signal.aborted && stream.signal.reason instanceof ConnectError)
+      if (stream.signal.aborted && !signal.aborted && stream.signal.reason instanceof MeshCallError)
         throw stream.signal.reason;
       throw err;
     } finally {
@@ -161,8 +155,8 @@ export function createDiscoveryClient(options: DiscoveryClientOptions): Discover
     runStream(signal)
       .catch((err: unknown) => {
         if (closed) return;
-        const e = ConnectError.from(err);
-        log('warn', 'mesh stream ended', { code: Code[e.code], error: e.rawMessage });
+        const e = MeshCallError.from(err);
+        log('warn', 'mesh stream ended', { code: e.code, error: e.rawMessage });
       })
       .finally(() => {
         isConnected = false;

@@ -74,11 +74,6 @@ export function encodeDiscoveryRequest(msg: DiscoveryRequestInit): Uint8Array {
   return encodeMessage(spec.DiscoveryRequest, msg);
 }
 
-/** For the proxy's configuration snapshot on disk (the response as received, re-encoded). */
-export function encodeDiscoveryResponse(msg: DiscoveryResponse): Uint8Array {
-  return encodeMessage(spec.DiscoveryResponse, msg);
-}
-
 /**
  * `tessera.mesh.v1.IngestRequestEncoded`: `events` are encoded AuditEvents, copied as they are into
  * one buffer of the exact size.

@@ -8,14 +8,15 @@
  * @module
  */
 import { readFileSync } from 'node:fs';
-import type { Interceptor, Transport } from '@connectrpc/connect';
-import { createConnectTransport } from '@connectrpc/connect-node';
+import { type ConnectClient, createConnectClient } from './connect-client.ts';
 
-export interface MeshTransport extends Transport {
+export interface MeshTransport extends Omit<ConnectClient, 'close'> {
   /** Moves to the next control-plane address (wrapping around). */
   failover(): void;
   /** The address in use. */
   current(): URL;
+  /** Closes the connections; open calls fail. */
+  close(): void;
 }
 
 export interface MeshTransportOptions {
@@ -50,27 +51,20 @@ function tokenSource(options: MeshTransportOptions): () => string {
 
 export function createMeshTransport(options: MeshTransportOptions): MeshTransport {
   const token = tokenSource(options);
-  const auth: Interceptor = (next) => (req) => {
-    req.header.set('authorization', `Bearer ${token()}`);
-    return next(req);
-  };
+  const headers = () => ({ authorization: `Bearer ${token()}` });
   const urls = options.controlPlaneUrls?.length ? options.controlPlaneUrls : [options.controlPlaneUrl];
-  const transports = urls.map((u) =>
-    createConnectTransport({
-      baseUrl: u.toString(),
-      httpVersion: '2',
-      interceptors: [auth],
-      // HTTP/2 pings keep idle streams alive through intermediaries and detect dead peers.
-      pingIntervalMs: 15_000,
-    }),
-  );
+  // HTTP/2 pings keep idle streams alive through intermediaries and detect dead peers.
+  const clients = urls.map((baseUrl) => createConnectClient({ baseUrl, headers, pingIntervalMs: 15_000 }));
   let index = 0;
   return {
-    unary: (...args) => transports[index]!.unary(...args),
-    stream: (...args) => transports[index]!.stream(...args),
+    unary: (...args) => clients[index]!.unary(...args),
+    stream: (...args) => clients[index]!.stream(...args),
     failover() {
-      index = (index + 1) % transports.length;
+      index = (index + 1) % clients.length;
     },
     current: () => urls[index]!,
+    close() {
+      for (const c of clients) c.close();
+    },
   };
 }
