@@ -15,7 +15,8 @@ import type { Log } from '../telemetry/log.ts';
 import { createBackoff } from '../xds/backoff.ts';
 import type { AuditRecord } from './audit-event.ts';
 import { encodeAuditEvent } from './audit-event-encoder.ts';
-import { type AuditSpool, SPOOL_RECORD_HEADROOM, type SpoolCursor } from './audit-spool.ts';
+import { type AuditSpool, SPOOL_RECORD_HEADROOM, type SpoolBatch } from './audit-spool.ts';
+import { releaseBuffer } from './release-buffer.ts';
 
 export interface AuditShipperOptions {
   transport: Pick<MeshTransport, 'unary'>;
@@ -44,7 +45,7 @@ export function createAuditShipper(options: AuditShipperOptions): AuditShipper {
   const { spool } = options;
   const origin = { proxyId: options.proxyId, server: options.server };
   const backoff = createBackoff({ initialMs: 200, maxMs: 10_000 });
-  let inFlight: { batchId: string; events: Uint8Array[]; end: SpoolCursor } | undefined;
+  let inFlight: (SpoolBatch & { batchId: string }) | undefined;
   let rejectedCount = 0;
   let timer: NodeJS.Timeout | undefined;
   let sending: Promise<void> | undefined;
@@ -65,9 +66,9 @@ export function createAuditShipper(options: AuditShipperOptions): AuditShipper {
   /** Sends one batch; false when the spool had nothing to read. */
   async function sendOnce(): Promise<boolean> {
     if (!inFlight) {
-      const { events, end } = spool.read(options.settings().batchMaxEvents);
-      if (events.length === 0) return false;
-      inFlight = { batchId: randomUUID(), events, end };
+      const batch = spool.read(options.settings().batchMaxEvents);
+      if (batch.events.length === 0) return false;
+      inFlight = { ...batch, batchId: randomUUID() };
     }
     options.log('debug', 'shipping audit batch', { batch: inFlight.batchId, events: inFlight.events.length });
     // AuditService.Ingest with the spooled events as they are: IngestRequestEncoded has the wire format
@@ -76,6 +77,9 @@ export function createAuditShipper(options: AuditShipperOptions): AuditShipper {
     const ack = decodeIngestResponse(await options.transport.unary(INGEST, request, { timeoutMs: 10_000 }));
     options.log('debug', 'audit batch acknowledged', { batch: ack.batchId, stored: ack.stored });
     spool.ack(inFlight.end, inFlight.events.length);
+    // Acknowledged, so the server has read the whole request: both copies of the batch can go now.
+    inFlight.release();
+    releaseBuffer(request);
     inFlight = undefined;
     backoff.reset();
     return true;
@@ -103,6 +107,7 @@ export function createAuditShipper(options: AuditShipperOptions): AuditShipper {
           events: inFlight.events.length,
           error: e.rawMessage,
         });
+        inFlight.release();
         inFlight = undefined;
         if (spool.pending() > 0) schedule(0);
         return;

@@ -135,3 +135,23 @@ test('a record without room for the length header is refused and nothing is writ
   const [seg] = segments(dir);
   assert.equal(readFileSync(join(dir, seg!)).length, 0);
 });
+
+test('a released batch gives its memory back; other buffers and the spool itself are untouched', () => {
+  const spool = openAuditSpool({ dir: fresh() });
+  for (let i = 0; i < 50; i++) spool.append(event(i));
+  // A small buffer from Node's shared pool, alive across the release: it must keep its bytes.
+  const bystander = Buffer.from('pooled bystander');
+  const batch = spool.read(50);
+  const memory = new Set(batch.events.map((e) => e.buffer));
+  batch.release();
+  for (const m of memory) assert.equal((m as ArrayBuffer).detached, true);
+  assert.ok(batch.events.every((e) => e.length === 0));
+  assert.equal(bystander.toString(), 'pooled bystander');
+  // Nothing was acknowledged: the same events are read again, from the disk.
+  const again = spool.read(50);
+  assert.deepEqual(
+    ids(again.events),
+    Array.from({ length: 50 }, (_, i) => `e${i}`),
+  );
+  spool.close();
+});

@@ -28,6 +28,7 @@ import {
   writeSync,
 } from 'node:fs';
 import { join } from 'node:path';
+import { releaseBuffer } from './release-buffer.ts';
 
 export interface SpoolCursor {
   segment: number;
@@ -40,6 +41,18 @@ export interface SpoolCursor {
  */
 export const SPOOL_RECORD_HEADROOM = 4;
 
+export interface SpoolBatch {
+  events: Uint8Array[];
+  end: SpoolCursor;
+  /**
+   * Frees the memory the events are read into, at once; the events are empty afterwards. For a
+   * batch that was acknowledged or dropped: a batch lives as long as its call to the control plane,
+   * long enough to be promoted to V8's old generation, where its buffers would otherwise wait for a
+   * major GC (about 3 MB of dead buffers at 1000 requests/s, measured).
+   */
+  release(): void;
+}
+
 export interface AuditSpool {
   /**
    * Writes one event, encoded as a protobuf AuditEvent behind `SPOOL_RECORD_HEADROOM` bytes that the
@@ -51,7 +64,7 @@ export interface AuditSpool {
    * Up to `max` unacknowledged events from the cursor, each an encoded AuditEvent exactly as spooled,
    * and the cursor just past them.
    */
-  read(max: number): { events: Uint8Array[]; end: SpoolCursor };
+  read(max: number): SpoolBatch;
   /** Marks everything before `end` (`count` events since the last ack) as delivered. */
   ack(end: SpoolCursor, count: number): void;
   /** Events written and not yet acknowledged. */
@@ -177,6 +190,13 @@ export function openAuditSpool(options: AuditSpoolOptions): AuditSpool {
     },
     read(max) {
       const events: Uint8Array[] = [];
+      // Never from Node's shared buffer pool: a pooled slab is shared with other buffers and must not be freed.
+      const owned: Buffer[] = [];
+      const own = (size: number) => {
+        const b = Buffer.allocUnsafeSlow(size);
+        owned.push(b);
+        return b;
+      };
       let end: SpoolCursor = { ...cursor };
       for (const n of listSegments()) {
         if (n < cursor.segment) continue;
@@ -186,7 +206,7 @@ export function openAuditSpool(options: AuditSpoolOptions): AuditSpool {
         try {
           const size = n === active ? activeSize : fstatSync(fd).size;
           while (offset < size && events.length < max) {
-            const chunk = Buffer.allocUnsafe(Math.min(READ_CHUNK, size - offset));
+            const chunk = own(Math.min(READ_CHUNK, size - offset));
             const got = readSync(fd, chunk, 0, chunk.length, offset);
             let consumed = 0;
             for (const r of records(chunk.subarray(0, got), 0)) {
@@ -203,7 +223,7 @@ export function openAuditSpool(options: AuditSpoolOptions): AuditSpool {
                 offset + HEADER + len <= size &&
                 HEADER + len > chunk.length
               ) {
-                const big = Buffer.allocUnsafe(HEADER + len);
+                const big = own(HEADER + len);
                 readSync(fd, big, 0, big.length, offset);
                 events.push(big.subarray(HEADER));
                 consumed = big.length;
@@ -220,7 +240,7 @@ export function openAuditSpool(options: AuditSpoolOptions): AuditSpool {
         }
         if (events.length >= max || n === active) break;
       }
-      return { events, end };
+      return { events, end, release: () => owned.forEach(releaseBuffer) };
     },
     ack(end, count) {
       cursor = end;
