@@ -231,6 +231,9 @@ export function createConnectClient(options: ConnectClientOptions): ConnectClien
     } catch (err) {
       throw fromNodeError(err);
     }
+    // Errors reach the caller through the iteration below; one that comes after it (the request side
+    // failing late, say) must not become an uncaught exception.
+    stream.on('error', () => {});
     const onAbort = () => stream.destroy();
     signal.addEventListener('abort', onAbort, { once: true });
     const source = requests[Symbol.asyncIterator]();
