@@ -30,5 +30,6 @@ ENV NODE_ENV=production TESSERA_PROXY_LISTEN=0.0.0.0:15001 NODE_COMPILE_CACHE=/a
 ENV MALLOC_MMAP_THRESHOLD_=8192
 USER 65532:65532
 EXPOSE 15001
-# Small semi-spaces: a sidecar runs beside every server, so it trades a little GC work for memory.
-ENTRYPOINT ["/nodejs/bin/node", "--max-semi-space-size=2", "proxy/src/main.ts"]
+# Small semi-spaces: a sidecar runs beside every server, so it trades GC work for memory (1 MB
+# against 2 MB: about 1.2 MB less private memory at 1000 req/s, a few per cent more CPU; README).
+ENTRYPOINT ["/nodejs/bin/node", "--max-semi-space-size=1", "proxy/src/main.ts"]

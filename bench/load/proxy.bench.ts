@@ -93,7 +93,7 @@ const settings = {
   proxyMain: resolve(process.env.BENCH_PROXY_MAIN || defaultProxyMain),
   /** Node flags for the proxy process, e.g. `--max-semi-space-size=2`, to try a tuning. */
   // The flags local mode starts proxies with (control-plane/src/local/proxy-supervisor.ts).
-  proxyNodeArgs: (process.env.BENCH_PROXY_NODE_ARGS ?? '--max-semi-space-size=2')
+  proxyNodeArgs: (process.env.BENCH_PROXY_NODE_ARGS ?? '--max-semi-space-size=1')
     .split(/\s+/)
     .filter((a) => a !== ''),
   /** Extra environment for the proxy and the forwarder, `NAME=value` separated by spaces, e.g. a glibc

@@ -107,7 +107,7 @@ test('the local proxy runs with the sidecar memory settings: small semi-spaces, 
     }
   }
   assert.equal(proxies.length, 1, 'the demo server has one local proxy');
-  assert.ok(proxies[0]!.cmdline.includes('--max-semi-space-size=2'), proxies[0]!.cmdline.join(' '));
+  assert.ok(proxies[0]!.cmdline.includes('--max-semi-space-size=1'), proxies[0]!.cmdline.join(' '));
   assert.ok(proxies[0]!.environ.includes('MALLOC_MMAP_THRESHOLD_=8192'));
 });
 
