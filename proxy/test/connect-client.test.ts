@@ -5,7 +5,13 @@
  * compressed or trailing messages, streams cut short, pings never answered.
  */
 import assert from 'node:assert/strict';
-import { createServer, type Http2Server, type ServerHttp2Session, type ServerHttp2Stream } from 'node:http2';
+import {
+  createSecureServer,
+  createServer,
+  type Http2Server,
+  type ServerHttp2Session,
+  type ServerHttp2Stream,
+} from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import { createServer as createNetServer, type Server as NetServer } from 'node:net';
 import { after, before, test } from 'node:test';
@@ -26,6 +32,7 @@ import { createConnectClient } from '../src/mesh-api/connect-client.ts';
 import { MeshCallError } from '../src/mesh-api/connect-error.ts';
 import { encodeEnvelope } from '../src/mesh-api/envelope.ts';
 import { createAsyncQueue } from '../src/xds/async-queue.ts';
+import { createTestPki } from './helpers/test-pki.ts';
 
 const GET_CREDENTIAL = '/tessera.mesh.v1.CredentialService/GetCredential';
 const STREAM = '/tessera.mesh.v1.MeshDiscoveryService/StreamResources';
@@ -392,5 +399,34 @@ test('a connection whose peer stops answering is given up at the ping deadline',
     client.close();
     for (const s of held) s.destroy();
     silent.close();
+  }
+});
+
+test('over https the server is verified: a trusted certificate works, an unknown CA is refused', async () => {
+  const pki = createTestPki({ dns: ['localhost'], ip: ['127.0.0.1'] });
+  const server = createSecureServer({ cert: pki.cert, key: pki.key }, (_req, res) => {
+    res.writeHead(200, { 'content-type': 'application/proto' });
+    res.end(Buffer.from([0x0a, 0x01, 0x78]));
+  });
+  const open = new Set<ServerHttp2Session>();
+  server.on('session', (s) => open.add(s));
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  const baseUrl = new URL(`https://127.0.0.1:${(server.address() as AddressInfo).port}`);
+  const trusted = createConnectClient({ baseUrl, tls: { ca: pki.caCert } });
+  const untrusted = createConnectClient({ baseUrl });
+  try {
+    const bytes = await trusted.unary(GET_CREDENTIAL, new Uint8Array(), { timeoutMs: 5_000 });
+    assert.deepEqual([...bytes], [0x0a, 0x01, 0x78]);
+    await rejectsWith(
+      untrusted.unary(GET_CREDENTIAL, new Uint8Array(), { timeoutMs: 5_000 }),
+      'unavailable',
+      /certificate/i,
+    );
+  } finally {
+    trusted.close();
+    untrusted.close();
+    for (const s of open) s.destroy();
+    server.close();
+    pki.remove();
   }
 });

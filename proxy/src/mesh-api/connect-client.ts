@@ -22,6 +22,7 @@ import {
   constants,
   type IncomingHttpHeaders,
   type OutgoingHttpHeaders,
+  type SecureClientSessionOptions,
 } from 'node:http2';
 import { codeFromHttpStatus, errorFromJson, MeshCallError } from './connect-error.ts';
 import {
@@ -43,6 +44,11 @@ export interface ConnectClientOptions {
   pingTimeoutMs?: number;
   /** The largest message (or unary response body) accepted; default 64 MiB. */
   maxMessageBytes?: number;
+  /**
+   * For an https `baseUrl`: TLS settings such as `ca`. By default the server is verified against
+   * Node's trust store (which `NODE_EXTRA_CA_CERTS` extends).
+   */
+  tls?: Pick<SecureClientSessionOptions, 'ca' | 'servername'>;
 }
 
 export interface UnaryOptions {
@@ -100,7 +106,7 @@ export function createConnectClient(options: ConnectClientOptions): ConnectClien
 
   function connection(): Connection {
     if (current && !current.session.closed && !current.session.destroyed) return current;
-    const session = connect(options.baseUrl.origin);
+    const session = connect(options.baseUrl.origin, options.tls ?? {});
     const conn: Connection = { session, open: 0 };
     const forget = () => {
       if (current === conn) current = undefined;
