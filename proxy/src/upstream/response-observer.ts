@@ -63,7 +63,8 @@ export function observeResponse(contentType: string, id: JsonRpcId | undefined):
         size += chunk.length;
       },
       errorCode: () => {
-        const body = Buffer.concat(chunks);
+        // Most answers arrive in one chunk: no copy then.
+        const body = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
         // Most answers succeed: without an "error" member there is nothing to learn, so skip the parse.
         if (!body.includes('"error"')) return 0;
         return errorCodeOf(body.toString('utf8'), id) ?? 0;
