@@ -16,7 +16,6 @@ import { createSnapshotFile } from './store/snapshot-file.ts';
 import { createLog, type Log } from './telemetry/log.ts';
 import { createProxyMetrics } from './telemetry/metrics.ts';
 import { createHttpUpstream } from './upstream/http-upstream.ts';
-import { createStdioUpstream } from './upstream/stdio-upstream.ts';
 import type { Upstream } from './upstream/upstream.ts';
 import { createDiscoveryClient } from './xds/discovery-client.ts';
 
@@ -32,7 +31,7 @@ export interface Proxy {
   close(): Promise<void>;
 }
 
-/** Egress and HTTP+SSE upstreams load their modules (undici, the SSRF guard) only when chosen. */
+/** stdio, egress and HTTP+SSE upstreams load their modules (child processes, undici, the SSRF guard) only when chosen. */
 async function createUpstream(bootstrap: Bootstrap, transport: MeshTransport, log: Log): Promise<Upstream> {
   const shared = {
     maxPendingRequests: bootstrap.maxPendingRequests,
@@ -40,7 +39,8 @@ async function createUpstream(bootstrap: Bootstrap, transport: MeshTransport, lo
     clientInfo: { name: 'tessera-proxy', version: PROXY_VERSION },
     log,
   };
-  if (bootstrap.mode === 'stdio')
+  if (bootstrap.mode === 'stdio') {
+    const { createStdioUpstream } = await import('./upstream/stdio-upstream.ts');
     return createStdioUpstream({
       ...shared,
       command: bootstrap.stdioCommand!,
@@ -48,6 +48,7 @@ async function createUpstream(bootstrap: Bootstrap, transport: MeshTransport, lo
       maxSessions: bootstrap.stdioMaxSessions,
       idleTimeoutMs: bootstrap.stdioIdleTimeoutMs,
     });
+  }
   if (bootstrap.mode === 'egress') {
     const { createEgressFromBootstrap } = await import('./egress/egress-from-bootstrap.ts');
     return createEgressFromBootstrap(bootstrap, transport, log);

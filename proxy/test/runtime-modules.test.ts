@@ -18,7 +18,7 @@ import { freePort } from './helpers/free-port.ts';
 const main = fileURLToPath(new URL('../src/main.ts', import.meta.url));
 const hook = fileURLToPath(new URL('./helpers/record-modules.ts', import.meta.url));
 
-test('the proxy runs without the Connect, protobuf-es or generated mesh code runtimes', {
+test('the proxy runs without the Connect, protobuf-es or generated mesh code runtimes, and without other modes’ modules', {
   timeout: 60_000,
 }, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'tessera-modules-'));
@@ -59,4 +59,9 @@ test('the proxy runs without the Connect, protobuf-es or generated mesh code run
   assert.ok(modules.some((m) => m.endsWith('/proxy/src/mesh-api/connect-client.ts')));
   const forbidden = modules.filter((m) => /\/node_modules\/(@connectrpc|@bufbuild)\/|\/api\/gen\//.test(m));
   assert.deepEqual(forbidden, [], 'the proxy loaded runtimes it should not need');
+  // A sidecar in front of an HTTP server does not load what other modes need.
+  const otherModes = modules.filter((m) =>
+    /\/proxy\/src\/(upstream\/stdio-|upstream\/sse-legacy|egress\/egress-)/.test(m),
+  );
+  assert.deepEqual(otherModes, [], 'the sidecar loaded the modules of other modes');
 });
