@@ -16,6 +16,7 @@
  *
  * @module
  */
+import { utf8Size, varint32Size, varint64Size } from '../mesh-api/protobuf/wire-writer.ts';
 import type { AuditRecord, FilterDecisionRecord } from './audit-event.ts';
 
 /** The proxy-level fields of every event: the same for all records of one proxy. */
@@ -138,7 +139,7 @@ function timestamp(field: number, time: Date): number {
 
 function str(field: number, value: string, always = false): number {
   if (value.length === 0 && !always) return 0;
-  const len = utf8Length(value);
+  const len = utf8Size(value);
   push(STRING, (field << 3) | LEN, value, len);
   return tagSize(field) + varint32Size(len) + len;
 }
@@ -174,36 +175,11 @@ function uint64(field: number, value: number, name: string): number {
 function varint64(field: number, lo: number, hi: number): number {
   if (lo === 0 && hi === 0) return 0;
   push(U64, (field << 3) | VARINT, lo, hi);
-  if (hi === 0) return tagSize(field) + varint32Size(lo);
-  // 7 payload bits per byte above the highest set bit of the 64.
-  return tagSize(field) + Math.ceil((64 - Math.clz32(hi)) / 7);
+  return tagSize(field) + varint64Size(lo, hi);
 }
 
 /** Field numbers up to 15 fit a one-byte tag, the rest of ours (up to 2047) two. */
 const tagSize = (field: number) => (field < 16 ? 1 : 2);
-
-function varint32Size(v: number): number {
-  return v < 0x80 ? 1 : v < 0x4000 ? 2 : v < 0x20_0000 ? 3 : v < 0x1000_0000 ? 4 : 5;
-}
-
-/**
- * The WHATWG UTF-8 byte count, which is what protobuf-es's TextEncoder writes: a surrogate pair is
- * 4 bytes, a lone surrogate 3 (U+FFFD). Short strings are counted here, cheaper than a native call.
- */
-function utf8Length(s: string): number {
-  if (s.length > 64) return Buffer.byteLength(s, 'utf8');
-  let len = s.length;
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c < 0x80) continue;
-    if (c < 0x800) len += 1;
-    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length && (s.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
-      len += 2;
-      i++;
-    } else len += 2;
-  }
-  return len;
-}
 
 /** Carries out the plan; returns the position after the last byte written. */
 function emit(buf: Buffer, start: number): number {
