@@ -31,7 +31,6 @@ import {
 } from '@tessera/api/mesh/v1/discovery';
 import { exportJWK, generateKeyPair } from 'jose';
 import type { PolicyIR } from '../src/ir/proxy-config.ts';
-import { typeUrlOf } from '../src/ir/translate.ts';
 import { createMeshTransport, type MeshTransport } from '../src/mesh-api/mesh-transport.ts';
 import { type ConfigStore, createConfigStore } from '../src/store/config-store.ts';
 import { createSnapshotFile } from '../src/store/snapshot-file.ts';
@@ -39,6 +38,7 @@ import { createDiscoveryClient } from '../src/xds/discovery-client.ts';
 import { freePort } from './helpers/free-port.ts';
 
 const TOKEN = 't'.repeat(40);
+const typeUrlOf = (schema: DescMessage) => `type.googleapis.com/${schema.typeName}`;
 let server: Http2Server;
 let url: URL;
 /** Every request the peer received, per stream. */

@@ -17,7 +17,7 @@ import {
 import { exportJWK, generateKeyPair, type JWK, SignJWT } from 'jose';
 import { TesseraError } from '../errors.ts';
 import { verifyEs256Jwt } from '../policies/es256-jwt.ts';
-import { kindOfTypeUrl, translateResponse, typeUrlOf, typeUrls } from './translate.ts';
+import { kindOfTypeUrl, translateResponse, typeUrls } from './translate.ts';
 
 const SERVER = 'github';
 const ISSUER = 'http://127.0.0.1:8080';
@@ -87,7 +87,7 @@ describe('type URLs', () => {
       policy: 'type.googleapis.com/tessera.mesh.v1.ServerPolicy',
       audit: 'type.googleapis.com/tessera.mesh.v1.AuditSettings',
     });
-    assert.equal(typeUrlOf(TrustBundleSchema), typeUrls.trust);
+    assert.equal(`type.googleapis.com/${TrustBundleSchema.typeName}`, typeUrls.trust);
   });
 
   test('map back to kinds', () => {

@@ -22,11 +22,7 @@ import { translatePolicy } from './translate-policy.ts';
 
 export { translatePolicy };
 
-/** The type URL of a configuration message, as carried in `DiscoveryRequest.type_url`. */
-export function typeUrlOf(schema: { typeName: string }): string {
-  return `type.googleapis.com/${schema.typeName}`;
-}
-
+/** The type URL of each kind of resource, as carried in `DiscoveryRequest.type_url`. */
 export const typeUrls: Record<ResourceKind, string> = {
   trust: meshTypeUrls.TrustBundle,
   upstream: meshTypeUrls.Upstream,

@@ -9,7 +9,7 @@
  */
 import type { DiscoveryResponse } from '@tessera/api/mesh/v1/discovery';
 import type { ResourceKind } from '../ir/proxy-config.ts';
-import { translateResponse, typeUrls } from '../ir/translate.ts';
+import { kindOfTypeUrl, translateResponse, typeUrls } from '../ir/translate.ts';
 import { MeshCallError, numericCode } from '../mesh-api/connect-error.ts';
 import type { MeshTransport } from '../mesh-api/mesh-transport.ts';
 import {
@@ -97,6 +97,7 @@ export function createDiscoveryClient(options: DiscoveryClientOptions): Discover
     };
     feed();
     try {
+      // A stream the watchdog aborts fails with the watchdog's reason: the client throws it as it is.
       for await (const bytes of options.transport.stream(STREAM_RESOURCES, requests, {
         signal: stream.signal,
       })) {
@@ -120,9 +121,7 @@ export function createDiscoveryClient(options: DiscoveryClientOptions): Discover
           });
           log('info', 'applied configuration', { type: part.kind, version: response.versionInfo });
         } catch (err) {
-          const kind = Object.entries(typeUrls).find(([, u]) => u === response.typeUrl)?.[0] as
-            | ResourceKind
-            | undefined;
+          const kind = kindOfTypeUrl(response.typeUrl);
           const message = (err as Error).message;
           log('warn', 'rejected configuration (NACK)', {
             typeUrl: response.typeUrl,
@@ -137,11 +136,6 @@ export function createDiscoveryClient(options: DiscoveryClientOptions): Discover
           });
         }
       }
-    } catch (err) {
-      // An abort by the watchdog surfaces as a cancellation; report why instead.
-      if (stream.signal.aborted && !signal.aborted && stream.signal.reason instanceof MeshCallError)
-        throw stream.signal.reason;
-      throw err;
     } finally {
       clearTimeout(watchdog);
       requests.end();
