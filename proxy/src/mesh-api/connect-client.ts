@@ -202,11 +202,9 @@ export function createConnectClient(options: ConnectClientOptions): ConnectClien
           finish(errorFromJson(body.toString('utf8'), codeFromHttpStatus(status)));
           return;
         }
-        const type = String(head?.['content-type'] ?? '');
-        if (!/^application\/proto\s*(;|$)/i.test(type)) {
-          finish(
-            new MeshCallError('internal', `the response has content type "${type}", not application/proto`),
-          );
+        const wrongType = contentTypeError(head!, 'application/proto');
+        if (wrongType) {
+          finish(wrongType);
           return;
         }
         finish(undefined, body);
@@ -263,13 +261,8 @@ export function createConnectClient(options: ConnectClientOptions): ConnectClien
       if (status !== 200) {
         throw errorFromJson(await readText(stream, 64 * 1024), codeFromHttpStatus(status));
       }
-      const type = String(head['content-type'] ?? '');
-      if (!/^application\/connect\+proto\s*(;|$)/i.test(type)) {
-        throw new MeshCallError(
-          'internal',
-          `the response has content type "${type}", not application/connect+proto`,
-        );
-      }
+      const wrongType = contentTypeError(head, 'application/connect+proto');
+      if (wrongType) throw wrongType;
       const reader = createEnvelopeReader(maxBytes);
       let ended = false;
       for await (const chunk of stream as AsyncIterable<Buffer>) {
@@ -312,6 +305,13 @@ export function createConnectClient(options: ConnectClientOptions): ConnectClien
       current = undefined;
     },
   };
+}
+
+/** Why a successful response cannot be read as `expected` (a media type, lower case), if it cannot. */
+function contentTypeError(head: IncomingHttpHeaders, expected: string): MeshCallError | undefined {
+  const type = String(head['content-type'] ?? '');
+  if (type.split(';', 1)[0]!.trimEnd().toLowerCase() === expected) return undefined;
+  return new MeshCallError('internal', `the response has content type "${type}", not ${expected}`);
 }
 
 /** The response headers, or the reason there will be none. */

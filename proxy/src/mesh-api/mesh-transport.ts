@@ -10,13 +10,12 @@
 import { readFileSync } from 'node:fs';
 import { type ConnectClient, createConnectClient } from './connect-client.ts';
 
-export interface MeshTransport extends Omit<ConnectClient, 'close'> {
+/** A Connect client for the address in use; `close()` closes the connections to every address. */
+export interface MeshTransport extends ConnectClient {
   /** Moves to the next control-plane address (wrapping around). */
   failover(): void;
   /** The address in use. */
   current(): URL;
-  /** Closes the connections; open calls fail. */
-  close(): void;
 }
 
 export interface MeshTransportOptions {
@@ -53,8 +52,8 @@ export function createMeshTransport(options: MeshTransportOptions): MeshTranspor
   const token = tokenSource(options);
   const headers = () => ({ authorization: `Bearer ${token()}` });
   const urls = options.controlPlaneUrls?.length ? options.controlPlaneUrls : [options.controlPlaneUrl];
-  // HTTP/2 pings keep idle streams alive through intermediaries and detect dead peers.
-  const clients = urls.map((baseUrl) => createConnectClient({ baseUrl, headers, pingIntervalMs: 15_000 }));
+  // The client's pings (every 15 s) keep idle streams alive through intermediaries and detect dead peers.
+  const clients = urls.map((baseUrl) => createConnectClient({ baseUrl, headers }));
   let index = 0;
   return {
     unary: (...args) => clients[index]!.unary(...args),
