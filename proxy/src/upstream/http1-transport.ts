@@ -9,7 +9,8 @@
  */
 import { connect, type Socket } from 'node:net';
 import { Readable } from 'node:stream';
-import { FIELD_VALUE, ResponseParser, TOKEN } from './http1-response-parser.ts';
+import { FIELD_VALUE, TOKEN } from '../http1/header-fields.ts';
+import { ResponseParser } from './http1-response-parser.ts';
 import type { UpstreamRequest, UpstreamResponse, UpstreamTransport } from './upstream-transport.ts';
 
 export interface Http1TransportOptions {
