@@ -59,6 +59,12 @@ test('the proxy runs without the Connect, protobuf-es or generated mesh code run
   assert.ok(modules.some((m) => m.endsWith('/proxy/src/mesh-api/connect-client.ts')));
   const forbidden = modules.filter((m) => /\/node_modules\/(@connectrpc|@bufbuild)\/|\/api\/gen\//.test(m));
   assert.deepEqual(forbidden, [], 'the proxy loaded runtimes it should not need');
+  // Its HTTP server is its own: node:http (whose server also loads Node's bundled undici) stays out.
+  assert.deepEqual(
+    modules.filter((m) => m === 'node:http' || m === 'node:https' || m.includes('/node_modules/undici/')),
+    [],
+    'the sidecar loaded node:http or undici',
+  );
   // A sidecar in front of an HTTP server does not load what other modes need.
   const otherModes = modules.filter((m) =>
     /\/proxy\/src\/(upstream\/stdio-|upstream\/sse-legacy|egress\/egress-)/.test(m),

@@ -15,9 +15,9 @@
  */
 
 import { randomUUID } from 'node:crypto';
-import type { ServerResponse } from 'node:http';
 import { Agent, interceptors } from 'undici';
 import { TesseraError } from '../errors.ts';
+import type { ResponseWriter } from '../http1/outbound-response.ts';
 import type { Log } from '../telemetry/log.ts';
 import { answerError } from '../upstream/answer-error.ts';
 import { createHttpUpstream } from '../upstream/http-upstream.ts';
@@ -75,7 +75,7 @@ export function createEgressUpstream(options: EgressUpstreamOptions): Upstream {
     log: options.log,
   });
 
-  async function forward(exchange: Exchange, res: ServerResponse): Promise<ForwardResult> {
+  async function forward(exchange: Exchange, res: ResponseWriter): Promise<ForwardResult> {
     let credential: Awaited<ReturnType<CredentialClient['get']>>;
     try {
       credential = await options.credentials.get(exchange.user);

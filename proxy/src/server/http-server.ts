@@ -4,14 +4,15 @@
  *
  * @module
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AuditRecord } from '../audit/audit-event.ts';
 import type { FilterDispatcherRef } from '../filters/lazy-filter-dispatcher.ts';
+import { Http1Server } from '../http1/http1-server.ts';
+import type { InboundRequest } from '../http1/inbound-request.ts';
+import type { OutboundResponse } from '../http1/outbound-response.ts';
 import type { ConfigStore } from '../store/config-store.ts';
 import type { Log } from '../telemetry/log.ts';
 import { configRecorder, createProxyMetrics, type ProxyMetrics } from '../telemetry/metrics.ts';
 import type { Upstream } from '../upstream/upstream.ts';
-import { HoldableResponse } from './held-response-end.ts';
 import { createMcpEndpoint } from './mcp-endpoint.ts';
 import { protectedResourceMetadata } from './protected-resource.ts';
 
@@ -31,13 +32,13 @@ export interface ProxyServerOptions {
   filterDispatcher?: FilterDispatcherRef;
 }
 
-function json(res: ServerResponse, status: number, value: unknown): void {
+function json(res: OutboundResponse, status: number, value: unknown): void {
   res
     .writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' })
     .end(JSON.stringify(value));
 }
 
-export function createProxyServer(options: ProxyServerOptions): Server {
+export function createProxyServer(options: ProxyServerOptions): Http1Server {
   const { store, log } = options;
   const metrics = options.metrics ?? createProxyMetrics();
   const mcp = createMcpEndpoint({ ...options, metrics });
@@ -45,7 +46,7 @@ export function createProxyServer(options: ProxyServerOptions): Server {
   recordConfig(store.versions(), store.ready());
   store.onChange(() => recordConfig(store.versions(), store.ready()));
 
-  async function route(req: IncomingMessage, res: HoldableResponse): Promise<void> {
+  async function route(req: InboundRequest, res: OutboundResponse): Promise<void> {
     const path = (req.url ?? '/').split('?', 1)[0]!;
     const config = store.current();
     if (path === '/healthz') return json(res, 200, { status: 'ok' });
@@ -76,13 +77,12 @@ export function createProxyServer(options: ProxyServerOptions): Server {
     return json(res, 404, { error: 'not_found', error_description: `no MCP endpoint at ${path}` });
   }
 
-  const server = createServer<typeof IncomingMessage, typeof HoldableResponse>(
+  return new Http1Server(
     {
-      requestTimeout: 120_000,
-      headersTimeout: 30_000,
-      maxHeaderSize: 16 * 1024,
-      // The MCP endpoint holds each response's end until its audit event is spooled.
-      ServerResponse: HoldableResponse,
+      requestTimeoutMs: 120_000,
+      headersTimeoutMs: 30_000,
+      maxHeadBytes: 16 * 1024,
+      maxBodyBytes: options.maxBodyBytes,
     },
     (req, res) => {
       route(req, res).catch((err: unknown) => {
@@ -92,7 +92,4 @@ export function createProxyServer(options: ProxyServerOptions): Server {
       });
     },
   );
-  // SSE streams are long-lived by design; slow or stuck request bodies are bounded by requestTimeout.
-  server.timeout = 0;
-  return server;
 }

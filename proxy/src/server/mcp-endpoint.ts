@@ -17,7 +17,7 @@
  * @module
  */
 import { randomUUID } from 'node:crypto';
-import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingHttpHeaders } from 'node:http';
 import type { AuditOutcome, AuditRecord } from '../audit/audit-event.ts';
 import { capturedBody } from '../audit/body-capture.ts';
 import { parseAllowList } from '../egress/ssrf-guard.ts';
@@ -27,6 +27,8 @@ import {
   type FilterDispatcherRef,
   lazyFilterDispatcher,
 } from '../filters/lazy-filter-dispatcher.ts';
+import { type InboundRequest, PayloadTooLargeError } from '../http1/inbound-request.ts';
+import type { OutboundResponse, ResponseWriter } from '../http1/outbound-response.ts';
 import type { ProxyConfig } from '../ir/proxy-config.ts';
 import { authenticate, bearerToken, type Principal } from '../policies/authn.ts';
 import { createRateLimiter } from '../policies/rate-limit.ts';
@@ -41,13 +43,11 @@ import {
 } from '../telemetry/metrics.ts';
 import { continueTrace, type TraceContext } from '../telemetry/trace-context.ts';
 import type { Upstream } from '../upstream/upstream.ts';
-import type { HoldableResponse } from './held-response-end.ts';
 import { errorBody, type JsonRpcMessage, parseJsonRpc, targetOf } from './jsonrpc.ts';
 import { originAllowed } from './origin-check.ts';
 import { createParamHeaderStore } from './param-header-store.ts';
 import { bearerChallenge } from './protected-resource.ts';
 import type { ProtocolEra } from './protocol-era.ts';
-import { readBody } from './read-body.ts';
 import { guardRequest, type PolicyAudit, responseRewrite } from './request-guard.ts';
 import { ResponseRewriter } from './response-rewriter.ts';
 import { checkFraming } from './wire-framing.ts';
@@ -207,7 +207,7 @@ export function createMcpEndpoint(options: McpEndpointOptions) {
   }
 
   function reject(
-    res: ServerResponse,
+    res: ResponseWriter,
     ctx: Context,
     err: TesseraError,
     headers: Record<string, string> = {},
@@ -234,8 +234,8 @@ export function createMcpEndpoint(options: McpEndpointOptions) {
   }
 
   async function forwardAndRecord(
-    req: IncomingMessage,
-    res: ServerResponse,
+    req: InboundRequest,
+    res: OutboundResponse,
     ctx: Context,
     exchange: {
       method: 'POST' | 'GET' | 'DELETE';
@@ -284,7 +284,7 @@ export function createMcpEndpoint(options: McpEndpointOptions) {
         user: principal.name,
         signal: abort.signal,
       },
-      (sink ?? res) as ServerResponse,
+      sink ?? res,
     );
     res.off('close', onClose);
     if (sink) {
@@ -335,8 +335,8 @@ export function createMcpEndpoint(options: McpEndpointOptions) {
   }
 
   return async function handle(
-    req: IncomingMessage,
-    res: HoldableResponse,
+    req: InboundRequest,
+    res: OutboundResponse,
     config: ProxyConfig | undefined,
   ): Promise<void> {
     const ctx: Context = {
@@ -435,7 +435,11 @@ export function createMcpEndpoint(options: McpEndpointOptions) {
         return;
       }
       try {
-        body = await readBody(req, options.maxBodyBytes);
+        body = await req.readBody(options.maxBodyBytes).catch((err: unknown) => {
+          throw err instanceof PayloadTooLargeError
+            ? new TesseraError('TESSERA_PAYLOAD_TOO_LARGE', err.message)
+            : err;
+        });
         ctx.requestBytes = body.length;
         ctx.message = parseJsonRpc(body.toString('utf8')).message;
         const m = ctx.message;

@@ -1,7 +1,7 @@
 /**
- * Stands between an upstream and the client's `ServerResponse` when the proxy must see or change the
+ * Stands between an upstream and the client's `ResponseWriter` when the proxy must see or change the
  * answer to one request: list filtering, response filters, audit body capture. Upstreams write to it
- * exactly as to a `ServerResponse` (the subset they use), so no upstream kind needs to know.
+ * exactly as to a `ResponseWriter` (the subset they use), so no upstream kind needs to know.
  *
  * - `application/json` answers with a rewrite are held whole (up to a cap), rewritten, and sent with a
  *   fresh `Content-Length`. Too large or unparseable → a JSON-RPC error (fail closed).
@@ -13,7 +13,7 @@
  * @module
  */
 import { EventEmitter } from 'node:events';
-import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import type { OutgoingHeaders, ResponseWriter } from '../http1/outbound-response.ts';
 import { errorBody, type JsonRpcId } from './jsonrpc.ts';
 
 /** Rewrites the JSON-RPC response to the request; may answer an error response instead. */
@@ -32,12 +32,12 @@ export interface RewriterOptions {
 
 const DEFAULT_MAX_HELD = 16 * 1024 * 1024;
 
-export class ResponseRewriter extends EventEmitter {
-  readonly #res: ServerResponse;
+export class ResponseRewriter extends EventEmitter implements ResponseWriter {
+  readonly #res: ResponseWriter;
   readonly #o: RewriterOptions;
   #mode: 'pass' | 'json' | 'sse' = 'pass';
   #status = 200;
-  #headers: OutgoingHttpHeaders = {};
+  #headers: OutgoingHeaders = {};
   #headersSent = false;
   #ended = false;
   #held: Buffer[] = [];
@@ -53,7 +53,7 @@ export class ResponseRewriter extends EventEmitter {
   readonly done: Promise<void>;
   #resolveDone!: () => void;
 
-  constructor(res: ServerResponse, options: RewriterOptions) {
+  constructor(res: ResponseWriter, options: RewriterOptions) {
     super();
     this.#res = res;
     this.#o = options;
@@ -94,7 +94,7 @@ export class ResponseRewriter extends EventEmitter {
     return { body: Buffer.concat(this.#captured), complete: this.#capturedBytes <= this.#o.captureBytes };
   }
 
-  writeHead(status: number, headers: OutgoingHttpHeaders = {}): this {
+  writeHead(status: number, headers: OutgoingHeaders = {}): this {
     this.#status = status;
     this.#headers = { ...headers };
     this.#headersSent = true;
@@ -147,9 +147,8 @@ export class ResponseRewriter extends EventEmitter {
     return this;
   }
 
-  destroy(err?: Error): this {
-    this.#res.destroy(err);
-    return this;
+  destroy(): void {
+    this.#res.destroy();
   }
 
   #capture(buf: Buffer): void {

@@ -5,13 +5,14 @@
  *
  * @module
  */
-import type { ServerResponse } from 'node:http';
+
 import type { TesseraError } from '../errors.ts';
+import type { ResponseWriter } from '../http1/outbound-response.ts';
 import { errorBody } from '../server/jsonrpc.ts';
 import type { Exchange, ForwardResult } from './upstream.ts';
 
 export function answerError(
-  res: ServerResponse,
+  res: ResponseWriter,
   exchange: Exchange,
   error: TesseraError,
   data?: unknown,

@@ -11,8 +11,9 @@
  *
  * @module
  */
-import type { ServerResponse } from 'node:http';
+
 import { TesseraError, type TesseraErrorCode } from '../errors.ts';
+import type { ResponseWriter } from '../http1/outbound-response.ts';
 import { answeredErrorCode, errorBody, type JsonRpcId, type JsonRpcRequest } from '../server/jsonrpc.ts';
 import type { ChannelEnd, ChannelHandlers, MessageChannel } from './message-channel.ts';
 import type { StdioLog } from './stdio-child.ts';
@@ -49,7 +50,7 @@ export interface ChannelSession {
   /** Forwards a client request and answers with the server's response. `initialize` sets the session id. */
   request(
     exchange: Exchange,
-    res: ServerResponse,
+    res: ResponseWriter,
     value: unknown,
     message: JsonRpcRequest,
     initialize: boolean,
@@ -63,9 +64,9 @@ export interface ChannelSession {
    */
   handshake(params: Record<string, unknown>): Promise<Record<string, unknown>>;
   /** Forwards a client notification or response and answers 202. */
-  deliver(res: ServerResponse, value: unknown): ForwardResult;
+  deliver(res: ResponseWriter, value: unknown): ForwardResult;
   /** Serves the standalone GET stream until the client leaves or the session ends. */
-  openStream(exchange: Exchange, res: ServerResponse): Promise<ForwardResult>;
+  openStream(exchange: Exchange, res: ResponseWriter): Promise<ForwardResult>;
   /** Ends the session and closes its channel gracefully; resolves once the channel has ended. */
   close(why: string): Promise<void>;
 }

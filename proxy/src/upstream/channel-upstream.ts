@@ -12,7 +12,7 @@
  * @module
  */
 import { randomUUID } from 'node:crypto';
-import type { ServerResponse } from 'node:http';
+import type { ResponseWriter } from '../http1/outbound-response.ts';
 import type { JsonRpcId } from '../server/jsonrpc.ts';
 import { type ChannelSession, createChannelSession } from './channel-session.ts';
 import type { OpenChannel } from './message-channel.ts';
@@ -117,9 +117,9 @@ export function createChannelUpstream(options: ChannelUpstreamOptions): Upstream
     }
     return session;
   };
-  const notFound = (res: ServerResponse, exchange: Exchange) =>
+  const notFound = (res: ResponseWriter, exchange: Exchange) =>
     replyError(res, 'TESSERA_SESSION_NOT_FOUND', requestIdOf(exchange), UNKNOWN_SESSION, undefined);
-  const sessionRequired = (res: ServerResponse, exchange: Exchange) =>
+  const sessionRequired = (res: ResponseWriter, exchange: Exchange) =>
     replyError(
       res,
       'TESSERA_SESSION_REQUIRED',
@@ -128,7 +128,7 @@ export function createChannelUpstream(options: ChannelUpstreamOptions): Upstream
       undefined,
     );
 
-  const post = async (exchange: Exchange, res: ServerResponse): Promise<ForwardResult> => {
+  const post = async (exchange: Exchange, res: ResponseWriter): Promise<ForwardResult> => {
     const message = exchange.message;
     let value: unknown;
     try {
@@ -169,7 +169,7 @@ export function createChannelUpstream(options: ChannelUpstreamOptions): Upstream
     return session.deliver(res, value);
   };
 
-  const get = (exchange: Exchange, res: ServerResponse): Promise<ForwardResult> | ForwardResult => {
+  const get = (exchange: Exchange, res: ResponseWriter): Promise<ForwardResult> | ForwardResult => {
     if (!acceptsEventStream(exchange.headers.accept)) {
       const text = 'a GET must accept text/event-stream';
       return replyError(res, 'TESSERA_NOT_ACCEPTABLE', undefined, text, exchange.sessionId);
@@ -179,7 +179,7 @@ export function createChannelUpstream(options: ChannelUpstreamOptions): Upstream
     return session ? session.openStream(exchange, res) : notFound(res, exchange);
   };
 
-  const del = (exchange: Exchange, res: ServerResponse): ForwardResult => {
+  const del = (exchange: Exchange, res: ResponseWriter): ForwardResult => {
     if (exchange.sessionId === undefined) return sessionRequired(res, exchange);
     const session = lookup(exchange);
     if (!session) return notFound(res, exchange);

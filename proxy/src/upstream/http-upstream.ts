@@ -5,9 +5,10 @@
  *
  * @module
  */
-import type { ServerResponse } from 'node:http';
+
 import type { Readable } from 'node:stream';
 import { TesseraError, type TesseraErrorCode } from '../errors.ts';
+import type { ResponseWriter } from '../http1/outbound-response.ts';
 import { errorBody, type JsonRpcId } from '../server/jsonrpc.ts';
 import type { Log } from '../telemetry/log.ts';
 import { answerError } from './answer-error.ts';
@@ -50,7 +51,7 @@ const NONE: readonly string[] = [];
 const MAX_INSPECTED_BODY = 64 * 1024;
 
 function errorResult(
-  res: ServerResponse,
+  res: ResponseWriter,
   id: JsonRpcId | undefined,
   error: TesseraError,
   sessionId: string | undefined,
@@ -127,7 +128,7 @@ function toUpstreamError(err: unknown): TesseraError {
  */
 function relayBody(
   body: Readable,
-  res: ServerResponse,
+  res: ResponseWriter,
   observer: { write(chunk: Buffer): void },
 ): Promise<{ bytes: number; error: Error | undefined }> {
   return new Promise((resolve) => {
@@ -171,7 +172,7 @@ export function createHttpUpstream(options: HttpUpstreamOptions): Upstream {
   const path = `${options.url.pathname}${options.url.search}`;
   const sessions = options.sessions ?? createSessionRegistry();
 
-  async function forward(exchange: Exchange, res: ServerResponse): Promise<ForwardResult> {
+  async function forward(exchange: Exchange, res: ResponseWriter): Promise<ForwardResult> {
     const headers: Record<string, string> = {};
     for (const name of forwardedRequestHeaders) {
       const v = exchange.headers[name];

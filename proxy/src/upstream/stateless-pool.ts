@@ -18,8 +18,9 @@
  *
  * @module
  */
-import type { ServerResponse } from 'node:http';
+
 import { TesseraError } from '../errors.ts';
+import type { ResponseWriter } from '../http1/outbound-response.ts';
 import type { JsonRpcRequest } from '../server/jsonrpc.ts';
 import { FIRST_MODERN_REVISION } from '../server/protocol-era.ts';
 import { type ChannelSession, progressTokenOf } from './channel-session.ts';
@@ -43,7 +44,7 @@ export interface StatelessPoolOptions {
 
 export interface StatelessPool {
   /** Serves one modern POST. Never rejects. */
-  forward(exchange: Exchange, res: ServerResponse): Promise<ForwardResult>;
+  forward(exchange: Exchange, res: ResponseWriter): Promise<ForwardResult>;
 }
 
 interface Warm {
@@ -172,7 +173,7 @@ export function createStatelessPool(options: StatelessPoolOptions): StatelessPoo
     return entry;
   };
 
-  const serve = async (exchange: Exchange, res: ServerResponse, message: JsonRpcRequest) => {
+  const serve = async (exchange: Exchange, res: ResponseWriter, message: JsonRpcRequest) => {
     const entry = pick(exchange.principal);
     if (!entry) {
       const text = 'the MCP server already runs the maximum of sessions';

@@ -4,8 +4,9 @@
  *
  * @module
  */
-import type { ServerResponse } from 'node:http';
+
 import { TesseraError, type TesseraErrorCode } from '../errors.ts';
+import type { ResponseWriter } from '../http1/outbound-response.ts';
 import { errorBody, type JsonRpcId } from '../server/jsonrpc.ts';
 import type { ForwardResult } from './upstream.ts';
 
@@ -25,7 +26,7 @@ export const UNKNOWN_SESSION = 'unknown or ended session; initialize a new one';
  * const bytes = replyJson(res, 200, line, { 'mcp-session-id': id });
  */
 export function replyJson(
-  res: ServerResponse,
+  res: ResponseWriter,
   status: number,
   body: string,
   headers?: Record<string, string>,
@@ -43,7 +44,7 @@ export function replyJson(
  * @example
  * replyEmpty(res, 202);
  */
-export function replyEmpty(res: ServerResponse, status: number): void {
+export function replyEmpty(res: ResponseWriter, status: number): void {
   if (res.headersSent || res.destroyed) return;
   res.writeHead(status);
   res.end();
@@ -56,7 +57,7 @@ export function replyEmpty(res: ServerResponse, status: number): void {
  * return replyError(res, 'TESSERA_SESSION_NOT_FOUND', message.id, 'unknown or ended session', undefined);
  */
 export function replyError(
-  res: ServerResponse,
+  res: ResponseWriter,
   code: TesseraErrorCode,
   id: JsonRpcId | undefined,
   message: string,

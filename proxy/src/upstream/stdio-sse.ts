@@ -6,7 +6,7 @@
  *
  * @module
  */
-import type { ServerResponse } from 'node:http';
+import type { ResponseWriter } from '../http1/outbound-response.ts';
 
 /** The headers every SSE response carries. `X-Accel-Buffering: no` stops nginx from holding events back. */
 export const SSE_HEADERS: Readonly<Record<string, string>> = {
@@ -16,7 +16,7 @@ export const SSE_HEADERS: Readonly<Record<string, string>> = {
 };
 
 export interface SseStreamOptions {
-  res: ServerResponse;
+  res: ResponseWriter;
   /** How often an idle stream gets a `: ping` comment. */
   pingIntervalMs: number;
   /** Returns the `id:` of the next event; events carry no id when absent. */

@@ -5,8 +5,9 @@
  *
  * @module
  */
-import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
+import type { IncomingHttpHeaders } from 'node:http';
 import type { TesseraErrorCode } from '../errors.ts';
+import type { ResponseWriter } from '../http1/outbound-response.ts';
 import type { JsonRpcMessage } from '../server/jsonrpc.ts';
 import type { ProtocolEra } from '../server/protocol-era.ts';
 
@@ -55,7 +56,7 @@ export interface Upstream {
    * Forwards one exchange and writes the complete response to `res`, streaming it.
    * Never rejects: failures are answered to the client and reported in the result.
    */
-  forward(exchange: Exchange, res: ServerResponse): Promise<ForwardResult>;
+  forward(exchange: Exchange, res: ResponseWriter): Promise<ForwardResult>;
   /** Stops accepting work, ends sessions gracefully and releases resources. */
   close(): Promise<void>;
 }

@@ -4,7 +4,6 @@
  *
  * @module
  */
-import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { create, type MessageInitShape } from '@bufbuild/protobuf';
 import {
@@ -22,6 +21,7 @@ import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import type { AuditRecord } from '../../src/audit/audit-event.ts';
 import { parseAllowList } from '../../src/egress/ssrf-guard.ts';
 import { createFilterDispatcher, FILTER_ALLOW } from '../../src/filters/filter-dispatcher.ts';
+import type { Http1Server } from '../../src/http1/http1-server.ts';
 import {
   translateAudit,
   translatePolicy,
@@ -39,7 +39,7 @@ export const RESOURCE = 'https://demo.mcp.test/mcp';
 
 export interface Harness {
   url: string;
-  server: Server;
+  server: Http1Server;
   store: ConfigStore;
   audit: AuditRecord[];
   /** Applies the complete default configuration (for a harness started with `configured: false`). */
@@ -163,7 +163,7 @@ export async function startHarness(options: {
   const filterDispatcher = createFilterDispatcher({
     allow: parseAllowList(options.filterAllow ?? [], FILTER_ALLOW).allow,
   });
-  const server: Server = createProxyServer({
+  const server = createProxyServer({
     store,
     upstream: options.upstream,
     maxBodyBytes: options.maxBodyBytes ?? 64 * 1024,
