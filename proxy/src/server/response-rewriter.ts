@@ -191,7 +191,7 @@ export class ResponseRewriter extends EventEmitter implements ResponseWriter {
 
   /**
    * `done` means the rewriter has handed everything to the response, not that the client has it: the
-   * endpoint records the audit event before the response's end may go out (see held-response-end.ts).
+   * endpoint records the audit event before the response's end may go out (`OutboundResponse.holdEnd`).
    */
   #endRes(last?: Buffer): void {
     this.#res.end(last);
