@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { HeaderFieldError, parseFieldLines } from './header-fields.ts';
+import { fieldSectionEnd, HeaderFieldError, parseFieldLines, TOO_LARGE } from './header-fields.ts';
 
 export type BodyFraming = { kind: 'length'; length: number } | { kind: 'chunked' } | { kind: 'close' };
 
@@ -21,7 +21,6 @@ export type FramingError = (message: string, status: 400 | 431) => Error;
 const MAX_CHUNK_LINE = 4 * 1024;
 const CHUNK_SIZE = /^([0-9A-Fa-f]{1,12})(?:[ \t]*;[^\r\n]*)?$/;
 const CRLF = Buffer.from('\r\n');
-const FIELDS_END = Buffer.from('\r\n\r\n');
 
 type State = 'length' | 'chunk-size' | 'chunk-data' | 'chunk-end' | 'trailers' | 'close' | 'done';
 
@@ -96,9 +95,8 @@ export class BodyDecoder {
           // No trailer fields: the chunked body ends with one more CRLF.
           if (buf.length < 2) return this.#wait(buf);
           if (buf[0] === 13 && buf[1] === 10) return this.#finish(buf.subarray(2));
-          const end = buf.indexOf(FIELDS_END);
-          if (end > this.#maxTrailerBytes || (end === -1 && buf.length > this.#maxTrailerBytes + 3))
-            throw this.#fail('the trailer section is too large', 431);
+          const end = fieldSectionEnd(buf, this.#maxTrailerBytes);
+          if (end === TOO_LARGE) throw this.#fail('the trailer section is too large', 431);
           if (end === -1) return this.#wait(buf);
           try {
             parseFieldLines(buf.toString('latin1', 0, end), 0);

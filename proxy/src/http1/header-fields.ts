@@ -13,6 +13,25 @@ export const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 export const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
 /** A Content-Length value: digits only, and few enough to be an exact number. */
 export const DIGITS = /^\d{1,15}$/;
+/** A `Connection` value that lists `close`, or `keep-alive`. */
+export const CLOSE = /(^|[\s,])close($|[\s,])/i;
+export const KEEP_ALIVE = /(^|[\s,])keep-alive($|[\s,])/i;
+
+const SECTION_END = Buffer.from('\r\n\r\n');
+/** `fieldSectionEnd`: the section is larger than allowed. */
+export const TOO_LARGE = -2;
+
+/**
+ * Where a field section (a message head, or trailers) that starts `buf` ends: the index of its final
+ * CRLF CRLF, -1 while more bytes are needed, or `TOO_LARGE` when it exceeds `maxBytes`. The limit
+ * counts the section without its final CRLF CRLF, so the answer does not depend on how the bytes
+ * were split.
+ */
+export function fieldSectionEnd(buf: Buffer, maxBytes: number): number {
+  const end = buf.indexOf(SECTION_END);
+  if (end > maxBytes || (end === -1 && buf.length > maxBytes + 3)) return TOO_LARGE;
+  return end;
+}
 
 /** Lower-case names; repeated fields joined with ", ", except `set-cookie` (a list). */
 export type HeaderFields = Record<string, string | string[]>;

@@ -89,8 +89,7 @@ export class InboundRequest {
   /** Throws the body away, as it arrives: the handler answers without it. */
   resume(): void {
     this.#chunks = [];
-    if (this.#state === 'reading') this.#state = 'discarding';
-    else if (this.#state === 'complete') this.#state = 'discarding';
+    if (this.#state === 'reading' || this.#state === 'complete') this.#state = 'discarding';
   }
 
   /** @internal A body chunk from the parser. */

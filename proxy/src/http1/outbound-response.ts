@@ -17,7 +17,7 @@
  */
 import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
-import { FIELD_VALUE, TOKEN } from './header-fields.ts';
+import { CLOSE, DIGITS, FIELD_VALUE, TOKEN } from './header-fields.ts';
 import { statusText } from './status-text.ts';
 
 /** Header values as writers pass them: numbers are sent as decimals, lists as repeated fields. */
@@ -58,6 +58,7 @@ export interface ResponseWriter {
 }
 
 const CRLF = '\r\n';
+const CRLF_BYTES = Buffer.from(CRLF, 'latin1');
 const LAST_CHUNK = Buffer.from('0\r\n\r\n', 'latin1');
 /** Hop-by-hop fields the response frames itself; what a writer sets for them is not sent. */
 const FRAMING = new Set(['connection', 'transfer-encoding', 'keep-alive', 'date']);
@@ -75,8 +76,10 @@ function httpDate(): string {
   return dateText;
 }
 
-function toBuffer(chunk: Uint8Array | string): Buffer {
-  if (typeof chunk === 'string') return Buffer.from(chunk, 'utf8');
+/** A chunk as bytes: a string in `encoding` (a writer's second argument, when it is one), else as is. */
+function toBuffer(chunk: Uint8Array | string, encoding: unknown): Buffer {
+  if (typeof chunk === 'string')
+    return Buffer.from(chunk, typeof encoding === 'string' ? (encoding as BufferEncoding) : 'utf8');
   return Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
 }
 
@@ -150,14 +153,14 @@ export class OutboundResponse extends EventEmitter implements ResponseWriter {
       if (!TOKEN.test(name)) throw new TypeError(`invalid header name ${JSON.stringify(name)}`);
       const key = name.toLowerCase();
       if (FRAMING.has(key)) {
-        if (key === 'connection' && /(^|[\s,])close($|[\s,])/i.test(String(value))) this.#closeAfter = true;
+        if (key === 'connection' && CLOSE.test(String(value))) this.#closeAfter = true;
         continue;
       }
       for (const v of typeof value === 'object' ? value : [value]) {
         const text = typeof v === 'number' ? String(v) : v;
         if (!FIELD_VALUE.test(text)) throw new TypeError(`invalid value for header ${name}`);
         if (key === 'content-length') {
-          if (!/^\d{1,15}$/.test(text) || (length !== undefined && Number(text) !== length))
+          if (!DIGITS.test(text) || (length !== undefined && Number(text) !== length))
             throw new TypeError(`invalid Content-Length ${JSON.stringify(text)}`);
           if (length !== undefined) continue;
           length = Number(text);
@@ -227,10 +230,7 @@ export class OutboundResponse extends EventEmitter implements ResponseWriter {
       return false;
     }
     if (!this.#headersSent) this.writeHead(this.statusCode);
-    const buf =
-      typeof chunk === 'string'
-        ? Buffer.from(chunk, typeof encodingOrCallback === 'string' ? encodingOrCallback : 'utf8')
-        : toBuffer(chunk);
+    const buf = toBuffer(chunk, encodingOrCallback);
     if (
       this.#holding &&
       (this.#held.length > 0 || (this.#framing === 'length' && buf.length >= this.#remaining))
@@ -245,18 +245,9 @@ export class OutboundResponse extends EventEmitter implements ResponseWriter {
   end(chunk?: Uint8Array | string | Callback, encodingOrCallback?: BufferEncoding | Callback): this {
     if (this.#ended || this.#endHeld) return this;
     if (typeof chunk === 'function') chunk = undefined;
-    if (!this.#headersSent) {
-      // A whole answer in one call: its length is known, so it needs no chunked framing.
-      const size =
-        chunk === undefined ? 0 : typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.byteLength;
-      this.writeHead(this.statusCode, { 'content-length': size });
-    }
-    const buf =
-      chunk === undefined
-        ? undefined
-        : typeof chunk === 'string'
-          ? Buffer.from(chunk, typeof encodingOrCallback === 'string' ? encodingOrCallback : 'utf8')
-          : toBuffer(chunk);
+    const buf = chunk === undefined ? undefined : toBuffer(chunk, encodingOrCallback);
+    // A whole answer in one call: its length is known, so it needs no chunked framing.
+    if (!this.#headersSent) this.writeHead(this.statusCode, { 'content-length': buf?.length ?? 0 });
     if (this.#holding) {
       if (buf) this.#held.push(buf);
       this.#endHeld = true;
@@ -318,8 +309,7 @@ export class OutboundResponse extends EventEmitter implements ResponseWriter {
       parts.push(body);
       size += body.length;
       if (this.#framing === 'chunked') {
-        const crlf = Buffer.from(CRLF, 'latin1');
-        parts.push(crlf);
+        parts.push(CRLF_BYTES);
         size += 2;
       }
     }

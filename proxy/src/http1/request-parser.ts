@@ -11,12 +11,16 @@
 
 import { BodyDecoder, type BodyFraming } from './body-decoder.ts';
 import {
+  CLOSE,
   contentLength,
+  fieldSectionEnd,
   HeaderFieldError,
   type HeaderFields,
   isChunkedOnly,
+  KEEP_ALIVE,
   parseFieldLines,
   TOKEN,
+  TOO_LARGE,
 } from './header-fields.ts';
 
 export interface RequestHead {
@@ -50,9 +54,6 @@ export class RequestParseError extends Error {
 const REQUEST_LINE = /^([^ ]+) ([^ ]+) HTTP\/(\d)\.(\d)$/;
 /** Visible ASCII: what a request target may contain once percent-encoded. */
 const TARGET = /^[\x21-\x7e]+$/;
-const CLOSE = /(^|[\s,])close($|[\s,])/i;
-const KEEP_ALIVE = /(^|[\s,])keep-alive($|[\s,])/i;
-const HEAD_END = Buffer.from('\r\n\r\n');
 
 const bad = (message: string) => new RequestParseError(400, message);
 
@@ -98,10 +99,8 @@ export class RequestParser {
     // Empty lines before a request line are ignored (RFC 9112 §2.2): some clients send a CRLF after a body.
     while (buf.length >= 2 && buf[0] === 13 && buf[1] === 10) buf = buf.subarray(2);
     if (buf.length === 0) return undefined;
-    const end = buf.indexOf(HEAD_END);
-    // The limit is on the head without its final CRLF CRLF, however the bytes were split.
-    if (end > this.#maxHeadBytes || (end === -1 && buf.length > this.#maxHeadBytes + 3))
-      throw new RequestParseError(431, 'the request head is too large');
+    const end = fieldSectionEnd(buf, this.#maxHeadBytes);
+    if (end === TOO_LARGE) throw new RequestParseError(431, 'the request head is too large');
     if (end === -1) {
       this.#pending = buf;
       return undefined;

@@ -10,11 +10,15 @@
 
 import { BodyDecoder, type BodyFraming } from '../http1/body-decoder.ts';
 import {
+  CLOSE,
   contentLength,
+  fieldSectionEnd,
   HeaderFieldError,
   type HeaderFields,
   isChunkedOnly,
+  KEEP_ALIVE,
   parseFieldLines,
+  TOO_LARGE,
 } from '../http1/header-fields.ts';
 
 export interface ResponseHead {
@@ -38,9 +42,6 @@ export class HttpParseError extends Error {
 
 const MAX_HEAD_BYTES = 64 * 1024;
 const STATUS_LINE = /^HTTP\/1\.([01]) ([1-9]\d\d)(?: [^\r\n]*)?$/;
-const CLOSE = /(^|[\s,])close($|[\s,])/i;
-const KEEP_ALIVE = /(^|[\s,])keep-alive($|[\s,])/i;
-const HEAD_END = Buffer.from('\r\n\r\n');
 
 const framingError = (message: string) => new HttpParseError(message);
 
@@ -72,9 +73,8 @@ export class ResponseParser {
     let buf = this.#pending ? Buffer.concat([this.#pending, data]) : data;
     this.#pending = undefined;
     while (buf.length > 0) {
-      const end = buf.indexOf(HEAD_END);
-      if (end > MAX_HEAD_BYTES || (end === -1 && buf.length > MAX_HEAD_BYTES + 3))
-        throw new HttpParseError('the response head is too large');
+      const end = fieldSectionEnd(buf, MAX_HEAD_BYTES);
+      if (end === TOO_LARGE) throw new HttpParseError('the response head is too large');
       if (end === -1) break;
       const framing = this.#onHead(buf.toString('latin1', 0, end));
       buf = buf.subarray(end + 4);
