@@ -89,6 +89,7 @@ export async function createProxy(bootstrap: Bootstrap): Promise<Proxy> {
     dir: bootstrap.auditSpoolDir,
     maxBytes: bootstrap.auditSpoolMaxBytes,
     onDrop: (events) => log('error', 'audit spool full; dropped the oldest events', { events }),
+    onError: (message, err) => log('error', message, { error: err.message }),
   });
   const audit = createAuditShipper({
     transport,

@@ -167,6 +167,8 @@ export function createAuditShipper(options: AuditShipperOptions): AuditShipper {
           pending: spool.pending(),
         });
       }
+      // Closed segments flushed and acknowledged ones deleted before the process goes.
+      await spool.settled();
       spool.close();
     },
   };

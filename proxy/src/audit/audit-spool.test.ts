@@ -1,5 +1,13 @@
 import assert from 'node:assert/strict';
-import { appendFileSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import {
+  appendFileSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -43,14 +51,65 @@ test('reads in order across segments, in batches, and acknowledged events are go
   spool.close();
 });
 
-test('acknowledged segments are deleted', () => {
+test('acknowledged segments are deleted', async () => {
   const dir = fresh();
   const spool = openAuditSpool({ dir, segmentBytes: 60 });
   for (let i = 0; i < 30; i++) spool.append(event(i));
   assert.ok(segments(dir).length > 3);
   const all = spool.read(1000);
   spool.ack(all.end, all.events.length);
+  // Deleted in the background, but already gone for the spool itself.
+  assert.deepEqual(spool.read(1000).events, []);
+  await spool.settled();
   assert.equal(segments(dir).length, 1, 'only the active segment remains');
+  spool.close();
+});
+
+test('closed segments are flushed and closed in the background: no descriptor is left open', async () => {
+  const openFds = () => readdirSync('/proc/self/fd').length;
+  const before = openFds();
+  const spool = openAuditSpool({ dir: fresh(), segmentBytes: 60 });
+  for (let i = 0; i < 40; i++) spool.append(event(i));
+  await spool.settled();
+  assert.equal(openFds(), before + 2, 'the active segment and the cursor');
+  assert.equal(spool.read(1000).events.length, 40);
+  spool.close();
+  assert.equal(openFds(), before);
+});
+
+test('a segment that cannot be deleted is reported and retried', async () => {
+  const dir = fresh();
+  const errors: string[] = [];
+  const spool = openAuditSpool({
+    dir,
+    segmentBytes: 60,
+    maxBytes: 1024 * 1024,
+    onError: (message, err) => errors.push(`${message}: ${(err as NodeJS.ErrnoException).code}`),
+  });
+  for (let i = 0; i < 6; i++) spool.append(event(i));
+  const [first] = segments(dir);
+  const all = spool.read(1000);
+  // A directory in the first segment's place: unlink(2) refuses it.
+  rmSync(join(dir, first!));
+  mkdirSync(join(dir, first!, 'x'), { recursive: true });
+  spool.ack(all.end, all.events.length);
+  await spool.settled();
+  assert.equal(errors.length, 1, errors.join('\n'));
+  assert.match(
+    errors[0]!,
+    new RegExp(`could not delete audit spool segment ${Number(first!.slice(0, 16))}: EISDIR`),
+  );
+  assert.ok(segments(dir).includes(first!));
+  // The spool goes on; the next acknowledgement tries the stuck segment again.
+  spool.append(event(6));
+  const next = spool.read(1000);
+  assert.deepEqual(ids(next.events), ['e6']);
+  rmSync(join(dir, first!), { recursive: true });
+  writeFileSync(join(dir, first!), '');
+  spool.ack(next.end, 1);
+  await spool.settled();
+  assert.equal(errors.length, 1);
+  assert.ok(!segments(dir).includes(first!));
   spool.close();
 });
 

@@ -9,14 +9,17 @@
  *
  * Each process start opens a new segment, so a record torn by a crash can only be the last one of an
  * older segment, where the reader treats it as the segment's end. The spool is bounded: when it grows
- * past `maxBytes`, whole oldest segments are dropped and their events counted as lost.
+ * past `maxBytes`, whole oldest segments are dropped and their events counted as lost. A closed
+ * segment is `fsync`ed, and an acknowledged or dropped one deleted, on libuv's thread pool.
  *
  * @module
  */
 import {
+  close,
   closeSync,
   existsSync,
   fstatSync,
+  fsync,
   fsyncSync,
   mkdirSync,
   openSync,
@@ -24,7 +27,7 @@ import {
   readFileSync,
   readSync,
   statSync,
-  unlinkSync,
+  unlink,
   writeSync,
 } from 'node:fs';
 import { join } from 'node:path';
@@ -71,6 +74,11 @@ export interface AuditSpool {
   pending(): number;
   /** Events dropped because the spool was full. */
   dropped(): number;
+  /**
+   * Resolves when the file work the spool does off the request path has finished: the `fsync` and
+   * close of closed segments, and the deletion of acknowledged or dropped ones.
+   */
+  settled(): Promise<void>;
   close(): void;
 }
 
@@ -81,6 +89,8 @@ export interface AuditSpoolOptions {
   /** A segment is closed and a new one started at this size (default 4 MiB). */
   segmentBytes?: number;
   onDrop?: (events: number) => void;
+  /** A background `fsync` or deletion failed; the spool goes on (default: ignored). */
+  onError?: (message: string, err: Error) => void;
 }
 
 const HEADER = SPOOL_RECORD_HEADROOM;
@@ -108,10 +118,13 @@ export function openAuditSpool(options: AuditSpoolOptions): AuditSpool {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
 
   const cursorPath = join(dir, 'cursor');
+  // Segments whose deletion is under way are gone as far as the spool is concerned.
+  const deleting = new Set<number>();
   const listSegments = () =>
     readdirSync(dir)
       .filter((f) => /^\d{16}\.seg$/.test(f))
       .map((f) => Number(f.slice(0, 16)))
+      .filter((n) => !deleting.has(n))
       .sort((a, b) => a - b);
   const sizeOf = (n: number) => statSync(join(dir, segmentName(n))).size;
   const countIn = (n: number, from = 0) => {
@@ -145,9 +158,47 @@ export function openAuditSpool(options: AuditSpoolOptions): AuditSpool {
     writeSync(cursorFd, `${JSON.stringify(cursor).padEnd(63)}\n`, 0, 'utf8');
   }
 
+  // Flushing a closed 4 MiB segment takes milliseconds here, and so does deleting one: both run on
+  // libuv's thread pool, so that no request waits behind them on the event loop.
+  const background = new Set<Promise<void>>();
+  function inBackground(work: Promise<void>): void {
+    const done = work.finally(() => background.delete(done));
+    background.add(done);
+  }
+  const failed = (message: string) => (err: Error) => options.onError?.(message, err);
+
+  function closeInBackground(fd: number, segment: number): void {
+    inBackground(
+      new Promise<void>((resolve) => {
+        fsync(fd, (err) => {
+          if (err) failed(`could not fsync audit spool segment ${segment}`)(err);
+          close(fd, () => resolve());
+        });
+      }),
+    );
+  }
+
+  /** Deletes a segment off the event loop; `size` is what it counted for in `totalBytes`. */
+  function deleteSegment(n: number, size: number): void {
+    deleting.add(n);
+    totalBytes -= size;
+    inBackground(
+      new Promise<void>((resolve) => {
+        unlink(join(dir, segmentName(n)), (err) => {
+          deleting.delete(n);
+          if (err && err.code !== 'ENOENT') {
+            // Still on disk, so it still counts, and a later acknowledgement or overflow retries it.
+            totalBytes += size;
+            failed(`could not delete audit spool segment ${n}`)(err);
+          }
+          resolve();
+        });
+      }),
+    );
+  }
+
   function rotate(): void {
-    fsyncSync(activeFd);
-    closeSync(activeFd);
+    closeInBackground(activeFd, active);
     active++;
     activeFd = openSync(join(dir, segmentName(active)), 'a', 0o600);
     activeSize = 0;
@@ -160,8 +211,7 @@ export function openAuditSpool(options: AuditSpoolOptions): AuditSpool {
       if (oldest === undefined || oldest === active) return;
       const from = oldest === cursor.segment ? cursor.offset : 0;
       const lost = oldest >= cursor.segment ? countIn(oldest, from) : 0;
-      totalBytes -= sizeOf(oldest);
-      unlinkSync(join(dir, segmentName(oldest)));
+      deleteSegment(oldest, sizeOf(oldest));
       if (cursor.segment <= oldest) {
         cursor = { segment: oldest + 1, offset: 0 };
         persistCursor();
@@ -248,12 +298,14 @@ export function openAuditSpool(options: AuditSpoolOptions): AuditSpool {
       pendingCount = Math.max(0, pendingCount - count);
       for (const s of listSegments()) {
         if (s >= cursor.segment || s === active) break;
-        totalBytes -= sizeOf(s);
-        unlinkSync(join(dir, segmentName(s)));
+        deleteSegment(s, sizeOf(s));
       }
     },
     pending: () => pendingCount,
     dropped: () => droppedCount,
+    async settled() {
+      while (background.size > 0) await Promise.all(background);
+    },
     close() {
       fsyncSync(activeFd);
       closeSync(activeFd);
