@@ -556,6 +556,45 @@ describe('refused requests', () => {
     assert.equal(called, 0);
   });
 
+  test('a malformed chunked body under a handler that has not answered: 400, and its read fails', async () => {
+    const caught = later<unknown>();
+    let late: unknown;
+    const { port } = await serve((req, res) => {
+      req.readBody(1024).catch((err: unknown) => {
+        caught.resolve(err);
+        // What a handler writes after its request was refused goes nowhere, and does not throw.
+        try {
+          res.end('too late');
+        } catch (e) {
+          late = e;
+        }
+      });
+    });
+    const c = await client(port);
+    c.send('POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\nzz\r\n');
+    await c.waitClosed();
+    assert.ok((await caught.promise) instanceof RequestAbortedError);
+    assert.equal(late, undefined);
+    const [a, more] = answers(c.text);
+    assert.equal(a!.status, 400);
+    assert.equal((JSON.parse(a!.body) as { error: string }).error, 'bad_request');
+    assert.equal(more, undefined, c.text);
+  });
+
+  test('a malformed chunked body after the handler began its answer: the connection is cut', async () => {
+    const { port } = await serve((req, res) => {
+      res.writeHead(200);
+      res.write('started');
+      req.readBody(1024).catch(() => {});
+    });
+    const c = await client(port);
+    c.send('POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n');
+    await c.until((t) => t.includes('started'), 'the answer to begin');
+    c.send('zz\r\n');
+    await c.waitClosed();
+    assert.equal(c.text.split('HTTP/1.1 ').length, 2, c.text);
+  });
+
   test('a malformed request after a good one on the same connection: the good one is answered, then 400', async () => {
     const { port } = await serve(echoUrl);
     const c = await client(port);
@@ -633,6 +672,27 @@ describe('timeouts', () => {
     assert.ok(Date.now() - started >= 300, `closed after ${Date.now() - started} ms`);
     assert.ok((await caught.promise) instanceof RequestAbortedError);
     assert.equal(await closed.promise, false);
+    // The handler had not begun an answer, so the client learns why, as from node:http.
+    const [a, more] = answers(c.text);
+    assert.equal(a!.status, 408);
+    assert.equal(a!.headers.connection, 'close');
+    assert.equal(more, undefined);
+  });
+
+  test('requestTimeoutMs after the handler began its answer: the connection is cut, no second status', async () => {
+    const { port } = await serve(
+      (req, res) => {
+        res.writeHead(200, { 'content-type': 'text/plain' });
+        res.write('started');
+        req.readBody(1024).catch(() => {});
+      },
+      { headersTimeoutMs: 200, requestTimeoutMs: 400 },
+    );
+    const c = await client(port);
+    c.send('POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1000\r\n\r\nxx');
+    await c.waitClosed();
+    assert.match(c.text, /^HTTP\/1\.1 200 OK\r\n/);
+    assert.equal(c.text.split('HTTP/1.1 ').length, 2, c.text);
   });
 
   test('keepAliveTimeoutMs: an idle connection is closed, one that never sent a byte too', async () => {

@@ -5,8 +5,9 @@
  */
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, connect } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
@@ -320,6 +321,57 @@ describe('failures around the upstream and the configuration', () => {
       assert.equal(h.audit.at(-1)!.outcome, 'error');
     } finally {
       await h.close();
+    }
+  });
+
+  test('a body cut short or malformed mid-way: 400 or nothing, no error logged, nothing forwarded or audited', async () => {
+    let forwarded = 0;
+    const upstream = createServer((_req, res) => {
+      forwarded++;
+      res.end();
+    });
+    await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', () => r()));
+    const logged: string[] = [];
+    const h = await startHarness({
+      upstream: createHttpUpstream({
+        url: new URL(`http://127.0.0.1:${(upstream.address() as AddressInfo).port}/mcp`),
+        log: noLog,
+      }),
+      log: (level, msg) => logged.push(`${level}: ${msg}`),
+    });
+    const exchange = async (raw: string, end: 'wait' | 'destroy') => {
+      const socket = connect((h.server.address() as AddressInfo).port, '127.0.0.1');
+      let text = '';
+      socket.setEncoding('latin1').on('data', (d: string) => {
+        text += d;
+      });
+      await once(socket, 'connect');
+      socket.write(raw);
+      if (end === 'destroy') {
+        await new Promise((r) => setTimeout(r, 50));
+        socket.destroy();
+      } else await once(socket, 'close');
+      return text;
+    };
+    try {
+      const head = `POST /mcp HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer ${await h.token()}\r\nContent-Type: application/json\r\n`;
+      const malformed = await exchange(
+        `${head}Transfer-Encoding: chunked\r\n\r\n5\r\n{"jso\r\nzz\r\n`,
+        'wait',
+      );
+      assert.match(malformed, /^HTTP\/1\.1 400 Bad Request\r\n/);
+      await exchange(`${head}Content-Length: 100\r\n\r\n{"jsonrpc":`, 'destroy');
+      await new Promise((r) => setTimeout(r, 50));
+      assert.deepEqual(
+        logged.filter((l) => l.startsWith('error')),
+        [],
+      );
+      assert.equal(logged.filter((l) => l.includes('abandoned before its body ended')).length, 2);
+      assert.equal(forwarded, 0);
+      assert.equal(h.audit.length, 0);
+    } finally {
+      await h.close();
+      await new Promise<void>((r) => upstream.close(() => r()));
     }
   });
 

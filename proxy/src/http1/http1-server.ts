@@ -99,8 +99,7 @@ class Connection implements RequestSink, ResponseConnection {
     if (!parser) return;
     const age = now - this.#startedAt;
     if ((!parser.started && age > o.headersTimeoutMs) || age > o.requestTimeoutMs) {
-      if (this.#responseEnded && this.#requestDone) this.#refuse(408, 'the request was not received in time');
-      else this.socket.destroy();
+      this.#refuseOrCut(408, 'the request was not received in time');
     }
   }
 
@@ -196,9 +195,7 @@ class Connection implements RequestSink, ResponseConnection {
         this.socket.destroy();
         throw err;
       }
-      // Past the head, the handler owns the answer: the connection is all that can be closed.
-      if (this.#responseEnded && this.#requestDone) this.#refuse(err.status, err.message);
-      else this.socket.destroy();
+      this.#refuseOrCut(err.status, err.message);
     } finally {
       this.#consuming = false;
     }
@@ -207,6 +204,20 @@ class Connection implements RequestSink, ResponseConnection {
       this.#stash = undefined;
       this.#consume(stash);
     }
+  }
+
+  /**
+   * Refuses the request being received (timed out, or its body malformed). Between requests, or while
+   * its handler has not begun an answer, it gets the error status, as with `node:http`: the handler's
+   * body read fails with `RequestAbortedError`, and what it writes later goes nowhere. Once an answer
+   * has begun, the connection is all that can be closed.
+   */
+  #refuseOrCut(status: number, message: string): void {
+    if (this.#responseEnded && this.#requestDone) this.#refuse(status, message);
+    else if (!this.#requestDone && this.#response && !this.#response.headersSent) {
+      this.#request?.abort();
+      this.#refuse(status, message);
+    } else this.socket.destroy();
   }
 
   /** Answers a request the server itself refuses, and closes the connection. */

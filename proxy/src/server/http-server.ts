@@ -7,7 +7,7 @@
 import type { AuditRecord } from '../audit/audit-event.ts';
 import type { FilterDispatcherRef } from '../filters/lazy-filter-dispatcher.ts';
 import { Http1Server } from '../http1/http1-server.ts';
-import type { InboundRequest } from '../http1/inbound-request.ts';
+import { type InboundRequest, RequestAbortedError } from '../http1/inbound-request.ts';
 import type { OutboundResponse } from '../http1/outbound-response.ts';
 import type { ConfigStore } from '../store/config-store.ts';
 import type { Log } from '../telemetry/log.ts';
@@ -86,6 +86,11 @@ export function createProxyServer(options: ProxyServerOptions): Http1Server {
     },
     (req, res) => {
       route(req, res).catch((err: unknown) => {
+        // The client went away mid-body, or the server refused the rest of it (and answered): no one to answer.
+        if (err instanceof RequestAbortedError) {
+          log('debug', 'request abandoned before its body ended', { path: req.url });
+          return;
+        }
         log('error', 'request failed in the proxy', { error: (err as Error).stack });
         if (!res.headersSent) json(res, 500, { error: 'internal_error' });
         else res.destroy();
