@@ -7,7 +7,7 @@
  */
 import { join } from 'node:path';
 import type { Child, Children } from './children.ts';
-import { cpuSeconds, memory } from './proc-stats.ts';
+import { cpuSeconds, descendantCpuSeconds, memory } from './proc-stats.ts';
 import type { LoadCommand, LoadMessage, LoadResult } from './protocol.ts';
 import type { CpuByProcess, RunRecord } from './report.ts';
 
@@ -25,13 +25,32 @@ export interface Window {
   endNs: bigint;
 }
 
-function cpuAll(p: Processes): CpuByProcess {
+interface CpuReading {
+  byProcess: CpuByProcess;
+  /** The control plane's descendants (its PostgreSQL), by pid. */
+  postgres: Map<number, number>;
+}
+
+function cpuAll(p: Processes): CpuReading {
   return {
-    proxy: cpuSeconds(p.proxy.pid),
-    fixture: cpuSeconds(p.fixture.pid),
-    load_generator: cpuSeconds(p.generator.pid),
-    control_plane: cpuSeconds(p.controlPlane.pid),
+    byProcess: {
+      proxy: cpuSeconds(p.proxy.pid),
+      fixture: cpuSeconds(p.fixture.pid),
+      load_generator: cpuSeconds(p.generator.pid),
+      control_plane: cpuSeconds(p.controlPlane.pid),
+      postgres: 0,
+    },
+    postgres: descendantCpuSeconds(p.controlPlane.pid),
   };
+}
+
+/** CPU seconds between two readings; a PostgreSQL process started in between counts whole. */
+function cpuBetween(before: CpuReading, after: CpuReading): CpuByProcess {
+  let postgres = 0;
+  for (const [pid, s] of after.postgres) postgres += s - (before.postgres.get(pid) ?? 0);
+  return perProcess(before.byProcess, (k) =>
+    k === 'postgres' ? postgres : after.byProcess[k] - before.byProcess[k],
+  );
 }
 
 function perProcess(a: CpuByProcess, f: (key: keyof CpuByProcess) => number): CpuByProcess {
@@ -59,8 +78,8 @@ export function measure(
   const gen = p.generator.process;
   const limitMs = (command.warmupS + command.measureS + 60) * 1000;
   return new Promise((resolve, reject) => {
-    let before: CpuByProcess | undefined;
-    let after: CpuByProcess | undefined;
+    let before: CpuReading | undefined;
+    let after: CpuReading | undefined;
     let proxyMemory: RunRecord['proxy_memory'] | undefined;
     const window: Window = { startNs: 0n, endNs: 0n };
     const timer = setTimeout(() => done(new Error(`a run took longer than ${limitMs / 1000} s`)), limitMs);
@@ -76,7 +95,7 @@ export function measure(
         return;
       }
       const answered = result!.measured.ok + result!.measured.errors;
-      const cpu = perProcess(before!, (k) => after![k] - before![k]);
+      const cpu = cpuBetween(before!, after!);
       resolve({
         record: {
           target,

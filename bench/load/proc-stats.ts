@@ -5,7 +5,7 @@
  * @module
  */
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 
 let clockTicks: number | undefined;
 
@@ -23,12 +23,44 @@ export function clockTicksPerSecond(): number {
 
 /** User plus system CPU seconds the process has used so far. */
 export function cpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  // Fields after the command name, which is in parentheses and may itself hold spaces.
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const fields = statFields(pid);
   // stat(5): utime is field 14 and stime field 15; fields[0] is field 3 (state).
   const ticks = Number(fields[11]) + Number(fields[12]);
   return ticks / clockTicksPerSecond();
+}
+
+/** The fields of `/proc/<pid>/stat` after the command name (fields[0] is field 3, the state). */
+function statFields(pid: number): string[] {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // The command name is in parentheses and may itself hold spaces.
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+}
+
+/**
+ * CPU seconds so far of every live descendant of `pid` (not `pid` itself), by pid: for the control
+ * plane, its PostgreSQL server and backends. A process that exits between two readings is missed.
+ */
+export function descendantCpuSeconds(pid: number): Map<number, number> {
+  const children = new Map<number, number[]>();
+  const cpu = new Map<number, number>();
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const fields = statFields(Number(name));
+      const ppid = Number(fields[1]);
+      children.set(ppid, [...(children.get(ppid) ?? []), Number(name)]);
+      cpu.set(Number(name), (Number(fields[11]) + Number(fields[12])) / clockTicksPerSecond());
+    } catch {
+      // Gone since the directory was listed.
+    }
+  }
+  const out = new Map<number, number>();
+  const queue = [...(children.get(pid) ?? [])];
+  for (let next = queue.shift(); next !== undefined; next = queue.shift()) {
+    out.set(next, cpu.get(next) ?? 0);
+    queue.push(...(children.get(next) ?? []));
+  }
+  return out;
 }
 
 /** Memory of a process, in MiB. */

@@ -41,7 +41,7 @@ import {
   startSdkServer,
 } from './mesh.ts';
 import { TEXT_1K, toolsCallBody } from './payload.ts';
-import { memory } from './proc-stats.ts';
+import { descendantCpuSeconds, memory } from './proc-stats.ts';
 import type { LoadCommand, Target } from './protocol.ts';
 import { added, markdown, type Pair, type RunRecord, summarise, targets } from './report.ts';
 
@@ -88,6 +88,13 @@ const settings = {
   concurrency: envNumber('BENCH_CONCURRENCY', 64, 1, 1024),
   connections: envNumber('BENCH_CONNECTIONS', 64, 1, 1024),
   profile: process.env.BENCH_PROFILE === '1',
+  /**
+   * An experiment, not for the README's figures: SIGSTOP the control plane and its PostgreSQL during
+   * the proxied run of the odd rounds at the summary rate, so that rounds with and without the audit
+   * events being stored on the same cores compare under the same host load. The proxy spools
+   * meanwhile and ships afterwards; the summary's medians mix both kinds of round.
+   */
+  pauseControlPlane: process.env.BENCH_PAUSE_CONTROL_PLANE === '1',
   /** Start the proxy with a warmed compile cache, as the proxy image does (BENCH_COMPILE_CACHE=0: without). */
   compileCache: process.env.BENCH_COMPILE_CACHE !== '0',
   proxyMain: resolve(process.env.BENCH_PROXY_MAIN || defaultProxyMain),
@@ -262,19 +269,31 @@ async function main(): Promise<void> {
       load === 'saturation'
         ? `saturation: ${settings.concurrency} concurrent, 2 s warm-up + ${settings.saturationS} s measured, each way`
         : `${load} req/s: ${settings.warmupS} s warm-up + ${settings.measureS} s measured, each way`;
+    /** The control plane and every process under it (its PostgreSQL): stopped, or running again. */
+    const signalControlPlane = (signal: 'SIGSTOP' | 'SIGCONT') => {
+      for (const pid of [cp.child.pid, ...descendantCpuSeconds(cp.child.pid).keys()])
+        process.kill(pid, signal);
+    };
     /** Direct, then proxied: one pair of runs at one load. */
-    const runPair = async (procs: Processes, route: Route, load: Load): Promise<Pair> => {
+    const runPair = async (procs: Processes, route: Route, load: Load, pause = false): Promise<Pair> => {
       const { record: direct } = await measure(procs, 'direct', command(route, load)('direct'));
       log(`  ${describe(direct)}`);
       await sleep(1_000);
-      const { record: proxied } = await measure(procs, 'proxied', command(route, load)('proxied'));
-      log(`  ${describe(proxied)}`);
+      if (pause) signalControlPlane('SIGSTOP');
+      let proxied: RunRecord;
+      try {
+        ({ record: proxied } = await measure(procs, 'proxied', command(route, load)('proxied')));
+      } finally {
+        if (pause) signalControlPlane('SIGCONT');
+      }
+      log(`  ${describe(proxied)}${pause ? ' (control plane paused)' : ''}`);
       return {
         rate: load,
         direct,
         proxied,
         added: added(direct.result.latency, proxied.result.latency),
         added_service: added(direct.result.service, proxied.result.service),
+        ...(pause && { control_plane_paused: true as const }),
       };
     };
     await mkdir(settings.outDir, { recursive: true });
@@ -311,9 +330,15 @@ async function main(): Promise<void> {
       const rounds = load === settings.summaryRate ? settings.rounds : 1;
       for (let r = 1; r <= rounds; r++) {
         log(rounds > 1 ? `${title(load)} (round ${r} of ${rounds})` : title(load));
-        const pair = await runPair(p, route, load);
+        const pause = settings.pauseControlPlane && load === settings.summaryRate && r % 2 === 1;
+        const pair = await runPair(p, route, load, pause);
         if (rounds > 1) pair.round = r;
         proxiedSent += pair.proxied.result.total.sent;
+        if (pause) {
+          // The backlog is stored before the forwarder's run, which it would otherwise disturb.
+          const { rows } = await waitForAuditRows(tmp, cp.pgPort, BENCH_SERVER, proxiedSent, 60_000);
+          log(`  the control plane stored the backlog (${rows} of ${proxiedSent} rows)`);
+        }
         if (load === settings.summaryRate || load === 'saturation') {
           await sleep(1_000);
           const { record } = await measure(

@@ -22,7 +22,7 @@ function run(
   cpu: { proxy: number; fixture: number },
   rssAnon = 40,
 ): RunRecord {
-  const perK = { ...cpu, load_generator: 0.2, control_plane: 0.01 };
+  const perK = { ...cpu, load_generator: 0.2, control_plane: 0.01, postgres: 0.02 };
   return {
     target,
     result: {
@@ -131,6 +131,22 @@ describe('summarise', () => {
     assert.equal(s.sdk_server_direct_saturated_rps, 1_400);
     assert.equal(s.sdk_server_proxied_saturated_rps, 1_000);
     assert.equal(s.sdk_server_throughput_ratio, 0.714);
+  });
+
+  it('accounts the audit pipeline and, at saturation, every process', () => {
+    const s = summarise(pairs, 1000, sdkPairs, 500);
+    assert.equal(s.control_plane_cpu_s_per_1000_requests, 0.01);
+    assert.equal(s.postgres_cpu_s_per_1000_requests, 0.02);
+    // Load generator 0.2 + fixture 0.08 + control plane 0.01 + PostgreSQL 0.02, plus the middle process.
+    assert.deepEqual(s.saturation_total_cpu_s_per_1000_requests, {
+      direct: 0.31,
+      proxied: 0.61,
+      reference: 0.51,
+    });
+    assert.deepEqual(s.saturation_cores_busy, { direct: 0.31, proxied: 0.61, reference: 0.51 });
+    const md = markdown(pairs, sdkPairs, s, targets(s), { date: 'd', machine: 'm', method: 'M.' });
+    assert.match(md, /control plane 0\.010 CPU-s and its PostgreSQL 0\.020 s/);
+    assert.match(md, /the proxy could reach at most about 51 % of direct, and the forwarder 61 %/);
   });
 
   it('judges the targets on the proxy figures only', () => {

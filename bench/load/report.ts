@@ -9,15 +9,17 @@ import type { MemorySample } from './proc-stats.ts';
 import type { LatencySummary, LoadResult } from './protocol.ts';
 
 /**
- * CPU seconds of each process (the control plane's own process; its PostgreSQL is not counted).
- * `proxy` is the process between the load generator and the upstream (in a reference run, the
- * reference forwarder), and `fixture` the upstream (in the SDK server's runs, the SDK server).
+ * CPU seconds of each process. `proxy` is the process between the load generator and the upstream
+ * (in a reference run, the reference forwarder), and `fixture` the upstream (in the SDK server's runs,
+ * the SDK server); `control_plane` is the control plane's own process and `postgres` its embedded
+ * PostgreSQL (every process under the control plane), which together store the audit events.
  */
 export interface CpuByProcess {
   proxy: number;
   fixture: number;
   load_generator: number;
   control_plane: number;
+  postgres: number;
 }
 
 /** One measured run against one target, with what the processes spent during its measured window. */
@@ -44,6 +46,8 @@ export interface Pair {
   rate: number | 'saturation';
   /** 1, 2, …: which round, when this load ran several (the summary rate does, see `summarise`). */
   round?: number;
+  /** The control plane and its PostgreSQL were stopped during the proxied run (an experiment). */
+  control_plane_paused?: true;
   direct: RunRecord;
   proxied: RunRecord;
   /** Proxied minus direct percentiles of the latency (open loop: from the intended send time). */
@@ -84,6 +88,18 @@ export interface Summary {
   direct_saturated_rps: number;
   proxied_saturated_rps: number;
   throughput_ratio: number;
+  /** Storing the proxied requests' audit events, per 1000 requests: the control plane's process. */
+  control_plane_cpu_s_per_1000_requests: number;
+  /** The same for its PostgreSQL. */
+  postgres_cpu_s_per_1000_requests: number;
+  /**
+   * At saturation, every process together (load generator, fixture, proxy or forwarder, control
+   * plane, PostgreSQL) per 1000 requests. When the machine's cores are what limits, throughput goes
+   * as the inverse of these, so direct / proxied bounds the throughput ratio on this machine.
+   */
+  saturation_total_cpu_s_per_1000_requests: { direct: number; proxied: number; reference: number };
+  /** At saturation, the CPU seconds every process together used per second: how many cores were busy. */
+  saturation_cores_busy: { direct: number; proxied: number; reference: number };
   /**
    * Context measured in the same run (none of it is a target). The reference forwarder (no
    * authentication, policy or audit) against the same fixture, at the summary rate: what any Node
@@ -159,6 +175,8 @@ export function median(xs: readonly number[]): number {
 }
 
 const rps = (r: RunRecord) => r.result.measured.achievedRps;
+const totalCpu = (c: CpuByProcess) => c.proxy + c.fixture + c.load_generator + c.control_plane + c.postgres;
+const coresBusy = (r: RunRecord) => Math.round((totalCpu(r.cpu_s) / r.result.measured.durationS) * 100) / 100;
 
 /**
  * The summary at `rate`: the proxy's figures in front of the fixture (`pairs`), with the reference
@@ -193,6 +211,18 @@ export function summarise(pairs: Pair[], rate: number, sdkPairs: Pair[], sdkRate
     direct_saturated_rps: Math.round(direct),
     proxied_saturated_rps: Math.round(proxied),
     throughput_ratio: round(proxied / direct),
+    control_plane_cpu_s_per_1000_requests: mid((p) => p.proxied.cpu_s_per_1000_requests.control_plane),
+    postgres_cpu_s_per_1000_requests: mid((p) => p.proxied.cpu_s_per_1000_requests.postgres),
+    saturation_total_cpu_s_per_1000_requests: {
+      direct: round(totalCpu(sat.direct.cpu_s_per_1000_requests)),
+      proxied: round(totalCpu(sat.proxied.cpu_s_per_1000_requests)),
+      reference: round(totalCpu(sat.reference.run.cpu_s_per_1000_requests)),
+    },
+    saturation_cores_busy: {
+      direct: coresBusy(sat.direct),
+      proxied: coresBusy(sat.proxied),
+      reference: coresBusy(sat.reference.run),
+    },
     reference_forwarder_added_p50_ms: ref((r) => r.added.p50_ms),
     reference_forwarder_added_p99_ms: ref((r) => r.added.p99_ms),
     reference_forwarder_cpu_s_per_1000_requests: ref((r) => r.run.cpu_s_per_1000_requests.proxy),
@@ -253,7 +283,9 @@ export interface ReportContext {
 
 const pct = (ratio: number) => `${(ratio * 100).toFixed(0)} %`;
 const loadLabel = (rate: Pair['rate']) => (rate === 'saturation' ? 'saturation (closed loop)' : String(rate));
-const pairLabel = (p: Pair) => (p.round ? `${loadLabel(p.rate)}, round ${p.round}` : loadLabel(p.rate));
+const pairLabel = (p: Pair) =>
+  (p.round ? `${loadLabel(p.rate)}, round ${p.round}` : loadLabel(p.rate)) +
+  (p.control_plane_paused ? ', control plane paused' : '');
 
 /** One table row: `through` is the proxied (or forwarded) run at the load of `direct`. */
 function row(label: string, direct: RunRecord, through: RunRecord, delta: Added): string {
@@ -294,6 +326,21 @@ function contextSentence(s: Summary): string {
     `${pct(s.sdk_server_throughput_ratio)} of direct at saturation ` +
     `(${s.sdk_server_proxied_saturated_rps} of ${s.sdk_server_direct_saturated_rps} req/s).`;
   return `${forwarder} ${sdk}`;
+}
+
+/** Where the CPU went: the audit pipeline at the summary rate, and every process at saturation. */
+function cpuSentence(s: Summary): string {
+  const t = s.saturation_total_cpu_s_per_1000_requests;
+  const busy = s.saturation_cores_busy;
+  return (
+    `Storing the audit events of 1000 proxied requests at ${s.rate_rps} req/s cost the control plane ` +
+    `${f3(s.control_plane_cpu_s_per_1000_requests)} CPU-s and its PostgreSQL ${f3(s.postgres_cpu_s_per_1000_requests)} s, ` +
+    `on the same machine. At saturation every process together spent ${f3(t.direct)} CPU-s per 1000 requests direct, ` +
+    `${f3(t.proxied)} through the proxy and ${f3(t.reference)} through the forwarder, with ${busy.direct}, ` +
+    `${busy.proxied} and ${busy.reference} cores busy. Where the cores are the limit, throughput goes as the ` +
+    `inverse of that cost: here the proxy could reach at most about ${pct(t.direct / t.proxied)} of direct, ` +
+    `and the forwarder ${pct(t.direct / t.reference)}.`
+  );
 }
 
 /**
@@ -338,6 +385,8 @@ export function markdown(
     ...contextRows(pairs, sdkPairs),
     '',
     contextSentence(s),
+    '',
+    cpuSentence(s),
     '',
   ].join('\n');
 }
