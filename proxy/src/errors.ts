@@ -59,6 +59,7 @@ const catalogue = {
   TESSERA_CONFIG_INVALID: { status: 500, rpc: JsonRpcCode.InternalError },
   TESSERA_NOT_FOUND: { status: 404, rpc: JsonRpcCode.InvalidRequest },
   TESSERA_ORIGIN_FORBIDDEN: { status: 403, rpc: JsonRpcCode.InvalidRequest },
+  TESSERA_HOST_FORBIDDEN: { status: 403, rpc: JsonRpcCode.InvalidRequest },
   TESSERA_HEADER_MISMATCH: { status: 400, rpc: JsonRpcCode.HeaderMismatch },
   TESSERA_INVALID_PARAMS: { status: 400, rpc: JsonRpcCode.InvalidParams },
   TESSERA_EGRESS_REFUSED: { status: 502, rpc: JsonRpcCode.UpstreamFailure },

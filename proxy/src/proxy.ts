@@ -109,6 +109,8 @@ export async function createProxy(bootstrap: Bootstrap): Promise<Proxy> {
     upstream,
     maxBodyBytes: bootstrap.maxBodyBytes,
     allowedOrigins: bootstrap.allowedOrigins,
+    listenHost: bootstrap.listenHost,
+    allowedHosts: bootstrap.allowedHosts,
     audit: audit.record,
     log,
     metrics,

@@ -340,6 +340,34 @@ describe('W3C trace context', () => {
     assert.equal(line?.fields.spanId, parsed.parentId);
   });
 
+  test('a traceparent in params._meta is continued when the headers carry none; the headers win otherwise', async () => {
+    const logs: LogEntry[] = [];
+    const { fixture, h } = await fixtureAndHarness({ logs });
+    const meta = { traceparent: `00-${TRACE_ID}-${PARENT_ID}-01`, tracestate: 'congo=t61rcWkgMzE' };
+    const body = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list', params: { _meta: meta } });
+    await post(h, body);
+    const sent = fixture.seen.at(-1)!;
+    const parsed = parseTraceparent(sent.traceparent)!;
+    assert.equal(parsed.traceId, TRACE_ID);
+    assert.notEqual(parsed.parentId, PARENT_ID, "the proxy is the upstream request's parent");
+    assert.equal(sent.tracestate, 'congo=t61rcWkgMzE');
+    assert.equal(h.audit.at(-1)!.traceId, TRACE_ID);
+    assert.equal(logs.find((l) => l.msg === 'request')?.fields.parentSpanId, PARENT_ID);
+
+    const other = '0af7651916cd43dd8448eb211c80319c';
+    await post(h, body, { headers: { traceparent: `00-${other}-b7ad6b7169203331-01` } });
+    assert.equal(parseTraceparent(fixture.seen.at(-1)!.traceparent)!.traceId, other);
+    assert.equal(h.audit.at(-1)!.traceId, other);
+
+    // An invalid one in _meta starts a new trace, as an invalid header does.
+    const bad = { ...meta, traceparent: `00-${'0'.repeat(32)}-${PARENT_ID}-01` };
+    await post(h, JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'tools/list', params: { _meta: bad } }));
+    const fresh = h.audit.at(-1)!.traceId;
+    assert.match(fresh, /^[0-9a-f]{32}$/);
+    assert.notEqual(fresh, '0'.repeat(32));
+    assert.notEqual(fresh, TRACE_ID);
+  });
+
   test('an unsampled caller stays unsampled', async () => {
     const { fixture, h } = await fixtureAndHarness();
     await post(h, rpc('ping'), { headers: { traceparent: `00-${TRACE_ID}-${PARENT_ID}-00` } });

@@ -3,11 +3,11 @@
  * their principal, 404 when unknown even when the upstream says 400) and the modern era's header rules.
  */
 import assert from 'node:assert/strict';
-import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { createServer, type IncomingMessage, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { createHttpUpstream } from '../src/upstream/http-upstream.ts';
-import { type Harness, startHarness } from './helpers/harness.ts';
+import { type Harness, RESOURCE, startHarness } from './helpers/harness.ts';
 
 const V = '2026-07-28';
 const meta = { 'io.modelcontextprotocol/protocolVersion': V };
@@ -201,5 +201,95 @@ describe('wire protocol through the proxy', () => {
     assert.equal(res.status, 403);
     assert.equal(seen.length, 0);
     assert.equal((await send(rpc('initialize'), { origin: 'http://localhost:3000' })).status, 200);
+  });
+});
+
+describe('Host on a loopback listener (DNS rebinding)', () => {
+  let upstream: Server;
+  let h: Harness;
+  let forwarded = 0;
+
+  before(async () => {
+    upstream = createServer((req, res) => {
+      forwarded++;
+      req.resume();
+      req.on('end', () => {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ jsonrpc: '2.0', id: 1, result: {} }));
+      });
+    });
+    await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', () => r()));
+    h = await startHarness({
+      upstream: createHttpUpstream({
+        url: new URL(`http://127.0.0.1:${(upstream.address() as AddressInfo).port}/mcp`),
+        log: () => {},
+      }),
+      listenHost: '127.0.0.1',
+      allowedHosts: ['dev.internal'],
+    });
+  });
+
+  after(async () => {
+    await h?.close();
+    upstream.closeAllConnections();
+    await new Promise<void>((r) => upstream.close(() => r()));
+  });
+
+  /** A POST with this Host header (fetch may not set one; node:http may). */
+  async function withHost(host: string): Promise<{ status: number; body: string }> {
+    const token = await h.token();
+    const url = new URL(`${h.url}/mcp`);
+    return new Promise((resolve, reject) => {
+      const req = request(
+        {
+          host: url.hostname,
+          port: url.port,
+          path: url.pathname,
+          method: 'POST',
+          headers: {
+            host,
+            authorization: `Bearer ${token}`,
+            'content-type': 'application/json',
+            accept: 'application/json, text/event-stream',
+          },
+        },
+        (res) => {
+          let body = '';
+          res.setEncoding('utf8').on('data', (d: string) => {
+            body += d;
+          });
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+        },
+      );
+      req.on('error', reject);
+      req.end(JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' }));
+    });
+  }
+
+  test('a rebound name in Host gets 403 with a JSON-RPC error and is not forwarded', async () => {
+    forwarded = 0;
+    for (const host of [
+      'evil.example.com',
+      `evil.example.com:${new URL(h.url).port}`,
+      'localhost.evil.example.com',
+    ]) {
+      const res = await withHost(host);
+      assert.equal(res.status, 403, host);
+      const body = JSON.parse(res.body) as { id?: unknown; error: { code: number; message: string } };
+      assert.equal(body.error.code, -32600);
+      assert.match(body.error.message, /Host .* is not allowed/);
+    }
+    assert.equal(forwarded, 0);
+    assert.equal(h.audit.at(-1)!.outcome, 'invalid');
+  });
+
+  test('loopback names, the resource URI host and listed names pass', async () => {
+    forwarded = 0;
+    const port = new URL(h.url).port;
+    const resourceHost = new URL(RESOURCE).host;
+    for (const host of [`127.0.0.1:${port}`, `localhost:${port}`, resourceHost, `dev.internal:${port}`]) {
+      assert.equal((await withHost(host)).status, 200, host);
+    }
+    assert.equal(forwarded, 4);
   });
 });

@@ -165,6 +165,23 @@ describe('readBootstrap: valid configurations', () => {
     assert.equal(b.logLevel, 'info');
   });
 
+  test('allowed Host names: lower-cased, empty by default; a port, a scheme or a path is refused', () => {
+    assert.deepEqual(readBootstrap(sidecar, noFile).allowedHosts, []);
+    assert.deepEqual(
+      readBootstrap({ ...sidecar, TESSERA_PROXY_ALLOWED_HOSTS: ' Dev.Internal , mcp.local' }, noFile)
+        .allowedHosts,
+      ['dev.internal', 'mcp.local'],
+    );
+    assert.deepEqual(
+      problems({ ...sidecar, TESSERA_PROXY_ALLOWED_HOSTS: 'dev.internal:8080,https://x.example,a/b' }),
+      [
+        'TESSERA_PROXY_ALLOWED_HOSTS: "dev.internal:8080" is not a host name like dev.internal (no port, no scheme)',
+        'TESSERA_PROXY_ALLOWED_HOSTS: "https://x.example" is not a host name like dev.internal (no port, no scheme)',
+        'TESSERA_PROXY_ALLOWED_HOSTS: "a/b" is not a host name like dev.internal (no port, no scheme)',
+      ],
+    );
+  });
+
   test('an IPv6 listen address', () => {
     const b = readBootstrap({ ...sidecar, TESSERA_PROXY_LISTEN: '[::1]:15001' }, noFile);
     assert.equal(b.listenHost, '::1');

@@ -9,6 +9,7 @@ import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type AllowList, parseAllowList } from '../egress/ssrf-guard.ts';
 import { FILTER_ALLOW } from '../filters/lazy-filter-dispatcher.ts';
+import { hostName } from '../server/host-check.ts';
 import { type EgressSettings, egressSettingsDoc, readEgressSettings } from './egress-settings.ts';
 
 export type ProxyMode = 'sidecar' | 'stdio' | 'egress';
@@ -57,6 +58,8 @@ export interface Bootstrap {
   maxBodyBytes: number;
   /** Browser origins allowed on the MCP endpoint besides loopback and the resource URI's origin. */
   allowedOrigins: string[];
+  /** On a loopback listener, host names allowed in `Host` besides loopback and the resource URI's host. */
+  allowedHosts: string[];
   /** Where the last good configuration is kept across restarts. */
   snapshotDir: string;
   /** Where audit events wait until the control plane acknowledges them. */
@@ -95,6 +98,8 @@ export const settings = {
   TESSERA_PROXY_MAX_BODY_BYTES: 'largest accepted request body (default 4194304)',
   TESSERA_PROXY_ALLOWED_ORIGINS:
     'comma-separated browser origins allowed besides loopback and the resource URI origin (default none)',
+  TESSERA_PROXY_ALLOWED_HOSTS:
+    'on a loopback listener, comma-separated host names allowed in Host besides loopback and the resource URI host (default none)',
   TESSERA_PROXY_SNAPSHOT_DIR: 'last good configuration (default <tmpdir>/tessera-proxy/<node id>/snapshot)',
   TESSERA_PROXY_AUDIT_SPOOL_DIR:
     'audit spool directory (default <tmpdir>/tessera-proxy/<node id>/audit-spool)',
@@ -239,6 +244,18 @@ export function readBootstrap(env: Env, readFile: (path: string) => string): Boo
       p.add('TESSERA_PROXY_ALLOWED_ORIGINS', `"${o}" is not an origin like https://chat.example.com`);
   }
 
+  const allowedHosts = (env.TESSERA_PROXY_ALLOWED_HOSTS ?? '')
+    .split(',')
+    .map((h) => h.trim().toLowerCase())
+    .filter((h) => h !== '');
+  for (const h of allowedHosts) {
+    if (hostName(h) !== h)
+      p.add(
+        'TESSERA_PROXY_ALLOWED_HOSTS',
+        `"${h}" is not a host name like dev.internal (no port, no scheme)`,
+      );
+  }
+
   const nodeId = env.TESSERA_PROXY_NODE_ID || `${hostname()}-${process.pid}`;
   if (!/^[A-Za-z0-9._-]{1,253}$/.test(nodeId)) {
     p.add('TESSERA_PROXY_NODE_ID', `"${nodeId}" may hold only letters, digits, ".", "_" and "-"`);
@@ -276,6 +293,7 @@ export function readBootstrap(env: Env, readFile: (path: string) => string): Boo
     meshIdleTimeoutMs: integer(env, 'TESSERA_MESH_IDLE_TIMEOUT_S', 60, 1, 3_600, p) * 1000,
     maxBodyBytes: integer(env, 'TESSERA_PROXY_MAX_BODY_BYTES', 4 * 1024 * 1024, 1024, 1024 * 1024 * 1024, p),
     allowedOrigins,
+    allowedHosts,
     snapshotDir: env.TESSERA_PROXY_SNAPSHOT_DIR || join(tmpdir(), 'tessera-proxy', nodeId, 'snapshot'),
     auditSpoolDir:
       env.TESSERA_PROXY_AUDIT_SPOOL_DIR || join(tmpdir(), 'tessera-proxy', nodeId, 'audit-spool'),

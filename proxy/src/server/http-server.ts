@@ -26,6 +26,10 @@ export interface ProxyServerOptions {
   metrics?: ProxyMetrics;
   /** Browser origins allowed on the MCP endpoint besides loopback and the resource URI's origin. */
   allowedOrigins?: readonly string[];
+  /** The address the proxy listens on: on loopback, the MCP endpoint checks `Host` too. */
+  listenHost?: string;
+  /** On a loopback listener, host names allowed in `Host` besides loopback and the resource URI's host. */
+  allowedHosts?: readonly string[];
   /** How many proxies serve this server; rate limits are shared among them (default 1). */
   replicas?: number;
   /** Where filter webhooks are called (`createFilterDispatcher`); default: nothing but public https. */

@@ -10,9 +10,9 @@
  *      response rewriter, which rewrites only the one answer to the request;
  *   6. record one audit event, and the same facts in the metrics and a debug log line.
  *
- * Every request gets a W3C trace context: the caller's trace is continued with the proxy's own span as
- * the parent of the upstream request, or a new trace is started when the caller sent no valid
- * `traceparent`.
+ * Every request gets a W3C trace context: the caller's trace (its `traceparent` header, else the
+ * `traceparent` in `params._meta`) is continued with the proxy's own span as the parent of the upstream
+ * request, or a new trace is started when the caller sent no valid `traceparent`.
  *
  * @module
  */
@@ -43,6 +43,7 @@ import {
 } from '../telemetry/metrics.ts';
 import { continueTrace, type TraceContext } from '../telemetry/trace-context.ts';
 import type { Upstream } from '../upstream/upstream.ts';
+import { hostAllowed } from './host-check.ts';
 import { errorBody, type JsonRpcMessage, parseJsonRpc, targetOf } from './jsonrpc.ts';
 import { originAllowed } from './origin-check.ts';
 import { createParamHeaderStore } from './param-header-store.ts';
@@ -62,6 +63,10 @@ export interface McpEndpointOptions {
   log?: Log;
   /** Browser origins allowed besides loopback and the resource URI's own origin. */
   allowedOrigins?: readonly string[];
+  /** The address the proxy listens on: on loopback, `Host` is checked too (`host-check.ts`). */
+  listenHost?: string;
+  /** On a loopback listener, host names allowed in `Host` besides loopback and the resource URI's host. */
+  allowedHosts?: readonly string[];
   /** How many proxies serve this server; rate limits are shared among them (default 1). */
   replicas?: number;
   /** Where filter webhooks are called (`createFilterDispatcher`); default: nothing but public https. */
@@ -78,6 +83,23 @@ interface Context {
   policy?: PolicyAudit;
   era: string;
   bodies?: { request: string; response: string; truncated: boolean };
+}
+
+/**
+ * The trace an MCP client put in `params._meta` (`traceparent`, `tracestate`), for a request whose
+ * HTTP headers carried none: clients that cannot set headers, such as those behind an SDK transport,
+ * propagate trace context this way. The headers win when both are there.
+ */
+function traceFromMeta(params: unknown): TraceContext | undefined {
+  const meta = (params as { _meta?: unknown } | undefined)?._meta;
+  if (typeof meta !== 'object' || meta === null) return undefined;
+  const { traceparent, tracestate } = meta as { traceparent?: unknown; tracestate?: unknown };
+  if (typeof traceparent !== 'string') return undefined;
+  const trace = continueTrace({
+    traceparent,
+    tracestate: typeof tracestate === 'string' ? tracestate : undefined,
+  });
+  return trace.parentSpanId === undefined ? undefined : trace;
 }
 
 /** Why a request refused with this error was refused, for the decision metric. */
@@ -363,6 +385,18 @@ export function createMcpEndpoint(options: McpEndpointOptions) {
       req.resume();
       return;
     }
+    const host = req.headers.host;
+    if (
+      !hostAllowed(host, options.listenHost ?? '0.0.0.0', config.upstream.resourceUri, options.allowedHosts)
+    ) {
+      const err = new TesseraError(
+        'TESSERA_HOST_FORBIDDEN',
+        `Host ${host} is not allowed on a loopback listener`,
+      );
+      reject(res, ctx, err, {}, 'invalid');
+      req.resume();
+      return;
+    }
     const method = req.method ?? '';
     if (method !== 'POST' && method !== 'GET' && method !== 'DELETE') {
       reject(
@@ -443,6 +477,8 @@ export function createMcpEndpoint(options: McpEndpointOptions) {
         ctx.requestBytes = body.length;
         ctx.message = parseJsonRpc(body.toString('utf8')).message;
         const m = ctx.message;
+        if (ctx.trace.parentSpanId === undefined && m.kind !== 'response')
+          ctx.trace = traceFromMeta(m.params) ?? ctx.trace;
         if (!ctx.era && m.kind === 'request' && m.method === 'initialize') {
           const v = m.params?.protocolVersion;
           if (typeof v === 'string') ctx.era = v.slice(0, 32);

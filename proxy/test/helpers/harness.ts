@@ -96,6 +96,10 @@ export async function startHarness(options: {
   defaultBearer?: boolean;
   /** TESSERA_PROXY_FILTER_ALLOW entries (filter webhooks on 127.0.0.1 need it); default none. */
   filterAllow?: string[];
+  /** The listen host the proxy is told it has (on loopback it checks `Host`); default: none, no check. */
+  listenHost?: string;
+  /** TESSERA_PROXY_ALLOWED_HOSTS entries. */
+  allowedHosts?: string[];
   /** More `ServerPolicy` fields (rules, rate limits, filters, body capture) beside the grant. */
   policy?: {
     rules?: MessageInitShape<typeof RuleSchema>[];
@@ -174,6 +178,8 @@ export async function startHarness(options: {
     log: options.log ?? (() => {}),
     metrics: options.metrics,
     filterDispatcher,
+    listenHost: options.listenHost,
+    allowedHosts: options.allowedHosts,
   });
   if (options.defaultBearer) {
     const bearer = `Bearer ${await sign(privateKey, { expSeconds: 3600 })}`;
