@@ -34,6 +34,8 @@ export const JsonRpcCode = {
   FilterDenied: -31007,
   /** A filter webhook failed (timeout, error status, malformed or forbidden answer): fail closed. */
   FilterFailed: -31008,
+  /** MCP 2026-07-28 UnsupportedProtocolVersionError: `data` has `supported` and `requested`. */
+  UnsupportedProtocolVersion: -32022,
 } as const;
 export type JsonRpcCode = (typeof JsonRpcCode)[keyof typeof JsonRpcCode];
 
@@ -44,6 +46,9 @@ const catalogue = {
   TESSERA_NOT_ACCEPTABLE: { status: 406, rpc: JsonRpcCode.InvalidRequest },
   TESSERA_PAYLOAD_TOO_LARGE: { status: 413, rpc: JsonRpcCode.InvalidRequest },
   TESSERA_METHOD_NOT_ALLOWED: { status: 405, rpc: JsonRpcCode.InvalidRequest },
+  /** MCP 2026-07-28: a method the server does not have (or that the revision removed) is 404 on HTTP. */
+  TESSERA_METHOD_NOT_FOUND: { status: 404, rpc: JsonRpcCode.MethodNotFound },
+  TESSERA_UNSUPPORTED_PROTOCOL_VERSION: { status: 400, rpc: JsonRpcCode.UnsupportedProtocolVersion },
   TESSERA_UNAUTHENTICATED: { status: 401, rpc: JsonRpcCode.InvalidRequest },
   TESSERA_FORBIDDEN: { status: 403, rpc: JsonRpcCode.AccessDenied },
   TESSERA_INSUFFICIENT_SCOPE: { status: 403, rpc: JsonRpcCode.AccessDenied },

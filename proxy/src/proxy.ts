@@ -4,9 +4,12 @@
  * @module
  */
 import type { AddressInfo } from 'node:net';
+import type { AuditRecord } from './audit/audit-event.ts';
 import { createAuditShipper } from './audit/audit-shipper.ts';
 import { openAuditSpool } from './audit/audit-spool.ts';
+import { spawnRecord } from './audit/spawn-record.ts';
 import type { Bootstrap } from './config/bootstrap.ts';
+import { stdioChildEnvNames } from './config/stdio-child-env.ts';
 import { lazyFilterDispatcher } from './filters/lazy-filter-dispatcher.ts';
 import { createMeshTransport, type MeshTransport } from './mesh-api/mesh-transport.ts';
 import { createProxyServer } from './server/http-server.ts';
@@ -31,7 +34,12 @@ export interface Proxy {
 }
 
 /** stdio, egress and HTTP+SSE upstreams load their modules (child processes, undici, the SSRF guard) only when chosen. */
-async function createUpstream(bootstrap: Bootstrap, transport: MeshTransport, log: Log): Promise<Upstream> {
+async function createUpstream(
+  bootstrap: Bootstrap,
+  transport: MeshTransport,
+  log: Log,
+  audit: (record: AuditRecord) => void,
+): Promise<Upstream> {
   const shared = {
     maxPendingRequests: bootstrap.maxPendingRequests,
     statelessPerPrincipal: bootstrap.statelessChannelsPerPrincipal,
@@ -46,6 +54,8 @@ async function createUpstream(bootstrap: Bootstrap, transport: MeshTransport, lo
       args: bootstrap.stdioArgs,
       maxSessions: bootstrap.stdioMaxSessions,
       idleTimeoutMs: bootstrap.stdioIdleTimeoutMs,
+      inheritEnv: stdioChildEnvNames(process.env),
+      onSpawn: (spawn) => audit(spawnRecord(spawn)),
     });
   }
   if (bootstrap.mode === 'egress') {
@@ -99,7 +109,7 @@ export async function createProxy(bootstrap: Bootstrap): Promise<Proxy> {
     settings: () => store.current()?.audit ?? defaultAudit,
     log,
   });
-  const upstream = await createUpstream(bootstrap, transport, log);
+  const upstream = await createUpstream(bootstrap, transport, log, audit.record);
   const metrics = createProxyMetrics();
   const filterDispatcher = lazyFilterDispatcher({ allow: bootstrap.filterAllow });
   const server = createProxyServer({

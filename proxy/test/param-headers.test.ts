@@ -11,7 +11,10 @@ import { createHttpUpstream } from '../src/upstream/http-upstream.ts';
 import { type Harness, startHarness } from './helpers/harness.ts';
 
 const V = '2026-07-28';
-const meta = { 'io.modelcontextprotocol/protocolVersion': V };
+const meta = {
+  'io.modelcontextprotocol/protocolVersion': V,
+  'io.modelcontextprotocol/clientCapabilities': {},
+};
 
 const schema = (header: string) => ({
   type: 'object',

@@ -133,7 +133,11 @@ describe('an HTTP+SSE fixture server through the proxy', () => {
     const token = await h.token();
     const discover = await modernCall(`${h.url}/mcp`, token, 1, 'server/discover');
     assert.equal(
-      (discover.answer.result?.serverInfo as { name: string } | undefined)?.name,
+      (
+        (discover.answer.result?._meta as Record<string, unknown> | undefined)?.[
+          'io.modelcontextprotocol/serverInfo'
+        ] as { name: string } | undefined
+      )?.name,
       'sse-legacy-fixture',
     );
     const r = await modernCall(`${h.url}/mcp`, token, 2, 'tools/call', {

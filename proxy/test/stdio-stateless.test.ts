@@ -31,9 +31,71 @@ describe('stateless requests to server-everything over stdio', () => {
     assert.equal(status, 200);
     assert.deepEqual(answer.result?.supportedVersions, ['2026-07-28']);
     assert.equal(answer.result?.resultType, 'complete');
-    assert.match(JSON.stringify(answer.result?.serverInfo), /everything/i);
-    assert.ok((answer.result?.capabilities as Record<string, unknown> | undefined)?.tools);
+    const meta = answer.result?._meta as Record<string, unknown> | undefined;
+    assert.match(JSON.stringify(meta?.['io.modelcontextprotocol/serverInfo']), /everything/i);
+    assert.equal(answer.result?.serverInfo, undefined, 'serverInfo lives in _meta in 2026-07-28');
+    const tools = (answer.result?.capabilities as Record<string, Record<string, unknown>> | undefined)?.tools;
+    assert.ok(tools);
+    assert.equal(tools.listChanged, undefined, 'the pool cannot deliver list-changed notifications');
   });
+
+  test(
+    'a removed or unserved method gets 404 and -32601, an unknown one too, and never a success',
+    HANG_GUARD,
+    async () => {
+      for (const method of [
+        'ping',
+        'logging/setLevel',
+        'resources/subscribe',
+        'subscriptions/listen',
+        'initialize',
+      ]) {
+        const { status, answer } = await modernCall(url, token, method, method);
+        assert.equal(status, 404, method);
+        assert.equal(answer.error?.code, -32601, method);
+        assert.equal(answer.id, method);
+      }
+      // Unknown to the server itself: its -32601 becomes 404 as well.
+      const unknown = await modernCall(url, token, 'u', 'no/such/method');
+      assert.equal(unknown.status, 404);
+      assert.equal(unknown.answer.error?.code, -32601);
+    },
+  );
+
+  test(
+    'a protocol version the proxy does not serve gets 400 and -32022 with the supported and requested ones',
+    HANG_GUARD,
+    async () => {
+      for (const version of ['2099-01-01', '2025-11-25']) {
+        const res = await fetch(url, {
+          method: 'POST',
+          headers: {
+            authorization: `Bearer ${token}`,
+            'content-type': 'application/json',
+            accept: 'application/json, text/event-stream',
+            'mcp-protocol-version': version,
+            'mcp-method': 'tools/list',
+          },
+          body: JSON.stringify({
+            jsonrpc: '2.0',
+            id: 3,
+            method: 'tools/list',
+            params: {
+              _meta: {
+                'io.modelcontextprotocol/protocolVersion': version,
+                'io.modelcontextprotocol/clientCapabilities': {},
+              },
+            },
+          }),
+        });
+        assert.equal(res.status, 400, version);
+        const body = (await res.json()) as { id: number; error: { code: number; data: unknown } };
+        assert.equal(body.id, 3);
+        assert.equal(body.error.code, -32022);
+        assert.deepEqual(body.error.data, { supported: ['2026-07-28'], requested: version });
+      }
+    },
+  );
 
   test('tools/list, tools/call and prompts/get keep the client’s ids', HANG_GUARD, async () => {
     const list = await modernCall(url, token, 'list-1', 'tools/list');

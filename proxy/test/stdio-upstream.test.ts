@@ -6,6 +6,8 @@
  */
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
+import { spawnRecord } from '../src/audit/spawn-record.ts';
+import type { StdioSpawnEvent } from '../src/upstream/stdio-channel.ts';
 import type { StdioUpstreamOptions } from '../src/upstream/stdio-upstream.ts';
 import {
   alive,
@@ -40,6 +42,57 @@ after(async () => {
 });
 
 describe('stdio upstream with @modelcontextprotocol/server-everything', () => {
+  test(
+    'every spawn is reported with its command, argv, pid, principal and session, and audited as tessera/spawn',
+    HANG_GUARD,
+    async () => {
+      const spawns: StdioSpawnEvent[] = [];
+      const h = await proxy({ onSpawn: (s) => spawns.push(s) });
+      const params = {
+        protocolVersion: '2025-11-25',
+        capabilities: {},
+        clientInfo: { name: 't', version: '1' },
+      };
+      const a = await post(
+        h,
+        { jsonrpc: '2.0', id: 1, method: 'initialize', params },
+        { principal: 'alice' },
+      );
+      const b = await post(h, { jsonrpc: '2.0', id: 1, method: 'initialize', params }, { principal: 'bob' });
+      assert.equal(a.status, 200);
+      assert.equal(b.status, 200);
+      assert.equal(spawns.length, 2);
+      assert.deepEqual(
+        spawns.map((s) => [s.context.principal, s.context.session]),
+        [
+          ['alice', a.headers.get('mcp-session-id')],
+          ['bob', b.headers.get('mcp-session-id')],
+        ],
+      );
+      for (const s of spawns) {
+        assert.equal(s.command, process.execPath);
+        assert.deepEqual(s.args, [FIXTURE]);
+        assert.ok(Number.isInteger(s.pid));
+      }
+      const record = spawnRecord(spawns[0]!);
+      assert.equal(record.method, 'tessera/spawn');
+      assert.equal(record.user, 'alice');
+      assert.equal(record.target, process.execPath);
+      assert.equal(record.outcome, 'ok');
+      assert.equal(record.sessionId, a.headers.get('mcp-session-id'));
+      assert.deepEqual(JSON.parse(record.reason), { args: [FIXTURE], pid: spawns[0]!.pid });
+      // A command that cannot start is audited as an error.
+      const failed = spawnRecord({
+        command: '/nonexistent',
+        args: [],
+        pid: undefined,
+        context: { stateless: 'x' },
+      });
+      assert.equal(failed.outcome, 'error');
+      assert.equal(failed.sessionId, '');
+    },
+  );
+
   test('initialize, initialized, tools/list, tools/call echo, DELETE', HANG_GUARD, async () => {
     const h = await proxy({ command: process.execPath, args: [EVERYTHING, 'stdio'] });
     // 1. initialize creates a session with a random visible-ASCII id.

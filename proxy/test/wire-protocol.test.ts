@@ -10,7 +10,10 @@ import { createHttpUpstream } from '../src/upstream/http-upstream.ts';
 import { type Harness, RESOURCE, startHarness } from './helpers/harness.ts';
 
 const V = '2026-07-28';
-const meta = { 'io.modelcontextprotocol/protocolVersion': V };
+const meta = {
+  'io.modelcontextprotocol/protocolVersion': V,
+  'io.modelcontextprotocol/clientCapabilities': {},
+};
 
 describe('wire protocol through the proxy', () => {
   let upstream: Server;

@@ -4,7 +4,10 @@ import type { JsonRpcMessage } from './jsonrpc.ts';
 import { decodeHeaderValue, type ParamHeaderMap, validateRequestMetadata } from './request-metadata.ts';
 
 const V = '2026-07-28';
-const meta = { 'io.modelcontextprotocol/protocolVersion': V };
+const meta = {
+  'io.modelcontextprotocol/protocolVersion': V,
+  'io.modelcontextprotocol/clientCapabilities': {},
+};
 const call = (name: string, args: Record<string, unknown> = {}): JsonRpcMessage => ({
   kind: 'request',
   id: 1,
@@ -149,9 +152,41 @@ const cases: Case[] = [
       kind: 'request',
       id: 1,
       method: 'ping',
-      params: { _meta: { 'io.modelcontextprotocol/protocolVersion': '2099-01-01' } },
+      params: {
+        _meta: {
+          'io.modelcontextprotocol/protocolVersion': '2099-01-01',
+          'io.modelcontextprotocol/clientCapabilities': {},
+        },
+      },
     },
     undefined,
+  ],
+  [
+    'a request without clientCapabilities in _meta',
+    { 'mcp-protocol-version': V, 'mcp-method': 'tools/list' },
+    {
+      kind: 'request',
+      id: 1,
+      method: 'tools/list',
+      params: { _meta: { 'io.modelcontextprotocol/protocolVersion': V } },
+    },
+    'invalid_params',
+  ],
+  [
+    'a request whose clientCapabilities is not an object',
+    { 'mcp-protocol-version': V, 'mcp-method': 'tools/list' },
+    {
+      kind: 'request',
+      id: 1,
+      method: 'tools/list',
+      params: {
+        _meta: {
+          'io.modelcontextprotocol/protocolVersion': V,
+          'io.modelcontextprotocol/clientCapabilities': [],
+        },
+      },
+    },
+    'invalid_params',
   ],
   // refused: method
   ['missing Mcp-Method', h({}), list, 'header_mismatch'],

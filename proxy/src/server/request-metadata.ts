@@ -127,6 +127,8 @@ function checkParamHeaders(
   return { ok: true };
 }
 
+const CLIENT_CAPABILITIES = 'io.modelcontextprotocol/clientCapabilities';
+
 /**
  * Validates a modern request's metadata headers against its body. `params`, when the tool's
  * `x-mcp-header` annotations are known, extends the check to every mirrored argument; without it only the
@@ -161,6 +163,18 @@ export function validateRequestMetadata(
     return mismatch(
       `MCP-Protocol-Version header value '${version}' does not match body value '${String(claim)}'`,
     );
+  // §Request Metadata: a request (not a notification) also says which client capabilities it may use.
+  if (message.kind === 'request') {
+    // The claim above was found in params._meta, so both are objects here.
+    const capabilities = (message.params!._meta as Record<string, unknown>)[CLIENT_CAPABILITIES];
+    if (typeof capabilities !== 'object' || capabilities === null || Array.isArray(capabilities)) {
+      return {
+        ok: false,
+        kind: 'invalid_params',
+        message: `Invalid params: params._meta["${CLIENT_CAPABILITIES}"] must be an object`,
+      };
+    }
+  }
   // §Standard Request Headers: Mcp-Method on every request; values are case-sensitive (§Case Sensitivity).
   // Header requirements for notifications are not defined by 2026-07-28; a header that is sent must still agree.
   const method = single(headers, 'mcp-method');

@@ -77,6 +77,8 @@ export interface Outward {
   id: JsonRpcId;
   /** Turns a line from the server (the response, a progress notification) back into the client's terms. */
   restore(line: string): string;
+  /** The HTTP status of a JSON answer with this JSON-RPC error code (0: none); default 200. */
+  status?(errorCode: number): number;
 }
 
 /** The id of the proxy's own initialize request on a warm channel. */
@@ -249,7 +251,8 @@ export function createChannelSession(options: ChannelSessionOptions): ChannelSes
             // A client that left before its initialize answer never learns the id: no session then.
             if (initialize && errorCode === 0 && !res.destroyed) established = true;
             const headers = established && initialize ? { 'mcp-session-id': id } : undefined;
-            settle({ status: 200, errorCode, responseBytes: replyJson(res, 200, line, headers), reason: '' });
+            const status = outward?.status?.(errorCode) ?? 200;
+            settle({ status, errorCode, responseBytes: replyJson(res, status, line, headers), reason: '' });
           },
           progress(raw) {
             if (res.destroyed) return gone('client disconnected');

@@ -94,7 +94,7 @@ export function createChannelUpstream(options: ChannelUpstreamOptions): Upstream
       pingIntervalMs,
       maxPending,
       log,
-      open: (handlers) => options.open(handlers, { [role]: id }),
+      open: (handlers) => options.open(handlers, { [role]: id, principal }),
       onEnd: (ended) => {
         if (sessions.get(ended.id) === ended) sessions.delete(ended.id);
       },

@@ -62,21 +62,35 @@ test('restoreLine gives the response back its id and a resultType, and progress 
   );
 });
 
-test('discoverResult offers 2026-07-28 with the server’s capabilities, info and instructions', () => {
+test('discoverResult offers 2026-07-28 with the server’s capabilities, its info in _meta, and instructions', () => {
   const result = discoverResult({
     protocolVersion: '2025-11-25',
-    capabilities: { tools: {} },
+    capabilities: { tools: {}, logging: {} },
     serverInfo: { name: 's', version: '1' },
     instructions: 'be nice',
   });
   assert.deepEqual(result, {
     resultType: 'complete',
     supportedVersions: ['2026-07-28'],
-    capabilities: { tools: {} },
-    serverInfo: { name: 's', version: '1' },
+    capabilities: { tools: {}, logging: {} },
+    _meta: { 'io.modelcontextprotocol/serverInfo': { name: 's', version: '1' } },
     ttlMs: 0,
     cacheScope: 'private',
     instructions: 'be nice',
   });
   assert.deepEqual(discoverResult({}).capabilities, {});
+  assert.equal(discoverResult({}).serverInfo, undefined);
+  assert.equal(discoverResult({})._meta, undefined);
+});
+
+test('discoverResult does not advertise list-changed or subscribe notifications, which the pool cannot deliver', () => {
+  const result = discoverResult({
+    capabilities: {
+      tools: { listChanged: true },
+      prompts: { listChanged: true },
+      resources: { subscribe: true, listChanged: true },
+      completions: {},
+    },
+  });
+  assert.deepEqual(result.capabilities, { tools: {}, prompts: {}, resources: {}, completions: {} });
 });

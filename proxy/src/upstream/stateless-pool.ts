@@ -19,7 +19,7 @@
  * @module
  */
 
-import { TesseraError } from '../errors.ts';
+import { JsonRpcCode, TesseraError } from '../errors.ts';
 import type { ResponseWriter } from '../http1/outbound-response.ts';
 import type { JsonRpcRequest } from '../server/jsonrpc.ts';
 import { FIRST_MODERN_REVISION } from '../server/protocol-era.ts';
@@ -122,18 +122,61 @@ export function restoreLine(
   return JSON.stringify(message);
 }
 
+/** The revisions the pool speaks to its clients. */
+const SUPPORTED_VERSIONS = [FIRST_MODERN_REVISION];
+
+/**
+ * Methods a 2026-07-28 server does not have: the handshake, `ping`, `logging/setLevel` and resource
+ * subscriptions were removed, and `subscriptions/listen` needs a stream of server notifications that a
+ * warm channel, shared by one principal's requests, cannot give. They answer 404 with -32601, as an
+ * unknown method does.
+ */
+const NOT_SERVED = new Set([
+  'initialize',
+  'ping',
+  'logging/setLevel',
+  'resources/subscribe',
+  'resources/unsubscribe',
+  'subscriptions/listen',
+]);
+
+/**
+ * The capabilities a modern client may rely on: the warm channel's, without the list-changed and
+ * resource-subscription notifications, which the pool cannot deliver (see `NOT_SERVED`). Pure.
+ */
+function servedCapabilities(capabilities: unknown): Record<string, unknown> {
+  if (typeof capabilities !== 'object' || capabilities === null) return {};
+  const out: Record<string, unknown> = { ...(capabilities as Record<string, unknown>) };
+  for (const kind of ['tools', 'prompts', 'resources']) {
+    const c = out[kind];
+    if (typeof c !== 'object' || c === null) continue;
+    const { listChanged: _, subscribe: __, ...rest } = c as Record<string, unknown>;
+    out[kind] = rest;
+  }
+  return out;
+}
+
 /** The `server/discover` result the proxy answers for a warm channel's server. */
 export function discoverResult(initialize: Record<string, unknown>): Record<string, unknown> {
   const result: Record<string, unknown> = {
     resultType: 'complete',
-    supportedVersions: [FIRST_MODERN_REVISION],
-    capabilities: initialize.capabilities ?? {},
-    serverInfo: initialize.serverInfo,
+    supportedVersions: SUPPORTED_VERSIONS,
+    capabilities: servedCapabilities(initialize.capabilities),
     ttlMs: 0,
     cacheScope: 'private',
   };
+  if (initialize.serverInfo !== undefined) {
+    result._meta = { 'io.modelcontextprotocol/serverInfo': initialize.serverInfo };
+  }
   if (typeof initialize.instructions === 'string') result.instructions = initialize.instructions;
   return result;
+}
+
+/** The revision a modern request names: in `_meta`, else in its `MCP-Protocol-Version` header. */
+function requestedVersion(params: Record<string, unknown> | undefined, header: unknown): string {
+  const meta = params?._meta as Record<string, unknown> | undefined;
+  const v = meta?.['io.modelcontextprotocol/protocolVersion'] ?? header;
+  return typeof v === 'string' ? v : '';
 }
 
 export function createStatelessPool(options: StatelessPoolOptions): StatelessPool {
@@ -207,6 +250,8 @@ export function createStatelessPool(options: StatelessPoolOptions): StatelessPoo
       const result = await entry.session.request(exchange, res, value, translated, false, {
         id: message.id,
         restore: (line) => restoreLine(line, message.method, upstreamId, message.id, token),
+        // A modern server answers an unknown method with 404 (2026-07-28 transports).
+        status: (errorCode) => (errorCode === JsonRpcCode.MethodNotFound ? 404 : 200),
       });
       // The warm channel is the proxy's, not a session of the client's.
       return { ...result, sessionId: undefined };
@@ -218,7 +263,19 @@ export function createStatelessPool(options: StatelessPoolOptions): StatelessPoo
   return {
     async forward(exchange, res) {
       const message = exchange.message;
-      if (message?.kind === 'request') return serve(exchange, res, message);
+      if (message?.kind === 'request') {
+        const requested = requestedVersion(message.params, exchange.headers['mcp-protocol-version']);
+        if (!SUPPORTED_VERSIONS.includes(requested)) {
+          const text = `protocol version ${JSON.stringify(requested)} is not supported`;
+          const data = { supported: SUPPORTED_VERSIONS, requested };
+          return replyError(res, 'TESSERA_UNSUPPORTED_PROTOCOL_VERSION', message.id, text, undefined, data);
+        }
+        if (NOT_SERVED.has(message.method)) {
+          const text = `method ${message.method} does not exist in ${FIRST_MODERN_REVISION}`;
+          return replyError(res, 'TESSERA_METHOD_NOT_FOUND', message.id, text, undefined);
+        }
+        return serve(exchange, res, message);
+      }
       // A stateless notification concerns no request the server could know of (there is no session).
       replyEmpty(res, 202);
       return { status: 202, errorCode: 0, responseBytes: 0, sessionId: undefined, reason: '' };

@@ -25,20 +25,34 @@ function exitFailure(exit: StdioChildExit): ChannelEnd {
   return { code: 'TESSERA_UPSTREAM_EXITED', message: `the MCP server process exited (${how})${fault}` };
 }
 
+/** One spawn of the configured command, for the audit log. */
+export interface StdioSpawnEvent {
+  command: string;
+  args: readonly string[];
+  /** Undefined when the process could not be started. */
+  pid: number | undefined;
+  /** What the channel serves: `session` or `stateless` (an id), and `principal`. */
+  context: Record<string, unknown>;
+}
+
 /**
- * Returns the opener of stdio channels for one configured command.
+ * Returns the opener of stdio channels for one configured command; `onSpawn` hears of every spawn.
  *
  * @example
  * const open = stdioChannels({ command: 'node', args: ['server.js'], log });
  * const channel = open({ onMessage, onEnd }, { session: id });
  */
 export function stdioChannels(
-  options: Omit<StdioChildOptions, 'onMessage' | 'onExit' | 'log'> & { log: StdioLog },
+  options: Omit<StdioChildOptions, 'onMessage' | 'onExit' | 'log'> & {
+    log: StdioLog;
+    onSpawn?: (spawn: StdioSpawnEvent) => void;
+  },
 ): OpenChannel {
-  const { log } = options;
+  const { log, onSpawn, ...childOptions } = options;
   return (handlers, context) => {
     const child = spawnStdioChild({
-      ...options,
+      ...childOptions,
+      log,
       onMessage: handlers.onMessage,
       onExit: (exit) => {
         const fields = {
@@ -54,6 +68,7 @@ export function stdioChannels(
       },
     });
     log('info', 'MCP server process started', { ...context, pid: child.pid });
+    onSpawn?.({ command: options.command, args: options.args, pid: child.pid, context });
     return {
       send: (message) => child.send(message),
       close: () => child.close().then(() => {}),

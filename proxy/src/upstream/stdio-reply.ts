@@ -62,9 +62,10 @@ export function replyError(
   id: JsonRpcId | undefined,
   message: string,
   sessionId: string | undefined,
+  data?: unknown,
 ): ForwardResult {
   const err = new TesseraError(code, message);
-  const responseBytes = replyJson(res, err.httpStatus, errorBody(id, err.rpcCode, message));
+  const responseBytes = replyJson(res, err.httpStatus, errorBody(id, err.rpcCode, message, data));
   return {
     status: err.httpStatus,
     errorCode: err.rpcCode,

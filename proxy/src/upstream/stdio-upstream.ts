@@ -5,7 +5,7 @@
  * @module
  */
 import { type ChannelLimits, createChannelUpstream, positive } from './channel-upstream.ts';
-import { stdioChannels } from './stdio-channel.ts';
+import { type StdioSpawnEvent, stdioChannels } from './stdio-channel.ts';
 import type { StdioLog, StdioSpawn } from './stdio-child.ts';
 import type { Upstream } from './upstream.ts';
 
@@ -31,6 +31,8 @@ export interface StdioUpstreamOptions extends ChannelLimits {
   clientInfo?: { name: string; version: string };
   /** Test seam: replaces `child_process.spawn`. */
   spawn?: StdioSpawn;
+  /** Hears of every spawn of the server (the proxy audits them). */
+  onSpawn?: (spawn: StdioSpawnEvent) => void;
 }
 
 /**
@@ -54,6 +56,7 @@ export function createStdioUpstream(options: StdioUpstreamOptions): Upstream {
     args: [...options.args],
     env: options.env,
     inheritEnv: options.inheritEnv,
+    onSpawn: options.onSpawn,
     cwd: options.cwd,
     maxLineBytes: positive('maxLineBytes', options.maxLineBytes, 16 * 1024 * 1024),
     closeTimeoutMs: positive('closeTimeoutMs', options.closeTimeoutMs, 2000),
