@@ -11,7 +11,15 @@ import { argumentsDigest } from '../src/audit/body-capture.ts';
 import { createHttpUpstream } from '../src/upstream/http-upstream.ts';
 import { type Harness, startHarness } from './helpers/harness.ts';
 
-const TOOLS = [{ name: 'search' }, { name: 'delete_repo' }, { name: 'read_file' }];
+const TOOLS = [
+  // `q` is mirrored in a header on the modern wire (x-mcp-header), which a filter's rewrite must respect.
+  {
+    name: 'search',
+    inputSchema: { type: 'object', properties: { q: { type: 'string', 'x-mcp-header': 'Query' } } },
+  },
+  { name: 'delete_repo' },
+  { name: 'read_file' },
+];
 
 function readJson(req: IncomingMessage): Promise<Record<string, unknown>> {
   return new Promise((resolve) => {
@@ -21,9 +29,13 @@ function readJson(req: IncomingMessage): Promise<Record<string, unknown>> {
   });
 }
 
+/** What the MCP fixture received, in order. */
+const received: { headers: IncomingMessage['headers']; body: Record<string, unknown> }[] = [];
+
 /** The MCP fixture: answers tools/list and echoes tools/call arguments; ids starting "sse-" get SSE. */
 async function mcp(req: IncomingMessage, res: ServerResponse): Promise<void> {
   const msg = await readJson(req);
+  received.push({ headers: req.headers, body: msg });
   const result =
     msg.method === 'tools/list'
       ? { tools: TOOLS }
@@ -60,6 +72,13 @@ async function webhook(req: IncomingMessage, res: ServerResponse): Promise<void>
     return json(
       200,
       JSON.stringify({ decision: 'mutate', params: { ...request.params, arguments: { q: 'rewritten' } } }),
+    );
+  }
+  if (req.url === '/mutate-without-meta') {
+    const { _meta: _, ...rest } = request.params as Record<string, unknown>;
+    return json(
+      200,
+      JSON.stringify({ decision: 'mutate', params: { ...rest, arguments: { q: 'rewritten' } } }),
     );
   }
   if (req.url === '/broken') return json(500, 'oops');
@@ -225,6 +244,66 @@ describe('policy at the socket level', () => {
     assert.equal(JSON.parse(b.text).error.code, -31008);
     assert.equal(broken.audit.at(-1)!.filters![0]!.decision, 'error');
     assert.equal(broken.audit.at(-1)!.outcome, 'denied');
+  });
+
+  test('a modern request rewritten by a filter keeps its _meta, and a rewrite its MCP headers no longer match fails closed', async () => {
+    const filter = (path: string) => ({
+      name: 'rewrite',
+      url: `${hookBase}${path}`,
+      phase: 'request',
+      methods: ['tools/call'],
+      hmacSecret: SECRET,
+      mayMutate: true,
+    });
+    const meta = {
+      'io.modelcontextprotocol/protocolVersion': '2026-07-28',
+      'io.modelcontextprotocol/clientCapabilities': {},
+    };
+    const modern = async (h: Harness, id: number) => {
+      const res = await fetch(`${h.url}/mcp`, {
+        method: 'POST',
+        headers: {
+          authorization: `Bearer ${await h.token()}`,
+          'content-type': 'application/json',
+          accept: 'application/json, text/event-stream',
+          'mcp-protocol-version': '2026-07-28',
+          'mcp-method': 'tools/call',
+          'mcp-name': 'search',
+          'mcp-param-query': 'original',
+        },
+        body: JSON.stringify({
+          jsonrpc: '2.0',
+          id,
+          method: 'tools/call',
+          params: { name: 'search', arguments: { q: 'original' }, _meta: meta },
+        }),
+      });
+      return {
+        status: res.status,
+        body: (await res.json()) as { error?: { code: number; message: string } },
+      };
+    };
+
+    const keeps = await proxy({ filters: [filter('/mutate-without-meta')] });
+    received.length = 0;
+    assert.equal((await modern(keeps, 1)).status, 200);
+    const params = received.at(-1)!.body.params as Record<string, unknown>;
+    assert.deepEqual(params.arguments, { q: 'rewritten' });
+    assert.deepEqual(params._meta, meta, 'the filter dropped _meta; the proxy kept the request’s');
+
+    // Once the proxy has seen the annotations, rewriting the mirrored argument leaves Mcp-Param-Query
+    // stale: the modern upstream would refuse the pair, so the proxy fails closed.
+    assert.equal((await call(keeps, 3, 'tools/list')).status, 200);
+    received.length = 0;
+    const r = await modern(keeps, 4);
+    assert.equal(r.status, 502);
+    assert.equal(r.body.error?.code, -31008);
+    assert.match(
+      r.body.error?.message ?? '',
+      /no longer matches the request's MCP headers: .*Mcp-Param-query header value does not match/i,
+    );
+    assert.equal(received.length, 0, 'nothing reached the upstream');
+    assert.equal(keeps.audit.at(-1)!.filters![0]!.decision, 'mutate');
   });
 
   test('response filter that fails replaces the answer with an error (fail closed)', async () => {

@@ -129,6 +129,26 @@ describe('stdio upstream with @modelcontextprotocol/server-everything', () => {
 });
 
 describe('stdio upstream with the scripted fixture', () => {
+  test(
+    'in a session, an invalid or unsupported MCP-Protocol-Version gets 400; a legacy one or none is served',
+    HANG_GUARD,
+    async () => {
+      const h = await proxy();
+      const session = await initialize(h);
+      for (const protocolVersion of ['garbage', '1999-01-01', '2025-12-01']) {
+        const r = await call(h, 5, 'fixture/echo', {}, { session, protocolVersion });
+        assert.equal(r.status, 400, protocolVersion);
+        assert.equal(r.body.id, 5);
+        assert.match(String(r.body.error?.message), /unsupported MCP-Protocol-Version/);
+      }
+      for (const protocolVersion of ['2025-11-25', '2025-06-18', undefined]) {
+        const r = await call(h, 6, 'fixture/echo', {}, { session, protocolVersion });
+        assert.equal(r.status, 200, String(protocolVersion));
+        assert.ok(r.body.result, String(protocolVersion));
+      }
+    },
+  );
+
   test('sessions are required, bound to their principal, and unknown ones are 404', HANG_GUARD, async () => {
     const h = await proxy();
     const session = await initialize(h, 'alice');

@@ -50,6 +50,7 @@ import { createParamHeaderStore } from './param-header-store.ts';
 import { bearerChallenge } from './protected-resource.ts';
 import type { ProtocolEra } from './protocol-era.ts';
 import { guardRequest, type PolicyAudit, responseRewrite } from './request-guard.ts';
+import { validateRequestMetadata } from './request-metadata.ts';
 import { ResponseRewriter } from './response-rewriter.ts';
 import { checkFraming } from './wire-framing.ts';
 
@@ -531,6 +532,16 @@ export function createMcpEndpoint(options: McpEndpointOptions) {
     if (guard.body) {
       body = guard.body;
       ctx.message = guard.message;
+      // A modern upstream checks the client's MCP headers against the body it receives: a rewrite that
+      // no longer matches them would be refused there, so it fails closed here, naming the filter's part.
+      if (era === 'modern') {
+        const verdict = validateRequestMetadata(req.headers, ctx.message!, paramHeaders.forCall(ctx.message));
+        if (!verdict.ok) {
+          const text = `a request filter's rewrite no longer matches the request's MCP headers: ${verdict.message}`;
+          reject(res, ctx, new TesseraError('TESSERA_FILTER_FAILED', text), {}, 'error');
+          return;
+        }
+      }
     }
 
     // 5. Forward. A client that goes away aborts the upstream exchange. The response's end waits for

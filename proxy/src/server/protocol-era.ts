@@ -17,6 +17,14 @@ export const PROTOCOL_VERSION_META = 'io.modelcontextprotocol/protocolVersion';
 /** The first revision with per-request metadata instead of the `initialize` handshake. */
 export const FIRST_MODERN_REVISION = '2026-07-28';
 
+/** The session-bound revisions before it, which a legacy `MCP-Protocol-Version` header may name. */
+export const LEGACY_REVISIONS: ReadonlySet<string> = new Set([
+  '2024-11-05',
+  '2025-03-26',
+  '2025-06-18',
+  '2025-11-25',
+]);
+
 const revisionPattern = /^\d{4}-\d{2}-\d{2}$/;
 
 /** Whether a revision string names a modern (per-request metadata) revision; date strings compare in order. */

@@ -104,6 +104,11 @@ export async function guardRequest(input: GuardInput): Promise<GuardResult> {
     return { ok: false, audit, error: new TesseraError(code, chain.reason), headers: {} };
   }
   if (!chain.changed) return { ok: true, audit };
+  // The protocol metadata is not the filter's: a rewrite without `_meta` keeps the request's.
+  const rewritten = chain.message as { params?: Record<string, unknown> };
+  if (m.params?._meta !== undefined && rewritten.params && rewritten.params._meta === undefined) {
+    rewritten.params = { ...rewritten.params, _meta: m.params._meta };
+  }
   const text = JSON.stringify(chain.message);
   return { ok: true, audit, body: Buffer.from(text), message: parseJsonRpc(text).message };
 }

@@ -14,6 +14,7 @@
 import { randomUUID } from 'node:crypto';
 import type { ResponseWriter } from '../http1/outbound-response.ts';
 import type { JsonRpcId } from '../server/jsonrpc.ts';
+import { LEGACY_REVISIONS } from '../server/protocol-era.ts';
 import { type ChannelSession, createChannelSession } from './channel-session.ts';
 import type { OpenChannel } from './message-channel.ts';
 import { createStatelessPool } from './stateless-pool.ts';
@@ -213,6 +214,14 @@ export function createChannelUpstream(options: ChannelUpstreamOptions): Upstream
         }
         // The framing check lets only POSTs through in the modern era.
         if (exchange.era === 'modern') return await stateless.forward(exchange, res);
+        // The proxy is the session's server here, so it judges the header (2025-11-25 transports
+        // §Protocol Version Header: an invalid or unsupported one is 400); a missing one means the
+        // negotiated revision.
+        const version = exchange.headers['mcp-protocol-version'];
+        if (version !== undefined && (typeof version !== 'string' || !LEGACY_REVISIONS.has(version))) {
+          const text = `unsupported MCP-Protocol-Version ${JSON.stringify(version)}`;
+          return replyError(res, 'TESSERA_BAD_REQUEST', requestIdOf(exchange), text, exchange.sessionId);
+        }
         switch (exchange.httpMethod) {
           case 'POST':
             return await post(exchange, res);
