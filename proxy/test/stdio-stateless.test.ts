@@ -5,6 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import type { StdioSpawnEvent } from '../src/upstream/stdio-channel.ts';
 import { createStdioUpstream } from '../src/upstream/stdio-upstream.ts';
 import { EVERYTHING, FIXTURE, waitFor } from './fixtures/stdio-harness.ts';
 import { type Harness, startHarness } from './helpers/harness.ts';
@@ -259,4 +261,98 @@ describe('stateless requests to the scripted stdio fixture', () => {
       await h.close();
     }
   });
+});
+
+describe('the server/discover probe: a 2026-07-28 stdio server, and legacy ones', () => {
+  const MODERN_FIXTURE = fileURLToPath(new URL('./fixtures/stdio-modern-fixture.mjs', import.meta.url));
+  /** A proxy in front of `args`, recording every spawn of the server. */
+  async function proxyFor(args: string[], probeTimeoutMs?: number) {
+    const spawns: StdioSpawnEvent[] = [];
+    const h = await startHarness({
+      users: ['alice@example.com', 'bob@example.com'],
+      upstream: createStdioUpstream({
+        command: process.execPath,
+        args,
+        statelessPerPrincipal: 1,
+        probeTimeoutMs,
+        onSpawn: (s) => spawns.push(s),
+      }),
+    });
+    const bob = await h.token({ sub: 'user-2', email: 'bob@example.com' });
+    return { h, spawns, alice: await h.token(), bob };
+  }
+
+  test(
+    'a server that answers server/discover is used as it is: no initialize, its own discover, _meta kept',
+    HANG_GUARD,
+    async () => {
+      const { h, spawns, alice, bob } = await proxyFor([MODERN_FIXTURE]);
+      try {
+        const url = `${h.url}/mcp`;
+        const discover = await modernCall(url, alice, 1, 'server/discover');
+        assert.equal(discover.status, 200);
+        assert.equal(discover.answer.id, 1);
+        assert.equal(
+          discover.answer.result?.cacheScope,
+          'public',
+          'the server’s own answer, not the proxy’s',
+        );
+        const call = await modernCall(url, alice, 'c', 'tools/call', { name: 'echo', arguments: { x: 1 } });
+        assert.equal(call.answer.id, 'c');
+        const meta = (call.answer.result?.structuredContent as { meta: Record<string, unknown> }).meta;
+        assert.equal(meta['io.modelcontextprotocol/protocolVersion'], '2026-07-28', 'reserved keys reach it');
+        // Its own refusals come with their HTTP status.
+        const init = await modernCall(url, alice, 'i', 'initialize');
+        assert.equal(init.status, 404);
+        assert.equal(init.answer.error?.code, -32601);
+        // One child per principal, probed once each, never initialized.
+        await modernCall(url, bob, 2, 'tools/list');
+        assert.equal(spawns.length, 2);
+        assert.deepEqual(
+          spawns.map((s) => s.context.principal),
+          ['user-1', 'user-2'],
+        );
+      } finally {
+        await h.close();
+      }
+    },
+  );
+
+  test(
+    'a legacy server that exits on a request before initialize is reopened with initialize, and not probed again',
+    HANG_GUARD,
+    async () => {
+      const { h, spawns, alice, bob } = await proxyFor([FIXTURE, '--exit-before-initialize']);
+      try {
+        const url = `${h.url}/mcp`;
+        const first = await modernCall(url, alice, 1, 'fixture/pid');
+        assert.equal(first.status, 200);
+        assert.equal(typeof first.answer.result?.pid, 'number');
+        assert.equal(spawns.length, 2, 'the probed child, then a fresh one for initialize');
+        const discover = await modernCall(url, alice, 2, 'server/discover');
+        assert.deepEqual(discover.answer.result?.supportedVersions, ['2026-07-28'], 'answered by the proxy');
+        const other = await modernCall(url, bob, 3, 'fixture/pid');
+        assert.equal(other.status, 200);
+        assert.equal(spawns.length, 3, 'the next channel goes straight to initialize');
+      } finally {
+        await h.close();
+      }
+    },
+  );
+
+  test(
+    'a legacy server that never answers server/discover is reopened after the probe times out',
+    HANG_GUARD,
+    async () => {
+      const { h, spawns, alice } = await proxyFor([FIXTURE, '--ignore-unknown'], 200);
+      try {
+        const r = await modernCall(`${h.url}/mcp`, alice, 1, 'fixture/pid');
+        assert.equal(r.status, 200);
+        assert.equal(typeof r.answer.result?.pid, 'number');
+        assert.equal(spawns.length, 2);
+      } finally {
+        await h.close();
+      }
+    },
+  );
 });

@@ -63,6 +63,13 @@ export interface ChannelSession {
    * @throws TesseraError when the server refuses, fails or does not answer in time.
    */
   handshake(params: Record<string, unknown>): Promise<Record<string, unknown>>;
+  /**
+   * The 2026-07-28 probe of a fresh channel: `server/discover` with these params. Resolves with its
+   * result when the server answers one, which establishes the channel without `initialize`.
+   *
+   * @throws TesseraError when the server answers an error, fails, or does not answer in `timeoutMs`.
+   */
+  discover(params: Record<string, unknown>, timeoutMs: number): Promise<Record<string, unknown>>;
   /** Forwards a client notification or response and answers 202. */
   deliver(res: ResponseWriter, value: unknown): ForwardResult;
   /** Serves the standalone GET stream until the client leaves or the session ends. */
@@ -181,6 +188,54 @@ export function createChannelSession(options: ChannelSessionOptions): ChannelSes
 
   const channel = options.open({ onMessage, onEnd });
 
+  /** The proxy's own first request on a fresh channel; its result establishes the channel. */
+  function opening(
+    method: 'initialize' | 'server/discover',
+    params: Record<string, unknown>,
+    timeoutMs: number,
+  ): Promise<Record<string, unknown>> {
+    if (ended)
+      return Promise.reject(new TesseraError('TESSERA_UPSTREAM_UNAVAILABLE', 'the channel has ended'));
+    enter();
+    return new Promise((resolve, reject) => {
+      const settle = () => {
+        clearTimeout(timer);
+        if (pending.get(HANDSHAKE_ID) === p) pending.delete(HANDSHAKE_ID);
+        leave();
+      };
+      const p: Pending = {
+        progressToken: undefined,
+        respond(line) {
+          settle();
+          const answer = JSON.parse(line) as { result?: unknown; error?: { message?: unknown } };
+          if (typeof answer.result !== 'object' || answer.result === null) {
+            const why = typeof answer.error?.message === 'string' ? answer.error.message : 'no result';
+            const text = `the MCP server refused the proxy's ${method}: ${why}`;
+            return reject(new TesseraError('TESSERA_UPSTREAM_UNAVAILABLE', text));
+          }
+          established = true;
+          resolve(answer.result as Record<string, unknown>);
+        },
+        progress() {},
+        fail(code, text) {
+          settle();
+          reject(new TesseraError(code, text));
+        },
+      };
+      const timer = setTimeout(
+        () =>
+          p.fail(
+            'TESSERA_UPSTREAM_TIMEOUT',
+            `the MCP server did not answer ${method} within ${timeoutMs} ms`,
+          ),
+        timeoutMs,
+      );
+      pending.set(HANDSHAKE_ID, p);
+      if (!channel.send({ jsonrpc: '2.0', id: HANDSHAKE_ID, method, params }))
+        p.fail('TESSERA_UPSTREAM_UNAVAILABLE', 'the MCP server no longer accepts input');
+    });
+  }
+
   const session: ChannelSession = {
     id,
     principal: options.principal,
@@ -297,47 +352,14 @@ export function createChannelSession(options: ChannelSessionOptions): ChannelSes
     },
 
     handshake(params) {
-      if (ended)
-        return Promise.reject(new TesseraError('TESSERA_UPSTREAM_UNAVAILABLE', 'the channel has ended'));
-      enter();
-      return new Promise((resolve, reject) => {
-        const settle = () => {
-          clearTimeout(timer);
-          if (pending.get(HANDSHAKE_ID) === p) pending.delete(HANDSHAKE_ID);
-          leave();
-        };
-        const p: Pending = {
-          progressToken: undefined,
-          respond(line) {
-            settle();
-            const answer = JSON.parse(line) as { result?: unknown; error?: { message?: unknown } };
-            if (typeof answer.result !== 'object' || answer.result === null) {
-              const why = typeof answer.error?.message === 'string' ? answer.error.message : 'no result';
-              const text = `the MCP server refused the proxy's initialize: ${why}`;
-              return reject(new TesseraError('TESSERA_UPSTREAM_UNAVAILABLE', text));
-            }
-            established = true;
-            channel.send({ jsonrpc: '2.0', method: 'notifications/initialized' });
-            resolve(answer.result as Record<string, unknown>);
-          },
-          progress() {},
-          fail(code, text) {
-            settle();
-            reject(new TesseraError(code, text));
-          },
-        };
-        const timer = setTimeout(
-          () =>
-            p.fail(
-              'TESSERA_UPSTREAM_TIMEOUT',
-              `the MCP server did not answer initialize within ${options.requestTimeoutMs} ms`,
-            ),
-          options.requestTimeoutMs,
-        );
-        pending.set(HANDSHAKE_ID, p);
-        if (!channel.send({ jsonrpc: '2.0', id: HANDSHAKE_ID, method: 'initialize', params }))
-          p.fail('TESSERA_UPSTREAM_UNAVAILABLE', 'the MCP server no longer accepts input');
+      return opening('initialize', params, options.requestTimeoutMs).then((result) => {
+        channel.send({ jsonrpc: '2.0', method: 'notifications/initialized' });
+        return result;
       });
+    },
+
+    discover(params, timeoutMs) {
+      return opening('server/discover', params, timeoutMs);
     },
 
     deliver(res, value) {

@@ -36,6 +36,8 @@ export interface ChannelLimits {
   pingIntervalMs?: number;
   /** Warm channels one principal's stateless (2026-07-28) requests may use at once. Default 4. */
   statelessPerPrincipal?: number;
+  /** How long the first warm channel's `server/discover` probe waits for an answer. Default 3 s. */
+  probeTimeoutMs?: number;
 }
 
 export interface ChannelUpstreamOptions extends ChannelLimits {
@@ -106,6 +108,7 @@ export function createChannelUpstream(options: ChannelUpstreamOptions): Upstream
   };
   const stateless = createStatelessPool({
     perPrincipal: positive('statelessPerPrincipal', options.statelessPerPrincipal, 4),
+    probeTimeoutMs: positive('probeTimeoutMs', options.probeTimeoutMs, 3_000),
     openSession: (principal) => openSession(principal, 'stateless'),
     clientInfo: options.clientInfo,
   });

@@ -1,6 +1,8 @@
 /**
- * Serves modern (2026-07-28) stateless requests with an MCP server that only speaks the session-bound
- * protocol over message channels (a stdio child, an HTTP+SSE connection).
+ * Serves modern (2026-07-28) stateless requests over message channels (a stdio child, an HTTP+SSE
+ * connection). The first channel is probed with `server/discover`: a server that answers it speaks
+ * 2026-07-28 itself, and its channels carry requests as they are (ids still made unique per channel).
+ * Any other server only speaks the session-bound protocol, and the rest of this comment is about it.
  *
  * The proxy keeps warm channels it initialized itself (a legacy `initialize` without client
  * capabilities) and reuses them across requests, because starting a channel costs a process spawn or a
@@ -40,6 +42,8 @@ export interface StatelessPoolOptions {
   openSession: (principal: string) => ChannelSession | undefined;
   /** The proxy's name and version, sent as `clientInfo`. */
   clientInfo: { name: string; version: string };
+  /** How long the `server/discover` probe of the first channel waits before falling back (default 3000). */
+  probeTimeoutMs?: number;
 }
 
 export interface StatelessPool {
@@ -47,10 +51,19 @@ export interface StatelessPool {
   forward(exchange: Exchange, res: ResponseWriter): Promise<ForwardResult>;
 }
 
+/** How a warm channel was opened: a 2026-07-28 server's discover result, or a legacy one's initialize result. */
+interface Opened {
+  modern: boolean;
+  result: Record<string, unknown>;
+}
+
 interface Warm {
+  /** Replaced once, when the probe's channel gives way to a legacy one. */
   session: ChannelSession;
-  ready: Promise<Record<string, unknown>>;
+  ready: Promise<Opened>;
   busy: number;
+  /** Its probe channel is closing to make way for the legacy one: not gone from the pool. */
+  replacing: boolean;
 }
 
 /**
@@ -64,13 +77,14 @@ interface Warm {
 export function translateParams(
   params: Record<string, unknown> | undefined,
   token: string | undefined,
+  keepReserved = false,
 ): Record<string, unknown> | undefined {
   if (params === undefined) return undefined;
   const meta = params._meta;
   if (typeof meta !== 'object' || meta === null || Array.isArray(meta)) return params;
   const kept: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(meta)) {
-    if (key.startsWith(RESERVED_META)) continue;
+    if (key.startsWith(RESERVED_META) && !keepReserved) continue;
     if (key === 'progressToken') {
       if (token !== undefined) kept[key] = token;
       continue;
@@ -172,6 +186,24 @@ export function discoverResult(initialize: Record<string, unknown>): Record<stri
   return result;
 }
 
+/** 2026-07-28 MissingRequiredClientCapabilityError. */
+const MISSING_CLIENT_CAPABILITY = -32021;
+
+/**
+ * The HTTP status of a JSON answer with this JSON-RPC error code, as a 2026-07-28 server gives it:
+ * 404 for an unknown method, 400 for the protocol's request errors, 200 otherwise.
+ */
+function httpStatusOf(errorCode: number): number {
+  if (errorCode === JsonRpcCode.MethodNotFound) return 404;
+  if (
+    errorCode === JsonRpcCode.UnsupportedProtocolVersion ||
+    errorCode === JsonRpcCode.HeaderMismatch ||
+    errorCode === MISSING_CLIENT_CAPABILITY
+  )
+    return 400;
+  return 200;
+}
+
 /** The revision a modern request names: in `_meta`, else in its `MCP-Protocol-Version` header. */
 function requestedVersion(params: Record<string, unknown> | undefined, header: unknown): string {
   const meta = params?._meta as Record<string, unknown> | undefined;
@@ -189,31 +221,93 @@ export function createStatelessPool(options: StatelessPoolOptions): StatelessPoo
     else warm.delete(principal);
   };
 
+  /**
+   * What the server speaks, learnt from the first channel: `server/discover` first (2026-07-28 §stdio
+   * backward compatibility), and `initialize` on a fresh channel after any other answer, an error or
+   * silence, because some legacy servers exit on a request before `initialize`. Only a legacy handshake
+   * that succeeds settles `legacy`, so a modern server that failed once is probed again.
+   */
+  let serverEra: 'unknown' | 'modern' | 'legacy' = 'unknown';
+  const probeTimeoutMs = options.probeTimeoutMs ?? 3_000;
+  const probeParams = {
+    _meta: {
+      [`${RESERVED_META}protocolVersion`]: FIRST_MODERN_REVISION,
+      [`${RESERVED_META}clientCapabilities`]: {},
+      [`${RESERVED_META}clientInfo`]: options.clientInfo,
+    },
+  };
+  const initialize = (session: ChannelSession): Promise<Opened> =>
+    session
+      .handshake({ protocolVersion: WARM_PROTOCOL_VERSION, capabilities: {}, clientInfo: options.clientInfo })
+      .then((result) => {
+        serverEra = 'legacy';
+        return { modern: false, result };
+      });
+  const probe = async (session: ChannelSession): Promise<Opened> => {
+    const result = await session.discover(probeParams, probeTimeoutMs);
+    const versions = result.supportedVersions;
+    if (!Array.isArray(versions) || !versions.includes(FIRST_MODERN_REVISION)) {
+      throw new TesseraError('TESSERA_UPSTREAM_UNAVAILABLE', 'server/discover named no 2026-07-28 support');
+    }
+    serverEra = 'modern';
+    return { modern: true, result };
+  };
+
+  /** Opens a warm channel for the principal, or returns undefined when the budget is spent. */
+  const open = (principal: string): Warm | undefined => {
+    const session = options.openSession(principal);
+    if (!session) return undefined;
+    const entry: Warm = {
+      session,
+      busy: 0,
+      replacing: false,
+      ready: Promise.resolve({ modern: false, result: {} }),
+    };
+    const watch = (s: ChannelSession) =>
+      void s.exit.then(() => {
+        if (entry.session === s && !entry.replacing) remove(principal, entry);
+      });
+    watch(session);
+    entry.ready =
+      serverEra === 'legacy'
+        ? initialize(session)
+        : probe(session).catch(async () => {
+            // The probe's channel closes in the background (a graceful close waits for the child), unless
+            // the budget has no room for its successor until it has.
+            entry.replacing = true;
+            let next = options.openSession(principal);
+            const closed = session.close('not a 2026-07-28 server; reopening with initialize');
+            if (!next) {
+              await closed;
+              next = options.openSession(principal);
+            }
+            entry.replacing = false;
+            if (!next) {
+              throw new TesseraError(
+                'TESSERA_TOO_MANY_SESSIONS',
+                'the MCP server already runs the maximum of sessions',
+              );
+            }
+            entry.session = next;
+            watch(next);
+            return initialize(next);
+          });
+    // A failed opening leaves nothing behind: the requests waiting on it get its error, the channel closes.
+    entry.ready.catch(() => void entry.session.close('opening failed'));
+    // Kept until its channel has ended, so one still closing is not mistaken for a free slot.
+    warm.set(principal, [...(warm.get(principal) ?? []), entry]);
+    return entry;
+  };
+
   /** The least busy live channel of the principal, or a new one when all are busy and the budget allows. */
   const pick = (principal: string): Warm | undefined => {
-    const list = (warm.get(principal) ?? []).filter((w) => !w.session.ended);
+    const list = (warm.get(principal) ?? []).filter((w) => w.replacing || !w.session.ended);
     const best = list.reduce<Warm | undefined>(
       (a, w) => (a === undefined || w.busy < a.busy ? w : a),
       undefined,
     );
     if (best && (best.busy === 0 || list.length >= options.perPrincipal)) return best;
-    const session = options.openSession(principal);
-    if (!session) return best;
-    const entry: Warm = {
-      session,
-      busy: 0,
-      ready: session.handshake({
-        protocolVersion: WARM_PROTOCOL_VERSION,
-        capabilities: {},
-        clientInfo: options.clientInfo,
-      }),
-    };
-    // A failed handshake leaves nothing behind: the requests waiting on it get its error, the channel closes.
-    entry.ready.catch(() => void session.close('initialize failed'));
-    void session.exit.then(() => remove(principal, entry));
-    // Kept until its channel has ended, so one still closing is not mistaken for a free slot.
-    warm.set(principal, [...(warm.get(principal) ?? []), entry]);
-    return entry;
+    return open(principal) ?? best;
   };
 
   const serve = async (exchange: Exchange, res: ResponseWriter, message: JsonRpcRequest) => {
@@ -224,16 +318,34 @@ export function createStatelessPool(options: StatelessPoolOptions): StatelessPoo
     }
     entry.busy++;
     try {
-      let initialize: Record<string, unknown>;
+      let opened: Opened;
       try {
-        initialize = await entry.ready;
+        opened = await entry.ready;
       } catch (err) {
         const e =
           err instanceof TesseraError ? err : new TesseraError('TESSERA_UPSTREAM_UNAVAILABLE', String(err));
         return replyError(res, e.code, message.id, e.message, undefined);
       }
-      if (message.method === 'server/discover') {
-        const body = JSON.stringify({ jsonrpc: '2.0', id: message.id, result: discoverResult(initialize) });
+      const supported = opened.modern
+        ? (opened.result.supportedVersions as unknown[]).filter((v): v is string => typeof v === 'string')
+        : SUPPORTED_VERSIONS;
+      const requested = requestedVersion(message.params, exchange.headers['mcp-protocol-version']);
+      if (!supported.includes(requested)) {
+        const text = `protocol version ${JSON.stringify(requested)} is not supported`;
+        const data = { supported, requested };
+        return replyError(res, 'TESSERA_UNSUPPORTED_PROTOCOL_VERSION', message.id, text, undefined, data);
+      }
+      // A 2026-07-28 server answers for itself, except for a listen stream, which a shared channel cannot carry.
+      if (opened.modern ? message.method === 'subscriptions/listen' : NOT_SERVED.has(message.method)) {
+        const text = `method ${message.method} does not exist in ${FIRST_MODERN_REVISION}`;
+        return replyError(res, 'TESSERA_METHOD_NOT_FOUND', message.id, text, undefined);
+      }
+      if (!opened.modern && message.method === 'server/discover') {
+        const body = JSON.stringify({
+          jsonrpc: '2.0',
+          id: message.id,
+          result: discoverResult(opened.result),
+        });
         return {
           status: 200,
           errorCode: 0,
@@ -244,14 +356,17 @@ export function createStatelessPool(options: StatelessPoolOptions): StatelessPoo
       }
       const upstreamId = `tessera-${++seq}`;
       const token = acceptsEventStream(exchange.headers.accept) ? progressTokenOf(message.params) : undefined;
-      const params = translateParams(message.params, token === undefined ? undefined : upstreamId);
+      const params = translateParams(
+        message.params,
+        token === undefined ? undefined : upstreamId,
+        opened.modern,
+      );
       const translated: JsonRpcRequest = { kind: 'request', id: upstreamId, method: message.method, params };
       const value = { jsonrpc: '2.0', id: upstreamId, method: message.method, ...(params ? { params } : {}) };
       const result = await entry.session.request(exchange, res, value, translated, false, {
         id: message.id,
         restore: (line) => restoreLine(line, message.method, upstreamId, message.id, token),
-        // A modern server answers an unknown method with 404 (2026-07-28 transports).
-        status: (errorCode) => (errorCode === JsonRpcCode.MethodNotFound ? 404 : 200),
+        status: httpStatusOf,
       });
       // The warm channel is the proxy's, not a session of the client's.
       return { ...result, sessionId: undefined };
@@ -263,19 +378,7 @@ export function createStatelessPool(options: StatelessPoolOptions): StatelessPoo
   return {
     async forward(exchange, res) {
       const message = exchange.message;
-      if (message?.kind === 'request') {
-        const requested = requestedVersion(message.params, exchange.headers['mcp-protocol-version']);
-        if (!SUPPORTED_VERSIONS.includes(requested)) {
-          const text = `protocol version ${JSON.stringify(requested)} is not supported`;
-          const data = { supported: SUPPORTED_VERSIONS, requested };
-          return replyError(res, 'TESSERA_UNSUPPORTED_PROTOCOL_VERSION', message.id, text, undefined, data);
-        }
-        if (NOT_SERVED.has(message.method)) {
-          const text = `method ${message.method} does not exist in ${FIRST_MODERN_REVISION}`;
-          return replyError(res, 'TESSERA_METHOD_NOT_FOUND', message.id, text, undefined);
-        }
-        return serve(exchange, res, message);
-      }
+      if (message?.kind === 'request') return serve(exchange, res, message);
       // A stateless notification concerns no request the server could know of (there is no session).
       replyEmpty(res, 202);
       return { status: 202, errorCode: 0, responseBytes: 0, sessionId: undefined, reason: '' };
