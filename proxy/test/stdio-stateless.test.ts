@@ -299,7 +299,9 @@ describe('the server/discover probe: a 2026-07-28 stdio server, and legacy ones'
         );
         const call = await modernCall(url, alice, 'c', 'tools/call', { name: 'echo', arguments: { x: 1 } });
         assert.equal(call.answer.id, 'c');
-        const meta = (call.answer.result?.structuredContent as { meta: Record<string, unknown> }).meta;
+        const meta =
+          (call.answer.result?.structuredContent as { meta: Record<string, unknown> } | undefined)?.meta ??
+          {};
         assert.equal(meta['io.modelcontextprotocol/protocolVersion'], '2026-07-28', 'reserved keys reach it');
         // Its own refusals come with their HTTP status.
         const init = await modernCall(url, alice, 'i', 'initialize');
