@@ -36,6 +36,8 @@ export const JsonRpcCode = {
   FilterFailed: -31008,
   /** MCP 2026-07-28 UnsupportedProtocolVersionError: `data` has `supported` and `requested`. */
   UnsupportedProtocolVersion: -32022,
+  /** MCP 2026-07-28 MissingRequiredClientCapabilityError: `data.requiredCapabilities`. */
+  MissingRequiredClientCapability: -32021,
 } as const;
 export type JsonRpcCode = (typeof JsonRpcCode)[keyof typeof JsonRpcCode];
 
@@ -49,6 +51,7 @@ const catalogue = {
   /** MCP 2026-07-28: a method the server does not have (or that the revision removed) is 404 on HTTP. */
   TESSERA_METHOD_NOT_FOUND: { status: 404, rpc: JsonRpcCode.MethodNotFound },
   TESSERA_UNSUPPORTED_PROTOCOL_VERSION: { status: 400, rpc: JsonRpcCode.UnsupportedProtocolVersion },
+  TESSERA_MISSING_CLIENT_CAPABILITY: { status: 400, rpc: JsonRpcCode.MissingRequiredClientCapability },
   TESSERA_UNAUTHENTICATED: { status: 401, rpc: JsonRpcCode.InvalidRequest },
   TESSERA_FORBIDDEN: { status: 403, rpc: JsonRpcCode.AccessDenied },
   TESSERA_INSUFFICIENT_SCOPE: { status: 403, rpc: JsonRpcCode.AccessDenied },

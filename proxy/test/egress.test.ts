@@ -307,6 +307,115 @@ describe('upstream credentials', () => {
     }
   });
 
+  describe('on the 2026-07-28 wire', () => {
+    const CONNECT = 'https://tessera.example.com/connect/demo';
+    const modernCall = async (
+      h: Harness,
+      params: Record<string, unknown>,
+      capabilities: Record<string, unknown>,
+    ) => {
+      const res = await fetch(`${h.url}/mcp`, {
+        method: 'POST',
+        headers: {
+          authorization: `Bearer ${await h.token()}`,
+          'content-type': 'application/json',
+          accept: 'application/json, text/event-stream',
+          'mcp-protocol-version': '2026-07-28',
+          'mcp-method': 'tools/call',
+          'mcp-name': 'echo',
+        },
+        body: JSON.stringify({
+          jsonrpc: '2.0',
+          id: 9,
+          method: 'tools/call',
+          params: {
+            name: 'echo',
+            arguments: { message: 'hi' },
+            ...params,
+            _meta: {
+              'io.modelcontextprotocol/protocolVersion': '2026-07-28',
+              'io.modelcontextprotocol/clientCapabilities': capabilities,
+            },
+          },
+        }),
+      });
+      return {
+        status: res.status,
+        body: (await res.json()) as {
+          id: number;
+          result?: Record<string, unknown>;
+          error?: { code: number; message: string; data?: unknown };
+        },
+      };
+    };
+
+    test('a user who must connect gets an InputRequiredResult with a URL elicitation, not -32042', async () => {
+      const connect = await startCredentialPeer(MESH_TOKEN, () => ({ connectUrl: CONNECT }));
+      try {
+        const h = await proxyTo(remoteUrl('127.0.0.1'), { peer: connect });
+        const { status, body } = await modernCall(h, {}, { elicitation: { url: {} } });
+        assert.equal(status, 200);
+        assert.equal(body.id, 9);
+        assert.equal(body.error, undefined);
+        assert.equal(body.result?.resultType, 'input_required');
+        assert.equal(body.result?.requestState, 'tessera-connect');
+        const ask = (
+          body.result?.inputRequests as Record<string, { method: string; params: Record<string, string> }>
+        )['tessera-connect']!;
+        assert.equal(ask.method, 'elicitation/create');
+        assert.equal(ask.params.mode, 'url');
+        assert.equal(ask.params.url, CONNECT);
+        assert.ok(ask.params.elicitationId);
+        assert.equal(remote.seen.length, 0);
+      } finally {
+        await connect.close();
+      }
+    });
+
+    test('a client without URL elicitation gets 400 and -32021 naming the capability', async () => {
+      const connect = await startCredentialPeer(MESH_TOKEN, () => ({ connectUrl: CONNECT }));
+      try {
+        const h = await proxyTo(remoteUrl('127.0.0.1'), { peer: connect });
+        const { status, body } = await modernCall(h, {}, { elicitation: { form: {} } });
+        assert.equal(status, 400);
+        assert.equal(body.error?.code, -32021);
+        assert.deepEqual(body.error?.data, { requiredCapabilities: { elicitation: { url: {} } } });
+        assert.equal(remote.seen.length, 0);
+      } finally {
+        await connect.close();
+      }
+    });
+
+    test('the retry once connected reaches the upstream without the proxy’s round trip', async () => {
+      const connected = await startCredentialPeer(MESH_TOKEN, () => ({
+        headers: [{ name: 'authorization', value: 'Bearer upstream-token' }],
+      }));
+      try {
+        const h = await proxyTo(remoteUrl('127.0.0.1'), { peer: connected });
+        await modernCall(
+          h,
+          {
+            requestState: 'tessera-connect',
+            inputResponses: { 'tessera-connect': { action: 'accept' }, other: { action: 'decline' } },
+          },
+          { elicitation: { url: {} } },
+        );
+        const got = remote.seen.at(-1)!;
+        assert.equal(got.headers.authorization, 'Bearer upstream-token');
+        const params = (got.body as { params: Record<string, unknown> }).params;
+        assert.equal(params.requestState, undefined);
+        assert.deepEqual(
+          params.inputResponses,
+          { other: { action: 'decline' } },
+          'only the proxy’s response is gone',
+        );
+        assert.deepEqual(params.arguments, { message: 'hi' });
+      } finally {
+        await connected.close();
+      }
+    });
+  });
+
   test('the control plane failing means no request upstream: fail closed with -31009', async () => {
     const failing = await startCredentialPeer(MESH_TOKEN, () => {
       throw new ConnectError('token endpoint down', Code.Unavailable);

@@ -18,10 +18,12 @@ import { randomUUID } from 'node:crypto';
 import { Agent, interceptors } from 'undici';
 import { TesseraError } from '../errors.ts';
 import type { ResponseWriter } from '../http1/outbound-response.ts';
+import type { JsonRpcRequest } from '../server/jsonrpc.ts';
 import type { Log } from '../telemetry/log.ts';
 import { answerError } from '../upstream/answer-error.ts';
 import { createHttpUpstream } from '../upstream/http-upstream.ts';
 import type { Exchange, ForwardResult, Upstream } from '../upstream/upstream.ts';
+import { acceptsUrlElicitation, connectInputRequired, withoutConnectRound } from './connect-input.ts';
 import type { CredentialClient } from './credential-client.ts';
 import { createDispatcherTransport } from './dispatcher-transport.ts';
 import { createGuardedConnector, type GuardedConnectOptions } from './guarded-connect.ts';
@@ -48,6 +50,32 @@ export interface EgressUpstreamOptions {
 /** The JSON-RPC error `data` of MCP's URLElicitationRequiredError, pointing the user at `url`. */
 export function connectRequiredData(url: string, message: string) {
   return { elicitations: [{ mode: 'url', elicitationId: randomUUID(), url, message }] };
+}
+
+/** The 2026-07-28 answer for a user who must connect an account first (`connect-input.ts`). */
+function askToConnect(
+  res: ResponseWriter,
+  exchange: Exchange,
+  request: JsonRpcRequest,
+  url: string,
+  message: string,
+): ForwardResult {
+  if (!acceptsUrlElicitation(request)) {
+    const error = new TesseraError(
+      'TESSERA_MISSING_CLIENT_CAPABILITY',
+      `${message}; this client did not declare URL elicitation, which the proxy needs to send you there`,
+    );
+    return answerError(res, exchange, error, { requiredCapabilities: { elicitation: { url: {} } } });
+  }
+  const body = JSON.stringify({ jsonrpc: '2.0', id: request.id, result: connectInputRequired(url, message) });
+  res.writeHead(200, { 'content-type': 'application/json' }).end(body);
+  return {
+    status: 200,
+    errorCode: 0,
+    responseBytes: Buffer.byteLength(body),
+    sessionId: undefined,
+    reason: 'the user must connect an account first',
+  };
 }
 
 export function createEgressUpstream(options: EgressUpstreamOptions): Upstream {
@@ -84,12 +112,17 @@ export function createEgressUpstream(options: EgressUpstreamOptions): Upstream {
       options.log('warn', 'no upstream credential', { error: err.message });
       return answerError(res, exchange, err);
     }
+    const request = exchange.message?.kind === 'request' ? exchange.message : undefined;
     if (credential.connectUrl) {
       const message = `this server needs you to connect your account first: open ${credential.connectUrl}`;
+      if (exchange.era === 'modern' && request)
+        return askToConnect(res, exchange, request, credential.connectUrl, message);
       const error = new TesseraError('TESSERA_CONNECT_REQUIRED', message);
       return answerError(res, exchange, error, connectRequiredData(credential.connectUrl, message));
     }
-    return http.forward({ ...exchange, upstreamHeaders: credential.headers }, res);
+    // A modern retry after the proxy's own round trip goes on without it.
+    const body = exchange.era === 'modern' && request ? withoutConnectRound(request) : undefined;
+    return http.forward({ ...exchange, ...(body && { body }), upstreamHeaders: credential.headers }, res);
   }
 
   return { forward, close: () => http.close() };

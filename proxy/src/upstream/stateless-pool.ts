@@ -186,9 +186,6 @@ export function discoverResult(initialize: Record<string, unknown>): Record<stri
   return result;
 }
 
-/** 2026-07-28 MissingRequiredClientCapabilityError. */
-const MISSING_CLIENT_CAPABILITY = -32021;
-
 /**
  * The HTTP status of a JSON answer with this JSON-RPC error code, as a 2026-07-28 server gives it:
  * 404 for an unknown method, 400 for the protocol's request errors, 200 otherwise.
@@ -198,7 +195,7 @@ function httpStatusOf(errorCode: number): number {
   if (
     errorCode === JsonRpcCode.UnsupportedProtocolVersion ||
     errorCode === JsonRpcCode.HeaderMismatch ||
-    errorCode === MISSING_CLIENT_CAPABILITY
+    errorCode === JsonRpcCode.MissingRequiredClientCapability
   )
     return 400;
   return 200;

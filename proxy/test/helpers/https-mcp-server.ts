@@ -15,8 +15,8 @@ import { CallToolRequestSchema, ListToolsRequestSchema } from '@modelcontextprot
 
 export interface HttpsMcpServer {
   port: number;
-  /** Every request received: path and headers. */
-  seen: Array<{ path: string; headers: IncomingHttpHeaders }>;
+  /** Every request received: path, headers and, for /mcp, the parsed body. */
+  seen: Array<{ path: string; headers: IncomingHttpHeaders; body?: unknown }>;
   close(): Promise<void>;
 }
 
@@ -66,7 +66,18 @@ export async function startHttpsMcpServer(tls: { key: string; cert: string }): P
       void mcp.close();
     });
     await mcp.connect(transport);
-    await transport.handleRequest(req, res);
+    // Read here, so that tests can see what the server received; the transport takes it parsed.
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    const raw = Buffer.concat(chunks).toString('utf8');
+    let parsed: unknown;
+    try {
+      parsed = raw === '' ? undefined : JSON.parse(raw);
+    } catch {
+      parsed = undefined;
+    }
+    seen.at(-1)!.body = parsed;
+    await transport.handleRequest(req, res, parsed);
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
   return {
