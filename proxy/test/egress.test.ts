@@ -359,9 +359,11 @@ describe('upstream credentials', () => {
         assert.equal(body.error, undefined);
         assert.equal(body.result?.resultType, 'input_required');
         assert.equal(body.result?.requestState, 'tessera-connect');
-        const ask = (
-          body.result?.inputRequests as Record<string, { method: string; params: Record<string, string> }>
-        )['tessera-connect']!;
+        const requests = body.result?.inputRequests as
+          | Record<string, { method: string; params: Record<string, string> }>
+          | undefined;
+        const ask = requests?.['tessera-connect'];
+        assert.ok(ask, 'the proxy’s input request');
         assert.equal(ask.method, 'elicitation/create');
         assert.equal(ask.params.mode, 'url');
         assert.equal(ask.params.url, CONNECT);
