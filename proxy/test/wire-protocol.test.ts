@@ -31,7 +31,26 @@ describe('wire protocol through the proxy', () => {
       req.on('end', () => {
         seen.push({ headers: req.headers, body });
         const sid = req.headers['mcp-session-id'] as string | undefined;
-        const msg = JSON.parse(body || '{}') as { id?: number; method?: string };
+        const msg = JSON.parse(body || '{}') as {
+          id?: number;
+          method?: string;
+          params?: { type?: unknown };
+        };
+        if (msg.method === 'typed' && msg.params?.type === 'big') {
+          // Over the proxy's 1 MiB check, in chunks without a Content-Length.
+          res.writeHead(200, { 'content-type': 'application/json' });
+          res.write(`{"jsonrpc":"2.0","id":${msg.id},"result":{"resultType":"complete","pad":"`);
+          for (let i = 0; i < 4; i++) res.write('x'.repeat(512 * 1024));
+          res.end('"}}');
+          return;
+        }
+        if (msg.method === 'typed') {
+          res.writeHead(200, { 'content-type': 'application/json' });
+          res.end(
+            JSON.stringify({ jsonrpc: '2.0', id: msg.id, result: { resultType: msg.params?.type, n: 1 } }),
+          );
+          return;
+        }
         if (req.method === 'DELETE') {
           if (sid) live.delete(sid);
           res.writeHead(200).end();
@@ -141,6 +160,32 @@ describe('wire protocol through the proxy', () => {
     seen.length = 0;
     assert.equal((await send(rpc('tools/list'), { 'mcp-session-id': sid })).status, 404);
     assert.equal(seen.length, 0);
+  });
+
+  test('a modern answer whose resultType 2026-07-28 does not define is refused, never passed on as success', async () => {
+    const typed = (type: unknown) =>
+      send(rpc('typed', { type, _meta: meta }, 4), { 'mcp-protocol-version': V, 'mcp-method': 'typed' });
+    for (const type of ['bogus', 7]) {
+      const res = await typed(type);
+      assert.equal(res.status, 502, String(type));
+      const body = (await res.json()) as { id: number; error: { code: number; message: string } };
+      assert.equal(body.id, 4);
+      assert.equal(body.error.code, -31004);
+      assert.match(body.error.message, /resultType .* which 2026-07-28 does not define/);
+    }
+    for (const type of ['complete', 'input_required']) {
+      const res = await typed(type);
+      assert.equal(res.status, 200);
+      assert.deepEqual(await res.json(), { jsonrpc: '2.0', id: 4, result: { resultType: type, n: 1 } });
+    }
+    // An answer too large to hold streams on unchecked, whole.
+    const big = await typed('big');
+    assert.equal(big.status, 200);
+    const result = ((await big.json()) as { result: { pad: string } }).result;
+    assert.equal(result.pad.length, 2 * 1024 * 1024);
+    // The legacy wire has no resultType: what the server says passes as it is.
+    const legacy = await send(rpc('typed', { type: 'bogus' }, 5));
+    assert.equal(legacy.status, 200);
   });
 
   test('a modern request is forwarded with its metadata headers and without legacy ones', async () => {

@@ -297,8 +297,11 @@ export function createChannelSession(options: ChannelSessionOptions): ChannelSes
             !initialize && acceptsEventStream(exchange.headers.accept)
               ? progressTokenOf(message.params)
               : undefined,
-          respond(raw, errorCode) {
+          respond(raw, rawErrorCode) {
             const line = restore(raw);
+            // The restore may have turned the answer into an error (an unknown resultType).
+            const errorCode =
+              line === raw ? rawErrorCode : errorCodeOf(JSON.parse(line) as Record<string, unknown>);
             if (sse) {
               sse.send(line);
               return settle({ status: 200, errorCode, responseBytes: sse.bytes, reason: '' });

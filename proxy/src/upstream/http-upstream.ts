@@ -14,6 +14,7 @@ import type { Log } from '../telemetry/log.ts';
 import { answerError } from './answer-error.ts';
 import { createHttp1Transport } from './http1-transport.ts';
 import { observeResponse } from './response-observer.ts';
+import { unknownResultType } from './result-type.ts';
 import { createSessionRegistry, type SessionRegistry } from './session-registry.ts';
 import type { Exchange, ForwardResult, Upstream } from './upstream.ts';
 import type { UpstreamResponse, UpstreamTransport } from './upstream-transport.ts';
@@ -49,6 +50,42 @@ const NONE: readonly string[] = [];
 
 /** The most of an upstream 400 body the proxy reads to tell a lost session from a bad request. */
 const MAX_INSPECTED_BODY = 64 * 1024;
+/** Modern JSON answers up to this size have their resultType checked; larger ones stream unchecked. */
+const MAX_CHECKED_RESULT = 1024 * 1024;
+
+/**
+ * Reads the body until it ends or passes `cap` bytes; in the second case the body is left paused with
+ * the rest unread. Rejects when the body fails.
+ */
+function collectUpTo(body: Readable, cap: number): Promise<{ chunks: Buffer[]; ended: boolean }> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const done = () => body.off('data', onData).off('end', onEnd).off('error', onError).off('close', onClose);
+    const onData = (chunk: Buffer) => {
+      chunks.push(chunk);
+      size += chunk.length;
+      if (size <= cap) return;
+      body.pause();
+      done();
+      resolve({ chunks, ended: false });
+    };
+    const onEnd = () => {
+      done();
+      resolve({ chunks, ended: true });
+    };
+    const onError = (err: Error) => {
+      done();
+      reject(err);
+    };
+    const onClose = () => {
+      if (body.readableEnded) return;
+      done();
+      reject(new Error('the upstream closed the stream'));
+    };
+    body.on('data', onData).on('end', onEnd).on('error', onError).on('close', onClose);
+  });
+}
 
 function errorResult(
   res: ResponseWriter,
@@ -246,11 +283,58 @@ export function createHttpUpstream(options: HttpUpstreamOptions): Upstream {
     if (sse) out['x-accel-buffering'] = 'no';
     const length = upstream.headers['content-length'];
     if (!sse && typeof length === 'string') out['content-length'] = length;
+    // A modern JSON result is read whole and its resultType checked before the client sees it; one
+    // larger than MAX_CHECKED_RESULT streams on unchecked.
+    let held: Buffer[] = [];
+    if (
+      exchange.era === 'modern' &&
+      upstream.statusCode === 200 &&
+      contentType.startsWith('application/json')
+    ) {
+      let read: { chunks: Buffer[]; ended: boolean };
+      try {
+        read = await collectUpTo(upstream.body, MAX_CHECKED_RESULT);
+      } catch (err) {
+        const text = `upstream stream failed: ${(err as Error).message}`;
+        return answerError(res, exchange, new TesseraError('TESSERA_UPSTREAM_UNAVAILABLE', text));
+      }
+      if (read.ended) {
+        const body = Buffer.concat(read.chunks);
+        const unknown = unknownResultType(body);
+        if (unknown !== undefined) {
+          const text = `the MCP server answered with resultType ${unknown}, which 2026-07-28 does not define`;
+          options.log('warn', 'upstream result with an unknown resultType refused', { resultType: unknown });
+          return answerError(res, exchange, new TesseraError('TESSERA_UPSTREAM_UNAVAILABLE', text));
+        }
+        out['content-length'] = String(body.length);
+        res.writeHead(upstream.statusCode, out).end(body);
+        const observer = observeResponse(contentType, id);
+        observer.write(body);
+        const errorCode = observer.errorCode();
+        return {
+          status: 200,
+          errorCode,
+          responseBytes: body.length,
+          sessionId: minted ?? sessionId,
+          reason: '',
+        };
+      }
+      held = read.chunks;
+    }
     res.writeHead(upstream.statusCode, out);
     if (sse) res.flushHeaders();
 
     const observer = observeResponse(contentType, id);
-    const { bytes, error } = await relayBody(upstream.body, res, observer);
+    let heldBytes = 0;
+    for (const chunk of held) {
+      observer.write(chunk);
+      res.write(chunk);
+      heldBytes += chunk.length;
+    }
+    const relayed = relayBody(upstream.body, res, observer);
+    if (held.length > 0) upstream.body.resume();
+    const { bytes: relayedBytes, error } = await relayed;
+    const bytes = heldBytes + relayedBytes;
     let reason = '';
     let failure: TesseraErrorCode | undefined;
     if (error) {

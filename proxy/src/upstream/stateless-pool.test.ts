@@ -94,3 +94,16 @@ test('discoverResult does not advertise list-changed or subscribe notifications,
   });
   assert.deepEqual(result.capabilities, { tools: {}, prompts: {}, resources: {}, completions: {} });
 });
+
+test('restoreLine turns a result with a resultType 2026-07-28 does not define into an error for the client', () => {
+  const line = JSON.stringify({
+    jsonrpc: '2.0',
+    id: 'tessera-3',
+    result: { resultType: 'bogus', content: [] },
+  });
+  const restored = JSON.parse(restoreLine(line, 'tools/call', 'tessera-3', 7, undefined));
+  assert.equal(restored.id, 7);
+  assert.equal(restored.result, undefined);
+  assert.equal(restored.error.code, -31004);
+  assert.match(restored.error.message, /resultType "bogus"/);
+});

@@ -26,6 +26,7 @@ import type { ResponseWriter } from '../http1/outbound-response.ts';
 import type { JsonRpcRequest } from '../server/jsonrpc.ts';
 import { FIRST_MODERN_REVISION } from '../server/protocol-era.ts';
 import { type ChannelSession, progressTokenOf } from './channel-session.ts';
+import { unknownResultType } from './result-type.ts';
 import { replyEmpty, replyError, replyJson } from './stdio-reply.ts';
 import { acceptsEventStream } from './stdio-sse.ts';
 import type { Exchange, ForwardResult } from './upstream.ts';
@@ -109,7 +110,8 @@ const CACHEABLE = new Set([
 
 /**
  * Turns a line the server sent for the request `method` known upstream as `upstreamId` back into the
- * client's terms: the response gets `clientId`; a result gets `resultType: "complete"` unless it says
+ * client's terms: the response gets `clientId` (and becomes an error when its `resultType` is one
+ * 2026-07-28 does not define); a result gets `resultType: "complete"` unless it says
  * otherwise, and a cacheable one `ttlMs: 0` and `cacheScope: "private"` unless it says otherwise; a
  * progress notification gets the client's `progressToken`. Pure.
  */
@@ -124,6 +126,15 @@ export function restoreLine(
   if (message.id === upstreamId) {
     message.id = clientId;
     const result = message.result;
+    const unknown = unknownResultType(Buffer.from(line));
+    if (unknown !== undefined) {
+      const text = `the MCP server answered with resultType ${unknown}, which 2026-07-28 does not define`;
+      return JSON.stringify({
+        jsonrpc: '2.0',
+        id: clientId,
+        error: { code: JsonRpcCode.UpstreamFailure, message: text },
+      });
+    }
     if (typeof result === 'object' && result !== null && !Array.isArray(result)) {
       const defaults = CACHEABLE.has(method)
         ? { resultType: 'complete', ttlMs: 0, cacheScope: 'private' }
