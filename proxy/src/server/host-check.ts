@@ -10,6 +10,7 @@
  */
 
 const LOOPBACK_NAMES = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);
+const COMMON_LOOPBACK_HOST = /^(?:127\.0\.0\.1|localhost)(?::\d{1,5})?$/;
 
 /** Whether a listener bound to `listenHost` only accepts loopback connections. */
 export function isLoopbackListener(listenHost: string): boolean {
@@ -41,6 +42,8 @@ export function hostAllowed(
   allowed: readonly string[] = [],
 ): boolean {
   if (host === undefined || !isLoopbackListener(listenHost)) return true;
+  // What nearly every request to a loopback listener carries, decided without parsing a URL.
+  if (COMMON_LOOPBACK_HOST.test(host)) return true;
   const name = hostName(host);
   if (name === undefined) return false;
   // `*.localhost` resolves to loopback by definition (RFC 6761 §6.3), so it cannot be rebound.
