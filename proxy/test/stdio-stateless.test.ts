@@ -8,7 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { StdioSpawnEvent } from '../src/upstream/stdio-channel.ts';
 import { createStdioUpstream } from '../src/upstream/stdio-upstream.ts';
-import { EVERYTHING, FIXTURE, waitFor } from './fixtures/stdio-harness.ts';
+import { EVERYTHING, FIXTURE, sseEvents, waitFor } from './fixtures/stdio-harness.ts';
 import { type Harness, startHarness } from './helpers/harness.ts';
 import { modernCall } from './helpers/modern-client.ts';
 
@@ -38,18 +38,20 @@ describe('stateless requests to server-everything over stdio', () => {
     assert.equal(answer.result?.serverInfo, undefined, 'serverInfo lives in _meta in 2026-07-28');
     const tools = (answer.result?.capabilities as Record<string, Record<string, unknown>> | undefined)?.tools;
     assert.ok(tools);
-    assert.equal(tools.listChanged, undefined, 'the pool cannot deliver list-changed notifications');
+    const resources = (answer.result?.capabilities as Record<string, Record<string, unknown>> | undefined)
+      ?.resources;
+    assert.equal(resources?.subscribe, undefined, 'the pool cannot deliver resource subscriptions');
   });
 
   test(
-    'a removed or unserved method gets 404 and -32601, an unknown one too, and never a success',
+    'a method 2026-07-28 removed gets 404 and -32601, an unknown one too, and never a success',
     HANG_GUARD,
     async () => {
       for (const method of [
         'ping',
         'logging/setLevel',
         'resources/subscribe',
-        'subscriptions/listen',
+        'resources/unsubscribe',
         'initialize',
       ]) {
         const { status, answer } = await modernCall(url, token, method, method);
@@ -357,4 +359,114 @@ describe('the server/discover probe: a 2026-07-28 stdio server, and legacy ones'
       }
     },
   );
+});
+
+describe('subscriptions/listen through the stateless pool', () => {
+  /** Opens a listen stream for `token` and returns its parsed messages as they come. */
+  async function listen(url: string, token: string, id: string, notifications: Record<string, unknown>) {
+    const controller = new AbortController();
+    const res = await fetch(url, {
+      method: 'POST',
+      signal: controller.signal,
+      headers: {
+        authorization: `Bearer ${token}`,
+        'content-type': 'application/json',
+        accept: 'application/json, text/event-stream',
+        'mcp-protocol-version': '2026-07-28',
+        'mcp-method': 'subscriptions/listen',
+      },
+      body: JSON.stringify({
+        jsonrpc: '2.0',
+        id,
+        method: 'subscriptions/listen',
+        params: {
+          notifications,
+          _meta: {
+            'io.modelcontextprotocol/protocolVersion': '2026-07-28',
+            'io.modelcontextprotocol/clientCapabilities': {},
+          },
+        },
+      }),
+    });
+    const messages: Record<string, unknown>[] = [];
+    void (async () => {
+      try {
+        for await (const e of sseEvents(res)) if (e.data) messages.push(JSON.parse(e.data));
+      } catch {
+        // Aborted by the test.
+      }
+    })();
+    return {
+      status: res.status,
+      contentType: res.headers.get('content-type'),
+      messages,
+      close: () => controller.abort(),
+    };
+  }
+
+  test(
+    'acknowledged first with what the server declared, then only the chosen list changes, tagged',
+    HANG_GUARD,
+    async () => {
+      const h = await startHarness({
+        users: ['alice@example.com', 'bob@example.com'],
+        upstream: createStdioUpstream({
+          command: process.execPath,
+          args: [FIXTURE],
+          statelessPerPrincipal: 1,
+        }),
+      });
+      try {
+        const url = `${h.url}/mcp`;
+        const alice = await h.token();
+        const bob = await h.token({ sub: 'user-2', email: 'bob@example.com' });
+        const a = await listen(url, alice, 'sub-a', {
+          toolsListChanged: true,
+          promptsListChanged: true,
+          resourceSubscriptions: ['file:///x'],
+        });
+        const b = await listen(url, bob, 'sub-b', { toolsListChanged: true });
+        assert.equal(a.status, 200);
+        assert.match(a.contentType ?? '', /^text\/event-stream/);
+        await waitFor(() => a.messages.length >= 1 && b.messages.length >= 1, 'the acknowledgements');
+        assert.deepEqual(a.messages[0], {
+          jsonrpc: '2.0',
+          method: 'notifications/subscriptions/acknowledged',
+          // The fixture has tools with listChanged and no prompts; resource subscriptions are not offered.
+          params: {
+            notifications: { toolsListChanged: true },
+            _meta: { 'io.modelcontextprotocol/subscriptionId': 'sub-a' },
+          },
+        });
+        // Alice's warm child announces a tools and a prompts list change.
+        assert.equal((await modernCall(url, alice, 1, 'fixture/list-changed')).status, 200);
+        await waitFor(() => a.messages.length >= 2, 'the tools list change');
+        assert.deepEqual(a.messages[1], {
+          jsonrpc: '2.0',
+          method: 'notifications/tools/list_changed',
+          params: { _meta: { 'io.modelcontextprotocol/subscriptionId': 'sub-a' } },
+        });
+        await new Promise((r) => setTimeout(r, 100));
+        assert.equal(a.messages.length, 2, 'no prompts list change: it was not honoured');
+        assert.equal(b.messages.length, 1, 'another principal’s children are not bob’s');
+        a.close();
+        b.close();
+      } finally {
+        await h.close();
+      }
+    },
+  );
+
+  test('a listen without a notifications filter gets 400 and -32602', HANG_GUARD, async () => {
+    const h = await startHarness({
+      upstream: createStdioUpstream({ command: process.execPath, args: [FIXTURE] }),
+    });
+    try {
+      const r = await modernCall(`${h.url}/mcp`, await h.token(), 1, 'subscriptions/listen');
+      assert.equal(r.status, 400);
+      assert.equal(r.answer.error?.code, -32602);
+    } finally {
+      await h.close();
+    }
+  });
 });

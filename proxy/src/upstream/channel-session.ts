@@ -35,6 +35,11 @@ export interface ChannelSessionOptions {
   maxPending: number;
   /** Called once, when the session stops taking new work: closed, idle, or its channel ended. */
   onEnd: (session: ChannelSession) => void;
+  /**
+   * Hears the server's notifications (other than progress for a pending request) that no GET stream
+   * took: a warm channel's go to the stateless pool's listen streams. Without it they are dropped.
+   */
+  onNotification?: (message: Record<string, unknown>) => void;
 }
 
 /** A session and its channel. */
@@ -164,6 +169,7 @@ export function createChannelSession(options: ChannelSessionOptions): ChannelSes
         }
       }
       if (stream?.send(line)) return;
+      if (!('id' in message) && options.onNotification) return options.onNotification(message);
       log('debug', 'no GET stream open for a server-initiated message; dropped', { session: id, method });
       // A server request nobody can answer would wait forever: it gets an error at once.
       if ('id' in message) {

@@ -86,7 +86,11 @@ export function createChannelUpstream(options: ChannelUpstreamOptions): Upstream
    * Opens a channel and its session, or returns undefined when the budget is spent. Counted by open
    * channels, so a client cycling initialize and DELETE cannot outrun shutdowns.
    */
-  const openSession = (principal: string, role: 'session' | 'stateless'): ChannelSession | undefined => {
+  const openSession = (
+    principal: string,
+    role: 'session' | 'stateless',
+    onNotification?: (message: Record<string, unknown>) => void,
+  ): ChannelSession | undefined => {
     if (live.size >= maxSessions) return undefined;
     const id = randomUUID();
     const session = createChannelSession({
@@ -101,6 +105,7 @@ export function createChannelUpstream(options: ChannelUpstreamOptions): Upstream
       onEnd: (ended) => {
         if (sessions.get(ended.id) === ended) sessions.delete(ended.id);
       },
+      onNotification,
     });
     live.add(session);
     void session.exit.then(() => live.delete(session));
@@ -109,7 +114,8 @@ export function createChannelUpstream(options: ChannelUpstreamOptions): Upstream
   const stateless = createStatelessPool({
     perPrincipal: positive('statelessPerPrincipal', options.statelessPerPrincipal, 4),
     probeTimeoutMs: positive('probeTimeoutMs', options.probeTimeoutMs, 3_000),
-    openSession: (principal) => openSession(principal, 'stateless'),
+    openSession: (principal, onNotification) => openSession(principal, 'stateless', onNotification),
+    pingIntervalMs,
     clientInfo: options.clientInfo,
   });
 

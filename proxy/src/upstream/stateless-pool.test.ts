@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { discoverResult, restoreLine, translateParams } from './stateless-pool.ts';
+import { discoverResult, honouredFilter, restoreLine, translateParams } from './stateless-pool.ts';
 
 test('translateParams drops reserved _meta keys and replaces the progress token', () => {
   const params = {
@@ -83,7 +83,7 @@ test('discoverResult offers 2026-07-28 with the server’s capabilities, its inf
   assert.equal(discoverResult({})._meta, undefined);
 });
 
-test('discoverResult does not advertise list-changed or subscribe notifications, which the pool cannot deliver', () => {
+test('discoverResult keeps list-changed notifications (listen streams carry them) and drops resource subscriptions', () => {
   const result = discoverResult({
     capabilities: {
       tools: { listChanged: true },
@@ -92,7 +92,25 @@ test('discoverResult does not advertise list-changed or subscribe notifications,
       completions: {},
     },
   });
-  assert.deepEqual(result.capabilities, { tools: {}, prompts: {}, resources: {}, completions: {} });
+  assert.deepEqual(result.capabilities, {
+    tools: { listChanged: true },
+    prompts: { listChanged: true },
+    resources: { listChanged: true },
+    completions: {},
+  });
+});
+
+test('honouredFilter: the list changes the server declared, never resource subscriptions', () => {
+  const caps = { tools: { listChanged: true }, resources: { subscribe: true } };
+  assert.deepEqual(
+    honouredFilter(
+      { toolsListChanged: true, resourcesListChanged: true, resourceSubscriptions: ['a'] },
+      caps,
+    ),
+    { toolsListChanged: true },
+  );
+  assert.deepEqual(honouredFilter({ toolsListChanged: 'yes' }, caps), {});
+  assert.deepEqual(honouredFilter({ promptsListChanged: true }, undefined), {});
 });
 
 test('restoreLine turns a result with a resultType 2026-07-28 does not define into an error for the client', () => {

@@ -28,19 +28,28 @@ import { FIRST_MODERN_REVISION } from '../server/protocol-era.ts';
 import { type ChannelSession, progressTokenOf } from './channel-session.ts';
 import { unknownResultType } from './result-type.ts';
 import { replyEmpty, replyError, replyJson } from './stdio-reply.ts';
-import { acceptsEventStream } from './stdio-sse.ts';
+import { acceptsEventStream, openSseStream } from './stdio-sse.ts';
 import type { Exchange, ForwardResult } from './upstream.ts';
 
 /** The protocol revision the proxy asks a warm channel's server for. */
 export const WARM_PROTOCOL_VERSION = '2025-11-25';
 
 const RESERVED_META = 'io.modelcontextprotocol/';
+const SUBSCRIPTION_ID = `${RESERVED_META}subscriptionId`;
 
 export interface StatelessPoolOptions {
   /** Most warm channels of one principal. */
   perPrincipal: number;
-  /** Opens a new warm channel, or returns undefined when the upstream's channel budget is spent. */
-  openSession: (principal: string) => ChannelSession | undefined;
+  /**
+   * Opens a new warm channel, or returns undefined when the upstream's channel budget is spent; the
+   * server's notifications on it go to `onNotification`.
+   */
+  openSession: (
+    principal: string,
+    onNotification: (message: Record<string, unknown>) => void,
+  ) => ChannelSession | undefined;
+  /** Keep-alive comment interval on listen streams. */
+  pingIntervalMs: number;
   /** The proxy's name and version, sent as `clientInfo`. */
   clientInfo: { name: string; version: string };
   /** How long the `server/discover` probe of the first channel waits before falling back (default 3000). */
@@ -162,12 +171,39 @@ const NOT_SERVED = new Set([
   'logging/setLevel',
   'resources/subscribe',
   'resources/unsubscribe',
-  'subscriptions/listen',
 ]);
 
+/** The list-changed notifications a listen stream can carry, by the filter field that opts in to each. */
+const LIST_CHANGED: Record<string, { method: string; capability: string }> = {
+  toolsListChanged: { method: 'notifications/tools/list_changed', capability: 'tools' },
+  promptsListChanged: { method: 'notifications/prompts/list_changed', capability: 'prompts' },
+  resourcesListChanged: { method: 'notifications/resources/list_changed', capability: 'resources' },
+};
+
 /**
- * The capabilities a modern client may rely on: the warm channel's, without the list-changed and
- * resource-subscription notifications, which the pool cannot deliver (see `NOT_SERVED`). Pure.
+ * The part of a `subscriptions/listen` filter the pool honours: the list-changed notifications the
+ * server declared (`capabilities.<kind>.listChanged`). Resource subscriptions are not honoured (the
+ * server would need `resources/subscribe` on every warm channel), so they are left out, as 2026-07-28
+ * says a server leaves out what it does not support. Pure.
+ */
+export function honouredFilter(
+  requested: Record<string, unknown>,
+  capabilities: unknown,
+): Record<string, true> {
+  const caps = (typeof capabilities === 'object' && capabilities !== null ? capabilities : {}) as Record<
+    string,
+    { listChanged?: unknown } | undefined
+  >;
+  const out: Record<string, true> = {};
+  for (const [field, { capability }] of Object.entries(LIST_CHANGED)) {
+    if (requested[field] === true && caps[capability]?.listChanged === true) out[field] = true;
+  }
+  return out;
+}
+
+/**
+ * The capabilities a modern client may rely on: the warm channel's, without resource subscriptions,
+ * which the pool cannot deliver (`honouredFilter`). Pure.
  */
 function servedCapabilities(capabilities: unknown): Record<string, unknown> {
   if (typeof capabilities !== 'object' || capabilities === null) return {};
@@ -175,7 +211,7 @@ function servedCapabilities(capabilities: unknown): Record<string, unknown> {
   for (const kind of ['tools', 'prompts', 'resources']) {
     const c = out[kind];
     if (typeof c !== 'object' || c === null) continue;
-    const { listChanged: _, subscribe: __, ...rest } = c as Record<string, unknown>;
+    const { subscribe: _, ...rest } = c as Record<string, unknown>;
     out[kind] = rest;
   }
   return out;
@@ -223,6 +259,17 @@ export function createStatelessPool(options: StatelessPoolOptions): StatelessPoo
   const warm = new Map<string, Warm[]>();
   let seq = 0;
 
+  /** Open listen streams by principal: what each opted in to, and where it goes. */
+  const listeners = new Map<string, Set<{ filter: Record<string, true>; send(line: string): void }>>();
+  /** A server notification from one of the principal's warm channels, to its listen streams that want it. */
+  const notify = (principal: string, message: Record<string, unknown>) => {
+    const field = Object.keys(LIST_CHANGED).find((f) => LIST_CHANGED[f]!.method === message.method);
+    if (field === undefined) return;
+    for (const listener of listeners.get(principal) ?? []) {
+      if (listener.filter[field]) listener.send(JSON.stringify(message));
+    }
+  };
+
   const remove = (principal: string, entry: Warm) => {
     const list = (warm.get(principal) ?? []).filter((w) => w !== entry);
     if (list.length > 0) warm.set(principal, list);
@@ -263,7 +310,7 @@ export function createStatelessPool(options: StatelessPoolOptions): StatelessPoo
 
   /** Opens a warm channel for the principal, or returns undefined when the budget is spent. */
   const open = (principal: string): Warm | undefined => {
-    const session = options.openSession(principal);
+    const session = options.openSession(principal, (message) => notify(principal, message));
     if (!session) return undefined;
     const entry: Warm = {
       session,
@@ -283,11 +330,11 @@ export function createStatelessPool(options: StatelessPoolOptions): StatelessPoo
             // The probe's channel closes in the background (a graceful close waits for the child), unless
             // the budget has no room for its successor until it has.
             entry.replacing = true;
-            let next = options.openSession(principal);
+            let next = options.openSession(principal, (message) => notify(principal, message));
             const closed = session.close('not a 2026-07-28 server; reopening with initialize');
             if (!next) {
               await closed;
-              next = options.openSession(principal);
+              next = options.openSession(principal, (message) => notify(principal, message));
             }
             entry.replacing = false;
             if (!next) {
@@ -318,6 +365,60 @@ export function createStatelessPool(options: StatelessPoolOptions): StatelessPoo
     return open(principal) ?? best;
   };
 
+  /**
+   * A `subscriptions/listen` stream (2026-07-28): acknowledged first with what the pool honours, then
+   * every such notification from the principal's warm channels, tagged with the subscription's id
+   * (the request's). It lasts until the client leaves; the warm channel is not held busy by it.
+   */
+  const listen = (
+    exchange: Exchange,
+    res: ResponseWriter,
+    message: JsonRpcRequest,
+    capabilities: unknown,
+  ): Promise<ForwardResult> | ForwardResult => {
+    const requested = message.params?.notifications;
+    if (typeof requested !== 'object' || requested === null || Array.isArray(requested)) {
+      const text = 'subscriptions/listen needs params.notifications, an object';
+      return replyError(res, 'TESSERA_INVALID_PARAMS', message.id, text, undefined);
+    }
+    const filter = honouredFilter(requested as Record<string, unknown>, capabilities);
+    const tag = (line: string): string => {
+      const m = JSON.parse(line) as { params?: Record<string, unknown> };
+      const meta = {
+        ...(m.params?._meta as Record<string, unknown> | undefined),
+        [SUBSCRIPTION_ID]: message.id,
+      };
+      return JSON.stringify({ ...m, params: { ...m.params, _meta: meta } });
+    };
+    return new Promise((resolve) => {
+      const principal = exchange.principal;
+      const listener = { filter, send: (line: string) => void stream.send(tag(line)) };
+      const stream = openSseStream({
+        res,
+        pingIntervalMs: options.pingIntervalMs,
+        onClose: () => {
+          listeners.get(principal)?.delete(listener);
+          if (listeners.get(principal)?.size === 0) listeners.delete(principal);
+          resolve({
+            status: 200,
+            errorCode: 0,
+            responseBytes: stream.bytes,
+            sessionId: undefined,
+            reason: '',
+          });
+        },
+      });
+      stream.send(
+        JSON.stringify({
+          jsonrpc: '2.0',
+          method: 'notifications/subscriptions/acknowledged',
+          params: { notifications: filter, _meta: { [SUBSCRIPTION_ID]: message.id } },
+        }),
+      );
+      listeners.set(principal, (listeners.get(principal) ?? new Set()).add(listener));
+    });
+  };
+
   const serve = async (exchange: Exchange, res: ResponseWriter, message: JsonRpcRequest) => {
     const entry = pick(exchange.principal);
     if (!entry) {
@@ -342,6 +443,9 @@ export function createStatelessPool(options: StatelessPoolOptions): StatelessPoo
         const text = `protocol version ${JSON.stringify(requested)} is not supported`;
         const data = { supported, requested };
         return replyError(res, 'TESSERA_UNSUPPORTED_PROTOCOL_VERSION', message.id, text, undefined, data);
+      }
+      if (!opened.modern && message.method === 'subscriptions/listen') {
+        return listen(exchange, res, message, opened.result.capabilities);
       }
       // A 2026-07-28 server answers for itself, except for a listen stream, which a shared channel cannot carry.
       if (opened.modern ? message.method === 'subscriptions/listen' : NOT_SERVED.has(message.method)) {
