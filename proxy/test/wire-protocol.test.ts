@@ -34,7 +34,7 @@ describe('wire protocol through the proxy', () => {
         const msg = JSON.parse(body || '{}') as {
           id?: number;
           method?: string;
-          params?: { type?: unknown };
+          params?: { type?: unknown; sse?: boolean };
         };
         if (msg.method === 'typed' && msg.params?.type === 'big') {
           // Over the proxy's 1 MiB check, in chunks without a Content-Length.
@@ -42,6 +42,16 @@ describe('wire protocol through the proxy', () => {
           res.write(`{"jsonrpc":"2.0","id":${msg.id},"result":{"resultType":"complete","pad":"`);
           for (let i = 0; i < 4; i++) res.write('x'.repeat(512 * 1024));
           res.end('"}}');
+          return;
+        }
+        if (msg.method === 'typed' && msg.params?.sse) {
+          res.writeHead(200, { 'content-type': 'text/event-stream' });
+          res.write(
+            `event: message\ndata: ${JSON.stringify({ jsonrpc: '2.0', method: 'notifications/progress', params: { progress: 1 } })}\n\n`,
+          );
+          res.end(
+            `event: message\ndata: ${JSON.stringify({ jsonrpc: '2.0', id: msg.id, result: { resultType: msg.params.type } })}\n\n`,
+          );
           return;
         }
         if (msg.method === 'typed') {
@@ -178,6 +188,28 @@ describe('wire protocol through the proxy', () => {
       assert.equal(res.status, 200);
       assert.deepEqual(await res.json(), { jsonrpc: '2.0', id: 4, result: { resultType: type, n: 1 } });
     }
+    // Streamed as SSE: the notifications pass, and the answer's event is checked as it passes.
+    const streamed = async (type: string) => {
+      const res = await send(rpc('typed', { type, sse: true, _meta: meta }, 6), {
+        'mcp-protocol-version': V,
+        'mcp-method': 'typed',
+      });
+      assert.equal(res.status, 200);
+      const text = await res.text();
+      return text
+        .split('\n')
+        .filter((l) => l.startsWith('data: '))
+        .map((l) => JSON.parse(l.slice(6)) as Record<string, unknown>);
+    };
+    const [progress, refused] = await streamed('bogus');
+    assert.equal(progress!.method, 'notifications/progress');
+    assert.equal((refused!.error as { code: number }).code, -31004);
+    assert.equal(refused!.id, 6);
+    assert.deepEqual((await streamed('complete'))[1], {
+      jsonrpc: '2.0',
+      id: 6,
+      result: { resultType: 'complete' },
+    });
     // An answer too large to hold streams on unchecked, whole.
     const big = await typed('big');
     assert.equal(big.status, 200);

@@ -21,7 +21,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { AuditOutcome, AuditRecord } from '../audit/audit-event.ts';
 import { capturedBody } from '../audit/body-capture.ts';
 import { parseAllowList } from '../egress/ssrf-guard.ts';
-import { TesseraError, type TesseraErrorCode } from '../errors.ts';
+import { JsonRpcCode, TesseraError, type TesseraErrorCode } from '../errors.ts';
 import {
   FILTER_ALLOW,
   type FilterDispatcherRef,
@@ -42,6 +42,7 @@ import {
   upstreamErrorKind,
 } from '../telemetry/metrics.ts';
 import { continueTrace, type TraceContext } from '../telemetry/trace-context.ts';
+import { unknownResultTypeOf } from '../upstream/result-type.ts';
 import type { Upstream } from '../upstream/upstream.ts';
 import { hostAllowed } from './host-check.ts';
 import { errorBody, type JsonRpcMessage, parseJsonRpc, targetOf } from './jsonrpc.ts';
@@ -101,6 +102,14 @@ function traceFromMeta(params: unknown): TraceContext | undefined {
     tracestate: typeof tracestate === 'string' ? tracestate : undefined,
   });
   return trace.parentSpanId === undefined ? undefined : trace;
+}
+
+/** A modern answer whose resultType 2026-07-28 does not define becomes an error (`result-type.ts`). */
+async function refuseUnknownResultType(response: Record<string, unknown>): Promise<Record<string, unknown>> {
+  const unknown = unknownResultTypeOf(response);
+  if (unknown === undefined) return response;
+  const message = `the MCP server answered with resultType ${unknown}, which 2026-07-28 does not define`;
+  return { jsonrpc: '2.0', id: response.id, error: { code: JsonRpcCode.UpstreamFailure, message } };
 }
 
 /** Why a request refused with this error was refused, for the decision metric. */
@@ -282,16 +291,20 @@ export function createMcpEndpoint(options: McpEndpointOptions) {
       policy,
       paramHeaders.learnerFor(ctx.message),
     );
+    // A modern answer streamed as SSE has its resultType checked as its event passes (JSON answers are
+    // checked by the upstream, which holds them whole).
+    const checksResultType = era === 'modern' && !rewrite && ctx.message?.kind === 'request';
     const sink =
-      rewrite || capture
+      rewrite || capture || checksResultType
         ? new ResponseRewriter(res, {
             id: ctx.message?.kind === 'request' ? ctx.message.id : undefined,
-            rewrite,
+            rewrite: rewrite ?? (checksResultType ? refuseUnknownResultType : undefined),
             captureBytes: capture ? capture.maxBytes * 4 + 1024 : 0,
             failure: {
               code: new TesseraError('TESSERA_FILTER_FAILED', '').rpcCode,
               message: 'the answer could not be filtered (too large or not JSON)',
             },
+            eventStreamOnly: !rewrite && checksResultType,
           })
         : undefined;
     const result = await upstream.forward(

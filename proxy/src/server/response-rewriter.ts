@@ -28,6 +28,8 @@ export interface RewriterOptions {
   maxHeldBytes?: number;
   /** The JSON-RPC error sent when an answer cannot be rewritten. */
   failure: { code: number; message: string };
+  /** Rewrite event-stream answers only; JSON ones pass through (the upstream checked them already). */
+  eventStreamOnly?: boolean;
 }
 
 const DEFAULT_MAX_HELD = 16 * 1024 * 1024;
@@ -100,7 +102,8 @@ export class ResponseRewriter extends EventEmitter implements ResponseWriter {
     this.#headersSent = true;
     const type = String(this.#headers['content-type'] ?? '');
     this.#contentType = type;
-    if (this.#o.rewrite && status === 200 && type.startsWith('application/json')) this.#mode = 'json';
+    if (this.#o.rewrite && !this.#o.eventStreamOnly && status === 200 && type.startsWith('application/json'))
+      this.#mode = 'json';
     else if (this.#o.rewrite && type.startsWith('text/event-stream')) this.#mode = 'sse';
     if (this.#mode !== 'json') this.#res.writeHead(status, this.#headers);
     return this;

@@ -22,6 +22,11 @@ export function unknownResultType(body: Buffer): string | undefined {
   } catch {
     return undefined; // Not the proxy's to judge here: the client sees the server's bytes.
   }
+  return unknownResultTypeOf(answer);
+}
+
+/** The same for an answer already parsed. Pure. */
+export function unknownResultTypeOf(answer: unknown): string | undefined {
   const result = (answer as { result?: unknown } | null)?.result;
   if (typeof result !== 'object' || result === null || !('resultType' in result)) return undefined;
   const type = (result as { resultType: unknown }).resultType;
