@@ -457,16 +457,29 @@ describe('subscriptions/listen through the stateless pool', () => {
     },
   );
 
-  test('a listen without a notifications filter gets 400 and -32602', HANG_GUARD, async () => {
-    const h = await startHarness({
-      upstream: createStdioUpstream({ command: process.execPath, args: [FIXTURE] }),
-    });
-    try {
-      const r = await modernCall(`${h.url}/mcp`, await h.token(), 1, 'subscriptions/listen');
-      assert.equal(r.status, 400);
-      assert.equal(r.answer.error?.code, -32602);
-    } finally {
-      await h.close();
-    }
-  });
+  test(
+    'a listen without a notifications filter gets 400 and -32602, one that cannot take a stream 406',
+    HANG_GUARD,
+    async () => {
+      const h = await startHarness({
+        upstream: createStdioUpstream({ command: process.execPath, args: [FIXTURE] }),
+      });
+      try {
+        const r = await modernCall(`${h.url}/mcp`, await h.token(), 1, 'subscriptions/listen');
+        assert.equal(r.status, 400);
+        assert.equal(r.answer.error?.code, -32602);
+        const jsonOnly = await modernCall(
+          `${h.url}/mcp`,
+          await h.token(),
+          2,
+          'subscriptions/listen',
+          { notifications: { toolsListChanged: true } },
+          { accept: 'application/json' },
+        );
+        assert.equal(jsonOnly.status, 406);
+      } finally {
+        await h.close();
+      }
+    },
+  );
 });

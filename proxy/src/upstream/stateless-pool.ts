@@ -376,6 +376,10 @@ export function createStatelessPool(options: StatelessPoolOptions): StatelessPoo
     message: JsonRpcRequest,
     capabilities: unknown,
   ): Promise<ForwardResult> | ForwardResult => {
+    if (!acceptsEventStream(exchange.headers.accept)) {
+      const text = 'subscriptions/listen answers with an event stream: Accept must allow text/event-stream';
+      return replyError(res, 'TESSERA_NOT_ACCEPTABLE', message.id, text, undefined);
+    }
     const requested = message.params?.notifications;
     if (typeof requested !== 'object' || requested === null || Array.isArray(requested)) {
       const text = 'subscriptions/listen needs params.notifications, an object';
