@@ -17,7 +17,7 @@ import { createConfigStore } from './store/config-store.ts';
 import { createSnapshotFile } from './store/snapshot-file.ts';
 import { createLog, type Log } from './telemetry/log.ts';
 import { createProxyMetrics } from './telemetry/metrics.ts';
-import { createHttpUpstream } from './upstream/http-upstream.ts';
+import { createSidecarUpstream } from './upstream/sidecar-upstream.ts';
 import type { Upstream } from './upstream/upstream.ts';
 import { createDiscoveryClient } from './xds/discovery-client.ts';
 
@@ -71,7 +71,7 @@ async function createUpstream(
       idleTimeoutMs: bootstrap.sseIdleTimeoutMs,
     });
   }
-  return createHttpUpstream({ url: bootstrap.upstreamUrl!, log });
+  return createSidecarUpstream({ ...shared, url: bootstrap.upstreamUrl! });
 }
 
 /**

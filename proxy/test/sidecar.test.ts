@@ -12,9 +12,11 @@ import { after, before, describe, test } from 'node:test';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { createHttpUpstream } from '../src/upstream/http-upstream.ts';
+import { createSidecarUpstream } from '../src/upstream/sidecar-upstream.ts';
 import { startEverythingHttp } from './helpers/everything-http.ts';
 import { freePort } from './helpers/free-port.ts';
 import { type Harness, RESOURCE, startHarness } from './helpers/harness.ts';
+import { modernCall } from './helpers/modern-client.ts';
 
 const noLog = () => {};
 
@@ -75,6 +77,97 @@ describe('with server-everything over Streamable HTTP', () => {
     await client.close();
     const methods = h.audit.map((a) => a.method);
     for (const m of ['prompts/get', 'resources/read', 'tools/call']) assert.ok(methods.includes(m), m);
+  });
+});
+
+describe('modern (2026-07-28) clients and the server beside the sidecar', () => {
+  const clientInfo = { name: 'tessera-proxy', version: 'test' };
+
+  test('a server that only speaks 2025-11-25 serves them through sessions the proxy opens', async () => {
+    const everything = await startEverythingHttp();
+    const h = await startHarness({
+      upstream: createSidecarUpstream({ url: everything.url, log: noLog, clientInfo }),
+    });
+    try {
+      const url = `${h.url}/mcp`;
+      const token = await h.token();
+      const discover = await modernCall(url, token, 1, 'server/discover');
+      assert.equal(discover.status, 200);
+      assert.deepEqual(discover.answer.result?.supportedVersions, ['2026-07-28']);
+      const meta = discover.answer.result?._meta as Record<string, { name: string }> | undefined;
+      assert.match(meta?.['io.modelcontextprotocol/serverInfo']?.name ?? '', /everything/i);
+      const list = await modernCall(url, token, 'l', 'tools/list');
+      assert.equal(list.answer.id, 'l');
+      assert.equal(list.answer.result?.resultType, 'complete');
+      assert.ok(
+        (list.answer.result?.tools as { name: string }[] | undefined)?.some((t) => t.name === 'echo'),
+      );
+      const echo = await modernCall(url, token, 7, 'tools/call', {
+        name: 'echo',
+        arguments: { message: 'hi' },
+      });
+      assert.equal(echo.status, 200);
+      assert.equal(echo.answer.id, 7);
+      assert.match(JSON.stringify(echo.answer.result?.content), /hi/);
+      // Legacy clients still talk to the server directly, with their own session.
+      const client = new Client({ name: 'legacy', version: '1' });
+      await client.connect(
+        new StreamableHTTPClientTransport(new URL(url), {
+          requestInit: { headers: { authorization: `Bearer ${token}` } },
+        }),
+      );
+      assert.ok((await client.listTools()).tools.some((t) => t.name === 'echo'));
+      await client.close();
+    } finally {
+      await h.close();
+      everything.child.kill();
+    }
+  });
+
+  test('a server that speaks 2026-07-28 gets modern requests as they are', async () => {
+    const seen: Record<string, unknown>[] = [];
+    const modern = createServer((req, res) => {
+      let body = '';
+      req.on('data', (d: Buffer) => {
+        body += d.toString();
+      });
+      req.on('end', () => {
+        const msg = JSON.parse(body) as { id: unknown; method: string };
+        seen.push(msg);
+        const result =
+          msg.method === 'server/discover'
+            ? {
+                resultType: 'complete',
+                supportedVersions: ['2026-07-28'],
+                capabilities: {},
+                ttlMs: 0,
+                cacheScope: 'public',
+              }
+            : { resultType: 'complete', tools: [], ttlMs: 0, cacheScope: 'public' };
+        res
+          .writeHead(200, { 'content-type': 'application/json' })
+          .end(JSON.stringify({ jsonrpc: '2.0', id: msg.id, result }));
+      });
+    });
+    await new Promise<void>((r) => modern.listen(0, '127.0.0.1', () => r()));
+    const url = new URL(`http://127.0.0.1:${(modern.address() as AddressInfo).port}/mcp`);
+    const h = await startHarness({ upstream: createSidecarUpstream({ url, log: noLog, clientInfo }) });
+    try {
+      const list = await modernCall(`${h.url}/mcp`, await h.token(), 'x', 'tools/list');
+      assert.equal(list.status, 200);
+      assert.deepEqual(
+        seen.map((m) => [m.method, m.id]),
+        [
+          ['server/discover', 'tessera-probe'],
+          ['tools/list', 'x'],
+        ],
+        'the probe, then the client’s own request, unchanged',
+      );
+    } finally {
+      await h.close();
+      modern.closeAllConnections();
+      await new Promise<void>((r) => modern.close(() => r()));
+    }
   });
 });
 
