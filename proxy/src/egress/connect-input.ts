@@ -11,6 +11,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { JsonRpcRequest } from '../server/jsonrpc.ts';
+import { CLIENT_CAPABILITIES_META } from '../server/protocol-era.ts';
 
 /** The key of the proxy's input request, and the `requestState` that marks a retry of it. */
 export const CONNECT_INPUT = 'tessera-connect';
@@ -32,7 +33,7 @@ export function connectInputRequired(url: string, message: string): Record<strin
 /** Whether the request's client declared URL-mode elicitation in `_meta.clientCapabilities`. */
 export function acceptsUrlElicitation(message: JsonRpcRequest): boolean {
   const meta = message.params?._meta as Record<string, unknown> | undefined;
-  const caps = meta?.['io.modelcontextprotocol/clientCapabilities'] as Record<string, unknown> | undefined;
+  const caps = meta?.[CLIENT_CAPABILITIES_META] as Record<string, unknown> | undefined;
   const elicitation = caps?.elicitation as Record<string, unknown> | undefined;
   return typeof elicitation === 'object' && elicitation !== null && typeof elicitation.url === 'object';
 }

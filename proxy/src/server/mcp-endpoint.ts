@@ -42,7 +42,7 @@ import {
   upstreamErrorKind,
 } from '../telemetry/metrics.ts';
 import { continueTrace, type TraceContext } from '../telemetry/trace-context.ts';
-import { unknownResultTypeOf } from '../upstream/result-type.ts';
+import { unknownResultTypeMessage, unknownResultTypeOf } from '../upstream/result-type.ts';
 import type { Upstream } from '../upstream/upstream.ts';
 import { hostAllowed } from './host-check.ts';
 import { errorBody, type JsonRpcMessage, parseJsonRpc, targetOf } from './jsonrpc.ts';
@@ -108,8 +108,8 @@ function traceFromMeta(params: unknown): TraceContext | undefined {
 async function refuseUnknownResultType(response: Record<string, unknown>): Promise<Record<string, unknown>> {
   const unknown = unknownResultTypeOf(response);
   if (unknown === undefined) return response;
-  const message = `the MCP server answered with resultType ${unknown}, which 2026-07-28 does not define`;
-  return { jsonrpc: '2.0', id: response.id, error: { code: JsonRpcCode.UpstreamFailure, message } };
+  const error = { code: JsonRpcCode.UpstreamFailure, message: unknownResultTypeMessage(unknown) };
+  return { jsonrpc: '2.0', id: response.id, error };
 }
 
 /** Why a request refused with this error was refused, for the decision metric. */

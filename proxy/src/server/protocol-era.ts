@@ -14,8 +14,23 @@ export type ProtocolEra = 'legacy' | 'modern';
 /** The `_meta` key that carries a modern request's protocol version (2026-07-28 basic/index §_meta). */
 export const PROTOCOL_VERSION_META = 'io.modelcontextprotocol/protocolVersion';
 
+/** The `_meta` key that carries the client capabilities a modern request may use. */
+export const CLIENT_CAPABILITIES_META = 'io.modelcontextprotocol/clientCapabilities';
+
 /** The first revision with per-request metadata instead of the `initialize` handshake. */
 export const FIRST_MODERN_REVISION = '2026-07-28';
+
+/**
+ * The `_meta` of the proxy's own 2026-07-28 requests (its `server/discover` probes): that revision, no
+ * client capabilities, and who the proxy is when it says so.
+ */
+export function proxyRequestMeta(clientInfo?: { name: string; version: string }): Record<string, unknown> {
+  return {
+    [PROTOCOL_VERSION_META]: FIRST_MODERN_REVISION,
+    [CLIENT_CAPABILITIES_META]: {},
+    ...(clientInfo && { 'io.modelcontextprotocol/clientInfo': clientInfo }),
+  };
+}
 
 /** The session-bound revisions before it, which a legacy `MCP-Protocol-Version` header may name. */
 export const LEGACY_REVISIONS: ReadonlySet<string> = new Set([

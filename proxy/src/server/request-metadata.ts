@@ -10,7 +10,7 @@
  */
 import type { IncomingHttpHeaders } from 'node:http';
 import type { JsonRpcMessage } from './jsonrpc.ts';
-import { claimedRevision } from './protocol-era.ts';
+import { CLIENT_CAPABILITIES_META, claimedRevision } from './protocol-era.ts';
 
 /** Why a request's metadata was refused, mapped by the endpoint onto HTTP and JSON-RPC codes. */
 export type MetadataFailure =
@@ -127,8 +127,6 @@ function checkParamHeaders(
   return { ok: true };
 }
 
-const CLIENT_CAPABILITIES = 'io.modelcontextprotocol/clientCapabilities';
-
 /**
  * Validates a modern request's metadata headers against its body. `params`, when the tool's
  * `x-mcp-header` annotations are known, extends the check to every mirrored argument; without it only the
@@ -166,12 +164,12 @@ export function validateRequestMetadata(
   // §Request Metadata: a request (not a notification) also says which client capabilities it may use.
   if (message.kind === 'request') {
     // The claim above was found in params._meta, so both are objects here.
-    const capabilities = (message.params!._meta as Record<string, unknown>)[CLIENT_CAPABILITIES];
+    const capabilities = (message.params!._meta as Record<string, unknown>)[CLIENT_CAPABILITIES_META];
     if (typeof capabilities !== 'object' || capabilities === null || Array.isArray(capabilities)) {
       return {
         ok: false,
         kind: 'invalid_params',
-        message: `Invalid params: params._meta["${CLIENT_CAPABILITIES}"] must be an object`,
+        message: `Invalid params: params._meta["${CLIENT_CAPABILITIES_META}"] must be an object`,
       };
     }
   }

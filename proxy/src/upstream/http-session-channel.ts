@@ -102,10 +102,8 @@ export function httpSessionChannels(options: HttpSessionChannelOptions): OpenCha
           response.body.resume();
           if (response.statusCode >= 400 && 'id' in message && 'method' in message) {
             const text = `the MCP server answered ${response.statusCode} to ${String(message.method)}`;
-            handlers.onMessage(
-              { jsonrpc: '2.0', id: message.id, error: { code: -32603, message: text } },
-              JSON.stringify({ jsonrpc: '2.0', id: message.id, error: { code: -32603, message: text } }),
-            );
+            const answer = { jsonrpc: '2.0', id: message.id, error: { code: -32603, message: text } };
+            handlers.onMessage(answer, JSON.stringify(answer));
           }
         }
       } catch (err) {

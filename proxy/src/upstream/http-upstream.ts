@@ -14,7 +14,7 @@ import type { Log } from '../telemetry/log.ts';
 import { answerError } from './answer-error.ts';
 import { createHttp1Transport } from './http1-transport.ts';
 import { observeResponse } from './response-observer.ts';
-import { unknownResultType } from './result-type.ts';
+import { unknownResultType, unknownResultTypeMessage } from './result-type.ts';
 import { createSessionRegistry, type SessionRegistry } from './session-registry.ts';
 import type { Exchange, ForwardResult, Upstream } from './upstream.ts';
 import type { UpstreamResponse, UpstreamTransport } from './upstream-transport.ts';
@@ -302,7 +302,7 @@ export function createHttpUpstream(options: HttpUpstreamOptions): Upstream {
         const body = Buffer.concat(read.chunks);
         const unknown = unknownResultType(body);
         if (unknown !== undefined) {
-          const text = `the MCP server answered with resultType ${unknown}, which 2026-07-28 does not define`;
+          const text = unknownResultTypeMessage(unknown);
           options.log('warn', 'upstream result with an unknown resultType refused', { resultType: unknown });
           return answerError(res, exchange, new TesseraError('TESSERA_UPSTREAM_UNAVAILABLE', text));
         }

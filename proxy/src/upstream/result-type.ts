@@ -25,6 +25,11 @@ export function unknownResultType(body: Buffer): string | undefined {
   return unknownResultTypeOf(answer);
 }
 
+/** What a client is told when its answer had the unknown `resultType` `type` (as text). */
+export function unknownResultTypeMessage(type: string): string {
+  return `the MCP server answered with resultType ${type}, which 2026-07-28 does not define`;
+}
+
 /** The same for an answer already parsed. Pure. */
 export function unknownResultTypeOf(answer: unknown): string | undefined {
   const result = (answer as { result?: unknown } | null)?.result;

@@ -11,7 +11,7 @@
  */
 
 import type { ResponseWriter } from '../http1/outbound-response.ts';
-import { FIRST_MODERN_REVISION } from '../server/protocol-era.ts';
+import { FIRST_MODERN_REVISION, proxyRequestMeta } from '../server/protocol-era.ts';
 import type { Log } from '../telemetry/log.ts';
 import { createHttpUpstream } from './http-upstream.ts';
 import { createHttp1Transport } from './http1-transport.ts';
@@ -39,12 +39,7 @@ async function probe(transport: UpstreamTransport, path: string): Promise<Server
     jsonrpc: '2.0',
     id: 'tessera-probe',
     method: 'server/discover',
-    params: {
-      _meta: {
-        'io.modelcontextprotocol/protocolVersion': FIRST_MODERN_REVISION,
-        'io.modelcontextprotocol/clientCapabilities': {},
-      },
-    },
+    params: { _meta: proxyRequestMeta() },
   });
   try {
     const res = await transport.request({

@@ -24,9 +24,9 @@
 import { JsonRpcCode, TesseraError } from '../errors.ts';
 import type { ResponseWriter } from '../http1/outbound-response.ts';
 import type { JsonRpcRequest } from '../server/jsonrpc.ts';
-import { FIRST_MODERN_REVISION } from '../server/protocol-era.ts';
+import { claimedRevision, FIRST_MODERN_REVISION, proxyRequestMeta } from '../server/protocol-era.ts';
 import { type ChannelSession, progressTokenOf } from './channel-session.ts';
-import { unknownResultType } from './result-type.ts';
+import { unknownResultTypeMessage, unknownResultTypeOf } from './result-type.ts';
 import { replyEmpty, replyError, replyJson } from './stdio-reply.ts';
 import { acceptsEventStream, openSseStream } from './stdio-sse.ts';
 import type { Exchange, ForwardResult } from './upstream.ts';
@@ -135,14 +135,10 @@ export function restoreLine(
   if (message.id === upstreamId) {
     message.id = clientId;
     const result = message.result;
-    const unknown = unknownResultType(Buffer.from(line));
+    const unknown = unknownResultTypeOf(message);
     if (unknown !== undefined) {
-      const text = `the MCP server answered with resultType ${unknown}, which 2026-07-28 does not define`;
-      return JSON.stringify({
-        jsonrpc: '2.0',
-        id: clientId,
-        error: { code: JsonRpcCode.UpstreamFailure, message: text },
-      });
+      const error = { code: JsonRpcCode.UpstreamFailure, message: unknownResultTypeMessage(unknown) };
+      return JSON.stringify({ jsonrpc: '2.0', id: clientId, error });
     }
     if (typeof result === 'object' && result !== null && !Array.isArray(result)) {
       const defaults = CACHEABLE.has(method)
@@ -161,9 +157,7 @@ const SUPPORTED_VERSIONS = [FIRST_MODERN_REVISION];
 
 /**
  * Methods a 2026-07-28 server does not have: the handshake, `ping`, `logging/setLevel` and resource
- * subscriptions were removed, and `subscriptions/listen` needs a stream of server notifications that a
- * warm channel, shared by one principal's requests, cannot give. They answer 404 with -32601, as an
- * unknown method does.
+ * subscriptions were removed. They answer 404 with -32601, as an unknown method does.
  */
 const NOT_SERVED = new Set([
   'initialize',
@@ -249,9 +243,8 @@ function httpStatusOf(errorCode: number): number {
 }
 
 /** The revision a modern request names: in `_meta`, else in its `MCP-Protocol-Version` header. */
-function requestedVersion(params: Record<string, unknown> | undefined, header: unknown): string {
-  const meta = params?._meta as Record<string, unknown> | undefined;
-  const v = meta?.['io.modelcontextprotocol/protocolVersion'] ?? header;
+function requestedVersion(message: JsonRpcRequest, header: unknown): string {
+  const v = claimedRevision(message) ?? header;
   return typeof v === 'string' ? v : '';
 }
 
@@ -260,13 +253,16 @@ export function createStatelessPool(options: StatelessPoolOptions): StatelessPoo
   let seq = 0;
 
   /** Open listen streams by principal: what each opted in to, and where it goes. */
-  const listeners = new Map<string, Set<{ filter: Record<string, true>; send(line: string): void }>>();
+  const listeners = new Map<
+    string,
+    Set<{ filter: Record<string, true>; send(message: Record<string, unknown>): void }>
+  >();
   /** A server notification from one of the principal's warm channels, to its listen streams that want it. */
   const notify = (principal: string, message: Record<string, unknown>) => {
     const field = Object.keys(LIST_CHANGED).find((f) => LIST_CHANGED[f]!.method === message.method);
     if (field === undefined) return;
     for (const listener of listeners.get(principal) ?? []) {
-      if (listener.filter[field]) listener.send(JSON.stringify(message));
+      if (listener.filter[field]) listener.send(message);
     }
   };
 
@@ -284,13 +280,7 @@ export function createStatelessPool(options: StatelessPoolOptions): StatelessPoo
    */
   let serverEra: 'unknown' | 'modern' | 'legacy' = 'unknown';
   const probeTimeoutMs = options.probeTimeoutMs ?? 3_000;
-  const probeParams = {
-    _meta: {
-      [`${RESERVED_META}protocolVersion`]: FIRST_MODERN_REVISION,
-      [`${RESERVED_META}clientCapabilities`]: {},
-      [`${RESERVED_META}clientInfo`]: options.clientInfo,
-    },
-  };
+  const probeParams = { _meta: proxyRequestMeta(options.clientInfo) };
   const initialize = (session: ChannelSession): Promise<Opened> =>
     session
       .handshake({ protocolVersion: WARM_PROTOCOL_VERSION, capabilities: {}, clientInfo: options.clientInfo })
@@ -386,17 +376,18 @@ export function createStatelessPool(options: StatelessPoolOptions): StatelessPoo
       return replyError(res, 'TESSERA_INVALID_PARAMS', message.id, text, undefined);
     }
     const filter = honouredFilter(requested as Record<string, unknown>, capabilities);
-    const tag = (line: string): string => {
-      const m = JSON.parse(line) as { params?: Record<string, unknown> };
+    /** The notification as this stream carries it: tagged with the subscription's id. */
+    const tag = (m: Record<string, unknown>): string => {
+      const params = m.params as Record<string, unknown> | undefined;
       const meta = {
-        ...(m.params?._meta as Record<string, unknown> | undefined),
+        ...(params?._meta as Record<string, unknown> | undefined),
         [SUBSCRIPTION_ID]: message.id,
       };
-      return JSON.stringify({ ...m, params: { ...m.params, _meta: meta } });
+      return JSON.stringify({ ...m, params: { ...params, _meta: meta } });
     };
     return new Promise((resolve) => {
       const principal = exchange.principal;
-      const listener = { filter, send: (line: string) => void stream.send(tag(line)) };
+      const listener = { filter, send: (m: Record<string, unknown>) => void stream.send(tag(m)) };
       const stream = openSseStream({
         res,
         pingIntervalMs: options.pingIntervalMs,
@@ -442,7 +433,7 @@ export function createStatelessPool(options: StatelessPoolOptions): StatelessPoo
       const supported = opened.modern
         ? (opened.result.supportedVersions as unknown[]).filter((v): v is string => typeof v === 'string')
         : SUPPORTED_VERSIONS;
-      const requested = requestedVersion(message.params, exchange.headers['mcp-protocol-version']);
+      const requested = requestedVersion(message, exchange.headers['mcp-protocol-version']);
       if (!supported.includes(requested)) {
         const text = `protocol version ${JSON.stringify(requested)} is not supported`;
         const data = { supported, requested };
