@@ -17,6 +17,7 @@ import { createMeshTransport } from '../src/mesh-api/mesh-transport.ts';
 import { type CredentialPeer, startCredentialPeer } from './helpers/credential-peer.ts';
 import { type Harness, startHarness } from './helpers/harness.ts';
 import { type HttpsMcpServer, startHttpsMcpServer } from './helpers/https-mcp-server.ts';
+import { modernCall } from './helpers/modern-client.ts';
 import { createTestPki, type TestPki } from './helpers/test-pki.ts';
 
 const MESH_TOKEN = 'e'.repeat(40);
@@ -309,51 +310,26 @@ describe('upstream credentials', () => {
 
   describe('on the 2026-07-28 wire', () => {
     const CONNECT = 'https://tessera.example.com/connect/demo';
-    const modernCall = async (
+    /** A modern tools/call of echo from a client that declares `capabilities`. */
+    const modernEcho = async (
       h: Harness,
       params: Record<string, unknown>,
       capabilities: Record<string, unknown>,
     ) => {
-      const res = await fetch(`${h.url}/mcp`, {
-        method: 'POST',
-        headers: {
-          authorization: `Bearer ${await h.token()}`,
-          'content-type': 'application/json',
-          accept: 'application/json, text/event-stream',
-          'mcp-protocol-version': '2026-07-28',
-          'mcp-method': 'tools/call',
-          'mcp-name': 'echo',
-        },
-        body: JSON.stringify({
-          jsonrpc: '2.0',
-          id: 9,
-          method: 'tools/call',
-          params: {
-            name: 'echo',
-            arguments: { message: 'hi' },
-            ...params,
-            _meta: {
-              'io.modelcontextprotocol/protocolVersion': '2026-07-28',
-              'io.modelcontextprotocol/clientCapabilities': capabilities,
-            },
-          },
-        }),
+      const { status, answer } = await modernCall(`${h.url}/mcp`, await h.token(), 9, 'tools/call', {
+        name: 'echo',
+        arguments: { message: 'hi' },
+        ...params,
+        _meta: { 'io.modelcontextprotocol/clientCapabilities': capabilities },
       });
-      return {
-        status: res.status,
-        body: (await res.json()) as {
-          id: number;
-          result?: Record<string, unknown>;
-          error?: { code: number; message: string; data?: unknown };
-        },
-      };
+      return { status, body: answer as typeof answer & { error?: { data?: unknown } } };
     };
 
     test('a user who must connect gets an InputRequiredResult with a URL elicitation, not -32042', async () => {
       const connect = await startCredentialPeer(MESH_TOKEN, () => ({ connectUrl: CONNECT }));
       try {
         const h = await proxyTo(remoteUrl('127.0.0.1'), { peer: connect });
-        const { status, body } = await modernCall(h, {}, { elicitation: { url: {} } });
+        const { status, body } = await modernEcho(h, {}, { elicitation: { url: {} } });
         assert.equal(status, 200);
         assert.equal(body.id, 9);
         assert.equal(body.error, undefined);
@@ -378,7 +354,7 @@ describe('upstream credentials', () => {
       const connect = await startCredentialPeer(MESH_TOKEN, () => ({ connectUrl: CONNECT }));
       try {
         const h = await proxyTo(remoteUrl('127.0.0.1'), { peer: connect });
-        const { status, body } = await modernCall(h, {}, { elicitation: { form: {} } });
+        const { status, body } = await modernEcho(h, {}, { elicitation: { form: {} } });
         assert.equal(status, 400);
         assert.equal(body.error?.code, -32021);
         assert.deepEqual(body.error?.data, { requiredCapabilities: { elicitation: { url: {} } } });
@@ -394,7 +370,7 @@ describe('upstream credentials', () => {
       }));
       try {
         const h = await proxyTo(remoteUrl('127.0.0.1'), { peer: connected });
-        await modernCall(
+        await modernEcho(
           h,
           {
             requestState: 'tessera-connect',

@@ -10,7 +10,7 @@ import type { StdioSpawnEvent } from '../src/upstream/stdio-channel.ts';
 import { createStdioUpstream } from '../src/upstream/stdio-upstream.ts';
 import { EVERYTHING, FIXTURE, sseEvents, waitFor } from './fixtures/stdio-harness.ts';
 import { type Harness, startHarness } from './helpers/harness.ts';
-import { modernCall } from './helpers/modern-client.ts';
+import { modernCall, modernRequest } from './helpers/modern-client.ts';
 
 const HANG_GUARD = { timeout: 60_000 };
 
@@ -365,29 +365,16 @@ describe('subscriptions/listen through the stateless pool', () => {
   /** Opens a listen stream for `token` and returns its parsed messages as they come. */
   async function listen(url: string, token: string, id: string, notifications: Record<string, unknown>) {
     const controller = new AbortController();
-    const res = await fetch(url, {
-      method: 'POST',
-      signal: controller.signal,
-      headers: {
-        authorization: `Bearer ${token}`,
-        'content-type': 'application/json',
-        accept: 'application/json, text/event-stream',
-        'mcp-protocol-version': '2026-07-28',
-        'mcp-method': 'subscriptions/listen',
+    const res = await modernRequest(
+      url,
+      token,
+      id,
+      'subscriptions/listen',
+      { notifications },
+      {
+        signal: controller.signal,
       },
-      body: JSON.stringify({
-        jsonrpc: '2.0',
-        id,
-        method: 'subscriptions/listen',
-        params: {
-          notifications,
-          _meta: {
-            'io.modelcontextprotocol/protocolVersion': '2026-07-28',
-            'io.modelcontextprotocol/clientCapabilities': {},
-          },
-        },
-      }),
-    });
+    );
     const messages: Record<string, unknown>[] = [];
     void (async () => {
       try {

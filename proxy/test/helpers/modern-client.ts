@@ -17,15 +17,26 @@ export interface ModernAnswer {
   answer: { id?: unknown; result?: Record<string, unknown>; error?: { code: number; message: string } };
 }
 
-/** POSTs one stateless request to the MCP endpoint at `url` and reads the whole answer. */
-export async function modernCall(
+export interface ModernRequestOptions {
+  accept?: string;
+  signal?: AbortSignal;
+  /** Headers besides the ones the revision requires, e.g. `Mcp-Param-*`. */
+  headers?: Record<string, string>;
+}
+
+/**
+ * POSTs one stateless request to the MCP endpoint at `url`, with the `_meta` envelope (entries in
+ * `params._meta` override its defaults) and the matching metadata headers, and returns the response
+ * unread: for streams a test reads as they go.
+ */
+export function modernRequest(
   url: string,
   token: string,
   id: string | number,
   method: string,
   params: Record<string, unknown> = {},
-  options: { accept?: string; signal?: AbortSignal } = {},
-): Promise<ModernAnswer> {
+  options: ModernRequestOptions = {},
+): Promise<Response> {
   const meta = {
     'io.modelcontextprotocol/protocolVersion': MODERN,
     'io.modelcontextprotocol/clientCapabilities': {},
@@ -42,12 +53,24 @@ export async function modernCall(
   const name = method === 'resources/read' ? params.uri : params.name;
   if (['tools/call', 'prompts/get', 'resources/read'].includes(method) && typeof name === 'string')
     headers['mcp-name'] = name;
-  const res = await fetch(url, {
+  return fetch(url, {
     method: 'POST',
-    headers,
+    headers: { ...headers, ...options.headers },
     body: JSON.stringify({ jsonrpc: '2.0', id, method, params: { ...params, _meta: meta } }),
     signal: options.signal,
   });
+}
+
+/** POSTs one stateless request to the MCP endpoint at `url` and reads the whole answer. */
+export async function modernCall(
+  url: string,
+  token: string,
+  id: string | number,
+  method: string,
+  params: Record<string, unknown> = {},
+  options: ModernRequestOptions = {},
+): Promise<ModernAnswer> {
+  const res = await modernRequest(url, token, id, method, params, options);
   const contentType = res.headers.get('content-type') ?? '';
   const messages: Record<string, unknown>[] = [];
   if (contentType.startsWith('text/event-stream')) {
