@@ -8,9 +8,9 @@ import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { StdioSpawnEvent } from '../src/upstream/stdio-channel.ts';
 import { createStdioUpstream } from '../src/upstream/stdio-upstream.ts';
-import { EVERYTHING, FIXTURE, sseEvents, waitFor } from './fixtures/stdio-harness.ts';
+import { EVERYTHING, FIXTURE, waitFor } from './fixtures/stdio-harness.ts';
 import { type Harness, startHarness } from './helpers/harness.ts';
-import { modernCall, modernRequest } from './helpers/modern-client.ts';
+import { modernCall, openListenStream } from './helpers/modern-client.ts';
 
 const HANG_GUARD = { timeout: 60_000 };
 
@@ -40,7 +40,7 @@ describe('stateless requests to server-everything over stdio', () => {
     assert.ok(tools);
     const resources = (answer.result?.capabilities as Record<string, Record<string, unknown>> | undefined)
       ?.resources;
-    assert.equal(resources?.subscribe, undefined, 'the pool cannot deliver resource subscriptions');
+    assert.equal(resources?.subscribe, true, 'listen streams deliver resource subscriptions');
   });
 
   test(
@@ -362,34 +362,7 @@ describe('the server/discover probe: a 2026-07-28 stdio server, and legacy ones'
 });
 
 describe('subscriptions/listen through the stateless pool', () => {
-  /** Opens a listen stream for `token` and returns its parsed messages as they come. */
-  async function listen(url: string, token: string, id: string, notifications: Record<string, unknown>) {
-    const controller = new AbortController();
-    const res = await modernRequest(
-      url,
-      token,
-      id,
-      'subscriptions/listen',
-      { notifications },
-      {
-        signal: controller.signal,
-      },
-    );
-    const messages: Record<string, unknown>[] = [];
-    void (async () => {
-      try {
-        for await (const e of sseEvents(res)) if (e.data) messages.push(JSON.parse(e.data));
-      } catch {
-        // Aborted by the test.
-      }
-    })();
-    return {
-      status: res.status,
-      contentType: res.headers.get('content-type'),
-      messages,
-      close: () => controller.abort(),
-    };
-  }
+  const listen = openListenStream;
 
   test(
     'acknowledged first with what the server declared, then only the chosen list changes, tagged',
@@ -438,6 +411,49 @@ describe('subscriptions/listen through the stateless pool', () => {
         assert.equal(b.messages.length, 1, 'another principal’s children are not bob’s');
         a.close();
         b.close();
+      } finally {
+        await h.close();
+      }
+    },
+  );
+
+  test(
+    'a listen stream keeps its warm child past the idle timeout, and ends with its result when the child exits',
+    HANG_GUARD,
+    async () => {
+      const spawns: StdioSpawnEvent[] = [];
+      const h = await startHarness({
+        upstream: createStdioUpstream({
+          command: process.execPath,
+          args: [FIXTURE],
+          statelessPerPrincipal: 1,
+          idleTimeoutMs: 100,
+          onSpawn: (s) => spawns.push(s),
+        }),
+      });
+      try {
+        const url = `${h.url}/mcp`;
+        const token = await h.token();
+        const a = await listen(url, token, 'sub-idle', { toolsListChanged: true });
+        await waitFor(() => a.messages.length >= 1, 'the acknowledgement');
+        // The first child answered the server/discover probe; the listen was served by the second.
+        const served = spawns.at(-1)?.pid;
+        // Many idle timeouts later, the child that served the listen still serves the principal.
+        await new Promise((r) => setTimeout(r, 500));
+        const spawned = spawns.length;
+        assert.equal((await modernCall(url, token, 1, 'fixture/pid')).answer.result?.pid, served);
+        assert.equal(spawns.length, spawned, 'the held child did not close idle: none was spawned again');
+        assert.equal((await modernCall(url, token, 2, 'fixture/list-changed')).status, 200);
+        await waitFor(() => a.messages.length >= 2, 'the tools list change');
+        // The child exits: the stream ends with the listen request's result, for the client to listen again.
+        await modernCall(url, token, 3, 'fixture/crash');
+        await waitFor(() => a.messages.length >= 3, 'the end of the stream');
+        assert.deepEqual(a.messages[2], {
+          jsonrpc: '2.0',
+          id: 'sub-idle',
+          result: { resultType: 'complete', _meta: { 'io.modelcontextprotocol/subscriptionId': 'sub-idle' } },
+        });
+        a.close();
       } finally {
         await h.close();
       }

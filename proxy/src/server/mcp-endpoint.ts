@@ -4,7 +4,8 @@
  *   2. authenticate the bearer token (401 with an RFC 9728 challenge);
  *   3. validate the HTTP framing and parse the JSON-RPC body (4xx, -32700/-32600), detect the wire era and
  *      check a modern request's metadata headers against its body (400, -32020/-32022), `Mcp-Param-*`
- *      too once a forwarded `tools/list` answer has taught the tool's `x-mcp-header` annotations;
+ *      too once a forwarded `tools/list` answer has taught the tool's `x-mcp-header` annotations, and
+ *      the bounds of a `subscriptions/listen` request's `resourceSubscriptions` (400, -32602);
  *   4. the policy stage (request-guard.ts): decision (403), rate limits (429), request filters;
  *   5. forward to the upstream, streaming the answer; list answers and response filters go through a
  *      response rewriter, which rewrites only the one answer to the request;
@@ -46,6 +47,7 @@ import { unknownResultTypeMessage, unknownResultTypeOf } from '../upstream/resul
 import type { Upstream } from '../upstream/upstream.ts';
 import { hostAllowed } from './host-check.ts';
 import { errorBody, type JsonRpcMessage, parseJsonRpc, targetOf } from './jsonrpc.ts';
+import { checkResourceSubscriptions } from './listen-request.ts';
 import { originAllowed } from './origin-check.ts';
 import { createParamHeaderStore } from './param-header-store.ts';
 import { bearerChallenge } from './protected-resource.ts';
@@ -363,7 +365,7 @@ export function createMcpEndpoint(options: McpEndpointOptions) {
       result.errorCode,
       result.responseBytes,
       result.sessionId ?? '',
-      result.reason,
+      [policy.dropped, result.reason].filter((r) => r !== '').join('; '),
       'grant',
       policy.decision === 'deny' ? 'denied' : undefined,
       result.failure,
@@ -514,6 +516,7 @@ export function createMcpEndpoint(options: McpEndpointOptions) {
     let era: ProtocolEra;
     try {
       era = checkFraming(method, req.headers, ctx.message, paramHeaders.forCall(ctx.message));
+      checkResourceSubscriptions(ctx.message);
     } catch (err) {
       if (!(err instanceof TesseraError)) throw err;
       const allow: Record<string, string> =

@@ -2,9 +2,11 @@
  * The policy stage of the MCP endpoint, for one authenticated request:
  *   1. decide with the policy engine (method, target, arguments) → 403 `TESSERA_FORBIDDEN`;
  *   2. take rate-limit tokens (per user; per user and tool for `tools/call`) → 429 with `Retry-After`;
- *   3. run the request filters that select the method and target → 403 `TESSERA_FILTER_DENIED`, or
+ *   3. leave out of a `subscriptions/listen` request the `resourceSubscriptions` whose `resources/read`
+ *      the engine denies (the stream goes on with the others; the audit's reason names them);
+ *   4. run the request filters that select the method and target → 403 `TESSERA_FILTER_DENIED`, or
  *      502 `TESSERA_FILTER_FAILED` when a filter fails (fail closed); a permitted mutation replaces
- *      the body the upstream receives.
+ *      the body the upstream receives, and is judged as in step 3 again.
  * It also prepares the response stage: list filtering and response filters.
  *
  * @module
@@ -20,6 +22,7 @@ import type { Principal } from '../policies/authn.ts';
 import { filterListResponse, isListMethod } from '../policies/list-filter.ts';
 import type { RateLimiter } from '../policies/rate-limit.ts';
 import { type JsonRpcMessage, parseJsonRpc, targetOf } from './jsonrpc.ts';
+import { type DroppedSubscription, droppedSentence, withoutDenied } from './listen-request.ts';
 import type { Rewrite } from './response-rewriter.ts';
 
 /** What the audit records of the policy stage. */
@@ -28,6 +31,8 @@ export interface PolicyAudit {
   ruleId: string;
   filters: FilterDecisionRecord[];
   argumentsDigest: string;
+  /** What the policy took out of an allowed request (a listen's denied resource URIs); '' when nothing. */
+  dropped: string;
 }
 
 export interface GuardInput {
@@ -71,6 +76,7 @@ export async function guardRequest(input: GuardInput): Promise<GuardResult> {
     ruleId: decided.ruleId,
     filters: [],
     argumentsDigest: argumentsDigest(args),
+    dropped: '',
   };
   // 1. The decision.
   if (decided.effect !== 'ALLOW') {
@@ -89,27 +95,53 @@ export async function guardRequest(input: GuardInput): Promise<GuardResult> {
       return { ok: false, audit, error, headers: { 'retry-after': String(verdict.retryAfterS) } };
     }
   }
-  // 3. Request filters.
-  const m = input.message;
+  // 3. A listen stream's resource subscriptions: an update tells whether the resource changed, so each
+  //    URI gets the decision a `resources/read` of it would.
+  const dropped: DroppedSubscription[] = [];
+  const readable = (message: JsonRpcMessage | undefined) => {
+    const trimmed = withoutDenied(message, (uri) => {
+      const d = input.policy.engine.decide(input.principal, 'resources/read', uri, undefined);
+      return d.effect === 'ALLOW' ? undefined : d.reason;
+    });
+    if (!trimmed) return message;
+    dropped.push(...trimmed.dropped);
+    audit.dropped = droppedSentence(dropped);
+    return trimmed.message;
+  };
+  const m = readable(input.message);
   if (!m || m.kind === 'response') return { ok: true, audit };
   const selected = selectFilters(input.policy.filters, 'request', method, target);
-  if (selected.length === 0) return { ok: true, audit };
+  // Most requests: nothing trimmed, no filter (the hot path builds nothing more).
+  if (selected.length === 0 && m === input.message) return { ok: true, audit };
   const request: Record<string, unknown> = { jsonrpc: '2.0', method: m.method };
   if (m.kind === 'request') request.id = m.id;
   if (m.params !== undefined) request.params = m.params;
+  const unchanged: GuardResult =
+    m === input.message
+      ? { ok: true, audit }
+      : { ok: true, audit, body: Buffer.from(JSON.stringify(request)), message: m };
+  // 4. Request filters.
+  if (selected.length === 0) return unchanged;
   const chain = await runFilters(selected, chainContext(input, method, target), request);
   audit.filters.push(...chain.decisions);
   if (!chain.ok) {
     const code = chain.failed ? 'TESSERA_FILTER_FAILED' : 'TESSERA_FILTER_DENIED';
     return { ok: false, audit, error: new TesseraError(code, chain.reason), headers: {} };
   }
-  if (!chain.changed) return { ok: true, audit };
+  if (!chain.changed) return unchanged;
   // The protocol metadata is not the filter's: a rewrite without `_meta` keeps the request's.
   const rewritten = chain.message as { params?: Record<string, unknown> };
   if (m.params?._meta !== undefined && rewritten.params && rewritten.params._meta === undefined) {
     rewritten.params = { ...rewritten.params, _meta: m.params._meta };
   }
-  const text = JSON.stringify(chain.message);
+  // A filter cannot subscribe what the policy denies, as it cannot change the target.
+  const mutated = parseJsonRpc(JSON.stringify(chain.message)).message;
+  const judged = readable(mutated);
+  const value =
+    judged === mutated
+      ? chain.message
+      : { ...chain.message, params: (judged as { params?: unknown }).params };
+  const text = JSON.stringify(value);
   return { ok: true, audit, body: Buffer.from(text), message: parseJsonRpc(text).message };
 }
 

@@ -9,6 +9,10 @@
  *    request's SSE response;
  * 3. any other notification or server request goes to the GET stream, or is dropped when none is open.
  *
+ * When the channel ends, the requests in flight fail with its error, except those it names undelivered
+ * (the server never received them) whose caller offered a `resend`: they are handed back to it, once
+ * the channel has released its slot, and answered by it.
+ *
  * @module
  */
 
@@ -75,6 +79,18 @@ export interface ChannelSession {
    * @throws TesseraError when the server answers an error, fails, or does not answer in `timeoutMs`.
    */
   discover(params: Record<string, unknown>, timeoutMs: number): Promise<Record<string, unknown>>;
+  /**
+   * The proxy's own request on an established channel (a warm channel's `resources/subscribe`). Resolves
+   * with its result.
+   *
+   * @throws TesseraError when the server answers an error, fails, or does not answer within the request timeout.
+   */
+  call(method: string, params: Record<string, unknown>): Promise<Record<string, unknown>>;
+  /**
+   * Keeps the session from closing idle until the returned function is called: a warm channel that
+   * carries resource subscriptions has state the proxy relies on between requests.
+   */
+  hold(): () => void;
   /** Forwards a client notification or response and answers 202. */
   deliver(res: ResponseWriter, value: unknown): ForwardResult;
   /** Serves the standalone GET stream until the client leaves or the session ends. */
@@ -91,10 +107,17 @@ export interface Outward {
   restore(line: string): string;
   /** The HTTP status of a JSON answer with this JSON-RPC error code (0: none); default 200. */
   status?(errorCode: number): number;
+  /**
+   * Serves the request again, elsewhere, when the channel ended without the server receiving it; its
+   * result is the request's. Without it, such a request fails with the channel's end like the others.
+   */
+  resend?(): Promise<ForwardResult>;
 }
 
 /** The id of the proxy's own initialize request on a warm channel. */
 const HANDSHAKE_ID = 'tessera-initialize';
+/** The prefix of the ids of the proxy's other own requests; the stateless pool's are `tessera-<n>`. */
+const CALL_ID = 'tessera-call-';
 
 interface Pending {
   /** Set only when the request may be answered as SSE and carries a progress token. */
@@ -102,6 +125,8 @@ interface Pending {
   respond(line: string, errorCode: number): void;
   progress(line: string): void;
   fail(code: TesseraErrorCode, message: string): void;
+  /** Hands the request back to its caller's `resend` unanswered; false when it cannot be (then fail it). */
+  resend?(): boolean;
 }
 
 /** The progress token a request's `_meta` carries, if it is a valid one. */
@@ -135,6 +160,7 @@ export function createChannelSession(options: ChannelSessionOptions): ChannelSes
   let ended = false;
   let closing = false;
   let active = 0;
+  let calls = 0;
   let idleTimer: NodeJS.Timeout | undefined;
 
   const end = () => {
@@ -188,17 +214,25 @@ export function createChannelSession(options: ChannelSessionOptions): ChannelSes
   };
 
   const onEnd = (failure: ChannelEnd) => {
-    for (const p of [...pending.values()]) p.fail(failure.code, failure.message);
+    const undelivered = new Set(failure.undelivered);
+    for (const [rid, p] of [...pending]) {
+      if (undelivered.has(rid) && p.resend?.()) continue;
+      p.fail(failure.code, failure.message);
+    }
     end();
   };
 
   const channel = options.open({ onMessage, onEnd });
 
-  /** The proxy's own first request on a fresh channel; its result establishes the channel. */
-  function opening(
-    method: 'initialize' | 'server/discover',
+  /**
+   * The proxy's own request: the first one on a fresh channel (`HANDSHAKE_ID`), whose result establishes
+   * the channel, or a later one with an id of its own.
+   */
+  function own(
+    method: string,
     params: Record<string, unknown>,
     timeoutMs: number,
+    rid: string = HANDSHAKE_ID,
   ): Promise<Record<string, unknown>> {
     if (ended)
       return Promise.reject(new TesseraError('TESSERA_UPSTREAM_UNAVAILABLE', 'the channel has ended'));
@@ -206,7 +240,7 @@ export function createChannelSession(options: ChannelSessionOptions): ChannelSes
     return new Promise((resolve, reject) => {
       const settle = () => {
         clearTimeout(timer);
-        if (pending.get(HANDSHAKE_ID) === p) pending.delete(HANDSHAKE_ID);
+        if (pending.get(rid) === p) pending.delete(rid);
         leave();
       };
       const p: Pending = {
@@ -219,7 +253,7 @@ export function createChannelSession(options: ChannelSessionOptions): ChannelSes
             const text = `the MCP server refused the proxy's ${method}: ${why}`;
             return reject(new TesseraError('TESSERA_UPSTREAM_UNAVAILABLE', text));
           }
-          established = true;
+          if (rid === HANDSHAKE_ID) established = true;
           resolve(answer.result as Record<string, unknown>);
         },
         progress() {},
@@ -236,8 +270,8 @@ export function createChannelSession(options: ChannelSessionOptions): ChannelSes
           ),
         timeoutMs,
       );
-      pending.set(HANDSHAKE_ID, p);
-      if (!channel.send({ jsonrpc: '2.0', id: HANDSHAKE_ID, method, params }))
+      pending.set(rid, p);
+      if (!channel.send({ jsonrpc: '2.0', id: rid, method, params }))
         p.fail('TESSERA_UPSTREAM_UNAVAILABLE', 'the MCP server no longer accepts input');
     });
   }
@@ -274,17 +308,21 @@ export function createChannelSession(options: ChannelSessionOptions): ChannelSes
         let sse: SseStream | undefined;
         let settled = false;
         const sessionId = () => (initialize && !established ? undefined : id);
-        const settle = (result: Omit<ForwardResult, 'sessionId'>) => {
-          if (settled) return;
+        const release = () => {
           settled = true;
           clearTimeout(timer);
           exchange.signal.removeEventListener('abort', onAbort);
           if (pending.get(rid) === p) pending.delete(rid);
           leave();
+        };
+        const settle = (result: Omit<ForwardResult, 'sessionId'>) => {
+          if (settled) return;
+          release();
           // Ended only once settled: ending reports the stream's close, which must then find nothing to do.
           sse?.end();
           resolve({ ...result, sessionId: sessionId() });
         };
+        const again = outward?.resend;
         // Tells the server to stop working on a request nobody waits for. initialize is never cancelled.
         const cancel = (reason: string) => {
           if (initialize) return;
@@ -345,6 +383,28 @@ export function createChannelSession(options: ChannelSessionOptions): ChannelSes
               failure: code,
             });
           },
+          resend:
+            again &&
+            (() => {
+              // A request whose progress already streamed was received: it may not run twice.
+              if (settled || sse) return false;
+              release();
+              // After the exit, so the budget and the pool no longer count the ended channel.
+              resolve(
+                channel.exit.then(() =>
+                  exchange.signal.aborted
+                    ? {
+                        status: CLIENT_CLOSED_STATUS,
+                        errorCode: 0,
+                        responseBytes: 0,
+                        sessionId: undefined,
+                        reason: 'client disconnected',
+                      }
+                    : again(),
+                ),
+              );
+              return true;
+            }),
         };
         const timer = setTimeout(() => {
           cancel('request timed out');
@@ -361,14 +421,28 @@ export function createChannelSession(options: ChannelSessionOptions): ChannelSes
     },
 
     handshake(params) {
-      return opening('initialize', params, options.requestTimeoutMs).then((result) => {
+      return own('initialize', params, options.requestTimeoutMs).then((result) => {
         channel.send({ jsonrpc: '2.0', method: 'notifications/initialized' });
         return result;
       });
     },
 
     discover(params, timeoutMs) {
-      return opening('server/discover', params, timeoutMs);
+      return own('server/discover', params, timeoutMs);
+    },
+
+    call(method, params) {
+      return own(method, params, options.requestTimeoutMs, `${CALL_ID}${++calls}`);
+    },
+
+    hold() {
+      enter();
+      let held = true;
+      return () => {
+        if (!held) return;
+        held = false;
+        leave();
+      };
     },
 
     deliver(res, value) {

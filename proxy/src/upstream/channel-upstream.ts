@@ -83,7 +83,8 @@ export function createChannelUpstream(options: ChannelUpstreamOptions): Upstream
   let closing: Promise<void> | undefined;
 
   /**
-   * Opens a channel and its session, or returns undefined when the budget is spent. Counted by open
+   * Opens a channel and its session, or returns undefined when the budget is spent or the upstream is
+   * closing (a warm channel renewing resource subscriptions must not outlive `close`). Counted by open
    * channels, so a client cycling initialize and DELETE cannot outrun shutdowns.
    */
   const openSession = (
@@ -91,7 +92,7 @@ export function createChannelUpstream(options: ChannelUpstreamOptions): Upstream
     role: 'session' | 'stateless',
     onNotification?: (message: Record<string, unknown>) => void,
   ): ChannelSession | undefined => {
-    if (live.size >= maxSessions) return undefined;
+    if (closing || live.size >= maxSessions) return undefined;
     const id = randomUUID();
     const session = createChannelSession({
       id,

@@ -2,32 +2,58 @@
  * A message channel over one legacy (2025-11-25) Streamable HTTP session: every message the proxy sends
  * is a POST carrying the session's `Mcp-Session-Id` (minted by the server's answer to `initialize`) and
  * the negotiated `MCP-Protocol-Version`; every JSON-RPC message in an answer, whether one JSON object or
- * an event stream, comes back as a channel message. It lets the stateless pool serve 2026-07-28 clients
- * with a Streamable HTTP server that only speaks the session-bound revision, as it does stdio ones.
+ * an event stream, comes back as a channel message. Once the server has accepted
+ * `notifications/initialized`, the session's GET stream is read too (`http-session-stream.ts`), so what
+ * the server sends outside answers (list changes, `ping`, `roots/list`) comes back the same way. It lets
+ * the stateless pool serve 2026-07-28 clients with a Streamable HTTP server that only speaks the
+ * session-bound revision, as it does stdio ones.
  *
- * The session ends when the server answers `404` (it forgot the session), a POST fails, or the channel
- * is closed (`DELETE`, best effort). Server messages outside an answer (the GET stream) are not read.
+ * The session ends when the server answers `404` to a POST or the GET (it forgot the session), a POST
+ * fails, or the channel is closed (`DELETE`, best effort; the GET and its reconnection wait are
+ * aborted first, and `exit` waits for them).
+ *
+ * A forgotten session and the requests on it: a `404` to a POST that carried the session id means the
+ * server did not take the message in, so the request it carried never ran. The channel ends naming
+ * that one request `undelivered`, and the caller may send it again on a fresh session. Nothing else is
+ * ever reported so: not a request whose POST failed or whose answer was cut short, nor the other
+ * requests still in flight when the channel ends (their POSTs are aborted), because the server may
+ * have run them; they fail with the channel's end, like on any channel.
  *
  * @module
  */
 import type { TesseraErrorCode } from '../errors.ts';
+import type { JsonRpcId } from '../server/jsonrpc.ts';
+import { type ReconnectPolicy, readSessionStream } from './http-session-stream.ts';
 import type { ChannelEnd, OpenChannel } from './message-channel.ts';
 import { createSseEventParser } from './sse-event-parser.ts';
+import type { StdioLog } from './stdio-child.ts';
 import type { UpstreamTransport } from './upstream-transport.ts';
 
 export interface HttpSessionChannelOptions {
   transport: UpstreamTransport;
   /** Path and query of the MCP endpoint on the transport's origin. */
   path: string;
+  log: StdioLog;
+  /** How the GET stream is reopened; default `DEFAULT_RECONNECT`. */
+  reconnect?: ReconnectPolicy;
 }
 
 const failure = (code: TesseraErrorCode, message: string): ChannelEnd => ({ code, message });
 
+/**
+ * Returns the opener of channels over sessions with one server.
+ *
+ * @example
+ * const open = httpSessionChannels({ transport, path: '/mcp', log });
+ * const channel = open({ onMessage, onEnd }, { stateless: id });
+ */
 export function httpSessionChannels(options: HttpSessionChannelOptions): OpenChannel {
-  return (handlers) => {
+  return (handlers, context) => {
     let sessionId: string | undefined;
     let protocolVersion: string | undefined;
     let ended = false;
+    /** The GET stream's reader, once the session is initialized. */
+    let listening: Promise<void> | undefined;
     const abort = new AbortController();
     let exited!: () => void;
     const exit = new Promise<void>((resolve) => {
@@ -38,11 +64,21 @@ export function httpSessionChannels(options: HttpSessionChannelOptions): OpenCha
       ended = true;
       abort.abort();
       handlers.onEnd(why);
-      exited();
+      // Released only once the GET and its reconnection wait have let go of their socket and timer.
+      void (listening ?? Promise.resolve()).then(exited);
     };
+    const forgotten = (undelivered: JsonRpcId[]): ChannelEnd => ({
+      ...failure('TESSERA_UPSTREAM_EXITED', 'the MCP server ended the session'),
+      undelivered,
+    });
 
-    /** Hands every JSON-RPC message of one line of JSON to the session. */
-    const deliver = (text: string) => {
+    /**
+     * Hands every JSON-RPC message of one line of JSON to the session. `request`: the id of the request
+     * the POST carried, when this is its error answer: an error with a null id is that request's (a
+     * server that refuses a POST before reading it, like the SDK's `400` to a request without a session,
+     * still answers that one request, and it must not wait for its timeout).
+     */
+    const deliver = (text: string, request?: JsonRpcId) => {
       let value: unknown;
       try {
         value = JSON.parse(text);
@@ -51,6 +87,7 @@ export function httpSessionChannels(options: HttpSessionChannelOptions): OpenCha
       }
       if (typeof value !== 'object' || value === null || Array.isArray(value)) return;
       const message = value as Record<string, unknown>;
+      if (request !== undefined && message.id === null && 'error' in message) message.id = request;
       const result = message.result as { protocolVersion?: unknown } | undefined;
       if (typeof result?.protocolVersion === 'string' && protocolVersion === undefined) {
         protocolVersion = result.protocolVersion;
@@ -58,13 +95,36 @@ export function httpSessionChannels(options: HttpSessionChannelOptions): OpenCha
       handlers.onMessage(message, JSON.stringify(message));
     };
 
+    /** The session's headers, as every request after `initialize` carries them. */
+    const sessionHeaders = (id: string | undefined): Record<string, string> => {
+      const headers: Record<string, string> = {};
+      if (id !== undefined) headers['mcp-session-id'] = id;
+      if (protocolVersion !== undefined) headers['mcp-protocol-version'] = protocolVersion;
+      return headers;
+    };
+
+    const listen = () => {
+      listening ??= readSessionStream({
+        transport: options.transport,
+        path: options.path,
+        headers: sessionHeaders(sessionId),
+        signal: abort.signal,
+        onMessage: deliver,
+        onForgotten: () => end(forgotten([])),
+        log: options.log,
+        context,
+        reconnect: options.reconnect,
+      });
+    };
+
     const post = async (message: Record<string, unknown>) => {
+      // The session the message goes to: a 404 is about this one, whatever the answer mints.
+      const sentTo = sessionId;
       const headers: Record<string, string> = {
         'content-type': 'application/json',
         accept: 'application/json, text/event-stream',
+        ...sessionHeaders(sentTo),
       };
-      if (sessionId !== undefined) headers['mcp-session-id'] = sessionId;
-      if (protocolVersion !== undefined) headers['mcp-protocol-version'] = protocolVersion;
       let response: Awaited<ReturnType<UpstreamTransport['request']>>;
       try {
         response = await options.transport.request({
@@ -80,23 +140,33 @@ export function httpSessionChannels(options: HttpSessionChannelOptions): OpenCha
       }
       const minted = response.headers['mcp-session-id'];
       if (message.method === 'initialize' && typeof minted === 'string') sessionId = minted;
-      if (response.statusCode === 404 && sessionId !== undefined) {
+      if (response.statusCode === 404 && sentTo !== undefined) {
         response.body.resume();
-        return end(failure('TESSERA_UPSTREAM_EXITED', 'the MCP server ended the session'));
+        const request = 'method' in message && 'id' in message;
+        return end(forgotten(request ? [message.id as JsonRpcId] : []));
       }
+      if (
+        message.method === 'notifications/initialized' &&
+        response.statusCode >= 200 &&
+        response.statusCode < 300 &&
+        !ended
+      )
+        listen();
       const type = String(response.headers['content-type'] ?? '');
       try {
         if (type.startsWith('text/event-stream')) {
           const parser = createSseEventParser();
+          const decoder = new TextDecoder();
           for await (const chunk of response.body) {
-            for (const event of parser.push((chunk as Buffer).toString('utf8'))) {
+            for (const event of parser.push(decoder.decode(chunk as Buffer, { stream: true }))) {
               if (event.event === 'message' && event.data !== '') deliver(event.data);
             }
           }
         } else if (type.startsWith('application/json')) {
           const chunks: Buffer[] = [];
           for await (const chunk of response.body) chunks.push(chunk as Buffer);
-          deliver(Buffer.concat(chunks).toString('utf8'));
+          const refused = response.statusCode >= 400 && 'id' in message && 'method' in message;
+          deliver(Buffer.concat(chunks).toString('utf8'), refused ? (message.id as JsonRpcId) : undefined);
         } else {
           // 202 for a notification or a response, or an error without a JSON-RPC body.
           response.body.resume();
@@ -119,19 +189,16 @@ export function httpSessionChannels(options: HttpSessionChannelOptions): OpenCha
         return true;
       },
       async close() {
-        if (ended) return;
+        if (ended) return exit;
         const id = sessionId;
         end(failure('TESSERA_UPSTREAM_EXITED', 'the session was closed'));
-        if (id === undefined) return;
+        if (id === undefined) return exit;
         // Best effort: the server forgets the session; nobody waits for its answer.
         try {
           const r = await options.transport.request({
             method: 'DELETE',
             path: options.path,
-            headers: {
-              'mcp-session-id': id,
-              ...(protocolVersion && { 'mcp-protocol-version': protocolVersion }),
-            },
+            headers: sessionHeaders(id),
             body: undefined,
             signal: AbortSignal.timeout(5_000),
             stripOnCrossOriginRedirect: [],
@@ -140,6 +207,7 @@ export function httpSessionChannels(options: HttpSessionChannelOptions): OpenCha
         } catch {
           // The server may already be gone.
         }
+        return exit;
       },
       exit,
     };

@@ -1,18 +1,25 @@
 /**
  * A message channel: one live conversation with an MCP server that speaks the session-bound protocol
- * (2025-11-25 and earlier) — a stdio child process, or an HTTP+SSE (2024-11-05) connection. The session
- * and pool logic above it only sends JSON-RPC messages and routes what comes back; how the bytes move
- * is the channel's business.
+ * (2025-11-25 and earlier) — a stdio child process, an HTTP+SSE (2024-11-05) connection, or a session
+ * the proxy opens with a Streamable HTTP server. The session and pool logic above it only sends JSON-RPC
+ * messages and routes what comes back; how the bytes move is the channel's business.
  *
  * @module
  */
 import type { TesseraErrorCode } from '../errors.ts';
+import type { JsonRpcId } from '../server/jsonrpc.ts';
 
 /** How a channel ended. */
 export interface ChannelEnd {
   /** The catalogued error the requests still in flight are failed with. */
   code: TesseraErrorCode;
   message: string;
+  /**
+   * Requests the channel knows the server never received (a Streamable HTTP server that forgot the
+   * session answered their POST `404`): safe to send again elsewhere. Every other request in flight may
+   * have run.
+   */
+  undelivered?: readonly JsonRpcId[];
 }
 
 export interface ChannelHandlers {

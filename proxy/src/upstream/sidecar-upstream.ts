@@ -91,7 +91,7 @@ export function createSidecarUpstream(options: SidecarUpstreamOptions): Upstream
         {},
       );
       return createChannelUpstream({
-        open: httpSessionChannels({ transport, path }),
+        open: httpSessionChannels({ transport, path, log: options.log }),
         kind: 'http-session',
         log: options.log,
         clientInfo: options.clientInfo,

@@ -56,3 +56,16 @@ test('an over-long event or line throws rather than growing', () => {
   assert.throws(() => createSseEventParser(16).push('data: x\n'.repeat(10)), RangeError);
   assert.throws(() => createSseEventParser(16).push('x'.repeat(20)), RangeError);
 });
+
+test('retry sets the reconnection time only when it is all ASCII digits, dispatched or not', () => {
+  const parser = createSseEventParser();
+  assert.equal(parser.retryMs, undefined);
+  parser.push('retry: 3000\n');
+  assert.equal(parser.retryMs, 3000, 'a field takes effect without a blank line or data');
+  for (const bad of ['retry: -5\n', 'retry: 1.5\n', 'retry: 2s\n', 'retry:\n', 'retry: 1 \n']) {
+    parser.push(bad);
+    assert.equal(parser.retryMs, 3000, `${JSON.stringify(bad)} is ignored`);
+  }
+  assert.deepEqual(parser.push('id: 9\nretry: 50\ndata: \n\n'), [{ event: 'message', data: '', id: '9' }]);
+  assert.equal(parser.retryMs, 50);
+});

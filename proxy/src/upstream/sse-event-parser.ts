@@ -2,8 +2,9 @@
  * An incremental parser of `text/event-stream` bodies (WHATWG HTML §9.2.6, "Interpreting an event
  * stream"): feed it text as it arrives, get complete events back. Lines end in CRLF, LF or CR; `data:`
  * lines join with LF; an event without `event:` is a `message`; comments and unknown fields are skipped;
- * a blank line dispatches, and an event with no data is not dispatched. Bounded: an event longer than
- * `maxEventBytes` throws instead of growing without limit.
+ * a blank line dispatches, and an event with no data is not dispatched; a `retry:` of ASCII digits sets
+ * the stream's reconnection time. Bounded: an event longer than `maxEventBytes` throws instead of
+ * growing without limit.
  *
  * @module
  */
@@ -21,6 +22,8 @@ export interface SseEvent {
 export interface SseEventParser {
   /** Parses the next piece of the stream and returns the events it completed. */
   push(text: string): SseEvent[];
+  /** The reconnection time in milliseconds the last valid `retry:` field set, if any. */
+  readonly retryMs: number | undefined;
 }
 
 /**
@@ -39,6 +42,7 @@ export function createSseEventParser(maxEventBytes = 16 * 1024 * 1024): SseEvent
   let data: string[] = [];
   let dataSize = 0;
   let lastId: string | undefined;
+  let retryMs: number | undefined;
 
   const line = (text: string, out: SseEvent[]) => {
     if (text === '') {
@@ -59,6 +63,7 @@ export function createSseEventParser(maxEventBytes = 16 * 1024 * 1024): SseEvent
       dataSize += value.length + 1;
       if (dataSize > maxEventBytes) throw new RangeError(`an SSE event exceeds ${maxEventBytes} bytes`);
     } else if (field === 'id' && !value.includes('\0')) lastId = value;
+    else if (field === 'retry' && /^[0-9]+$/.test(value)) retryMs = Number(value);
   };
 
   return {
@@ -87,6 +92,9 @@ export function createSseEventParser(maxEventBytes = 16 * 1024 * 1024): SseEvent
       buffer = buffer.slice(from);
       if (buffer.length > maxEventBytes) throw new RangeError(`an SSE line exceeds ${maxEventBytes} bytes`);
       return out;
+    },
+    get retryMs() {
+      return retryMs;
     },
   };
 }

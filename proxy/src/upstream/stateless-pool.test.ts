@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { discoverResult, honouredFilter, restoreLine, translateParams } from './stateless-pool.ts';
+import { discoverResult, restoreLine, translateParams } from './stateless-pool.ts';
 
 test('translateParams drops reserved _meta keys and replaces the progress token', () => {
   const params = {
@@ -83,7 +83,7 @@ test('discoverResult offers 2026-07-28 with the server’s capabilities, its inf
   assert.equal(discoverResult({})._meta, undefined);
 });
 
-test('discoverResult keeps list-changed notifications (listen streams carry them) and drops resource subscriptions', () => {
+test('discoverResult keeps list-changed notifications and resource subscriptions (listen streams carry them)', () => {
   const result = discoverResult({
     capabilities: {
       tools: { listChanged: true },
@@ -95,22 +95,9 @@ test('discoverResult keeps list-changed notifications (listen streams carry them
   assert.deepEqual(result.capabilities, {
     tools: { listChanged: true },
     prompts: { listChanged: true },
-    resources: { listChanged: true },
+    resources: { subscribe: true, listChanged: true },
     completions: {},
   });
-});
-
-test('honouredFilter: the list changes the server declared, never resource subscriptions', () => {
-  const caps = { tools: { listChanged: true }, resources: { subscribe: true } };
-  assert.deepEqual(
-    honouredFilter(
-      { toolsListChanged: true, resourcesListChanged: true, resourceSubscriptions: ['a'] },
-      caps,
-    ),
-    { toolsListChanged: true },
-  );
-  assert.deepEqual(honouredFilter({ toolsListChanged: 'yes' }, caps), {});
-  assert.deepEqual(honouredFilter({ promptsListChanged: true }, undefined), {});
 });
 
 test('restoreLine turns a result with a resultType 2026-07-28 does not define into an error for the client', () => {

@@ -15,8 +15,9 @@
  * id, so concurrent clients cannot collide; the reserved `io.modelcontextprotocol/` `_meta` keys are
  * removed (the server did not negotiate 2026-07-28); the answer gets the client's id back, its token back,
  * and `resultType: "complete"`. `server/discover` is answered by the proxy from the initialize result.
- * Server notifications other than progress have no stream to go to and are dropped; server requests get
- * an error at once (the session's routing).
+ * `subscriptions/listen` streams are served by the proxy (`listen-streams.ts`): the server's other
+ * notifications go to those of the principal that chose them, or are dropped; server requests get an
+ * error at once (the session's routing).
  *
  * @module
  */
@@ -26,16 +27,16 @@ import type { ResponseWriter } from '../http1/outbound-response.ts';
 import type { JsonRpcRequest } from '../server/jsonrpc.ts';
 import { claimedRevision, FIRST_MODERN_REVISION, proxyRequestMeta } from '../server/protocol-era.ts';
 import { type ChannelSession, progressTokenOf } from './channel-session.ts';
+import { createListenStreams } from './listen-streams.ts';
 import { unknownResultTypeMessage, unknownResultTypeOf } from './result-type.ts';
 import { replyEmpty, replyError, replyJson } from './stdio-reply.ts';
-import { acceptsEventStream, openSseStream } from './stdio-sse.ts';
+import { acceptsEventStream } from './stdio-sse.ts';
 import type { Exchange, ForwardResult } from './upstream.ts';
 
 /** The protocol revision the proxy asks a warm channel's server for. */
 export const WARM_PROTOCOL_VERSION = '2025-11-25';
 
 const RESERVED_META = 'io.modelcontextprotocol/';
-const SUBSCRIPTION_ID = `${RESERVED_META}subscriptionId`;
 
 export interface StatelessPoolOptions {
   /** Most warm channels of one principal. */
@@ -167,56 +168,14 @@ const NOT_SERVED = new Set([
   'resources/unsubscribe',
 ]);
 
-/** The list-changed notifications a listen stream can carry, by the filter field that opts in to each. */
-const LIST_CHANGED: Record<string, { method: string; capability: string }> = {
-  toolsListChanged: { method: 'notifications/tools/list_changed', capability: 'tools' },
-  promptsListChanged: { method: 'notifications/prompts/list_changed', capability: 'prompts' },
-  resourcesListChanged: { method: 'notifications/resources/list_changed', capability: 'resources' },
-};
-
-/**
- * The part of a `subscriptions/listen` filter the pool honours: the list-changed notifications the
- * server declared (`capabilities.<kind>.listChanged`). Resource subscriptions are not honoured (the
- * server would need `resources/subscribe` on every warm channel), so they are left out, as 2026-07-28
- * says a server leaves out what it does not support. Pure.
- */
-export function honouredFilter(
-  requested: Record<string, unknown>,
-  capabilities: unknown,
-): Record<string, true> {
-  const caps = (typeof capabilities === 'object' && capabilities !== null ? capabilities : {}) as Record<
-    string,
-    { listChanged?: unknown } | undefined
-  >;
-  const out: Record<string, true> = {};
-  for (const [field, { capability }] of Object.entries(LIST_CHANGED)) {
-    if (requested[field] === true && caps[capability]?.listChanged === true) out[field] = true;
-  }
-  return out;
-}
-
-/**
- * The capabilities a modern client may rely on: the warm channel's, without resource subscriptions,
- * which the pool cannot deliver (`honouredFilter`). Pure.
- */
-function servedCapabilities(capabilities: unknown): Record<string, unknown> {
-  if (typeof capabilities !== 'object' || capabilities === null) return {};
-  const out: Record<string, unknown> = { ...(capabilities as Record<string, unknown>) };
-  for (const kind of ['tools', 'prompts', 'resources']) {
-    const c = out[kind];
-    if (typeof c !== 'object' || c === null) continue;
-    const { subscribe: _, ...rest } = c as Record<string, unknown>;
-    out[kind] = rest;
-  }
-  return out;
-}
-
 /** The `server/discover` result the proxy answers for a warm channel's server. */
 export function discoverResult(initialize: Record<string, unknown>): Record<string, unknown> {
+  const capabilities = initialize.capabilities;
   const result: Record<string, unknown> = {
     resultType: 'complete',
     supportedVersions: SUPPORTED_VERSIONS,
-    capabilities: servedCapabilities(initialize.capabilities),
+    // All of them, resource subscriptions included: the listen streams serve them (`listen-streams.ts`).
+    capabilities: typeof capabilities === 'object' && capabilities !== null ? capabilities : {},
     ttlMs: 0,
     cacheScope: 'private',
   };
@@ -252,19 +211,11 @@ export function createStatelessPool(options: StatelessPoolOptions): StatelessPoo
   const warm = new Map<string, Warm[]>();
   let seq = 0;
 
-  /** Open listen streams by principal: what each opted in to, and where it goes. */
-  const listeners = new Map<
-    string,
-    Set<{ filter: Record<string, true>; send(message: Record<string, unknown>): void }>
-  >();
-  /** A server notification from one of the principal's warm channels, to its listen streams that want it. */
-  const notify = (principal: string, message: Record<string, unknown>) => {
-    const field = Object.keys(LIST_CHANGED).find((f) => LIST_CHANGED[f]!.method === message.method);
-    if (field === undefined) return;
-    for (const listener of listeners.get(principal) ?? []) {
-      if (listener.filter[field]) listener.send(message);
-    }
-  };
+  const streams = createListenStreams({
+    pingIntervalMs: options.pingIntervalMs,
+    carrier: (principal) => carrierFor(principal),
+  });
+  const notify = (principal: string, message: Record<string, unknown>) => streams.notify(principal, message);
 
   const remove = (principal: string, entry: Warm) => {
     const list = (warm.get(principal) ?? []).filter((w) => w !== entry);
@@ -355,66 +306,24 @@ export function createStatelessPool(options: StatelessPoolOptions): StatelessPoo
     return open(principal) ?? best;
   };
 
-  /**
-   * A `subscriptions/listen` stream (2026-07-28): acknowledged first with what the pool honours, then
-   * every such notification from the principal's warm channels, tagged with the subscription's id
-   * (the request's). It lasts until the client leaves; the warm channel is not held busy by it.
-   */
-  const listen = (
+  /** A live legacy warm channel of the principal, opened if need be, to carry resource subscriptions. */
+  const carrierFor = async (principal: string): Promise<ChannelSession | undefined> => {
+    const entry = pick(principal);
+    if (!entry) return undefined;
+    try {
+      const opened = await entry.ready;
+      return opened.modern || entry.session.ended ? undefined : entry.session;
+    } catch {
+      return undefined;
+    }
+  };
+
+  const serve = async (
     exchange: Exchange,
     res: ResponseWriter,
     message: JsonRpcRequest,
-    capabilities: unknown,
-  ): Promise<ForwardResult> | ForwardResult => {
-    if (!acceptsEventStream(exchange.headers.accept)) {
-      const text = 'subscriptions/listen answers with an event stream: Accept must allow text/event-stream';
-      return replyError(res, 'TESSERA_NOT_ACCEPTABLE', message.id, text, undefined);
-    }
-    const requested = message.params?.notifications;
-    if (typeof requested !== 'object' || requested === null || Array.isArray(requested)) {
-      const text = 'subscriptions/listen needs params.notifications, an object';
-      return replyError(res, 'TESSERA_INVALID_PARAMS', message.id, text, undefined);
-    }
-    const filter = honouredFilter(requested as Record<string, unknown>, capabilities);
-    /** The notification as this stream carries it: tagged with the subscription's id. */
-    const tag = (m: Record<string, unknown>): string => {
-      const params = m.params as Record<string, unknown> | undefined;
-      const meta = {
-        ...(params?._meta as Record<string, unknown> | undefined),
-        [SUBSCRIPTION_ID]: message.id,
-      };
-      return JSON.stringify({ ...m, params: { ...params, _meta: meta } });
-    };
-    return new Promise((resolve) => {
-      const principal = exchange.principal;
-      const listener = { filter, send: (m: Record<string, unknown>) => void stream.send(tag(m)) };
-      const stream = openSseStream({
-        res,
-        pingIntervalMs: options.pingIntervalMs,
-        onClose: () => {
-          listeners.get(principal)?.delete(listener);
-          if (listeners.get(principal)?.size === 0) listeners.delete(principal);
-          resolve({
-            status: 200,
-            errorCode: 0,
-            responseBytes: stream.bytes,
-            sessionId: undefined,
-            reason: '',
-          });
-        },
-      });
-      stream.send(
-        JSON.stringify({
-          jsonrpc: '2.0',
-          method: 'notifications/subscriptions/acknowledged',
-          params: { notifications: filter, _meta: { [SUBSCRIPTION_ID]: message.id } },
-        }),
-      );
-      listeners.set(principal, (listeners.get(principal) ?? new Set()).add(listener));
-    });
-  };
-
-  const serve = async (exchange: Exchange, res: ResponseWriter, message: JsonRpcRequest) => {
+    resent = false,
+  ): Promise<ForwardResult> => {
     const entry = pick(exchange.principal);
     if (!entry) {
       const text = 'the MCP server already runs the maximum of sessions';
@@ -440,7 +349,7 @@ export function createStatelessPool(options: StatelessPoolOptions): StatelessPoo
         return replyError(res, 'TESSERA_UNSUPPORTED_PROTOCOL_VERSION', message.id, text, undefined, data);
       }
       if (!opened.modern && message.method === 'subscriptions/listen') {
-        return listen(exchange, res, message, opened.result.capabilities);
+        return streams.listen(exchange, res, message, opened.result.capabilities, entry.session);
       }
       // A 2026-07-28 server answers for itself, except for a listen stream, which a shared channel cannot carry.
       if (opened.modern ? message.method === 'subscriptions/listen' : NOT_SERVED.has(message.method)) {
@@ -474,6 +383,8 @@ export function createStatelessPool(options: StatelessPoolOptions): StatelessPoo
         id: message.id,
         restore: (line) => restoreLine(line, message.method, upstreamId, message.id, token),
         status: httpStatusOf,
+        // Once: a request the server never received (it forgot the session) goes to a fresh channel.
+        resend: resent ? undefined : () => serve(exchange, res, message, true),
       });
       // The warm channel is the proxy's, not a session of the client's.
       return { ...result, sessionId: undefined };

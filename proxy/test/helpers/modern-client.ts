@@ -86,3 +86,77 @@ export async function modernCall(
     answer: (messages.at(-1) ?? {}) as ModernAnswer['answer'],
   };
 }
+
+/** An open `subscriptions/listen` stream, read as its messages come. */
+export interface ListenStream {
+  status: number;
+  contentType: string;
+  /** Every message received so far, in order. */
+  readonly messages: Record<string, unknown>[];
+  /** The next message not yet taken; fails naming `what` when the stream ends or none comes in time. */
+  next(what: string): Promise<Record<string, unknown>>;
+  /** Messages received and not yet taken with `next`. */
+  readonly queued: number;
+  /** Settles once the stream has ended, however it ended. */
+  readonly ended: Promise<void>;
+  close(): void;
+}
+
+/** Opens a `subscriptions/listen` stream with the filter `notifications`. */
+export async function openListenStream(
+  url: string,
+  token: string,
+  id: string,
+  notifications: Record<string, unknown>,
+  waitMs = 15_000,
+): Promise<ListenStream> {
+  const controller = new AbortController();
+  const res = await modernRequest(
+    url,
+    token,
+    id,
+    'subscriptions/listen',
+    { notifications },
+    { signal: controller.signal },
+  );
+  const messages: Record<string, unknown>[] = [];
+  let taken = 0;
+  let done = false;
+  let wake = () => {};
+  const ended = (async () => {
+    try {
+      for await (const e of sseEvents(res)) {
+        if (!e.data) continue;
+        messages.push(JSON.parse(e.data));
+        wake();
+      }
+    } catch {
+      // Aborted by the test, or cut by the proxy closing.
+    }
+    done = true;
+    wake();
+  })();
+  return {
+    status: res.status,
+    contentType: res.headers.get('content-type') ?? '',
+    messages,
+    async next(what) {
+      const deadline = Date.now() + waitMs;
+      while (taken === messages.length) {
+        if (done) throw new Error(`the stream ended before ${what}`);
+        const left = deadline - Date.now();
+        if (left <= 0) throw new Error(`timed out waiting for ${what}`);
+        await new Promise<void>((resolve) => {
+          wake = resolve;
+          setTimeout(resolve, left).unref();
+        });
+      }
+      return messages[taken++]!;
+    },
+    get queued() {
+      return messages.length - taken;
+    },
+    ended,
+    close: () => controller.abort(),
+  };
+}

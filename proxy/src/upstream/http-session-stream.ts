@@ -1,0 +1,153 @@
+/**
+ * The standalone GET stream of one legacy (2025-11-25) Streamable HTTP session, as its client reads it:
+ * where the server sends what belongs to no request (`notifications/tools/list_changed`, `ping`,
+ * `roots/list`). Every message event's data goes to `onMessage`.
+ *
+ * The rules (2025-11-25 transports §Listening for Messages from the Server, §Resumability):
+ * - `405` means the server offers no stream: nothing more is tried;
+ * - `404` means the server forgot the session: `onForgotten`, and nothing more is tried;
+ * - a stream that ends or fails is opened again with `Last-Event-ID` (the last event id seen, on any
+ *   connection of this stream), after `reconnectDelay`: exponential from `baseMs`, at least the server's
+ *   `retry:` and at most `maxMs`;
+ * - an attempt that opens no stream, or a stream that ends without a single event, is a failure; an
+ *   event resets the count. After `maxFailures` failures in a row the reader gives up with a `warn` log
+ *   line: a server that keeps refusing must not cost a request every few seconds forever. The session
+ *   still carries requests; only what the server sends outside answers is lost.
+ *
+ * It stops when `signal` aborts, which also aborts the GET and the wait before the next one.
+ *
+ * @module
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import { createSseEventParser } from './sse-event-parser.ts';
+import type { StdioLog } from './stdio-child.ts';
+import type { UpstreamTransport } from './upstream-transport.ts';
+
+/** How hard the reader tries to keep the stream open. */
+export interface ReconnectPolicy {
+  /** The wait after a stream that delivered, doubled with each failure in a row. */
+  baseMs: number;
+  /** The longest wait, the server's `retry:` included. */
+  maxMs: number;
+  /** Failures in a row after which the reader gives up. */
+  maxFailures: number;
+}
+
+/** Half a second, doubling to 30 s: eight failures in a row span about a minute and a half. */
+export const DEFAULT_RECONNECT: ReconnectPolicy = { baseMs: 500, maxMs: 30_000, maxFailures: 8 };
+
+export interface SessionStreamOptions {
+  transport: UpstreamTransport;
+  /** Path and query of the MCP endpoint. */
+  path: string;
+  /** The session's `Mcp-Session-Id` and `MCP-Protocol-Version` headers. */
+  headers: Record<string, string>;
+  /** Ends the reader, its GET and its wait. */
+  signal: AbortSignal;
+  /** The data of every non-empty `message` event. */
+  onMessage: (data: string) => void;
+  /** The server answered `404`: it no longer knows the session. */
+  onForgotten: () => void;
+  log: StdioLog;
+  /** Names the session in log lines. */
+  context: Record<string, unknown>;
+  reconnect?: ReconnectPolicy;
+}
+
+/**
+ * The wait before the next GET after `failures` failures in a row, given the server's `retry:`. Pure.
+ *
+ * @example
+ * reconnectDelay(0, undefined, DEFAULT_RECONNECT); // 500
+ * reconnectDelay(3, 1_000, DEFAULT_RECONNECT); // 4000
+ * reconnectDelay(0, 60_000, DEFAULT_RECONNECT); // 30000
+ */
+export function reconnectDelay(
+  failures: number,
+  retryMs: number | undefined,
+  policy: ReconnectPolicy,
+): number {
+  const backoff = policy.baseMs * 2 ** Math.min(failures, 30);
+  return Math.min(policy.maxMs, Math.max(backoff, retryMs ?? 0));
+}
+
+function describe(err: unknown): string {
+  const e = err as { code?: unknown; message?: unknown };
+  return typeof e.code === 'string' ? e.code : String(e.message ?? err);
+}
+
+/**
+ * Reads the session's GET stream until the signal aborts, the server refuses it for good, or the
+ * reader gives up. Never rejects.
+ *
+ * @example
+ * void readSessionStream({ transport, path: '/mcp', headers: { 'mcp-session-id': id, 'mcp-protocol-version': '2025-11-25' },
+ *   signal, onMessage: deliver, onForgotten: () => end(forgotten), log, context: { session: id } });
+ */
+export async function readSessionStream(options: SessionStreamOptions): Promise<void> {
+  const { transport, signal, log, context } = options;
+  const policy = options.reconnect ?? DEFAULT_RECONNECT;
+  let lastEventId: string | undefined;
+  let retryMs: number | undefined;
+  let failures = 0;
+  while (!signal.aborted) {
+    let why: string;
+    try {
+      const headers: Record<string, string> = { accept: 'text/event-stream', ...options.headers };
+      if (lastEventId !== undefined) headers['last-event-id'] = lastEventId;
+      const response = await transport.request({
+        method: 'GET',
+        path: options.path,
+        headers,
+        body: undefined,
+        signal,
+        stripOnCrossOriginRedirect: [],
+      });
+      const type = String(response.headers['content-type'] ?? '');
+      if (response.statusCode !== 200 || !type.startsWith('text/event-stream')) {
+        response.body.resume();
+        if (response.statusCode === 405) {
+          log('debug', 'the MCP server offers no GET stream', context);
+          return;
+        }
+        if (response.statusCode === 404) return options.onForgotten();
+        why = `HTTP ${response.statusCode} ${type}`.trim();
+        failures++;
+      } else {
+        const parser = createSseEventParser();
+        const decoder = new TextDecoder();
+        let events = 0;
+        try {
+          for await (const chunk of response.body) {
+            for (const event of parser.push(decoder.decode(chunk as Buffer, { stream: true }))) {
+              events++;
+              if (event.id !== undefined) lastEventId = event.id;
+              if (event.event === 'message' && event.data !== '') options.onMessage(event.data);
+              if (signal.aborted) return;
+            }
+          }
+          why = 'the stream ended';
+        } catch (err) {
+          why = `the stream failed: ${describe(err)}`;
+        }
+        retryMs = parser.retryMs ?? retryMs;
+        failures = events > 0 ? 0 : failures + 1;
+      }
+    } catch (err) {
+      why = `the GET failed: ${describe(err)}`;
+      failures++;
+    }
+    if (signal.aborted) return;
+    if (failures >= policy.maxFailures) {
+      log('warn', 'gave up on the MCP server’s GET stream', { ...context, failures, reason: why });
+      return;
+    }
+    const delayMs = reconnectDelay(failures, retryMs, policy);
+    log('debug', 'reopening the MCP server’s GET stream', { ...context, reason: why, delayMs, lastEventId });
+    try {
+      await sleep(delayMs, undefined, { signal });
+    } catch {
+      return;
+    }
+  }
+}

@@ -1,0 +1,574 @@
+/**
+ * The sidecar's session bridge end to end: modern (2026-07-28) clients through the real proxy in front of
+ * a Streamable HTTP server that only speaks 2025-11-25 (the MCP SDK's stateful server), so every modern
+ * request goes through a session the proxy opened. What the server sends on the session's GET stream
+ * reaches `subscriptions/listen` streams; a session the server forgot costs no request; a server without
+ * a GET stream, or one that drops it, is handled; closing the proxy releases everything.
+ */
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { describe, test } from 'node:test';
+import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import {
+  type EventStore,
+  StreamableHTTPServerTransport,
+} from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
+import { httpSessionChannels } from '../src/upstream/http-session-channel.ts';
+import type { ReconnectPolicy } from '../src/upstream/http-session-stream.ts';
+import { createHttp1Transport } from '../src/upstream/http1-transport.ts';
+import type { ChannelEnd } from '../src/upstream/message-channel.ts';
+import { createSidecarUpstream } from '../src/upstream/sidecar-upstream.ts';
+import { waitFor } from './fixtures/stdio-harness.ts';
+import { type Harness, startHarness } from './helpers/harness.ts';
+import { modernCall, openListenStream } from './helpers/modern-client.ts';
+
+const HANG_GUARD = { timeout: 30_000 };
+const clientInfo = { name: 'tessera-proxy', version: 'test' };
+const SUBSCRIPTION_ID = 'io.modelcontextprotocol/subscriptionId';
+
+/** One HTTP request the server received, with what it answered (read once the answer is under way). */
+interface Seen {
+  method: string;
+  session: string | undefined;
+  /** The JSON-RPC method of a POSTed message. */
+  rpc: string | undefined;
+  /** The POSTed message. */
+  body: Record<string, unknown> | undefined;
+  accept: string | undefined;
+  protocolVersion: string | undefined;
+  lastEventId: string | undefined;
+  res: ServerResponse;
+  /** The connection closed or the answer ended. */
+  closed: boolean;
+}
+
+/** An in-memory event store, so the server's GET stream events carry ids and can be replayed. */
+function memoryEventStore(): EventStore & { lastId(stream: string): string | undefined } {
+  const events: { id: string; stream: string; message: JSONRPCMessage }[] = [];
+  return {
+    async storeEvent(stream, message) {
+      const id = `${stream}:${events.length + 1}`;
+      events.push({ id, stream, message });
+      return id;
+    },
+    async getStreamIdForEventId(id) {
+      return events.find((e) => e.id === id)?.stream;
+    },
+    async replayEventsAfter(lastEventId, { send }) {
+      const at = events.findIndex((e) => e.id === lastEventId);
+      if (at === -1) throw new Error(`unknown event id ${lastEventId}`);
+      const stream = events[at]!.stream;
+      for (const e of events.slice(at + 1)) if (e.stream === stream) await send(e.id, e.message);
+      return stream;
+    },
+    lastId(stream) {
+      return events.findLast((e) => e.stream === stream)?.id;
+    },
+  };
+}
+
+interface LegacyServer {
+  url: URL;
+  seen: Seen[];
+  /** Session ids in the order the server minted them. */
+  minted: string[];
+  /** How many times a tool ran. */
+  runs: number;
+  store: ReturnType<typeof memoryEventStore> | undefined;
+  transport(session: string): StreamableHTTPServerTransport;
+  mcp(session: string): McpServer;
+  /** Answers `404` to the session from now on, without closing anything (its GET stream stays open). */
+  forget(session: string): void;
+  count(method: string, rpc?: string): number;
+  close(): Promise<void>;
+}
+
+/**
+ * A Streamable HTTP MCP server on the SDK's stateful transport, sessions routed by `Mcp-Session-Id`
+ * (unknown: `404`). Tools: `touch` counts its runs and announces a tools list change; `vanish` counts
+ * its run and closes its own session before answering. `getStatus` answers every GET with that status
+ * instead of a stream.
+ */
+async function startLegacyServer(options: { getStatus?: number; eventStore?: boolean } = {}) {
+  const seen: Seen[] = [];
+  const sessions = new Map<string, { transport: StreamableHTTPServerTransport; mcp: McpServer }>();
+  const every = new Set<StreamableHTTPServerTransport>();
+  const store = options.eventStore ? memoryEventStore() : undefined;
+  const state = { runs: 0 };
+  const minted: string[] = [];
+
+  const build = (transport: StreamableHTTPServerTransport): McpServer => {
+    const mcp = new McpServer(
+      { name: 'legacy-bridge-test', version: '1.0.0' },
+      { capabilities: { tools: { listChanged: true } } },
+    );
+    mcp.registerTool('touch', { description: 'Counts its runs and announces a list change' }, async () => {
+      state.runs++;
+      mcp.sendToolListChanged();
+      return { content: [{ type: 'text', text: `run ${state.runs}` }] };
+    });
+    mcp.registerTool('vanish', { description: 'Runs, then closes its own session' }, async () => {
+      state.runs++;
+      await transport.close();
+      return { content: [{ type: 'text', text: 'never delivered' }] };
+    });
+    return mcp;
+  };
+
+  const header = (req: IncomingMessage, name: string) => {
+    const v = req.headers[name];
+    return typeof v === 'string' ? v : undefined;
+  };
+  const json = (res: ServerResponse, status: number, message: string, code: number) =>
+    res
+      .writeHead(status, { 'content-type': 'application/json' })
+      .end(JSON.stringify({ jsonrpc: '2.0', id: null, error: { code, message } }));
+
+  const server = createServer(async (req, res) => {
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    const text = Buffer.concat(chunks).toString('utf8');
+    const body = text === '' ? undefined : (JSON.parse(text) as Record<string, unknown>);
+    const entry: Seen = {
+      method: req.method ?? '',
+      session: header(req, 'mcp-session-id'),
+      rpc: typeof body?.method === 'string' ? body.method : undefined,
+      accept: header(req, 'accept'),
+      protocolVersion: header(req, 'mcp-protocol-version'),
+      lastEventId: header(req, 'last-event-id'),
+      body,
+      res,
+      closed: false,
+    };
+    seen.push(entry);
+    res.once('close', () => {
+      entry.closed = true;
+    });
+    if (req.method === 'GET' && options.getStatus !== undefined) {
+      res.writeHead(options.getStatus, { allow: 'POST, DELETE' }).end();
+      return;
+    }
+    if (entry.session === undefined) {
+      if (entry.rpc !== 'initialize') return json(res, 400, 'Bad Request: no session', -32000);
+      const transport = new StreamableHTTPServerTransport({
+        sessionIdGenerator: randomUUID,
+        eventStore: store,
+        onsessioninitialized: (id) => {
+          minted.push(id);
+          sessions.set(id, { transport, mcp });
+        },
+      });
+      transport.onclose = () => {
+        const id = transport.sessionId;
+        if (id !== undefined && sessions.get(id)?.transport === transport) sessions.delete(id);
+      };
+      every.add(transport);
+      const mcp = build(transport);
+      await mcp.connect(transport);
+      await transport.handleRequest(req, res, body);
+      return;
+    }
+    const known = sessions.get(entry.session);
+    if (!known) return json(res, 404, 'Session not found', -32001);
+    await known.transport.handleRequest(req, res, body);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  const url = new URL(`http://127.0.0.1:${(server.address() as AddressInfo).port}/mcp`);
+
+  const of = (session: string) => {
+    const known = sessions.get(session);
+    if (!known) throw new Error(`the server has no session ${session}`);
+    return known;
+  };
+  const legacy: LegacyServer = {
+    url,
+    seen,
+    minted,
+    get runs() {
+      return state.runs;
+    },
+    store,
+    transport: (session) => of(session).transport,
+    mcp: (session) => of(session).mcp,
+    forget(session) {
+      sessions.delete(session);
+    },
+    count: (method, rpc) =>
+      seen.filter((s) => s.method === method && (rpc === undefined || s.rpc === rpc)).length,
+    async close() {
+      await Promise.all([...every].map((t) => t.close()));
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+  return legacy;
+}
+
+/** The GET streams the server holds open for `session` (their answer has started and not ended). */
+const openGets = (s: LegacyServer, session?: string) =>
+  s.seen.filter(
+    (x) =>
+      x.method === 'GET' &&
+      x.res.headersSent &&
+      !x.closed &&
+      (session === undefined || x.session === session),
+  );
+
+interface LogLine {
+  level: string;
+  msg: string;
+  fields: Record<string, unknown> | undefined;
+}
+
+/** The real proxy in sidecar mode in front of `s`, with its log lines collected. */
+async function startBridge(
+  s: LegacyServer,
+): Promise<{ h: Harness; url: string; token: string; logs: LogLine[] }> {
+  const logs: LogLine[] = [];
+  const log = (level: string, msg: string, fields?: Record<string, unknown>) => {
+    logs.push({ level, msg, fields });
+  };
+  const h = await startHarness({ upstream: createSidecarUpstream({ url: s.url, log, clientInfo }) });
+  return { h, url: `${h.url}/mcp`, token: await h.token(), logs };
+}
+
+const listen = openListenStream;
+
+const listChanged = (subscription: string) => ({
+  jsonrpc: '2.0',
+  method: 'notifications/tools/list_changed',
+  params: { _meta: { [SUBSCRIPTION_ID]: subscription } },
+});
+
+const touch = (url: string, token: string, id: string) =>
+  modernCall(url, token, id, 'tools/call', { name: 'touch', arguments: {} });
+
+describe('the GET stream of a session the proxy opened', () => {
+  test(
+    'a modern tools/call’s list change reaches a subscriptions/listen stream, tagged with its subscription id',
+    HANG_GUARD,
+    async () => {
+      const s = await startLegacyServer();
+      const { h, url, token } = await startBridge(s);
+      try {
+        const l = await listen(url, token, 'sub-1', { toolsListChanged: true, promptsListChanged: true });
+        assert.equal(l.status, 200);
+        await waitFor(() => l.messages.length >= 1, 'the acknowledgement');
+        assert.deepEqual(l.messages[0], {
+          jsonrpc: '2.0',
+          method: 'notifications/subscriptions/acknowledged',
+          params: { notifications: { toolsListChanged: true }, _meta: { [SUBSCRIPTION_ID]: 'sub-1' } },
+        });
+        await waitFor(() => openGets(s).length === 1, 'the bridge’s GET stream');
+        const [get] = openGets(s);
+        assert.equal(get!.session, s.minted[0], 'the session the proxy initialized');
+        assert.equal(get!.protocolVersion, '2025-11-25');
+        assert.match(get!.accept ?? '', /text\/event-stream/);
+        assert.equal(get!.lastEventId, undefined, 'a first GET resumes nothing');
+
+        const call = await touch(url, token, 'c1');
+        assert.equal(call.status, 200);
+        assert.equal(call.answer.id, 'c1');
+        assert.match(JSON.stringify(call.answer.result?.content), /run 1/);
+        await waitFor(() => l.messages.length >= 2, 'the tools list change');
+        assert.deepEqual(l.messages[1], listChanged('sub-1'));
+        assert.equal(s.runs, 1);
+        assert.equal(s.count('GET'), 1, 'one GET for the one session');
+        assert.equal(s.minted.length, 1, 'the listen stream and the call share the warm session');
+        l.close();
+      } finally {
+        await h.close();
+        await s.close();
+      }
+    },
+  );
+
+  test(
+    'a server request on the GET stream is answered like one in an answer: an error, since no client can take it',
+    HANG_GUARD,
+    async () => {
+      const s = await startLegacyServer();
+      const { h, url, token } = await startBridge(s);
+      try {
+        assert.equal((await modernCall(url, token, 1, 'tools/list')).status, 200);
+        await waitFor(() => openGets(s).length === 1, 'the bridge’s GET stream');
+        await assert.rejects(s.mcp(s.minted[0]!).server.ping(), (err: Error & { code?: number }) => {
+          assert.equal(err.code, -32601);
+          assert.match(err.message, /no open stream to receive server requests/);
+          return true;
+        });
+        const answers = s.seen.filter((x) => x.method === 'POST' && x.rpc === undefined);
+        assert.equal(answers.length, 1, 'the ping was answered once');
+        assert.equal(answers[0]!.session, s.minted[0]);
+        const error = answers[0]!.body?.error as { code?: unknown } | undefined;
+        assert.equal(error?.code, -32601, 'the proxy answered the ping with an error');
+      } finally {
+        await h.close();
+        await s.close();
+      }
+    },
+  );
+
+  test(
+    'a server without a GET stream (405) still serves requests, and the GET is not tried again',
+    HANG_GUARD,
+    async () => {
+      const s = await startLegacyServer({ getStatus: 405 });
+      const { h, url, token, logs } = await startBridge(s);
+      try {
+        assert.equal((await touch(url, token, 'a')).status, 200);
+        await waitFor(
+          () => logs.some((l) => l.msg === 'the MCP server offers no GET stream'),
+          'the reader to stop at the 405',
+        );
+        assert.equal((await touch(url, token, 'b')).status, 200);
+        assert.equal((await modernCall(url, token, 'c', 'tools/list')).status, 200);
+        assert.equal(s.count('GET'), 1, 'one GET, answered 405, and no other');
+        assert.equal(s.runs, 2);
+        assert.deepEqual(
+          logs.filter((l) => /GET stream/.test(l.msg)).map((l) => l.msg),
+          ['the MCP server offers no GET stream'],
+          'no reconnection, no giving up',
+        );
+      } finally {
+        await h.close();
+        await s.close();
+      }
+    },
+  );
+
+  test(
+    'a GET stream the server drops is reopened with Last-Event-ID, and later list changes still arrive',
+    HANG_GUARD,
+    async () => {
+      const s = await startLegacyServer({ eventStore: true });
+      const { h, url, token } = await startBridge(s);
+      try {
+        const l = await listen(url, token, 'sub-2', { toolsListChanged: true });
+        await waitFor(() => l.messages.length >= 1, 'the acknowledgement');
+        await waitFor(() => openGets(s).length === 1, 'the bridge’s GET stream');
+        const [first] = openGets(s);
+        assert.equal((await touch(url, token, 'c1')).status, 200);
+        await waitFor(() => l.messages.length >= 2, 'the first list change');
+        const lastId = s.store!.lastId('_GET_stream');
+        assert.ok(lastId, 'the list change went out with an event id');
+
+        s.transport(s.minted[0]!).closeStandaloneSSEStream();
+        await waitFor(() => first!.closed, 'the server to drop the stream');
+        await waitFor(() => openGets(s).length === 1, 'the reopened GET stream');
+        const [second] = openGets(s);
+        assert.notEqual(second, first);
+        assert.equal(second!.lastEventId, lastId, 'resumed after the last event seen');
+        assert.equal(second!.session, s.minted[0]);
+
+        assert.equal((await touch(url, token, 'c2')).status, 200);
+        await waitFor(() => l.messages.length >= 3, 'the list change after the reconnection');
+        assert.deepEqual(l.messages.slice(1), [listChanged('sub-2'), listChanged('sub-2')]);
+        assert.equal(s.count('GET'), 2);
+        assert.equal(s.minted.length, 1, 'still the same session');
+        l.close();
+      } finally {
+        await h.close();
+        await s.close();
+      }
+    },
+  );
+
+  test(
+    'closing the proxy with a listen stream open deletes the session and closes the GET stream',
+    HANG_GUARD,
+    async () => {
+      const s = await startLegacyServer();
+      const { h, url, token } = await startBridge(s);
+      try {
+        const l = await listen(url, token, 'sub-3', { toolsListChanged: true });
+        await waitFor(() => l.messages.length >= 1, 'the acknowledgement');
+        await waitFor(() => openGets(s).length === 1, 'the bridge’s GET stream');
+        const [get] = openGets(s);
+        await h.close();
+        assert.deepEqual(
+          s.seen.filter((x) => x.method === 'DELETE').map((x) => x.session),
+          [s.minted[0]],
+          'the session is deleted',
+        );
+        await waitFor(() => get!.closed, 'the GET connection to close');
+        await l.ended;
+        assert.equal(s.count('GET'), 1, 'nothing reconnects after the close');
+      } finally {
+        await s.close();
+      }
+    },
+  );
+});
+
+describe('a session the server forgot', () => {
+  test('a 404 to the POST of a request: served once, on a new session', HANG_GUARD, async () => {
+    const s = await startLegacyServer();
+    const { h, url, token } = await startBridge(s);
+    try {
+      assert.equal((await touch(url, token, 'c1')).status, 200);
+      await waitFor(() => openGets(s).length === 1, 'the bridge’s GET stream');
+      const [oldGet] = openGets(s);
+      const first = s.minted[0]!;
+      s.forget(first);
+
+      const again = await touch(url, token, 'c2');
+      assert.equal(again.status, 200);
+      assert.equal(again.answer.id, 'c2');
+      assert.match(JSON.stringify(again.answer.result?.content), /run 2/);
+      assert.equal(s.runs, 2, 'the tool ran once for each call');
+      assert.equal(s.count('POST', 'initialize'), 2, 'a second initialize');
+      const second = s.minted[1]!;
+      assert.deepEqual(
+        s.seen.filter((x) => x.rpc === 'tools/call').map((x) => [x.session, x.res.statusCode]),
+        [
+          [first, 200],
+          [first, 404],
+          [second, 200],
+        ],
+      );
+      await waitFor(() => oldGet!.closed, 'the forgotten session’s GET to be let go');
+      const calls = h.audit.filter((a) => a.method === 'tools/call');
+      assert.deepEqual(
+        calls.map((a) => a.outcome),
+        ['ok', 'ok'],
+        'the client saw two calls, both served',
+      );
+    } finally {
+      await h.close();
+      await s.close();
+    }
+  });
+
+  test(
+    'a session the server closed: its GET’s 404 ends the channel, and the next call opens a new one',
+    HANG_GUARD,
+    async () => {
+      const s = await startLegacyServer();
+      const { h, url, token } = await startBridge(s);
+      try {
+        assert.equal((await touch(url, token, 'c1')).status, 200);
+        await waitFor(() => openGets(s).length === 1, 'the bridge’s GET stream');
+        const first = s.minted[0]!;
+        await s.transport(first).close();
+        await waitFor(
+          () => s.seen.some((x) => x.method === 'GET' && x.session === first && x.res.statusCode === 404),
+          'the GET to find the session gone',
+        );
+        const again = await touch(url, token, 'c2');
+        assert.equal(again.status, 200);
+        assert.equal(s.runs, 2);
+        assert.deepEqual(
+          s.seen.filter((x) => x.rpc === 'tools/call').map((x) => x.session),
+          [first, s.minted[1]],
+          'nothing was sent to the closed session',
+        );
+      } finally {
+        await h.close();
+        await s.close();
+      }
+    },
+  );
+
+  test(
+    'a request the server may have run is never sent again: -31004 when its session ends under it',
+    HANG_GUARD,
+    async () => {
+      const s = await startLegacyServer();
+      const { h, url, token } = await startBridge(s);
+      try {
+        const call = await modernCall(url, token, 'v', 'tools/call', { name: 'vanish', arguments: {} });
+        assert.equal(call.status, 502);
+        assert.equal(call.answer.id, 'v');
+        assert.equal(call.answer.error?.code, -31004);
+        assert.match(call.answer.error?.message ?? '', /ended the session/);
+        assert.equal(s.runs, 1);
+        assert.equal(s.count('POST', 'tools/call'), 1, 'sent once');
+        assert.equal(s.count('POST', 'initialize'), 1, 'no new session for it');
+      } finally {
+        await h.close();
+        await s.close();
+      }
+    },
+  );
+});
+
+describe('the channel on its own', () => {
+  /** Opens a channel to `s` and initializes its session by hand, as the pool's handshake does. */
+  async function openChannel(s: LegacyServer, reconnect: ReconnectPolicy) {
+    const transport = createHttp1Transport({ url: s.url, connections: 8, headersTimeoutMs: 10_000 });
+    const logs: LogLine[] = [];
+    const messages: Record<string, unknown>[] = [];
+    const ends: ChannelEnd[] = [];
+    const channel = httpSessionChannels({
+      transport,
+      path: '/mcp',
+      log: (level, msg, fields) => logs.push({ level, msg, fields }),
+      reconnect,
+    })({ onMessage: (m) => messages.push(m), onEnd: (e) => ends.push(e) }, { test: 'channel' });
+    const params = { protocolVersion: '2025-11-25', capabilities: {}, clientInfo };
+    assert.ok(channel.send({ jsonrpc: '2.0', id: 1, method: 'initialize', params }));
+    await waitFor(() => messages.some((m) => m.id === 1), 'the initialize answer');
+    assert.ok(channel.send({ jsonrpc: '2.0', method: 'notifications/initialized' }));
+    return { channel, transport, logs, messages, ends };
+  }
+
+  test(
+    'a GET that keeps failing is given up after maxFailures in a row; requests still work',
+    HANG_GUARD,
+    async () => {
+      const s = await startLegacyServer({ getStatus: 503 });
+      const c = await openChannel(s, { baseMs: 1, maxMs: 5, maxFailures: 3 });
+      try {
+        await waitFor(() => c.logs.some((l) => l.level === 'warn'), 'the reader to give up');
+        const warn = c.logs.find((l) => l.level === 'warn')!;
+        assert.equal(warn.msg, 'gave up on the MCP server’s GET stream');
+        assert.deepEqual(warn.fields, { test: 'channel', failures: 3, reason: 'HTTP 503' });
+        assert.equal(s.count('GET'), 3);
+        assert.ok(c.channel.send({ jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'touch' } }));
+        await waitFor(() => c.messages.some((m) => m.id === 2), 'the call’s answer');
+        assert.match(JSON.stringify(c.messages.find((m) => m.id === 2)), /run 1/);
+        assert.deepEqual(c.ends, [], 'the channel is still open');
+        assert.equal(s.count('GET'), 3, 'and tries no more');
+      } finally {
+        await c.channel.close();
+        await c.transport.close();
+        await s.close();
+      }
+    },
+  );
+
+  test(
+    'closing the channel during the wait before a reconnection ends the wait and the session',
+    HANG_GUARD,
+    async () => {
+      const s = await startLegacyServer({ getStatus: 503 });
+      // A wait far longer than the test's guard: close() resolving proves the timer went with the channel.
+      const c = await openChannel(s, { baseMs: 600_000, maxMs: 600_000, maxFailures: 3 });
+      try {
+        await waitFor(
+          () => c.logs.some((l) => l.msg === 'reopening the MCP server’s GET stream'),
+          'the reader to start waiting',
+        );
+        await c.channel.close();
+        await c.channel.exit;
+        assert.deepEqual(
+          c.ends.map((e) => [e.code, e.message]),
+          [['TESSERA_UPSTREAM_EXITED', 'the session was closed']],
+        );
+        assert.equal(s.count('GET'), 1);
+        assert.deepEqual(
+          s.seen.filter((x) => x.method === 'DELETE').map((x) => x.session),
+          [s.minted[0]],
+        );
+        assert.equal(c.channel.send({ jsonrpc: '2.0', method: 'notifications/initialized' }), false);
+      } finally {
+        await c.transport.close();
+        await s.close();
+      }
+    },
+  );
+});
