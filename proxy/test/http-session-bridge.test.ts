@@ -10,12 +10,14 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import {
   type EventStore,
   StreamableHTTPServerTransport,
 } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
+import type { JsonRpcId } from '../src/server/jsonrpc.ts';
 import { httpSessionChannels } from '../src/upstream/http-session-channel.ts';
 import type { ReconnectPolicy } from '../src/upstream/http-session-stream.ts';
 import { createHttp1Transport } from '../src/upstream/http1-transport.ts';
@@ -46,7 +48,10 @@ interface Seen {
 }
 
 /** An in-memory event store, so the server's GET stream events carry ids and can be replayed. */
-function memoryEventStore(): EventStore & { lastId(stream: string): string | undefined } {
+function memoryEventStore(): EventStore & {
+  lastId(stream: string): string | undefined;
+  getStreamIdForEventId(id: string): Promise<string | undefined>;
+} {
   const events: { id: string; stream: string; message: JSONRPCMessage }[] = [];
   return {
     async storeEvent(stream, message) {
@@ -115,6 +120,16 @@ async function startLegacyServer(options: { getStatus?: number; eventStore?: boo
       await transport.close();
       return { content: [{ type: 'text', text: 'never delivered' }] };
     });
+    mcp.registerTool(
+      'poll',
+      { description: 'Closes its answer stream (SSE polling; only with an event store), then answers' },
+      async (extra) => {
+        state.runs++;
+        extra.closeSSEStream?.();
+        await sleep(50);
+        return { content: [{ type: 'text', text: `polled ${state.runs}` }] };
+      },
+    );
     return mcp;
   };
 
@@ -156,6 +171,7 @@ async function startLegacyServer(options: { getStatus?: number; eventStore?: boo
       const transport = new StreamableHTTPServerTransport({
         sessionIdGenerator: randomUUID,
         eventStore: store,
+        retryInterval: store ? 20 : undefined,
         onsessioninitialized: (id) => {
           minted.push(id);
           sessions.set(id, { transport, mcp });
@@ -404,6 +420,104 @@ describe('the GET stream of a session the proxy opened', () => {
   );
 });
 
+/** Opens a channel to `s` and initializes its session by hand, as the pool's handshake does. */
+async function openChannel(s: LegacyServer, reconnect: ReconnectPolicy) {
+  const transport = createHttp1Transport({ url: s.url, connections: 8, headersTimeoutMs: 10_000 });
+  const logs: LogLine[] = [];
+  const messages: Record<string, unknown>[] = [];
+  const ends: ChannelEnd[] = [];
+  const failed: [JsonRpcId, Omit<ChannelEnd, 'undelivered'>][] = [];
+  const channel = httpSessionChannels({
+    transport,
+    path: '/mcp',
+    log: (level, msg, fields) => logs.push({ level, msg, fields }),
+    reconnect,
+  })(
+    {
+      onMessage: (m) => messages.push(m),
+      onEnd: (e) => ends.push(e),
+      onFailed: (id, f) => failed.push([id, f]),
+    },
+    { test: 'channel' },
+  );
+  const params = { protocolVersion: '2025-11-25', capabilities: {}, clientInfo };
+  assert.ok(channel.send({ jsonrpc: '2.0', id: 1, method: 'initialize', params }));
+  await waitFor(() => messages.some((m) => m.id === 1), 'the initialize answer');
+  assert.ok(channel.send({ jsonrpc: '2.0', method: 'notifications/initialized' }));
+  return { channel, transport, logs, messages, ends, failed };
+}
+
+describe('an answer stream the server closes before the answer (SSE polling)', () => {
+  test(
+    'the proxy resumes it with Last-Event-ID and the client gets the result, the tool run once',
+    HANG_GUARD,
+    async () => {
+      const s = await startLegacyServer({ eventStore: true });
+      const { h, url, token } = await startBridge(s);
+      try {
+        const call = await modernCall(url, token, 'p1', 'tools/call', { name: 'poll', arguments: {} });
+        assert.equal(call.status, 200);
+        assert.equal(call.answer.id, 'p1');
+        assert.match(JSON.stringify(call.answer.result?.content), /polled 1/);
+        assert.equal(s.runs, 1);
+        assert.equal(s.count('POST', 'tools/call'), 1, 'sent once');
+        const post = s.seen.find((x) => x.rpc === 'tools/call')!;
+        const resumes = s.seen.filter((x) => x.method === 'GET' && x.lastEventId !== undefined);
+        assert.equal(resumes.length, 1, 'one GET resumed the answer stream');
+        assert.equal(resumes[0]!.session, post.session);
+        const stream = await s.store!.getStreamIdForEventId(resumes[0]!.lastEventId!);
+        assert.ok(stream !== undefined && stream !== '_GET_stream', 'it resumed the POST’s stream');
+        assert.deepEqual(
+          h.audit.filter((a) => a.method === 'tools/call').map((a) => a.outcome),
+          ['ok'],
+        );
+        assert.equal(s.minted.length, 1, 'on the same session');
+      } finally {
+        await h.close();
+        await s.close();
+      }
+    },
+  );
+
+  test(
+    'when it cannot be resumed (the GET is refused), that request fails at once and the session carries on',
+    HANG_GUARD,
+    async () => {
+      const s = await startLegacyServer({ eventStore: true, getStatus: 405 });
+      const c = await openChannel(s, { baseMs: 1, maxMs: 5, maxFailures: 3 });
+      try {
+        assert.ok(c.channel.send({ jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'poll' } }));
+        await waitFor(() => c.failed.length === 1, 'the request to fail');
+        const [[id, failure]] = c.failed as [[JsonRpcId, Omit<ChannelEnd, 'undelivered'>]];
+        assert.equal(id, 2);
+        assert.equal(failure.code, 'TESSERA_UPSTREAM_UNAVAILABLE');
+        assert.equal(
+          failure.message,
+          "the MCP server's answer to tools/call ended before its result, and resuming it with Last-Event-ID did not bring it",
+        );
+        const resume = s.seen.find((x) => x.method === 'GET' && x.lastEventId !== undefined);
+        assert.ok(resume, 'a resumption was tried');
+        assert.equal(resume.res.statusCode, 405);
+        assert.equal(
+          c.messages.some((m) => m.id === 2),
+          false,
+          'no answer was made up',
+        );
+
+        assert.ok(c.channel.send({ jsonrpc: '2.0', id: 3, method: 'tools/call', params: { name: 'touch' } }));
+        await waitFor(() => c.messages.some((m) => m.id === 3), 'the next call’s answer');
+        assert.match(JSON.stringify(c.messages.find((m) => m.id === 3)), /run 2/);
+        assert.deepEqual(c.ends, [], 'the channel is still open');
+        assert.equal(c.failed.length, 1);
+      } finally {
+        await c.channel.close();
+        await c.transport.close();
+        await s.close();
+      }
+    },
+  );
+});
+
 describe('a session the server forgot', () => {
   test('a 404 to the POST of a request: served once, on a new session', HANG_GUARD, async () => {
     const s = await startLegacyServer();
@@ -484,7 +598,8 @@ describe('a session the server forgot', () => {
         assert.equal(call.status, 502);
         assert.equal(call.answer.id, 'v');
         assert.equal(call.answer.error?.code, -31004);
-        assert.match(call.answer.error?.message ?? '', /ended the session/);
+        // At once, from its cut answer stream: not at the request timeout, nor at the GET's next 404.
+        assert.match(call.answer.error?.message ?? '', /answer to tools\/call ended before its result/);
         assert.equal(s.runs, 1);
         assert.equal(s.count('POST', 'tools/call'), 1, 'sent once');
         assert.equal(s.count('POST', 'initialize'), 1, 'no new session for it');
@@ -497,25 +612,6 @@ describe('a session the server forgot', () => {
 });
 
 describe('the channel on its own', () => {
-  /** Opens a channel to `s` and initializes its session by hand, as the pool's handshake does. */
-  async function openChannel(s: LegacyServer, reconnect: ReconnectPolicy) {
-    const transport = createHttp1Transport({ url: s.url, connections: 8, headersTimeoutMs: 10_000 });
-    const logs: LogLine[] = [];
-    const messages: Record<string, unknown>[] = [];
-    const ends: ChannelEnd[] = [];
-    const channel = httpSessionChannels({
-      transport,
-      path: '/mcp',
-      log: (level, msg, fields) => logs.push({ level, msg, fields }),
-      reconnect,
-    })({ onMessage: (m) => messages.push(m), onEnd: (e) => ends.push(e) }, { test: 'channel' });
-    const params = { protocolVersion: '2025-11-25', capabilities: {}, clientInfo };
-    assert.ok(channel.send({ jsonrpc: '2.0', id: 1, method: 'initialize', params }));
-    await waitFor(() => messages.some((m) => m.id === 1), 'the initialize answer');
-    assert.ok(channel.send({ jsonrpc: '2.0', method: 'notifications/initialized' }));
-    return { channel, transport, logs, messages, ends };
-  }
-
   test(
     'a GET that keeps failing is given up after maxFailures in a row; requests still work',
     HANG_GUARD,

@@ -222,7 +222,10 @@ export function createChannelSession(options: ChannelSessionOptions): ChannelSes
     end();
   };
 
-  const channel = options.open({ onMessage, onEnd });
+  const onFailed = (rid: JsonRpcId, failure: Omit<ChannelEnd, 'undelivered'>) =>
+    pending.get(rid)?.fail(failure.code, failure.message);
+
+  const channel = options.open({ onMessage, onEnd, onFailed });
 
   /**
    * The proxy's own request: the first one on a fresh channel (`HANDSHAKE_ID`), whose result establishes

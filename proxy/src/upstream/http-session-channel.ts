@@ -19,6 +19,11 @@
  * requests still in flight when the channel ends (their POSTs are aborted), because the server may
  * have run them; they fail with the channel's end, like on any channel.
  *
+ * An answer stream cut short: a server may close a POST's event stream before the answer once it has
+ * sent an event id (2025-11-25 "SSE polling"), and a connection may simply break. The channel resumes
+ * that stream with `Last-Event-ID` until the answer comes; without an event id, or when resuming fails,
+ * that one request fails at once (`onFailed`) and the session carries on.
+ *
  * @module
  */
 import type { TesseraErrorCode } from '../errors.ts';
@@ -78,14 +83,15 @@ export function httpSessionChannels(options: HttpSessionChannelOptions): OpenCha
      * server that refuses a POST before reading it, like the SDK's `400` to a request without a session,
      * still answers that one request, and it must not wait for its timeout).
      */
-    const deliver = (text: string, request?: JsonRpcId) => {
+    const deliver = (text: string, request?: JsonRpcId): Record<string, unknown> | undefined => {
       let value: unknown;
       try {
         value = JSON.parse(text);
       } catch {
-        return end(failure('TESSERA_UPSTREAM_UNAVAILABLE', 'the MCP server answered with malformed JSON'));
+        end(failure('TESSERA_UPSTREAM_UNAVAILABLE', 'the MCP server answered with malformed JSON'));
+        return undefined;
       }
-      if (typeof value !== 'object' || value === null || Array.isArray(value)) return;
+      if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined;
       const message = value as Record<string, unknown>;
       if (request !== undefined && message.id === null && 'error' in message) message.id = request;
       const result = message.result as { protocolVersion?: unknown } | undefined;
@@ -93,6 +99,7 @@ export function httpSessionChannels(options: HttpSessionChannelOptions): OpenCha
         protocolVersion = result.protocolVersion;
       }
       handlers.onMessage(message, JSON.stringify(message));
+      return message;
     };
 
     /** The session's headers, as every request after `initialize` carries them. */
@@ -114,6 +121,62 @@ export function httpSessionChannels(options: HttpSessionChannelOptions): OpenCha
         log: options.log,
         context,
         reconnect: options.reconnect,
+      });
+    };
+
+    /**
+     * Reads a POST's event stream. When it ends or fails before the request's answer, the answer is
+     * fetched by resuming the stream (GET with `Last-Event-ID`) if the server gave it an event id, and
+     * otherwise, or if that fails too, the request fails now rather than at its timeout.
+     */
+    const readAnswer = async (
+      body: AsyncIterable<unknown>,
+      message: Record<string, unknown>,
+      session: string | undefined,
+    ) => {
+      const request = 'method' in message && 'id' in message ? (message.id as JsonRpcId) : undefined;
+      let answered = false;
+      const take = (data: string) => {
+        const m = deliver(data);
+        if (m !== undefined && m.id === request && ('result' in m || 'error' in m)) answered = true;
+      };
+      const parser = createSseEventParser();
+      const decoder = new TextDecoder();
+      let lastEventId: string | undefined;
+      let why = 'ended before its result';
+      try {
+        for await (const chunk of body) {
+          for (const event of parser.push(decoder.decode(chunk as Buffer, { stream: true }))) {
+            if (event.id !== undefined) lastEventId = event.id;
+            if (event.event === 'message' && event.data !== '') take(event.data);
+          }
+        }
+      } catch (err) {
+        why = `failed before its result (${String(err)})`;
+      }
+      if (request === undefined || answered || ended) return;
+      if (lastEventId !== undefined) {
+        await readSessionStream({
+          transport: options.transport,
+          path: options.path,
+          headers: sessionHeaders(session),
+          signal: abort.signal,
+          onMessage: take,
+          onForgotten: () => end(forgotten([])),
+          log: options.log,
+          context: { ...context, request },
+          reconnect: options.reconnect,
+          name: 'resumed answer stream',
+          lastEventId,
+          retryMs: parser.retryMs,
+          until: () => answered,
+        });
+        if (answered || ended) return;
+        why = `${why}, and resuming it with Last-Event-ID did not bring it`;
+      }
+      handlers.onFailed(request, {
+        code: 'TESSERA_UPSTREAM_UNAVAILABLE',
+        message: `the MCP server's answer to ${String(message.method)} ${why}`,
       });
     };
 
@@ -153,16 +216,10 @@ export function httpSessionChannels(options: HttpSessionChannelOptions): OpenCha
       )
         listen();
       const type = String(response.headers['content-type'] ?? '');
+      if (type.startsWith('text/event-stream'))
+        return readAnswer(response.body, message, sentTo ?? sessionId);
       try {
-        if (type.startsWith('text/event-stream')) {
-          const parser = createSseEventParser();
-          const decoder = new TextDecoder();
-          for await (const chunk of response.body) {
-            for (const event of parser.push(decoder.decode(chunk as Buffer, { stream: true }))) {
-              if (event.event === 'message' && event.data !== '') deliver(event.data);
-            }
-          }
-        } else if (type.startsWith('application/json')) {
+        if (type.startsWith('application/json')) {
           const chunks: Buffer[] = [];
           for await (const chunk of response.body) chunks.push(chunk as Buffer);
           const refused = response.statusCode >= 400 && 'id' in message && 'method' in message;

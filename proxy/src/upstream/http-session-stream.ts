@@ -16,6 +16,10 @@
  *
  * It stops when `signal` aborts, which also aborts the GET and the wait before the next one.
  *
+ * The same reader resumes a POST's answer stream the server closed before answering (2025-11-25
+ * §Resumability, "SSE polling"): started from that stream's last event id, after the server's `retry:`,
+ * it GETs with `Last-Event-ID` until `until()` holds (the answer has come).
+ *
  * @module
  */
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -52,6 +56,14 @@ export interface SessionStreamOptions {
   /** Names the session in log lines. */
   context: Record<string, unknown>;
   reconnect?: ReconnectPolicy;
+  /** What the log lines call the stream; default `GET stream`. */
+  name?: string;
+  /** Resume the stream this event id belongs to: the first GET carries it, after `retryMs`. */
+  lastEventId?: string;
+  /** The server's `retry:` seen before, on the stream being resumed. */
+  retryMs?: number;
+  /** Checked after every message: once true, the reader lets the stream go and returns. */
+  until?: () => boolean;
 }
 
 /**
@@ -87,9 +99,12 @@ function describe(err: unknown): string {
 export async function readSessionStream(options: SessionStreamOptions): Promise<void> {
   const { transport, signal, log, context } = options;
   const policy = options.reconnect ?? DEFAULT_RECONNECT;
-  let lastEventId: string | undefined;
-  let retryMs: number | undefined;
+  const name = options.name ?? 'GET stream';
+  let lastEventId = options.lastEventId;
+  let retryMs = options.retryMs;
   let failures = 0;
+  // A resumed stream was closed by the server on purpose: it asked for its `retry:` wait, no more.
+  if (lastEventId !== undefined && !(await pause(Math.min(retryMs ?? 0, policy.maxMs), signal))) return;
   while (!signal.aborted) {
     let why: string;
     try {
@@ -107,7 +122,7 @@ export async function readSessionStream(options: SessionStreamOptions): Promise<
       if (response.statusCode !== 200 || !type.startsWith('text/event-stream')) {
         response.body.resume();
         if (response.statusCode === 405) {
-          log('debug', 'the MCP server offers no GET stream', context);
+          log('debug', `the MCP server offers no ${name}`, context);
           return;
         }
         if (response.statusCode === 404) return options.onForgotten();
@@ -123,7 +138,7 @@ export async function readSessionStream(options: SessionStreamOptions): Promise<
               events++;
               if (event.id !== undefined) lastEventId = event.id;
               if (event.event === 'message' && event.data !== '') options.onMessage(event.data);
-              if (signal.aborted) return;
+              if (signal.aborted || options.until?.()) return;
             }
           }
           why = 'the stream ended';
@@ -139,15 +154,21 @@ export async function readSessionStream(options: SessionStreamOptions): Promise<
     }
     if (signal.aborted) return;
     if (failures >= policy.maxFailures) {
-      log('warn', 'gave up on the MCP server’s GET stream', { ...context, failures, reason: why });
+      log('warn', `gave up on the MCP server’s ${name}`, { ...context, failures, reason: why });
       return;
     }
     const delayMs = reconnectDelay(failures, retryMs, policy);
-    log('debug', 'reopening the MCP server’s GET stream', { ...context, reason: why, delayMs, lastEventId });
-    try {
-      await sleep(delayMs, undefined, { signal });
-    } catch {
-      return;
-    }
+    log('debug', `reopening the MCP server’s ${name}`, { ...context, reason: why, delayMs, lastEventId });
+    if (!(await pause(delayMs, signal))) return;
+  }
+}
+
+/** Waits `ms`; false when the signal aborted the wait. */
+async function pause(ms: number, signal: AbortSignal): Promise<boolean> {
+  try {
+    await sleep(ms, undefined, { signal });
+    return true;
+  } catch {
+    return false;
   }
 }

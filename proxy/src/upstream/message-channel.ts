@@ -27,6 +27,12 @@ export interface ChannelHandlers {
   onMessage: (message: Record<string, unknown>, line: string) => void;
   /** Called once, when the channel can carry nothing more, whoever ended it. */
   onEnd: (end: ChannelEnd) => void;
+  /**
+   * One request will never be answered although the channel lives on (a Streamable HTTP server cut its
+   * answer short and it cannot be resumed): it fails now, as it would with the channel's end, instead
+   * of waiting for its timeout. The server may have run it.
+   */
+  onFailed: (id: JsonRpcId, failure: Omit<ChannelEnd, 'undelivered'>) => void;
 }
 
 /** An open channel. */
