@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { spawnRecord } from '../src/audit/spawn-record.ts';
 import type { StdioSpawnEvent } from '../src/upstream/stdio-channel.ts';
 import { createStdioUpstream } from '../src/upstream/stdio-upstream.ts';
 import { EVERYTHING, FIXTURE, waitFor } from './fixtures/stdio-harness.ts';
@@ -313,8 +314,16 @@ describe('the server/discover probe: a 2026-07-28 stdio server, and legacy ones'
         await modernCall(url, bob, 2, 'tools/list');
         assert.equal(spawns.length, 2);
         assert.deepEqual(
-          spawns.map((s) => s.context.principal),
-          ['user-1', 'user-2'],
+          spawns.map((s) => [s.context.principal, s.context.user]),
+          [
+            ['user-1', 'alice@example.com'],
+            ['user-2', 'bob@example.com'],
+          ],
+        );
+        // The spawn's audit event names the user as the requests' events do.
+        assert.deepEqual(
+          spawns.map((s) => spawnRecord(s).user),
+          ['alice@example.com', 'bob@example.com'],
         );
       } finally {
         await h.close();

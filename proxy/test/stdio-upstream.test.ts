@@ -56,7 +56,7 @@ describe('stdio upstream with @modelcontextprotocol/server-everything', () => {
       const a = await post(
         h,
         { jsonrpc: '2.0', id: 1, method: 'initialize', params },
-        { principal: 'alice' },
+        { principal: 'alice', user: 'alice@example.com' },
       );
       const b = await post(h, { jsonrpc: '2.0', id: 1, method: 'initialize', params }, { principal: 'bob' });
       assert.equal(a.status, 200);
@@ -76,7 +76,8 @@ describe('stdio upstream with @modelcontextprotocol/server-everything', () => {
       }
       const record = spawnRecord(spawns[0]!);
       assert.equal(record.method, 'tessera/spawn');
-      assert.equal(record.user, 'alice');
+      assert.equal(record.user, 'alice@example.com', 'named as in the requests’ events, not by subject');
+      assert.equal(spawnRecord(spawns[1]!).user, 'bob', 'a principal without another name');
       assert.equal(record.target, process.execPath);
       assert.equal(record.outcome, 'ok');
       assert.equal(record.sessionId, a.headers.get('mcp-session-id'));

@@ -1,7 +1,8 @@
 /**
  * The audit record of a stdio MCP server's spawn (gateway checklist: every spawn is audited). It is
- * not an exchange, so it has its own method, `tessera/spawn`: the principal whose session or stateless
- * channel needed the process, the command as `target`, and the arguments and pid as `reason`.
+ * not an exchange, so it has its own method, `tessera/spawn`: the user whose session or stateless
+ * channel needed the process (named as in the requests' events: `email`, else `sub`), the command as
+ * `target`, and the arguments and pid as `reason`.
  *
  * @module
  */
@@ -12,11 +13,11 @@ import type { AuditRecord } from './audit-event.ts';
 export const SPAWN_METHOD = 'tessera/spawn';
 
 export function spawnRecord(spawn: StdioSpawnEvent, now = new Date()): AuditRecord {
-  const session = spawn.context.session;
+  const { session, user, principal } = spawn.context;
   return {
     eventId: randomUUID(),
     time: now,
-    user: typeof spawn.context.principal === 'string' ? spawn.context.principal : '',
+    user: typeof user === 'string' ? user : typeof principal === 'string' ? principal : '',
     method: SPAWN_METHOD,
     target: spawn.command,
     outcome: spawn.pid === undefined ? 'error' : 'ok',

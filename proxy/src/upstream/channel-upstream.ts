@@ -89,6 +89,7 @@ export function createChannelUpstream(options: ChannelUpstreamOptions): Upstream
    */
   const openSession = (
     principal: string,
+    user: string,
     role: 'session' | 'stateless',
     onNotification?: (message: Record<string, unknown>) => void,
   ): ChannelSession | undefined => {
@@ -102,7 +103,7 @@ export function createChannelUpstream(options: ChannelUpstreamOptions): Upstream
       pingIntervalMs,
       maxPending,
       log,
-      open: (handlers) => options.open(handlers, { [role]: id, principal }),
+      open: (handlers) => options.open(handlers, { [role]: id, principal, user }),
       onEnd: (ended) => {
         if (sessions.get(ended.id) === ended) sessions.delete(ended.id);
       },
@@ -115,7 +116,8 @@ export function createChannelUpstream(options: ChannelUpstreamOptions): Upstream
   const stateless = createStatelessPool({
     perPrincipal: positive('statelessPerPrincipal', options.statelessPerPrincipal, 4),
     probeTimeoutMs: positive('probeTimeoutMs', options.probeTimeoutMs, 3_000),
-    openSession: (principal, onNotification) => openSession(principal, 'stateless', onNotification),
+    openSession: (principal, user, onNotification) =>
+      openSession(principal, user, 'stateless', onNotification),
     pingIntervalMs,
     clientInfo: options.clientInfo,
   });
@@ -161,7 +163,7 @@ export function createChannelUpstream(options: ChannelUpstreamOptions): Upstream
     if (exchange.sessionId === undefined) {
       if (message.kind !== 'request' || message.method !== 'initialize')
         return sessionRequired(res, exchange);
-      const session = openSession(exchange.principal, 'session');
+      const session = openSession(exchange.principal, exchange.user, 'session');
       if (!session) {
         const text = `the MCP server already runs the maximum of ${maxSessions} sessions`;
         return replyError(res, 'TESSERA_TOO_MANY_SESSIONS', message.id, text, undefined);

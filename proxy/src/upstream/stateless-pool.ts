@@ -47,6 +47,7 @@ export interface StatelessPoolOptions {
    */
   openSession: (
     principal: string,
+    user: string,
     onNotification: (message: Record<string, unknown>) => void,
   ) => ChannelSession | undefined;
   /** Keep-alive comment interval on listen streams. */
@@ -209,6 +210,8 @@ function requestedVersion(message: JsonRpcRequest, header: unknown): string {
 
 export function createStatelessPool(options: StatelessPoolOptions): StatelessPool {
   const warm = new Map<string, Warm[]>();
+  /** The user name of each principal with warm channels, for what names who opened them (spawn audit). */
+  const users = new Map<string, string>();
   let seq = 0;
 
   const streams = createListenStreams({
@@ -220,8 +223,15 @@ export function createStatelessPool(options: StatelessPoolOptions): StatelessPoo
   const remove = (principal: string, entry: Warm) => {
     const list = (warm.get(principal) ?? []).filter((w) => w !== entry);
     if (list.length > 0) warm.set(principal, list);
-    else warm.delete(principal);
+    else {
+      warm.delete(principal);
+      users.delete(principal);
+    }
   };
+  const openFor = (principal: string) =>
+    options.openSession(principal, users.get(principal) ?? principal, (message) =>
+      notify(principal, message),
+    );
 
   /**
    * What the server speaks, learnt from the first channel: `server/discover` first (2026-07-28 §stdio
@@ -251,7 +261,7 @@ export function createStatelessPool(options: StatelessPoolOptions): StatelessPoo
 
   /** Opens a warm channel for the principal, or returns undefined when the budget is spent. */
   const open = (principal: string): Warm | undefined => {
-    const session = options.openSession(principal, (message) => notify(principal, message));
+    const session = openFor(principal);
     if (!session) return undefined;
     const entry: Warm = {
       session,
@@ -271,11 +281,11 @@ export function createStatelessPool(options: StatelessPoolOptions): StatelessPoo
             // The probe's channel closes in the background (a graceful close waits for the child), unless
             // the budget has no room for its successor until it has.
             entry.replacing = true;
-            let next = options.openSession(principal, (message) => notify(principal, message));
+            let next = openFor(principal);
             const closed = session.close('not a 2026-07-28 server; reopening with initialize');
             if (!next) {
               await closed;
-              next = options.openSession(principal, (message) => notify(principal, message));
+              next = openFor(principal);
             }
             entry.replacing = false;
             if (!next) {
@@ -395,6 +405,7 @@ export function createStatelessPool(options: StatelessPoolOptions): StatelessPoo
 
   return {
     async forward(exchange, res) {
+      users.set(exchange.principal, exchange.user);
       const message = exchange.message;
       if (message?.kind === 'request') return serve(exchange, res, message);
       // A stateless notification concerns no request the server could know of (there is no session).
