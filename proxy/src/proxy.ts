@@ -60,7 +60,7 @@ async function createUpstream(
   }
   if (bootstrap.mode === 'egress') {
     const { createEgressFromBootstrap } = await import('./egress/egress-from-bootstrap.ts');
-    return createEgressFromBootstrap(bootstrap, transport, log);
+    return createEgressFromBootstrap(bootstrap, transport, log, shared.clientInfo);
   }
   if (bootstrap.upstreamTransport === 'sse') {
     const { createSseLegacyUpstream } = await import('./upstream/sse-legacy-upstream.ts');

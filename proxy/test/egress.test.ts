@@ -68,7 +68,10 @@ beforeEach(() => {
 /** A proxy harness whose upstream is the egress upstream toward `path` on the fixture. */
 async function proxyTo(
   target: string,
-  overrides: Partial<Pick<EgressUpstreamOptions, 'ca' | 'allow'>> & { peer?: CredentialPeer } = {},
+  overrides: Partial<Pick<EgressUpstreamOptions, 'ca' | 'allow'>> & {
+    peer?: CredentialPeer;
+    users?: string[];
+  } = {},
 ): Promise<Harness> {
   const credentials = createCredentialClient({
     transport: createMeshTransport({ controlPlaneUrl: (overrides.peer ?? peer).url, meshToken: MESH_TOKEN }),
@@ -77,6 +80,7 @@ async function proxyTo(
     maxEntries: 100,
   });
   const h = await startHarness({
+    users: overrides.users,
     upstream: createEgressUpstream({
       url: new URL(target),
       allow: overrides.allow ?? parseAllowList(['127.0.0.1']).allow,
@@ -85,6 +89,7 @@ async function proxyTo(
       maxConnections: 8,
       credentials,
       log: noLog,
+      clientInfo: { name: 'tessera-proxy', version: 'test' },
       resolve,
     }),
   });
@@ -378,7 +383,9 @@ describe('upstream credentials', () => {
           },
           { elicitation: { url: {} } },
         );
-        const got = remote.seen.at(-1)!;
+        const got = remote.seen.findLast(
+          (x) => (x.body as { method?: string } | undefined)?.method === 'tools/call',
+        )!;
         assert.equal(got.headers.authorization, 'Bearer upstream-token');
         const params = (got.body as { params: Record<string, unknown> }).params;
         assert.equal(params.requestState, undefined);
@@ -392,6 +399,50 @@ describe('upstream credentials', () => {
         await connected.close();
       }
     });
+  });
+
+  test('a 2026-07-28 client reaches a 2025-11-25-only server through sessions under each user’s own credential', async () => {
+    const h = await proxyTo(remoteUrl('127.0.0.1'), {
+      users: ['alice@example.com', 'bob@example.com'],
+    });
+    const url = `${h.url}/mcp`;
+    const alice = await modernCall(url, await h.token(), 'a', 'tools/call', {
+      name: 'echo',
+      arguments: { message: 'from alice' },
+    });
+    const bobToken = await h.token({ sub: 'user-2', email: 'bob@example.com' });
+    const bob = await modernCall(url, bobToken, 'b', 'tools/call', {
+      name: 'echo',
+      arguments: { message: 'from bob' },
+    });
+    for (const [answer, text] of [
+      [alice, 'remote: from alice'],
+      [bob, 'remote: from bob'],
+    ] as const) {
+      assert.equal(answer.status, 200);
+      assert.deepEqual(answer.answer.result?.content, [{ type: 'text', text }]);
+    }
+    const rpc = (x: (typeof remote.seen)[number]) => (x.body as { method?: string } | undefined)?.method;
+    assert.ok(
+      remote.seen.some((x) => rpc(x) === 'server/discover'),
+      'the server was asked which revision it speaks',
+    );
+    const initialized = remote.seen.filter((x) => rpc(x) === 'initialize');
+    assert.deepEqual(
+      initialized.map((x) => x.headers.authorization),
+      ['Bearer upstream-token-for-alice@example.com', 'Bearer upstream-token-for-bob@example.com'],
+      'one session per user, each opened with that user’s credential',
+    );
+    for (const user of ['alice', 'bob']) {
+      const call = remote.seen.find(
+        (x) => rpc(x) === 'tools/call' && JSON.stringify(x.body).includes(`from ${user}`),
+      );
+      assert.equal(call?.headers.authorization, `Bearer upstream-token-for-${user}@example.com`);
+    }
+    for (const { headers } of remote.seen) {
+      assert.ok(!JSON.stringify(headers).includes(bobToken), 'no client token ever reaches the upstream');
+      assert.match(String(headers.authorization), /^Bearer upstream-token-for-/);
+    }
   });
 
   test('the control plane failing means no request upstream: fail closed with -31009', async () => {

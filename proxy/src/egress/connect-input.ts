@@ -39,17 +39,23 @@ export function acceptsUrlElicitation(message: JsonRpcRequest): boolean {
 }
 
 /**
- * The body of a retry of the proxy's round trip without it: `requestState` and the proxy's input
- * response removed. Undefined when the request is not such a retry (forward it as it is).
+ * A retry of the proxy's round trip without it: `requestState` and the proxy's input response removed,
+ * as a message and as the body that carries it. Undefined when the request is not such a retry
+ * (forward it as it is).
  */
-export function withoutConnectRound(message: JsonRpcRequest): Buffer | undefined {
+export function withoutConnectRound(
+  message: JsonRpcRequest,
+): { message: JsonRpcRequest; body: Buffer } | undefined {
   const params = message.params;
   if (params?.requestState !== CONNECT_INPUT) return undefined;
   const { requestState: _, inputResponses, ...rest } = params;
   const responses = { ...(inputResponses as Record<string, unknown> | undefined) };
   delete responses[CONNECT_INPUT];
   const cleaned = Object.keys(responses).length > 0 ? { ...rest, inputResponses: responses } : rest;
-  return Buffer.from(
-    JSON.stringify({ jsonrpc: '2.0', id: message.id, method: message.method, params: cleaned }),
-  );
+  return {
+    message: { ...message, params: cleaned },
+    body: Buffer.from(
+      JSON.stringify({ jsonrpc: '2.0', id: message.id, method: message.method, params: cleaned }),
+    ),
+  };
 }

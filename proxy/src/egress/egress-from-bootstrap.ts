@@ -16,9 +16,13 @@ export function createEgressFromBootstrap(
   bootstrap: Bootstrap,
   transport: MeshTransport,
   log: Log,
+  clientInfo: { name: string; version: string },
 ): Upstream {
   const egress = bootstrap.egress!;
   return createEgressUpstream({
+    clientInfo,
+    maxPendingRequests: bootstrap.maxPendingRequests,
+    statelessPerPrincipal: bootstrap.statelessChannelsPerPrincipal,
     url: bootstrap.upstreamUrl!,
     allow: egress.allow,
     ca: egress.ca,

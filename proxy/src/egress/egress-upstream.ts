@@ -8,6 +8,10 @@
  *   3. each exchange carries the user's upstream credential from the control plane, or is answered
  *      with the credential error when there is none (fail closed).
  *
+ * Modern (2026-07-28) requests to a remote server that speaks only 2025-11-25 go through sessions the
+ * proxy opens (`session-bridge.ts`), one set per user, each request of a session carrying that user's
+ * credential as it stands then (refreshed from the cache, so an expired one is replaced).
+ *
  * The client's own `Authorization`, cookies and every header outside the HTTP upstream's short list
  * never reach the remote server.
  *
@@ -22,7 +26,9 @@ import type { JsonRpcRequest } from '../server/jsonrpc.ts';
 import type { Log } from '../telemetry/log.ts';
 import { answerError } from '../upstream/answer-error.ts';
 import { createHttpUpstream } from '../upstream/http-upstream.ts';
+import { createSessionBridge } from '../upstream/session-bridge.ts';
 import type { Exchange, ForwardResult, Upstream } from '../upstream/upstream.ts';
+import type { UpstreamTransport } from '../upstream/upstream-transport.ts';
 import { acceptsUrlElicitation, connectInputRequired, withoutConnectRound } from './connect-input.ts';
 import type { CredentialClient } from './credential-client.ts';
 import { createDispatcherTransport } from './dispatcher-transport.ts';
@@ -43,6 +49,12 @@ export interface EgressUpstreamOptions {
   maxConnections: number;
   credentials: CredentialClient;
   log: Log;
+  /** What the proxy calls itself when it opens sessions of its own. */
+  clientInfo: { name: string; version: string };
+  /** Sessions the proxy opens for modern requests to a legacy server, at most. Default 32. */
+  maxSessions?: number;
+  statelessPerPrincipal?: number;
+  maxPendingRequests?: number;
   /** Test seam: host name resolution. */
   resolve?: GuardedConnectOptions['resolve'];
 }
@@ -94,13 +106,35 @@ export function createEgressUpstream(options: EgressUpstreamOptions): Upstream {
     // SSE streams may be idle for long stretches; the client's disconnect ends them.
     bodyTimeout: 0,
   });
-  const http = createHttpUpstream({
-    url: options.url,
-    transport: createDispatcherTransport(
-      agent.compose(interceptors.redirect({ maxRedirections: MAX_REDIRECTS, throwOnMaxRedirect: true })),
-      options.url.origin,
-    ),
+  const transport = createDispatcherTransport(
+    agent.compose(interceptors.redirect({ maxRedirections: MAX_REDIRECTS, throwOnMaxRedirect: true })),
+    options.url.origin,
+  );
+  /** The transport of one user's sessions: the user's credential on every request, fail closed. */
+  const asUser = (user: string): UpstreamTransport => ({
+    async request(request) {
+      const credential = await options.credentials.get(user);
+      if (credential.connectUrl)
+        throw new TesseraError('TESSERA_CONNECT_REQUIRED', 'the user must connect an account first');
+      return transport.request({
+        ...request,
+        headers: { ...request.headers, ...credential.headers },
+        stripOnCrossOriginRedirect: Object.keys(credential.headers),
+      });
+    },
+    // The shared transport is closed with the upstream, not with one user's sessions.
+    close: async () => {},
+  });
+  const upstream = createSessionBridge({
+    transport,
+    path: `${options.url.pathname}${options.url.search}`,
+    direct: createHttpUpstream({ url: options.url, transport, log: options.log }),
+    sessionTransport: asUser,
     log: options.log,
+    clientInfo: options.clientInfo,
+    maxSessions: options.maxSessions,
+    statelessPerPrincipal: options.statelessPerPrincipal,
+    maxPendingRequests: options.maxPendingRequests,
   });
 
   async function forward(exchange: Exchange, res: ResponseWriter): Promise<ForwardResult> {
@@ -121,9 +155,9 @@ export function createEgressUpstream(options: EgressUpstreamOptions): Upstream {
       return answerError(res, exchange, error, connectRequiredData(credential.connectUrl, message));
     }
     // A modern retry after the proxy's own round trip goes on without it.
-    const body = exchange.era === 'modern' && request ? withoutConnectRound(request) : undefined;
-    return http.forward({ ...exchange, ...(body && { body }), upstreamHeaders: credential.headers }, res);
+    const retry = exchange.era === 'modern' && request ? withoutConnectRound(request) : undefined;
+    return upstream.forward({ ...exchange, ...retry, upstreamHeaders: credential.headers }, res);
   }
 
-  return { forward, close: () => http.close() };
+  return { forward, close: () => upstream.close() };
 }

@@ -26,7 +26,7 @@
  *
  * @module
  */
-import type { TesseraErrorCode } from '../errors.ts';
+import { TesseraError, type TesseraErrorCode } from '../errors.ts';
 import type { JsonRpcId } from '../server/jsonrpc.ts';
 import { type ReconnectPolicy, readSessionStream } from './http-session-stream.ts';
 import type { ChannelEnd, OpenChannel } from './message-channel.ts';
@@ -199,6 +199,8 @@ export function httpSessionChannels(options: HttpSessionChannelOptions): OpenCha
           stripOnCrossOriginRedirect: [],
         });
       } catch (err) {
+        // The proxy's own refusal (egress: no credential for the user) keeps its code.
+        if (err instanceof TesseraError) return end(failure(err.code, err.message));
         return end(failure('TESSERA_UPSTREAM_UNAVAILABLE', `the MCP server is unreachable: ${String(err)}`));
       }
       const minted = response.headers['mcp-session-id'];
