@@ -14,6 +14,7 @@ import { createCredentialClient } from '../src/egress/credential-client.ts';
 import { createEgressUpstream, type EgressUpstreamOptions } from '../src/egress/egress-upstream.ts';
 import { parseAllowList } from '../src/egress/ssrf-guard.ts';
 import { createMeshTransport } from '../src/mesh-api/mesh-transport.ts';
+import { startSseLegacyServer } from './fixtures/sse-legacy-server.ts';
 import { type CredentialPeer, startCredentialPeer } from './helpers/credential-peer.ts';
 import { type Harness, startHarness } from './helpers/harness.ts';
 import { type HttpsMcpServer, startHttpsMcpServer } from './helpers/https-mcp-server.ts';
@@ -68,7 +69,7 @@ beforeEach(() => {
 /** A proxy harness whose upstream is the egress upstream toward `path` on the fixture. */
 async function proxyTo(
   target: string,
-  overrides: Partial<Pick<EgressUpstreamOptions, 'ca' | 'allow'>> & {
+  overrides: Partial<Pick<EgressUpstreamOptions, 'ca' | 'allow' | 'transport'>> & {
     peer?: CredentialPeer;
     users?: string[];
   } = {},
@@ -90,6 +91,7 @@ async function proxyTo(
       credentials,
       log: noLog,
       clientInfo: { name: 'tessera-proxy', version: 'test' },
+      transport: overrides.transport,
       resolve,
     }),
   });
@@ -442,6 +444,47 @@ describe('upstream credentials', () => {
     for (const { headers } of remote.seen) {
       assert.ok(!JSON.stringify(headers).includes(bobToken), 'no client token ever reaches the upstream');
       assert.match(String(headers.authorization), /^Bearer upstream-token-for-/);
+    }
+  });
+
+  test('an HTTP+SSE-only remote server: each user’s stream and POSTs carry that user’s credential', async () => {
+    const sse = await startSseLegacyServer({ tls: pki });
+    try {
+      const h = await proxyTo(sse.url.href, {
+        transport: 'sse',
+        users: ['alice@example.com', 'bob@example.com'],
+      });
+      const client = new Client({ name: 'egress-sse-test', version: '1' });
+      const clientToken = await h.token();
+      await client.connect(
+        new StreamableHTTPClientTransport(new URL(`${h.url}/mcp`), {
+          requestInit: { headers: { authorization: `Bearer ${clientToken}` } },
+        }),
+      );
+      const echo = await client.callTool({ name: 'echo', arguments: { message: 'legacy session' } });
+      assert.deepEqual(echo.content, [{ type: 'text', text: 'echo: legacy session' }]);
+      await client.close();
+      const bobToken = await h.token({ sub: 'user-2', email: 'bob@example.com' });
+      const bob = await modernCall(`${h.url}/mcp`, bobToken, 'b', 'tools/call', {
+        name: 'echo',
+        arguments: { message: 'stateless' },
+      });
+      assert.equal(bob.status, 200);
+      assert.deepEqual(bob.answer.result?.content, [{ type: 'text', text: 'echo: stateless' }]);
+
+      const by = (user: string) =>
+        sse.requests.filter((r) => r.authorization === `Bearer upstream-token-for-${user}@example.com`);
+      assert.ok(by('alice').some((r) => r.method === 'GET' && r.path === '/sse'));
+      assert.ok(by('alice').some((r) => r.method === 'POST' && r.path === '/messages'));
+      assert.ok(by('bob').some((r) => r.method === 'GET' && r.path === '/sse'));
+      assert.ok(by('bob').some((r) => r.method === 'POST' && r.path === '/messages'));
+      assert.equal(
+        by('alice').length + by('bob').length,
+        sse.requests.length,
+        'no request without a user’s credential, none with a client token',
+      );
+    } finally {
+      await sse.close();
     }
   });
 

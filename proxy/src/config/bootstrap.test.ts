@@ -95,14 +95,14 @@ describe('readBootstrap: valid configurations', () => {
     assert.equal(b.statelessChannelsPerPrincipal, 2);
   });
 
-  test('an unknown transport, or sse outside sidecar mode, is refused', () => {
+  test('an unknown transport, or sse in stdio mode, is refused', () => {
     assert.throws(
       () => readBootstrap({ ...sidecar, TESSERA_PROXY_UPSTREAM_TRANSPORT: 'websocket' }, noFile),
       /TESSERA_PROXY_UPSTREAM_TRANSPORT: "websocket" must be streamable-http or sse/,
     );
     assert.throws(
       () => readBootstrap({ ...stdio, TESSERA_PROXY_UPSTREAM_TRANSPORT: 'sse' }, noFile),
-      /sse is supported in sidecar mode only, not in stdio mode/,
+      /TESSERA_PROXY_UPSTREAM_TRANSPORT: sse names an HTTP transport; stdio mode has none/,
     );
     assert.throws(
       () => readBootstrap({ ...sidecar, TESSERA_PROXY_MAX_PENDING_REQUESTS: '0' }, noFile),

@@ -26,7 +26,7 @@ export interface Bootstrap {
   listenPort: number;
   /** Sidecar mode: the MCP server's Streamable HTTP endpoint, normally on localhost; egress: the remote https one. */
   upstreamUrl: URL | undefined;
-  /** Sidecar mode: the transport the MCP server speaks at `upstreamUrl` (for `sse`, its SSE URL). */
+  /** Sidecar and egress modes: the transport the MCP server speaks at `upstreamUrl` (for `sse`, its SSE URL). */
   upstreamTransport: UpstreamTransport;
   sseMaxSessions: number;
   sseIdleTimeoutMs: number;
@@ -77,7 +77,7 @@ export const settings = {
   TESSERA_PROXY_LISTEN: 'host:port of the MCP listener (default 127.0.0.1:15001)',
   TESSERA_PROXY_UPSTREAM_URL: 'sidecar mode: the MCP server URL, e.g. http://127.0.0.1:8080/mcp',
   TESSERA_PROXY_UPSTREAM_TRANSPORT:
-    'sidecar mode: streamable-http (default) or sse (the deprecated HTTP+SSE transport; the URL is the SSE URL)',
+    'sidecar and egress modes: streamable-http (default) or sse (the deprecated HTTP+SSE transport; the URL is the SSE URL)',
   TESSERA_PROXY_SSE_MAX_SESSIONS: 'sse transport: most concurrent upstream SSE connections (default 32)',
   TESSERA_PROXY_SSE_IDLE_TIMEOUT_MS: 'sse transport: idle session lifetime (default 900000)',
   TESSERA_PROXY_MAX_PENDING_REQUESTS:
@@ -205,8 +205,8 @@ export function readBootstrap(env: Env, readFile: (path: string) => string): Boo
   const upstreamTransport = (env.TESSERA_PROXY_UPSTREAM_TRANSPORT || 'streamable-http') as UpstreamTransport;
   if (upstreamTransport !== 'streamable-http' && upstreamTransport !== 'sse')
     p.add('TESSERA_PROXY_UPSTREAM_TRANSPORT', `"${upstreamTransport}" must be streamable-http or sse`);
-  else if (upstreamTransport === 'sse' && mode !== 'sidecar')
-    p.add('TESSERA_PROXY_UPSTREAM_TRANSPORT', `sse is supported in sidecar mode only, not in ${mode} mode`);
+  else if (upstreamTransport === 'sse' && mode === 'stdio')
+    p.add('TESSERA_PROXY_UPSTREAM_TRANSPORT', 'sse names an HTTP transport; stdio mode has none');
   const stdioCommand = env.TESSERA_PROXY_STDIO_COMMAND || undefined;
   if (mode === 'stdio' && !stdioCommand) p.add('TESSERA_PROXY_STDIO_COMMAND', 'is required in stdio mode');
   let stdioArgs: string[] = [];

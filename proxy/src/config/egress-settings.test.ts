@@ -30,6 +30,22 @@ function problems(env: Env): string[] {
   assert.fail('expected the configuration to be refused');
 }
 
+test('egress mode to a remote server on the deprecated HTTP+SSE transport', () => {
+  const b = readBootstrap(
+    {
+      ...egress,
+      TESSERA_PROXY_UPSTREAM_URL: 'https://mcp.example.com/sse',
+      TESSERA_PROXY_UPSTREAM_TRANSPORT: 'sse',
+      TESSERA_PROXY_SSE_MAX_SESSIONS: '7',
+    },
+    files,
+  );
+  assert.equal(b.mode, 'egress');
+  assert.equal(b.upstreamTransport, 'sse');
+  assert.equal(b.upstreamUrl?.href, 'https://mcp.example.com/sse');
+  assert.equal(b.sseMaxSessions, 7);
+});
+
 test('egress mode with defaults: nothing allow-listed, system roots only', () => {
   const b = readBootstrap(egress, files);
   assert.equal(b.mode, 'egress');

@@ -21,6 +21,11 @@ export function createEgressFromBootstrap(
   const egress = bootstrap.egress!;
   return createEgressUpstream({
     clientInfo,
+    transport: bootstrap.upstreamTransport,
+    ...(bootstrap.upstreamTransport === 'sse' && {
+      maxSessions: bootstrap.sseMaxSessions,
+      idleTimeoutMs: bootstrap.sseIdleTimeoutMs,
+    }),
     maxPendingRequests: bootstrap.maxPendingRequests,
     statelessPerPrincipal: bootstrap.statelessChannelsPerPrincipal,
     url: bootstrap.upstreamUrl!,

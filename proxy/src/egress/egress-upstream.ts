@@ -10,7 +10,10 @@
  *
  * Modern (2026-07-28) requests to a remote server that speaks only 2025-11-25 go through sessions the
  * proxy opens (`session-bridge.ts`), one set per user, each request of a session carrying that user's
- * credential as it stands then (refreshed from the cache, so an expired one is replaced).
+ * credential as it stands then (refreshed from the cache, so an expired one is replaced). A remote
+ * server that speaks only the deprecated HTTP+SSE transport (`transport: 'sse'`, the URL is its SSE
+ * URL) is served the same way as in sidecar mode (`sse-legacy-upstream.ts`): the stream and every POST
+ * of a user's connection carry that user's credential.
  *
  * The client's own `Authorization`, cookies and every header outside the HTTP upstream's short list
  * never reach the remote server.
@@ -25,13 +28,14 @@ import type { ResponseWriter } from '../http1/outbound-response.ts';
 import type { JsonRpcRequest } from '../server/jsonrpc.ts';
 import type { Log } from '../telemetry/log.ts';
 import { answerError } from '../upstream/answer-error.ts';
+import { createDispatcherTransport } from '../upstream/dispatcher-transport.ts';
 import { createHttpUpstream } from '../upstream/http-upstream.ts';
 import { createSessionBridge } from '../upstream/session-bridge.ts';
+import { createSseLegacyUpstream } from '../upstream/sse-legacy-upstream.ts';
 import type { Exchange, ForwardResult, Upstream } from '../upstream/upstream.ts';
 import type { UpstreamTransport } from '../upstream/upstream-transport.ts';
 import { acceptsUrlElicitation, connectInputRequired, withoutConnectRound } from './connect-input.ts';
 import type { CredentialClient } from './credential-client.ts';
-import { createDispatcherTransport } from './dispatcher-transport.ts';
 import { createGuardedConnector, type GuardedConnectOptions } from './guarded-connect.ts';
 import type { AllowList } from './ssrf-guard.ts';
 
@@ -51,8 +55,12 @@ export interface EgressUpstreamOptions {
   log: Log;
   /** What the proxy calls itself when it opens sessions of its own. */
   clientInfo: { name: string; version: string };
-  /** Sessions the proxy opens for modern requests to a legacy server, at most. Default 32. */
+  /** What the remote server speaks; default `streamable-http`. */
+  transport?: 'streamable-http' | 'sse';
+  /** Sessions (or SSE connections) the proxy opens, at most. Default 32. */
   maxSessions?: number;
+  /** HTTP+SSE: a session with no open exchange for this long is closed. Default 15 minutes. */
+  idleTimeoutMs?: number;
   statelessPerPrincipal?: number;
   maxPendingRequests?: number;
   /** Test seam: host name resolution. */
@@ -125,17 +133,28 @@ export function createEgressUpstream(options: EgressUpstreamOptions): Upstream {
     // The shared transport is closed with the upstream, not with one user's sessions.
     close: async () => {},
   });
-  const upstream = createSessionBridge({
-    transport,
-    path: `${options.url.pathname}${options.url.search}`,
-    direct: createHttpUpstream({ url: options.url, transport, log: options.log }),
-    sessionTransport: asUser,
+  const limits = {
     log: options.log,
     clientInfo: options.clientInfo,
     maxSessions: options.maxSessions,
     statelessPerPrincipal: options.statelessPerPrincipal,
     maxPendingRequests: options.maxPendingRequests,
-  });
+  };
+  const upstream =
+    options.transport === 'sse'
+      ? createSseLegacyUpstream({
+          ...limits,
+          url: options.url,
+          idleTimeoutMs: options.idleTimeoutMs,
+          transport: (context) => asUser(String(context.user)),
+        })
+      : createSessionBridge({
+          ...limits,
+          transport,
+          path: `${options.url.pathname}${options.url.search}`,
+          direct: createHttpUpstream({ url: options.url, transport, log: options.log }),
+          sessionTransport: asUser,
+        });
 
   async function forward(exchange: Exchange, res: ResponseWriter): Promise<ForwardResult> {
     let credential: Awaited<ReturnType<CredentialClient['get']>>;
@@ -159,5 +178,12 @@ export function createEgressUpstream(options: EgressUpstreamOptions): Upstream {
     return upstream.forward({ ...exchange, ...retry, upstreamHeaders: credential.headers }, res);
   }
 
-  return { forward, close: () => upstream.close() };
+  return {
+    forward,
+    async close() {
+      await upstream.close();
+      // The HTTP upstream closes the transport it shares; the SSE one was only lent per user.
+      if (options.transport === 'sse') await transport.close();
+    },
+  };
 }

@@ -10,10 +10,14 @@
  *
  * @module
  */
-import { type Dispatcher, Pool } from 'undici';
+import { finished } from 'node:stream/promises';
+import { Pool } from 'undici';
+import { TesseraError } from '../errors.ts';
+import { createDispatcherTransport } from './dispatcher-transport.ts';
 import type { ChannelEnd, OpenChannel } from './message-channel.ts';
 import { createSseEventParser } from './sse-event-parser.ts';
 import type { StdioLog } from './stdio-child.ts';
+import type { UpstreamTransport } from './upstream-transport.ts';
 
 export interface SseLegacyChannelOptions {
   /** The server's SSE URL (`GET` opens a channel). */
@@ -23,8 +27,11 @@ export interface SseLegacyChannelOptions {
   /** Upper bound for receiving response headers. Default 30 s. */
   headersTimeoutMs?: number;
   log: StdioLog;
-  /** Where requests go; default: a pool of plain connections to the URL's origin. */
-  dispatcher?: Dispatcher;
+  /**
+   * Where the requests of one channel go, given its context (egress: with the credential of the user
+   * in `context.user`); default: a pool of plain connections to the URL's origin.
+   */
+  transport?: (context: Record<string, unknown>) => UpstreamTransport;
 }
 
 /**
@@ -60,15 +67,20 @@ export type SseLegacyChannels = OpenChannel & { close(): Promise<void> };
 export function sseLegacyChannels(options: SseLegacyChannelOptions): SseLegacyChannels {
   const { url, log } = options;
   const endpointTimeoutMs = options.endpointTimeoutMs ?? 10_000;
-  const dispatcher =
-    options.dispatcher ??
-    new Pool(url.origin, {
-      headersTimeout: options.headersTimeoutMs ?? 30_000,
-      // The stream is idle between messages for as long as the session lives.
-      bodyTimeout: 0,
-    });
+  const pool = options.transport
+    ? undefined
+    : createDispatcherTransport(
+        new Pool(url.origin, {
+          headersTimeout: options.headersTimeoutMs ?? 30_000,
+          // The stream is idle between messages for as long as the session lives.
+          bodyTimeout: 0,
+        }),
+        url.origin,
+      );
+  const transportFor = options.transport ?? (() => pool!);
 
   const open: OpenChannel = (handlers, context) => {
+    const transport = transportFor(context);
     const abort = new AbortController();
     let endpoint: URL | undefined;
     let ended = false;
@@ -97,19 +109,22 @@ export function sseLegacyChannels(options: SseLegacyChannelOptions): SseLegacyCh
       posting = posting.then(async () => {
         if (ended || !endpoint) return;
         try {
-          const answer = await dispatcher.request({
-            origin: endpoint.origin,
+          const answer = await transport.request({
             path: `${endpoint.pathname}${endpoint.search}`,
             method: 'POST',
             headers: { 'content-type': 'application/json' },
-            body,
+            body: Buffer.from(body),
             signal: abort.signal,
+            stripOnCrossOriginRedirect: [],
           });
-          await answer.body.dump();
+          await finished(answer.body.resume());
           if (answer.statusCode >= 300)
             lost(`the MCP server refused a message with HTTP ${answer.statusCode}`);
         } catch (err) {
-          if (!ended) lost(`the MCP server's message endpoint is unreachable (${describe(err)})`);
+          if (ended) return;
+          // The proxy's own refusal (egress: no credential for the user) keeps its code.
+          if (err instanceof TesseraError) return end({ code: err.code, message: err.message });
+          lost(`the MCP server's message endpoint is unreachable (${describe(err)})`);
         }
       });
     };
@@ -153,16 +168,17 @@ export function sseLegacyChannels(options: SseLegacyChannelOptions): SseLegacyCh
 
     void (async () => {
       try {
-        const answer = await dispatcher.request({
-          origin: url.origin,
+        const answer = await transport.request({
           path: `${url.pathname}${url.search}`,
           method: 'GET',
           headers: { accept: 'text/event-stream', 'cache-control': 'no-cache' },
+          body: undefined,
           signal: abort.signal,
+          stripOnCrossOriginRedirect: [],
         });
         const type = answer.headers['content-type'];
         if (answer.statusCode !== 200 || typeof type !== 'string' || !type.startsWith('text/event-stream')) {
-          await answer.body.dump();
+          answer.body.resume();
           return lost(
             `the MCP server answered the SSE GET with HTTP ${answer.statusCode} ${String(type ?? '')}`,
           );
@@ -179,7 +195,9 @@ export function sseLegacyChannels(options: SseLegacyChannelOptions): SseLegacyCh
         }
         lost('the MCP server closed the SSE stream');
       } catch (err) {
-        if (!ended) lost(`the MCP server's SSE stream failed (${describe(err)})`);
+        if (ended) return;
+        if (err instanceof TesseraError) return end({ code: err.code, message: err.message });
+        lost(`the MCP server's SSE stream failed (${describe(err)})`);
       }
     })();
 
@@ -200,7 +218,7 @@ export function sseLegacyChannels(options: SseLegacyChannelOptions): SseLegacyCh
     };
   };
 
-  return Object.assign(open, { close: () => dispatcher.close() });
+  return Object.assign(open, { close: async () => pool?.close() });
 }
 
 function describe(err: unknown): string {

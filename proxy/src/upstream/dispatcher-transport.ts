@@ -1,11 +1,11 @@
 /**
- * The egress transport: an undici dispatcher (the guarded, TLS-verifying agent with its redirect
- * interceptor) behind the upstream transport seam.
+ * An undici dispatcher behind the upstream transport seam: egress's guarded, TLS-verifying agent with
+ * its redirect interceptor, or the plain connection pool of an HTTP+SSE sidecar upstream.
  *
  * @module
  */
 import type { Dispatcher } from 'undici';
-import type { UpstreamRequest, UpstreamResponse, UpstreamTransport } from '../upstream/upstream-transport.ts';
+import type { UpstreamRequest, UpstreamResponse, UpstreamTransport } from './upstream-transport.ts';
 
 export function createDispatcherTransport(dispatcher: Dispatcher, origin: string): UpstreamTransport {
   return {
