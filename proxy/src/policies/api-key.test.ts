@@ -64,7 +64,9 @@ describe('API keys', () => {
         groups: ['ci'],
         client_id: 'apikey:a1b2c3d4e5f6a7b8',
       },
+      expiresAtMs: trust.apiKeys.get('a1b2c3d4e5f6a7b8')?.expiresAtMs,
     });
+    assert.ok(p.expiresAtMs! > Date.now(), 'the key’s own expiry');
     assert.deepEqual(await authenticate(valid, trust, 'http://127.0.0.1:15001/mcp'), p);
   });
 

@@ -40,5 +40,5 @@ export function verifyApiKey(
   const groups = [...key.groups];
   // The claims an API key stands for, so that rules and CEL conditions see the same names as for a token.
   const claims = { sub: subject, email: key.user, groups, client_id: subject };
-  return { name: key.user, subject, groups, clientId: subject, claims };
+  return { name: key.user, subject, groups, clientId: subject, claims, expiresAtMs: key.expiresAtMs };
 }

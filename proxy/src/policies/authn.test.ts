@@ -83,6 +83,7 @@ describe('authenticate: accepted tokens', () => {
       groups: ['eng'],
       clientId: 'cli',
       scopes: [],
+      expiresAtMs: (claims.exp as number) * 1000,
     });
   });
 

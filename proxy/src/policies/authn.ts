@@ -25,6 +25,8 @@ export interface Principal {
    * named servers, and that binding is its whole scope.
    */
   scopes?: string[];
+  /** When the token or API key stops being valid, in milliseconds since the epoch. */
+  expiresAtMs?: number;
 }
 
 /** Extracts the bearer token; tokens in query strings are never looked at. */
@@ -115,7 +117,15 @@ function verify(token: string, trust: TrustIR, audience: string): { principal: P
   const clientId = typeof payload.client_id === 'string' ? payload.client_id : '';
   const scopes = typeof payload.scope === 'string' ? payload.scope.split(' ').filter(Boolean) : [];
   return {
-    principal: { name: email ?? subject, subject, groups, clientId, claims: payload, scopes },
+    principal: {
+      name: email ?? subject,
+      subject,
+      groups,
+      clientId,
+      claims: payload,
+      scopes,
+      expiresAtMs: (payload.exp as number) * 1000,
+    },
     exp: payload.exp as number,
   };
 }

@@ -48,7 +48,13 @@ export function createProxyServer(options: ProxyServerOptions): Http1Server {
   const mcp = createMcpEndpoint({ ...options, metrics });
   const recordConfig = configRecorder(metrics);
   recordConfig(store.versions(), store.ready());
-  store.onChange(() => recordConfig(store.versions(), store.ready()));
+  store.onChange((config) => {
+    recordConfig(store.versions(), store.ready());
+    if (config)
+      void mcp.revalidate(config).then((closed) => {
+        if (closed > 0) log('info', 'closed streams the new configuration no longer allows', { closed });
+      });
+  });
 
   async function route(req: InboundRequest, res: OutboundResponse): Promise<void> {
     const path = (req.url ?? '/').split('?', 1)[0]!;

@@ -28,6 +28,12 @@ function filterOf(message: JsonRpcMessage | undefined): Record<string, unknown> 
     : undefined;
 }
 
+/** The URIs a listen request subscribes to (the strings of its `resourceSubscriptions`), else none. */
+export function subscribedUris(message: JsonRpcMessage | undefined): string[] {
+  const list = filterOf(message)?.resourceSubscriptions;
+  return Array.isArray(list) ? list.filter((uri): uri is string => typeof uri === 'string') : [];
+}
+
 /**
  * Refuses a listen request whose `resourceSubscriptions` is present but not an array of at most
  * `MAX_RESOURCE_SUBSCRIPTIONS` non-empty strings of at most `MAX_RESOURCE_URI_LENGTH` characters. Any

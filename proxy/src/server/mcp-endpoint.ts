@@ -47,7 +47,8 @@ import { unknownResultTypeMessage, unknownResultTypeOf } from '../upstream/resul
 import type { Upstream } from '../upstream/upstream.ts';
 import { hostAllowed } from './host-check.ts';
 import { errorBody, type JsonRpcMessage, parseJsonRpc, targetOf } from './jsonrpc.ts';
-import { checkResourceSubscriptions } from './listen-request.ts';
+import { checkResourceSubscriptions, subscribedUris } from './listen-request.ts';
+import { createOpenStreams } from './open-streams.ts';
 import { originAllowed } from './origin-check.ts';
 import { createParamHeaderStore } from './param-header-store.ts';
 import { bearerChallenge } from './protected-resource.ts';
@@ -178,6 +179,7 @@ export function createMcpEndpoint(options: McpEndpointOptions) {
   const paramHeaders = createParamHeaderStore({ log });
   const filterDispatcher =
     options.filterDispatcher ?? lazyFilterDispatcher({ allow: parseAllowList([], FILTER_ALLOW).allow });
+  const streams = createOpenStreams();
 
   function record(
     ctx: Context,
@@ -278,6 +280,7 @@ export function createMcpEndpoint(options: McpEndpointOptions) {
       guardInput: Parameters<typeof guardRequest>[0];
       capture: ProxyConfig['policy']['auditBodies'];
       policy: PolicyAudit;
+      token: string;
     },
   ): Promise<void> {
     const { method, body, era, guardInput, capture, policy } = exchange;
@@ -287,6 +290,29 @@ export function createMcpEndpoint(options: McpEndpointOptions) {
       if (!res.writableFinished) abort.abort();
     };
     res.once('close', onClose);
+    // A stream that outlives its authorization (policy change, expired token) is dropped (open-streams.ts).
+    let droppedBecause = '';
+    const m = ctx.message;
+    const stream =
+      method === 'GET' || (m?.kind === 'request' && m.method === 'subscriptions/listen')
+        ? streams.add(
+            {
+              token: exchange.token,
+              method: m?.kind === 'request' ? m.method : 'http/get-stream',
+              uris: subscribedUris(m),
+              close(reason) {
+                droppedBecause = reason;
+                log('info', 'closing a stream the client may no longer hold', {
+                  traceId: ctx.trace.traceId,
+                  user: ctx.user,
+                  reason,
+                });
+                res.destroy();
+              },
+            },
+            principal,
+          )
+        : undefined;
     const sessionHeader = req.headers['mcp-session-id'];
     const rewrite = responseRewrite(
       { ...guardInput, message: ctx.message },
@@ -325,6 +351,7 @@ export function createMcpEndpoint(options: McpEndpointOptions) {
       sink ?? res,
     );
     res.off('close', onClose);
+    stream?.();
     if (sink) {
       await sink.done;
       result.responseBytes = sink.bytes;
@@ -365,14 +392,14 @@ export function createMcpEndpoint(options: McpEndpointOptions) {
       result.errorCode,
       result.responseBytes,
       result.sessionId ?? '',
-      [policy.dropped, result.reason].filter((r) => r !== '').join('; '),
+      [policy.dropped, result.reason, droppedBecause].filter((r) => r !== '').join('; '),
       'grant',
       policy.decision === 'deny' ? 'denied' : undefined,
       result.failure,
     );
   }
 
-  return async function handle(
+  async function handle(
     req: InboundRequest,
     res: OutboundResponse,
     config: ProxyConfig | undefined,
@@ -564,11 +591,25 @@ export function createMcpEndpoint(options: McpEndpointOptions) {
     //    its audit event (step 6), so that every answer a client has seen is on the spool.
     res.holdEnd();
     try {
-      await forwardAndRecord(req, res, ctx, { method, body, era, guardInput, capture, policy: guard.audit });
+      await forwardAndRecord(req, res, ctx, {
+        method,
+        body,
+        era,
+        guardInput,
+        capture,
+        policy: guard.audit,
+        token,
+      });
     } finally {
       res.releaseEnd();
     }
-  };
+  }
+
+  /**
+   * The endpoint: `handle(req, res, config)` serves one request; `revalidate(config)` judges the streams
+   * it holds open under a new configuration and closes those no longer allowed.
+   */
+  return Object.assign(handle, { revalidate: (config: ProxyConfig) => streams.revalidate(config) });
 }
 
 function bodyText(

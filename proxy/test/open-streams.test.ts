@@ -1,0 +1,199 @@
+/**
+ * Streams that outlive their authorization: a legacy session's GET stream and 2026-07-28 listen
+ * streams, through the real proxy in front of a stdio MCP SDK server, are closed when a new policy no
+ * longer lets their user hold them, and when the token that opened them expires; the others stay open,
+ * and the audit event of each closed stream says why.
+ */
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { create, type MessageInitShape } from '@bufbuild/protobuf';
+import { GrantSchema, type RuleSchema, ServerPolicySchema } from '@tessera/api/mesh/v1/config';
+import { translatePolicy } from '../src/ir/translate.ts';
+import { createStdioUpstream } from '../src/upstream/stdio-upstream.ts';
+import { waitFor } from './fixtures/stdio-harness.ts';
+import { type Harness, startHarness } from './helpers/harness.ts';
+import { openListenStream } from './helpers/modern-client.ts';
+
+const HANG_GUARD = { timeout: 60_000 };
+const FIXTURE = fileURLToPath(new URL('./fixtures/stdio-subscriptions-fixture.mjs', import.meta.url));
+
+async function proxy(): Promise<{ h: Harness; url: string }> {
+  const h = await startHarness({
+    users: ['alice@example.com', 'bob@example.com'],
+    upstream: createStdioUpstream({ command: process.execPath, args: [FIXTURE] }),
+  });
+  return { h, url: `${h.url}/mcp` };
+}
+
+let version = 1;
+/** Replaces the policy, as a new version from the control plane would. */
+function applyPolicy(h: Harness, users: string[], rules: MessageInitShape<typeof RuleSchema>[] = []) {
+  const grant = create(GrantSchema, { users });
+  const spec = create(ServerPolicySchema, { server: 'demo', grants: [grant], rules });
+  h.store.apply({ kind: 'policy', value: translatePolicy(spec, 'demo') }, `v${++version}`, 'n3');
+}
+
+/** Opens a legacy session and its GET stream; resolves once the stream is open. */
+async function openGetStream(url: string, token: string) {
+  const headers = {
+    authorization: `Bearer ${token}`,
+    'content-type': 'application/json',
+    accept: 'application/json, text/event-stream',
+  };
+  const init = await fetch(url, {
+    method: 'POST',
+    headers,
+    body: JSON.stringify({
+      jsonrpc: '2.0',
+      id: 1,
+      method: 'initialize',
+      params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 't', version: '1' } },
+    }),
+  });
+  await init.arrayBuffer();
+  const session = init.headers.get('mcp-session-id')!;
+  const sessionHeaders = { ...headers, 'mcp-session-id': session, 'mcp-protocol-version': '2025-11-25' };
+  const initialized = await fetch(url, {
+    method: 'POST',
+    headers: sessionHeaders,
+    body: JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }),
+  });
+  await initialized.arrayBuffer();
+  const get = await fetch(url, {
+    headers: { authorization: `Bearer ${token}`, accept: 'text/event-stream', 'mcp-session-id': session },
+  });
+  assert.equal(get.status, 200);
+  let open = true;
+  const ended = (async () => {
+    try {
+      for await (const _chunk of get.body!) {
+        // Keep-alive comments only; the test watches for the end.
+      }
+    } catch {
+      // Cut by the proxy.
+    }
+    open = false;
+  })();
+  return { session, ended, isOpen: () => open, sessionHeaders };
+}
+
+const auditOf = (h: Harness, method: string, user: string) =>
+  h.audit.filter((r) => r.method === method && r.user === user);
+
+describe('streams judged again while they last', () => {
+  test(
+    'a policy that no longer grants a user closes that user’s GET and listen streams, and only those',
+    HANG_GUARD,
+    async () => {
+      const { h, url } = await proxy();
+      try {
+        const alice = await h.token();
+        const bob = await h.token({ sub: 'user-2', email: 'bob@example.com' });
+        const aliceGet = await openGetStream(url, alice);
+        const bobGet = await openGetStream(url, bob);
+        const aliceListen = await openListenStream(url, alice, 'a', { toolsListChanged: true });
+        const bobListen = await openListenStream(url, bob, 'b', { toolsListChanged: true });
+        await aliceListen.next('alice’s acknowledgement');
+        await bobListen.next('bob’s acknowledgement');
+
+        applyPolicy(h, ['bob@example.com']);
+        await aliceGet.ended;
+        await aliceListen.ended;
+        await waitFor(
+          () => auditOf(h, 'http/get-stream', 'alice@example.com').length === 1,
+          'the audit event of alice’s GET stream',
+        );
+        await waitFor(
+          () => auditOf(h, 'subscriptions/listen', 'alice@example.com').length === 1,
+          'the audit event of alice’s listen stream',
+        );
+        for (const method of ['http/get-stream', 'subscriptions/listen']) {
+          const [event] = auditOf(h, method, 'alice@example.com');
+          assert.match(event!.reason, /closed on a configuration change: .*alice@example\.com/);
+        }
+        assert.ok(bobGet.isOpen(), 'bob is still granted: his GET stream stays');
+        assert.equal(auditOf(h, 'subscriptions/listen', 'bob@example.com').length, 0, 'and his listen');
+
+        // Alice's reconnection meets the new policy.
+        const again = await fetch(url, {
+          headers: {
+            authorization: `Bearer ${alice}`,
+            accept: 'text/event-stream',
+            'mcp-session-id': aliceGet.session,
+          },
+        });
+        assert.equal(again.status, 403);
+        await again.arrayBuffer();
+        bobListen.close();
+      } finally {
+        await h.close();
+      }
+    },
+  );
+
+  test(
+    'a listen stream subscribed to a URI the new policy hides is closed; one without it stays',
+    HANG_GUARD,
+    async () => {
+      const { h, url } = await proxy();
+      try {
+        const alice = await h.token();
+        const notes = await openListenStream(url, alice, 'notes', { resourceSubscriptions: ['note://a'] });
+        const secret = await openListenStream(url, alice, 'secret', {
+          resourceSubscriptions: ['secret://plan'],
+        });
+        await notes.next('the acknowledgement of notes');
+        await secret.next('the acknowledgement of secret');
+
+        applyPolicy(
+          h,
+          ['alice@example.com', 'bob@example.com'],
+          [{ id: 'no-secrets', effect: 'DENY', methods: ['resources/read'], targets: ['secret:*'] }],
+        );
+        await secret.ended;
+        await waitFor(
+          () => h.audit.some((r) => r.method === 'subscriptions/listen' && r.requestId === '"secret"'),
+          'the audit event of the closed stream',
+        );
+        const event = h.audit.find((r) => r.method === 'subscriptions/listen' && r.requestId === '"secret"');
+        assert.match(event!.reason, /closed on a configuration change: secret:\/\/plan: .*no-secrets/);
+        assert.equal(
+          h.audit.some((r) => r.requestId === '"notes"'),
+          false,
+          'the stream without the secret stays open',
+        );
+        notes.close();
+      } finally {
+        await h.close();
+      }
+    },
+  );
+
+  test('a stream is closed when the token that opened it expires', HANG_GUARD, async () => {
+    const { h, url } = await proxy();
+    try {
+      const short = await h.token({ expSeconds: 2 });
+      const long = await h.token({ sub: 'user-2', email: 'bob@example.com' });
+      const expiring = await openListenStream(url, short, 'short', { toolsListChanged: true });
+      const lasting = await openListenStream(url, long, 'long', { toolsListChanged: true });
+      await expiring.next('the acknowledgement');
+      await lasting.next('the other acknowledgement');
+      await expiring.ended;
+      await waitFor(
+        () => h.audit.some((r) => r.requestId === '"short"'),
+        'the audit event of the expired stream',
+      );
+      const event = h.audit.find((r) => r.requestId === '"short"');
+      assert.match(event!.reason, /the token that opened the stream has expired/);
+      assert.equal(
+        h.audit.some((r) => r.requestId === '"long"'),
+        false,
+        'a stream whose token is valid stays',
+      );
+      lasting.close();
+    } finally {
+      await h.close();
+    }
+  });
+});
