@@ -399,6 +399,17 @@ export function createMcpEndpoint(options: McpEndpointOptions) {
     );
   }
 
+  /** A browser's cross-origin request (`Origin`) or a DNS-rebound name (`Host` on loopback), refused. */
+  function forgedOrigin(req: InboundRequest, config: ProxyConfig): TesseraError | undefined {
+    const { origin, host } = req.headers;
+    const resource = config.upstream.resourceUri;
+    if (!originAllowed(origin, resource, options.allowedOrigins))
+      return new TesseraError('TESSERA_ORIGIN_FORBIDDEN', `Origin ${origin} is not allowed`);
+    if (!hostAllowed(host, options.listenHost ?? '0.0.0.0', resource, options.allowedHosts))
+      return new TesseraError('TESSERA_HOST_FORBIDDEN', `Host ${host} is not allowed on a loopback listener`);
+    return undefined;
+  }
+
   async function handle(
     req: InboundRequest,
     res: OutboundResponse,
@@ -421,22 +432,9 @@ export function createMcpEndpoint(options: McpEndpointOptions) {
       );
       return;
     }
-    const origin = req.headers.origin;
-    if (!originAllowed(origin, config.upstream.resourceUri, options.allowedOrigins)) {
-      const err = new TesseraError('TESSERA_ORIGIN_FORBIDDEN', `Origin ${origin} is not allowed`);
-      reject(res, ctx, err, {}, 'invalid');
-      req.resume();
-      return;
-    }
-    const host = req.headers.host;
-    if (
-      !hostAllowed(host, options.listenHost ?? '0.0.0.0', config.upstream.resourceUri, options.allowedHosts)
-    ) {
-      const err = new TesseraError(
-        'TESSERA_HOST_FORBIDDEN',
-        `Host ${host} is not allowed on a loopback listener`,
-      );
-      reject(res, ctx, err, {}, 'invalid');
+    const forged = forgedOrigin(req, config);
+    if (forged) {
+      reject(res, ctx, forged, {}, 'invalid');
       req.resume();
       return;
     }

@@ -62,7 +62,6 @@ export function refusal(
   return undefined;
 }
 
-
 /**
  * @example
  * const streams = createOpenStreams();
