@@ -335,23 +335,27 @@ export function createMcpEndpoint(options: McpEndpointOptions) {
             eventStreamOnly: !rewrite && checksResultType,
           })
         : undefined;
-    const result = await upstream.forward(
-      {
-        httpMethod: method,
-        headers: upstreamHeaders(req.headers, ctx.trace),
-        body,
-        message: ctx.message,
-        era,
-        // Modern requests have no sessions: a stray header is ignored (2026-07-28 §Earlier Streamable HTTP Revisions).
-        sessionId: era === 'legacy' && typeof sessionHeader === 'string' ? sessionHeader : undefined,
-        principal: principal.subject,
-        user: principal.name,
-        signal: abort.signal,
-      },
-      sink ?? res,
-    );
-    res.off('close', onClose);
-    stream?.();
+    let result: Awaited<ReturnType<Upstream['forward']>>;
+    try {
+      result = await upstream.forward(
+        {
+          httpMethod: method,
+          headers: upstreamHeaders(req.headers, ctx.trace),
+          body,
+          message: ctx.message,
+          era,
+          // Modern requests have no sessions: a stray header is ignored (2026-07-28 §Earlier Streamable HTTP Revisions).
+          sessionId: era === 'legacy' && typeof sessionHeader === 'string' ? sessionHeader : undefined,
+          principal: principal.subject,
+          user: principal.name,
+          signal: abort.signal,
+        },
+        sink ?? res,
+      );
+    } finally {
+      res.off('close', onClose);
+      stream?.();
+    }
     if (sink) {
       await sink.done;
       result.responseBytes = sink.bytes;
