@@ -169,6 +169,59 @@ describe('modern (2026-07-28) clients and the server beside the sidecar', () => 
       await new Promise<void>((r) => modern.close(() => r()));
     }
   });
+  test('a server that refuses the probe (401) decides nothing: the request goes as it is, and the next one asks again', async () => {
+    const seen: string[] = [];
+    let open = false;
+    const guarded = createServer((req, res) => {
+      let body = '';
+      req.on('data', (d: Buffer) => {
+        body += d.toString();
+      });
+      req.on('end', () => {
+        const msg = JSON.parse(body) as { id: unknown; method: string };
+        seen.push(msg.method);
+        if (!open) {
+          res
+            .writeHead(401, { 'content-type': 'application/json', 'www-authenticate': 'Bearer' })
+            .end(JSON.stringify({ error: 'unauthorized' }));
+          return;
+        }
+        const result =
+          msg.method === 'server/discover'
+            ? {
+                resultType: 'complete',
+                supportedVersions: ['2026-07-28'],
+                capabilities: {},
+                ttlMs: 0,
+                cacheScope: 'public',
+              }
+            : { resultType: 'complete', tools: [], ttlMs: 0, cacheScope: 'public' };
+        res
+          .writeHead(200, { 'content-type': 'application/json' })
+          .end(JSON.stringify({ jsonrpc: '2.0', id: msg.id, result }));
+      });
+    });
+    await new Promise<void>((r) => guarded.listen(0, '127.0.0.1', () => r()));
+    const url = new URL(`http://127.0.0.1:${(guarded.address() as AddressInfo).port}/mcp`);
+    const h = await startHarness({ upstream: createSidecarUpstream({ url, log: noLog, clientInfo }) });
+    try {
+      const refused = await modernCall(`${h.url}/mcp`, await h.token(), 'a', 'tools/list');
+      assert.equal(refused.status, 401, 'the server’s own refusal reaches the client');
+      assert.deepEqual(seen, ['server/discover', 'tools/list'], 'not bridged: sent as it came');
+      open = true;
+      const served = await modernCall(`${h.url}/mcp`, await h.token(), 'b', 'tools/list');
+      assert.equal(served.status, 200);
+      assert.deepEqual(
+        seen.slice(2),
+        ['server/discover', 'tools/list'],
+        'asked again, and found a 2026-07-28 server: no session opened',
+      );
+    } finally {
+      await h.close();
+      guarded.closeAllConnections();
+      await new Promise<void>((r) => guarded.close(() => r()));
+    }
+  });
 });
 
 describe('with a controllable upstream', () => {
