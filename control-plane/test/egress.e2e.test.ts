@@ -1,8 +1,9 @@
 /**
  * Egress mode end to end, with nothing written for the test between the parts: a real proxy
- * process (`proxy/src/main.ts`, `TESSERA_PROXY_MODE=egress`) fetches upstream credentials from a
- * real control-plane replica (embedded PostgreSQL, real mesh listener) and fronts an https MCP
- * server whose certificate comes from a CA made for the test. The MCP SDK client calls through it.
+ * process (`proxy/src/main.ts`, `TESSERA_PROXY_MODE=egress`), started by local mode's proxy
+ * supervisor for a registered https server, fetches upstream credentials from a real control-plane
+ * replica (embedded PostgreSQL, real mesh listener) and fronts an https MCP server whose certificate
+ * comes from a CA made for the test. The MCP SDK client calls through it.
  *
  * Proven: the upstream sees the credential the admin set for the user (or the server-wide one), never
  * the client's token; a changed credential is used once the cached one expires; a user who must
@@ -10,22 +11,20 @@
  * the control plane gone and the cache expired, the proxy fails closed.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { type HttpsMcpServer, startHttpsMcpServer } from '../../proxy/test/helpers/https-mcp-server.ts';
 import { createTestPki, type TestPki } from '../../proxy/test/helpers/test-pki.ts';
+import { createProxySupervisor, type ProxySupervisor } from '../src/local/proxy-supervisor.ts';
 import { adminClient } from './helpers/admin-client.ts';
 import { freePort } from './helpers/free-port.ts';
-import { type Replica, startReplica } from './helpers/replica.ts';
+import { MESH_SECRET, type Replica, startReplica } from './helpers/replica.ts';
 import { startTestDb, type TestDb } from './helpers/test-db.ts';
 
-const proxyMain = fileURLToPath(import.meta.resolve('@tessera/proxy/main'));
 const ALICE = 'alice@example.com';
 const BOB = 'bob@example.com';
 const PUBLIC_URL = 'http://tessera.test:8080';
@@ -35,8 +34,7 @@ let replica: Replica;
 let replicaStopped = false;
 let pki: TestPki;
 let remote: HttpsMcpServer;
-let proxy: ChildProcess;
-let proxyLog = '';
+let supervisor: ProxySupervisor | undefined;
 let dir: string;
 let mcpUrl: string;
 const tokens: Record<string, string> = {};
@@ -57,6 +55,7 @@ before(async () => {
     kind: 'http',
     url: upstreamUrl,
     resourceUri: mcpUrl,
+    localPort: proxyPort,
     grants: { users: [ALICE, BOB] },
   });
   assert.equal(reg.statusCode, 201, reg.body);
@@ -67,30 +66,22 @@ before(async () => {
   }
   await setCredential({ user: ALICE, headers: { Authorization: 'Bearer alice-upstream-1' } });
   await setCredential({ headers: { Authorization: 'Bearer shared-upstream', 'X-Api-Version': '2' } });
-  const mesh = await admin('POST', '/api/v1/mesh/tokens', { server: 'remote' });
-  assert.equal(mesh.statusCode, 200, mesh.body);
-
-  proxy = spawn(process.execPath, [proxyMain], {
+  // Local mode's supervisor, as `tessera start` runs it: an https server gets an egress proxy.
+  supervisor = createProxySupervisor({
+    meshUrl: replica.meshUrl,
+    meshToken: MESH_SECRET,
+    // The last test stops the control plane: the proxy's warnings about it are expected.
+    logLevel: 'error',
+    stateDir: dir,
+    log: () => {},
     env: {
-      PATH: process.env.PATH ?? '',
-      TESSERA_PROXY_MODE: 'egress',
-      TESSERA_PROXY_SERVER: 'remote',
-      TESSERA_PROXY_NODE_ID: 'remote-egress-1',
-      TESSERA_PROXY_LISTEN: `127.0.0.1:${proxyPort}`,
-      TESSERA_PROXY_UPSTREAM_URL: upstreamUrl,
       TESSERA_PROXY_EGRESS_CA_FILE: pki.caFile,
       TESSERA_PROXY_EGRESS_ALLOW: '127.0.0.1',
       // Static credentials carry no expiry: the proxy keeps them this long (the smallest allowed).
       TESSERA_PROXY_CREDENTIAL_TTL_S: '1',
-      TESSERA_PROXY_SNAPSHOT_DIR: join(dir, 'snapshot'),
-      TESSERA_PROXY_AUDIT_SPOOL_DIR: join(dir, 'spool'),
-      TESSERA_CONTROL_PLANE_URL: replica.meshUrl,
-      TESSERA_MESH_TOKEN: mesh.json().token,
-      TESSERA_LOG_LEVEL: 'warn',
     },
-    stdio: ['ignore', 'ignore', 'pipe'],
   });
-  proxy.stderr!.on('data', (d: Buffer) => (proxyLog += d.toString()));
+  supervisor.ensure(await replica.cp.registry.list());
   await waitFor('the proxy to be ready', async () => {
     const res = await fetch(`http://127.0.0.1:${proxyPort}/readyz`).catch(() => undefined);
     return res?.status === 200;
@@ -98,11 +89,7 @@ before(async () => {
 });
 
 after(async () => {
-  if (proxy && proxy.exitCode === null && proxy.signalCode === null) {
-    const exited = new Promise((r) => proxy.once('exit', r));
-    proxy.kill('SIGKILL');
-    await exited;
-  }
+  await supervisor?.close();
   if (!replicaStopped) await replica?.close();
   await db?.stop();
   await remote?.close();
@@ -118,7 +105,7 @@ async function setCredential(body: { user?: string; headers: Record<string, stri
 async function waitFor(what: string, condition: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; proxy log:\n${proxyLog}`);
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; the proxy logs to stderr`);
     await new Promise((r) => setTimeout(r, 100));
   }
 }

@@ -1,6 +1,8 @@
 /**
  * Local mode: runs one proxy process per registered server that has a local port, the way the
- * Kubernetes controller runs one per pod. Restarts a proxy that dies, with backoff; forwards its
+ * Kubernetes controller runs one per pod: a stdio proxy for a command, a sidecar for a plain-http
+ * server, an egress proxy for an https one (a remote server: TLS verified, the SSRF guard, each user's
+ * upstream credential from the control plane). Restarts a proxy that dies, with backoff; forwards its
  * logs; stops them all on close (SIGTERM, then SIGKILL).
  *
  * @module
@@ -55,9 +57,15 @@ interface Managed {
   timer: NodeJS.Timeout | undefined;
 }
 
+/** The proxy mode a registered server needs: https is a remote server, reached through egress. */
+export function proxyMode(server: Pick<McpServerRow, 'kind' | 'url'>): 'stdio' | 'sidecar' | 'egress' {
+  if (server.kind === 'stdio') return 'stdio';
+  return server.url?.startsWith('https:') ? 'egress' : 'sidecar';
+}
+
 export function proxyEnv(server: McpServerRow, o: ProxySupervisorOptions): Record<string, string> {
   const env: Record<string, string> = {
-    TESSERA_PROXY_MODE: server.kind === 'stdio' ? 'stdio' : 'sidecar',
+    TESSERA_PROXY_MODE: proxyMode(server),
     TESSERA_PROXY_SERVER: server.name,
     TESSERA_PROXY_NODE_ID: `local-${server.name}`,
     TESSERA_PROXY_LISTEN: `127.0.0.1:${server.localPort}`,

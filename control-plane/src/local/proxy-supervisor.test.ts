@@ -1,0 +1,50 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { McpServerRow } from '../db/entities/mcp-server.ts';
+import { proxyEnv } from './proxy-supervisor.ts';
+
+const options = {
+  meshUrl: 'http://127.0.0.1:15010',
+  meshToken: 'm'.repeat(40),
+  logLevel: 'info',
+  stateDir: '/var/lib/tessera/proxies',
+  log: () => {},
+};
+const row = (fields: Partial<McpServerRow>): McpServerRow =>
+  ({
+    name: 'files',
+    kind: 'http',
+    command: null,
+    args: [],
+    url: null,
+    resourceUri: 'http://127.0.0.1:15001/mcp',
+    localPort: 15001,
+    grantUsers: [],
+    grantGroups: [],
+    ...fields,
+  }) as McpServerRow;
+
+test('a plain-http server gets a sidecar, an https one an egress proxy, a command a stdio proxy', () => {
+  const sidecar = proxyEnv(row({ url: 'http://127.0.0.1:8080/mcp' }), options);
+  assert.equal(sidecar.TESSERA_PROXY_MODE, 'sidecar');
+  assert.equal(sidecar.TESSERA_PROXY_UPSTREAM_URL, 'http://127.0.0.1:8080/mcp');
+
+  const egress = proxyEnv(row({ url: 'https://mcp.example.com/mcp' }), options);
+  assert.equal(egress.TESSERA_PROXY_MODE, 'egress');
+  assert.equal(egress.TESSERA_PROXY_UPSTREAM_URL, 'https://mcp.example.com/mcp');
+
+  const stdio = proxyEnv(row({ kind: 'stdio', command: 'npx', args: ['-y', 'server-memory'] }), options);
+  assert.equal(stdio.TESSERA_PROXY_MODE, 'stdio');
+  assert.equal(stdio.TESSERA_PROXY_STDIO_COMMAND, 'npx');
+  assert.equal(stdio.TESSERA_PROXY_STDIO_ARGS, '["-y","server-memory"]');
+  assert.equal(stdio.TESSERA_PROXY_UPSTREAM_URL, undefined);
+});
+
+test('each proxy gets its own listener, state directories and a mesh token bound to its server', () => {
+  const env = proxyEnv(row({ url: 'https://mcp.example.com/mcp' }), options);
+  assert.equal(env.TESSERA_PROXY_LISTEN, '127.0.0.1:15001');
+  assert.equal(env.TESSERA_PROXY_SNAPSHOT_DIR, '/var/lib/tessera/proxies/files/snapshot');
+  assert.equal(env.TESSERA_PROXY_AUDIT_SPOOL_DIR, '/var/lib/tessera/proxies/files/audit-spool');
+  assert.notEqual(env.TESSERA_MESH_TOKEN, options.meshToken, 'never the mesh secret itself');
+  assert.match(env.TESSERA_MESH_TOKEN!, /files/);
+});
