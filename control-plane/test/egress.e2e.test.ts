@@ -66,6 +66,12 @@ before(async () => {
   }
   await setCredential({ user: ALICE, headers: { Authorization: 'Bearer alice-upstream-1' } });
   await setCredential({ headers: { Authorization: 'Bearer shared-upstream', 'X-Api-Version': '2' } });
+  // The operator's egress settings, in the control plane's environment as `tessera start` would have
+  // them: local egress proxies take them from there.
+  process.env.TESSERA_PROXY_EGRESS_CA_FILE = pki.caFile;
+  process.env.TESSERA_PROXY_EGRESS_ALLOW = '127.0.0.1';
+  // Static credentials carry no expiry: the proxy keeps them this long (the smallest allowed).
+  process.env.TESSERA_PROXY_CREDENTIAL_TTL_S = '1';
   // Local mode's supervisor, as `tessera start` runs it: an https server gets an egress proxy.
   supervisor = createProxySupervisor({
     meshUrl: replica.meshUrl,
@@ -74,12 +80,6 @@ before(async () => {
     logLevel: 'error',
     stateDir: dir,
     log: () => {},
-    env: {
-      TESSERA_PROXY_EGRESS_CA_FILE: pki.caFile,
-      TESSERA_PROXY_EGRESS_ALLOW: '127.0.0.1',
-      // Static credentials carry no expiry: the proxy keeps them this long (the smallest allowed).
-      TESSERA_PROXY_CREDENTIAL_TTL_S: '1',
-    },
   });
   supervisor.ensure(await replica.cp.registry.list());
   await waitFor('the proxy to be ready', async () => {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { McpServerRow } from '../db/entities/mcp-server.ts';
-import { proxyEnv } from './proxy-supervisor.ts';
+import { egressSettings, proxyEnv } from './proxy-supervisor.ts';
 
 const options = {
   meshUrl: 'http://127.0.0.1:15010',
@@ -47,4 +47,23 @@ test('each proxy gets its own listener, state directories and a mesh token bound
   assert.equal(env.TESSERA_PROXY_AUDIT_SPOOL_DIR, '/var/lib/tessera/proxies/files/audit-spool');
   assert.notEqual(env.TESSERA_MESH_TOKEN, options.meshToken, 'never the mesh secret itself');
   assert.match(env.TESSERA_MESH_TOKEN!, /files/);
+});
+
+test('local egress proxies take the operator’s egress settings, and nothing else, from the environment', () => {
+  assert.deepEqual(
+    egressSettings({
+      TESSERA_PROXY_EGRESS_ALLOW: '10.0.0.0/8',
+      TESSERA_PROXY_EGRESS_CA_FILE: '/etc/tessera/ca.pem',
+      TESSERA_PROXY_CREDENTIAL_TTL_S: '60',
+      TESSERA_PROXY_MODE: 'sidecar',
+      TESSERA_ADMIN_TOKEN: 'secret',
+      AWS_SECRET_ACCESS_KEY: 'secret',
+      TESSERA_PROXY_EGRESS_UNSET: undefined,
+    }),
+    {
+      TESSERA_PROXY_EGRESS_ALLOW: '10.0.0.0/8',
+      TESSERA_PROXY_EGRESS_CA_FILE: '/etc/tessera/ca.pem',
+      TESSERA_PROXY_CREDENTIAL_TTL_S: '60',
+    },
+  );
 });

@@ -63,6 +63,21 @@ export function proxyMode(server: Pick<McpServerRow, 'kind' | 'url'>): 'stdio' |
   return server.url?.startsWith('https:') ? 'egress' : 'sidecar';
 }
 
+/**
+ * The egress proxy settings of the control plane's own environment (`TESSERA_PROXY_EGRESS_*`: the
+ * SSRF allow-list, an extra CA, limits) and `TESSERA_PROXY_CREDENTIAL_TTL_S`, which local egress
+ * proxies take as the operator set them; a local proxy otherwise inherits nothing. Pure.
+ */
+export function egressSettings(env: NodeJS.ProcessEnv): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(env)) {
+    if (value === undefined) continue;
+    if (name.startsWith('TESSERA_PROXY_EGRESS_') || name === 'TESSERA_PROXY_CREDENTIAL_TTL_S')
+      out[name] = value;
+  }
+  return out;
+}
+
 export function proxyEnv(server: McpServerRow, o: ProxySupervisorOptions): Record<string, string> {
   const env: Record<string, string> = {
     TESSERA_PROXY_MODE: proxyMode(server),
@@ -95,8 +110,9 @@ export function createProxySupervisor(options: ProxySupervisorOptions): ProxySup
     const base = Object.fromEntries(
       Object.entries({ PATH, HOME, LANG, TZ }).filter(([, v]) => v !== undefined),
     ) as Record<string, string>;
+    const egress = proxyMode(m.server) === 'egress' ? egressSettings(process.env) : {};
     const child = spawn(process.execPath, [...PROXY_NODE_FLAGS, proxyMain], {
-      env: { ...base, ...PROXY_ENV, ...options.env, ...proxyEnv(m.server, options) },
+      env: { ...base, ...PROXY_ENV, ...egress, ...options.env, ...proxyEnv(m.server, options) },
       stdio: ['ignore', 'inherit', 'pipe'],
     });
     m.child = child;
