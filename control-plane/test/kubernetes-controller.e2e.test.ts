@@ -232,6 +232,30 @@ describe('MCPServer controller on a real API server', { skip: kubeSkip(), timeou
     });
   });
 
+  test('a remote server on HTTP+SSE gets an egress proxy told so; an unknown transport is refused', async () => {
+    await assert.rejects(
+      create(
+        server('ws', { remote: { url: 'https://mcp.example.com/ws', transport: 'websocket' as 'sse' } }),
+      ),
+      (err: { code?: number; body?: unknown }) => {
+        assert.equal(err.code, 422);
+        assert.match(String(err.body), /transport/);
+        return true;
+      },
+    );
+    await create(server('legacy', { remote: { url: 'https://mcp.example.com/sse', transport: 'sse' } }));
+    const proxy = await eventually('the egress Deployment', async () => {
+      const dep = await apps
+        .readNamespacedDeployment({ namespace: NS, name: 'legacy' })
+        .catch(() => undefined);
+      return dep?.spec?.template.spec?.containers[0];
+    });
+    const env = Object.fromEntries((proxy.env ?? []).map((e) => [e.name, e.value]));
+    assert.equal(env.TESSERA_PROXY_MODE, 'egress');
+    assert.equal(env.TESSERA_PROXY_UPSTREAM_URL, 'https://mcp.example.com/sse');
+    assert.equal(env.TESSERA_PROXY_UPSTREAM_TRANSPORT, 'sse');
+  });
+
   test('an object of the same name that someone else controls is not taken over', async () => {
     await core.createNamespacedService({
       namespace: NS,

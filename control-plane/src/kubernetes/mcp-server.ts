@@ -50,7 +50,8 @@ export interface McpServerSpec {
     args?: string[];
     maxSessions?: number;
   };
-  remote?: { url: string };
+  /** `transport: 'sse'`: the server speaks only the deprecated HTTP+SSE transport; `url` is its SSE URL. */
+  remote?: { url: string; transport?: 'streamable-http' | 'sse' };
   env?: EnvVar[];
   envFromSecrets?: string[];
   resources?: { requests?: Record<string, string | number>; limits?: Record<string, string | number> };

@@ -72,6 +72,13 @@ test('only HTTP container servers are marked for injection; runner and egress po
     ?.template.spec?.containers[0];
   assert.equal(remote?.image, OPTIONS.proxyImage);
   assert.ok(remote?.env?.some((e) => e.name === 'TESSERA_PROXY_MODE' && e.value === 'egress'));
+  assert.ok(!remote?.env?.some((e) => e.name === 'TESSERA_PROXY_UPSTREAM_TRANSPORT'), 'Streamable HTTP');
+  const sse = renderServer(base({ remote: { url: 'https://example.com/sse', transport: 'sse' } }), OPTIONS)
+    .deployment.spec?.template.spec?.containers[0];
+  assert.ok(sse?.env?.some((e) => e.name === 'TESSERA_PROXY_UPSTREAM_TRANSPORT' && e.value === 'sse'));
+  assert.ok(
+    sse?.env?.some((e) => e.name === 'TESSERA_PROXY_UPSTREAM_URL' && e.value === 'https://example.com/sse'),
+  );
 });
 
 test('the pod runs as the service account the mesh maps to the server', () => {

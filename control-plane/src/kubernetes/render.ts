@@ -206,6 +206,8 @@ function renderDeployment(
         { name: 'TESSERA_PROXY_MODE', value: 'egress' },
         { name: 'TESSERA_PROXY_UPSTREAM_URL', value: spec.remote.url },
       );
+      if (spec.remote.transport === 'sse')
+        proxyEnv.push({ name: 'TESSERA_PROXY_UPSTREAM_TRANSPORT', value: 'sse' });
     }
     container = {
       name: 'proxy',
