@@ -77,8 +77,36 @@ describe('migrations', () => {
         'MeshStatus1764330000000',
         'FilterSecrets1764340000000',
         'AccountSetupTokens1764350000000',
+        'SseServers1764360000000',
       ],
     );
+  });
+
+  test('the schema takes an sse server with a URL, and refuses one without, or another kind', async () => {
+    const ds = await openDataSource(db.url);
+    const q = ds.createQueryRunner();
+    await q.startTransaction();
+    try {
+      const insert = (name: string, kind: string, url: string | null) =>
+        q.query(`INSERT INTO mcp_servers (name, kind, url, resource_uri) VALUES ($1, $2, $3, $4)`, [
+          name,
+          kind,
+          url,
+          `http://127.0.0.1:1/${name}`,
+        ]);
+      await insert('legacy', 'sse', 'http://127.0.0.1:3001/sse');
+      await q.query('SAVEPOINT s');
+      await assert.rejects(insert('no-url', 'sse', null), /violates check constraint "mcp_servers_upstream"/);
+      await q.query('ROLLBACK TO SAVEPOINT s');
+      await assert.rejects(
+        insert('ws', 'websocket', 'http://x/'),
+        /violates check constraint "mcp_servers_kind"/,
+      );
+    } finally {
+      await q.rollbackTransaction();
+      await q.release();
+      await ds.destroy();
+    }
   });
 });
 

@@ -68,6 +68,13 @@ describe('parseServerInput: valid', () => {
     });
   });
 
+  test('a server on the deprecated HTTP+SSE transport: its SSE URL', () => {
+    const s = parseServer({ ...http, kind: 'sse', url: 'http://127.0.0.1:3001/sse' });
+    assert.equal(s.kind, 'sse');
+    assert.equal(s.url, 'http://127.0.0.1:3001/sse');
+    assert.equal(s.command, null);
+  });
+
   test('a stdio server without args', () => {
     const { args, ...rest } = stdio;
     assert.deepEqual(parseServer(rest).args, []);
@@ -136,16 +143,23 @@ describe('parseServerInput: rejections', () => {
     for (const ok of ['a', '0', 'github', 'my-server-2', 'x'.repeat(63)]) assert.ok(SERVER_NAME.test(ok), ok);
   });
 
-  for (const kind of [undefined, 'HTTP', 'sse', '', 1]) {
+  for (const kind of [undefined, 'HTTP', 'SSE', 'websocket', '', 1]) {
     test(`the kind ${JSON.stringify(kind)}`, () => {
-      refused(() => parseServer({ ...http, kind }), /"kind" must be "stdio" or "http"/);
+      refused(() => parseServer({ ...http, kind }), /"kind" must be "stdio", "http" or "sse"/);
     });
   }
+
+  test('a command on an sse server', () => {
+    refused(
+      () => parseServer({ ...http, kind: 'sse', command: 'npx' }),
+      /"command" and "args" are only for kind "stdio"/,
+    );
+  });
 
   test('a url on a stdio server', () => {
     refused(
       () => parseServer({ ...stdio, url: 'http://127.0.0.1:8080/mcp' }),
-      /"url" is only for kind "http"/,
+      /"url" is only for kinds "http" and "sse"/,
     );
   });
 

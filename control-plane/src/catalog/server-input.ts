@@ -64,8 +64,9 @@ export function parseGrants(body: unknown, field?: string): { grantUsers: string
 }
 
 /**
- * Validates a registration: `{ name, kind: "http", url, resourceUri, localPort?, grants? }` or
- * `{ name, kind: "stdio", command, args?, resourceUri, localPort?, grants? }`.
+ * Validates a registration: `{ name, kind: "http", url, resourceUri, localPort?, grants? }`,
+ * `{ name, kind: "sse", url, … }` (a server on the deprecated HTTP+SSE transport; `url` is its SSE URL)
+ * or `{ name, kind: "stdio", command, args?, resourceUri, localPort?, grants? }`.
  */
 export function parseServerInput(body: unknown): ServerInput {
   if (typeof body !== 'object' || body === null || Array.isArray(body))
@@ -76,7 +77,8 @@ export function parseServerInput(body: unknown): ServerInput {
   if (typeof b.name !== 'string' || !SERVER_NAME.test(b.name)) {
     throw bad('"name" must be a DNS label: lower-case letters, digits and "-", at most 63 characters');
   }
-  if (b.kind !== 'stdio' && b.kind !== 'http') throw bad('"kind" must be "stdio" or "http"');
+  if (b.kind !== 'stdio' && b.kind !== 'http' && b.kind !== 'sse')
+    throw bad('"kind" must be "stdio", "http" or "sse"');
   let localPort: number | null = null;
   if (b.localPort !== undefined) {
     if (!Number.isInteger(b.localPort) || (b.localPort as number) < 1 || (b.localPort as number) > 65535) {
@@ -87,12 +89,12 @@ export function parseServerInput(body: unknown): ServerInput {
   const grants =
     b.grants === undefined ? { grantUsers: [], grantGroups: [] } : parseGrants(b.grants, 'grants');
   const resourceUri = httpUrl(b.resourceUri, 'resourceUri');
-  if (b.kind === 'http') {
+  if (b.kind === 'http' || b.kind === 'sse') {
     if (b.command !== undefined || b.args !== undefined)
       throw bad('"command" and "args" are only for kind "stdio"');
     return {
       name: b.name,
-      kind: 'http',
+      kind: b.kind,
       command: null,
       args: [],
       url: httpUrl(b.url, 'url'),
@@ -101,7 +103,7 @@ export function parseServerInput(body: unknown): ServerInput {
       ...grants,
     };
   }
-  if (b.url !== undefined) throw bad('"url" is only for kind "http"');
+  if (b.url !== undefined) throw bad('"url" is only for kinds "http" and "sse"');
   if (typeof b.command !== 'string' || b.command.length === 0)
     throw bad('"command" must be a non-empty string');
   return {

@@ -22,6 +22,7 @@ import { AuditTimeIndex1764320500000 } from './migrations/1764320500000-audit-ti
 import { MeshStatus1764330000000 } from './migrations/1764330000000-mesh-status.ts';
 import { FilterSecrets1764340000000 } from './migrations/1764340000000-filter-secrets.ts';
 import { AccountSetupTokens1764350000000 } from './migrations/1764350000000-account-setup-tokens.ts';
+import { SseServers1764360000000 } from './migrations/1764360000000-sse-servers.ts';
 
 export async function openDataSource(url: string): Promise<DataSource> {
   const ds = new DataSource({
@@ -47,6 +48,7 @@ export async function openDataSource(url: string): Promise<DataSource> {
       MeshStatus1764330000000,
       FilterSecrets1764340000000,
       AccountSetupTokens1764350000000,
+      SseServers1764360000000,
     ],
     migrationsTableName: 'tessera_migrations',
     synchronize: false,

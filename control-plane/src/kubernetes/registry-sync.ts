@@ -38,7 +38,7 @@ export function toServerInput(server: McpServer, endpoint: string): ServerInput 
   const url = spec.container
     ? `http://127.0.0.1:${spec.container.port ?? 8080}${spec.container.path ?? '/mcp'}`
     : (spec.remote?.url as string);
-  return { ...base, kind: 'http', command: null, args: [], url };
+  return { ...base, kind: spec.remote?.transport === 'sse' ? 'sse' : 'http', command: null, args: [], url };
 }
 
 export function registrySink(registry: ServerRegistry): RegistrySink {

@@ -33,6 +33,15 @@ test('a plain-http server gets a sidecar, an https one an egress proxy, a comman
   assert.equal(egress.TESSERA_PROXY_MODE, 'egress');
   assert.equal(egress.TESSERA_PROXY_UPSTREAM_URL, 'https://mcp.example.com/mcp');
 
+  assert.equal(sidecar.TESSERA_PROXY_UPSTREAM_TRANSPORT, undefined);
+  assert.equal(egress.TESSERA_PROXY_UPSTREAM_TRANSPORT, undefined);
+  const sse = proxyEnv(row({ kind: 'sse', url: 'http://127.0.0.1:3001/sse' }), options);
+  assert.equal(sse.TESSERA_PROXY_MODE, 'sidecar');
+  assert.equal(sse.TESSERA_PROXY_UPSTREAM_TRANSPORT, 'sse');
+  const remoteSse = proxyEnv(row({ kind: 'sse', url: 'https://mcp.example.com/sse' }), options);
+  assert.equal(remoteSse.TESSERA_PROXY_MODE, 'egress');
+  assert.equal(remoteSse.TESSERA_PROXY_UPSTREAM_TRANSPORT, 'sse');
+
   const stdio = proxyEnv(row({ kind: 'stdio', command: 'npx', args: ['-y', 'server-memory'] }), options);
   assert.equal(stdio.TESSERA_PROXY_MODE, 'stdio');
   assert.equal(stdio.TESSERA_PROXY_STDIO_COMMAND, 'npx');

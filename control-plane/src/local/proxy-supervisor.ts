@@ -1,7 +1,7 @@
 /**
  * Local mode: runs one proxy process per registered server that has a local port, the way the
  * Kubernetes controller runs one per pod: a stdio proxy for a command, a sidecar for a plain-http
- * server, an egress proxy for an https one (a remote server: TLS verified, the SSRF guard, each user's
+ * server (Streamable HTTP, or HTTP+SSE for kind `sse`), an egress proxy for an https one (a remote server: TLS verified, the SSRF guard, each user's
  * upstream credential from the control plane). Restarts a proxy that dies, with backoff; forwards its
  * logs; stops them all on close (SIGTERM, then SIGKILL).
  *
@@ -96,6 +96,7 @@ export function proxyEnv(server: McpServerRow, o: ProxySupervisorOptions): Recor
     env.TESSERA_PROXY_STDIO_ARGS = JSON.stringify(server.args);
   } else {
     env.TESSERA_PROXY_UPSTREAM_URL = server.url!;
+    if (server.kind === 'sse') env.TESSERA_PROXY_UPSTREAM_TRANSPORT = 'sse';
   }
   return env;
 }

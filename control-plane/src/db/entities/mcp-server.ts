@@ -6,7 +6,8 @@
 import { EntitySchema } from 'typeorm';
 import type { StoredPolicy } from '../../catalog/policy-input.ts';
 
-export type ServerKind = 'stdio' | 'http';
+/** `sse`: a server that speaks only the deprecated HTTP+SSE transport; its `url` is the SSE URL. */
+export type ServerKind = 'stdio' | 'http' | 'sse';
 
 export interface McpServerRow {
   name: string;
@@ -15,7 +16,7 @@ export interface McpServerRow {
   command: string | null;
   /** stdio: its arguments. */
   args: string[];
-  /** http: the MCP server URL the sidecar forwards to. */
+  /** http: the MCP server URL the proxy forwards to; sse: its SSE URL. */
   url: string | null;
   /** The canonical URI clients call; the audience of its tokens. */
   resourceUri: string;
