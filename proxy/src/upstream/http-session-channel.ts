@@ -28,9 +28,9 @@
  */
 import { TesseraError, type TesseraErrorCode } from '../errors.ts';
 import type { JsonRpcId } from '../server/jsonrpc.ts';
-import { type ReconnectPolicy, readSessionStream } from './http-session-stream.ts';
+import { type ReconnectPolicy, readSessionStream, type SessionStreamOptions } from './http-session-stream.ts';
 import type { ChannelEnd, OpenChannel } from './message-channel.ts';
-import { createSseEventParser } from './sse-event-parser.ts';
+import { createSseEventParser, sseEvents } from './sse-event-parser.ts';
 import type { StdioLog } from './stdio-child.ts';
 import type { UpstreamTransport } from './upstream-transport.ts';
 
@@ -110,18 +110,22 @@ export function httpSessionChannels(options: HttpSessionChannelOptions): OpenCha
       return headers;
     };
 
-    const listen = () => {
-      listening ??= readSessionStream({
+    /** A GET stream of this session, ended with the channel; a `404` to it ends the channel. */
+    const readStream = (
+      o: Pick<SessionStreamOptions, 'headers' | 'onMessage' | 'context'> & Partial<SessionStreamOptions>,
+    ) =>
+      readSessionStream({
         transport: options.transport,
         path: options.path,
-        headers: sessionHeaders(sessionId),
         signal: abort.signal,
-        onMessage: deliver,
         onForgotten: () => end(forgotten([])),
         log: options.log,
-        context,
         reconnect: options.reconnect,
+        ...o,
       });
+
+    const listen = () => {
+      listening ??= readStream({ headers: sessionHeaders(sessionId), onMessage: deliver, context });
     };
 
     /**
@@ -131,41 +135,32 @@ export function httpSessionChannels(options: HttpSessionChannelOptions): OpenCha
      */
     const readAnswer = async (
       body: AsyncIterable<unknown>,
-      message: Record<string, unknown>,
+      method: unknown,
+      request: JsonRpcId | undefined,
       session: string | undefined,
     ) => {
-      const request = 'method' in message && 'id' in message ? (message.id as JsonRpcId) : undefined;
       let answered = false;
       const take = (data: string) => {
         const m = deliver(data);
         if (m !== undefined && m.id === request && ('result' in m || 'error' in m)) answered = true;
       };
       const parser = createSseEventParser();
-      const decoder = new TextDecoder();
       let lastEventId: string | undefined;
       let why = 'ended before its result';
       try {
-        for await (const chunk of body) {
-          for (const event of parser.push(decoder.decode(chunk as Buffer, { stream: true }))) {
-            if (event.id !== undefined) lastEventId = event.id;
-            if (event.event === 'message' && event.data !== '') take(event.data);
-          }
+        for await (const event of sseEvents(body, parser)) {
+          if (event.id !== undefined) lastEventId = event.id;
+          if (event.event === 'message' && event.data !== '') take(event.data);
         }
       } catch (err) {
         why = `failed before its result (${String(err)})`;
       }
       if (request === undefined || answered || ended) return;
       if (lastEventId !== undefined) {
-        await readSessionStream({
-          transport: options.transport,
-          path: options.path,
+        await readStream({
           headers: sessionHeaders(session),
-          signal: abort.signal,
           onMessage: take,
-          onForgotten: () => end(forgotten([])),
-          log: options.log,
           context: { ...context, request },
-          reconnect: options.reconnect,
           name: 'resumed answer stream',
           lastEventId,
           retryMs: parser.retryMs,
@@ -176,13 +171,14 @@ export function httpSessionChannels(options: HttpSessionChannelOptions): OpenCha
       }
       handlers.onFailed(request, {
         code: 'TESSERA_UPSTREAM_UNAVAILABLE',
-        message: `the MCP server's answer to ${String(message.method)} ${why}`,
+        message: `the MCP server's answer to ${String(method)} ${why}`,
       });
     };
 
     const post = async (message: Record<string, unknown>) => {
       // The session the message goes to: a 404 is about this one, whatever the answer mints.
       const sentTo = sessionId;
+      const request = 'method' in message && 'id' in message ? (message.id as JsonRpcId) : undefined;
       const headers: Record<string, string> = {
         'content-type': 'application/json',
         accept: 'application/json, text/event-stream',
@@ -207,8 +203,7 @@ export function httpSessionChannels(options: HttpSessionChannelOptions): OpenCha
       if (message.method === 'initialize' && typeof minted === 'string') sessionId = minted;
       if (response.statusCode === 404 && sentTo !== undefined) {
         response.body.resume();
-        const request = 'method' in message && 'id' in message;
-        return end(forgotten(request ? [message.id as JsonRpcId] : []));
+        return end(forgotten(request === undefined ? [] : [request]));
       }
       if (
         message.method === 'notifications/initialized' &&
@@ -219,19 +214,18 @@ export function httpSessionChannels(options: HttpSessionChannelOptions): OpenCha
         listen();
       const type = String(response.headers['content-type'] ?? '');
       if (type.startsWith('text/event-stream'))
-        return readAnswer(response.body, message, sentTo ?? sessionId);
+        return readAnswer(response.body, message.method, request, sentTo ?? sessionId);
       try {
         if (type.startsWith('application/json')) {
           const chunks: Buffer[] = [];
           for await (const chunk of response.body) chunks.push(chunk as Buffer);
-          const refused = response.statusCode >= 400 && 'id' in message && 'method' in message;
-          deliver(Buffer.concat(chunks).toString('utf8'), refused ? (message.id as JsonRpcId) : undefined);
+          deliver(Buffer.concat(chunks).toString('utf8'), response.statusCode >= 400 ? request : undefined);
         } else {
           // 202 for a notification or a response, or an error without a JSON-RPC body.
           response.body.resume();
-          if (response.statusCode >= 400 && 'id' in message && 'method' in message) {
+          if (response.statusCode >= 400 && request !== undefined) {
             const text = `the MCP server answered ${response.statusCode} to ${String(message.method)}`;
-            const answer = { jsonrpc: '2.0', id: message.id, error: { code: -32603, message: text } };
+            const answer = { jsonrpc: '2.0', id: request, error: { code: -32603, message: text } };
             handlers.onMessage(answer, JSON.stringify(answer));
           }
         }

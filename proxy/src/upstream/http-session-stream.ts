@@ -23,7 +23,7 @@
  * @module
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { createSseEventParser } from './sse-event-parser.ts';
+import { createSseEventParser, sseEvents } from './sse-event-parser.ts';
 import type { StdioLog } from './stdio-child.ts';
 import type { UpstreamTransport } from './upstream-transport.ts';
 
@@ -130,16 +130,13 @@ export async function readSessionStream(options: SessionStreamOptions): Promise<
         failures++;
       } else {
         const parser = createSseEventParser();
-        const decoder = new TextDecoder();
         let events = 0;
         try {
-          for await (const chunk of response.body) {
-            for (const event of parser.push(decoder.decode(chunk as Buffer, { stream: true }))) {
-              events++;
-              if (event.id !== undefined) lastEventId = event.id;
-              if (event.event === 'message' && event.data !== '') options.onMessage(event.data);
-              if (signal.aborted || options.until?.()) return;
-            }
+          for await (const event of sseEvents(response.body, parser)) {
+            events++;
+            if (event.id !== undefined) lastEventId = event.id;
+            if (event.event === 'message' && event.data !== '') options.onMessage(event.data);
+            if (signal.aborted || options.until?.()) return;
           }
           why = 'the stream ended';
         } catch (err) {

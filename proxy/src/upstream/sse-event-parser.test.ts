@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { createSseEventParser } from './sse-event-parser.ts';
+import { createSseEventParser, sseEvents } from './sse-event-parser.ts';
 
 test('an endpoint event then messages, split anywhere across chunks', () => {
   const stream =
@@ -68,4 +68,18 @@ test('retry sets the reconnection time only when it is all ASCII digits, dispatc
   }
   assert.deepEqual(parser.push('id: 9\nretry: 50\ndata: \n\n'), [{ event: 'message', data: '', id: '9' }]);
   assert.equal(parser.retryMs, 50);
+});
+
+test('sseEvents: a byte stream split anywhere, even inside a UTF-8 character, gives the same events', async () => {
+  const bytes = Buffer.from('id: 7\nretry: 250\ndata: héllo 🌍\n\nevent: endpoint\ndata: /m\n\n');
+  for (let cut = 1; cut < bytes.length; cut++) {
+    const parser = createSseEventParser();
+    const events = [];
+    for await (const e of sseEvents([bytes.subarray(0, cut), bytes.subarray(cut)], parser)) events.push(e);
+    assert.deepEqual(events, [
+      { event: 'message', data: 'héllo 🌍', id: '7' },
+      { event: 'endpoint', data: '/m', id: '7' },
+    ]);
+    assert.equal(parser.retryMs, 250);
+  }
 });

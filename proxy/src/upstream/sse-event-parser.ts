@@ -98,3 +98,19 @@ export function createSseEventParser(maxEventBytes = 16 * 1024 * 1024): SseEvent
     },
   };
 }
+
+/**
+ * The events of a byte stream (an HTTP response body of Buffers), decoded as UTF-8 across chunk
+ * boundaries and parsed by `parser`, which the caller keeps to read `retryMs` afterwards. Leaving the
+ * loop early releases the body.
+ *
+ * @example
+ * for await (const event of sseEvents(response.body)) if (event.event === 'message') handle(event.data);
+ */
+export async function* sseEvents(
+  body: AsyncIterable<unknown> | Iterable<unknown>,
+  parser: SseEventParser = createSseEventParser(),
+): AsyncGenerator<SseEvent> {
+  const decoder = new TextDecoder();
+  for await (const chunk of body) yield* parser.push(decoder.decode(chunk as Uint8Array, { stream: true }));
+}

@@ -15,7 +15,7 @@ import { Pool } from 'undici';
 import { TesseraError } from '../errors.ts';
 import { createDispatcherTransport } from './dispatcher-transport.ts';
 import type { ChannelEnd, OpenChannel } from './message-channel.ts';
-import { createSseEventParser } from './sse-event-parser.ts';
+import { sseEvents } from './sse-event-parser.ts';
 import type { StdioLog } from './stdio-child.ts';
 import type { UpstreamTransport } from './upstream-transport.ts';
 
@@ -184,13 +184,8 @@ export function sseLegacyChannels(options: SseLegacyChannelOptions): SseLegacyCh
           );
         }
         log('info', 'MCP server SSE connection opened', { ...context });
-        const parser = createSseEventParser();
-        const decoder = new TextDecoder();
-        for await (const chunk of answer.body) {
-          for (const e of parser.push(decoder.decode(chunk as Buffer, { stream: true }))) {
-            onEvent(e.event, e.data);
-            if (ended) break;
-          }
+        for await (const e of sseEvents(answer.body)) {
+          onEvent(e.event, e.data);
           if (ended) break;
         }
         lost('the MCP server closed the SSE stream');
