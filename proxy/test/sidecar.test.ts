@@ -124,9 +124,13 @@ describe('modern (2026-07-28) clients and the server beside the sidecar', () => 
     }
   });
 
-  test('a server that speaks 2026-07-28 gets modern requests as they are', async () => {
-    const seen: Record<string, unknown>[] = [];
-    const modern = createServer((req, res) => {
+  /**
+   * A 2026-07-28 server answering `server/discover` and `tools/list`, recording each message; while
+   * `refusing()` holds it answers 401 instead, as a server behind its own authentication would.
+   */
+  async function startModernServer(refusing: () => boolean = () => false) {
+    const seen: { id: unknown; method: string }[] = [];
+    const server = createServer((req, res) => {
       let body = '';
       req.on('data', (d: Buffer) => {
         body += d.toString();
@@ -134,53 +138,7 @@ describe('modern (2026-07-28) clients and the server beside the sidecar', () => 
       req.on('end', () => {
         const msg = JSON.parse(body) as { id: unknown; method: string };
         seen.push(msg);
-        const result =
-          msg.method === 'server/discover'
-            ? {
-                resultType: 'complete',
-                supportedVersions: ['2026-07-28'],
-                capabilities: {},
-                ttlMs: 0,
-                cacheScope: 'public',
-              }
-            : { resultType: 'complete', tools: [], ttlMs: 0, cacheScope: 'public' };
-        res
-          .writeHead(200, { 'content-type': 'application/json' })
-          .end(JSON.stringify({ jsonrpc: '2.0', id: msg.id, result }));
-      });
-    });
-    await new Promise<void>((r) => modern.listen(0, '127.0.0.1', () => r()));
-    const url = new URL(`http://127.0.0.1:${(modern.address() as AddressInfo).port}/mcp`);
-    const h = await startHarness({ upstream: createSidecarUpstream({ url, log: noLog, clientInfo }) });
-    try {
-      const list = await modernCall(`${h.url}/mcp`, await h.token(), 'x', 'tools/list');
-      assert.equal(list.status, 200);
-      assert.deepEqual(
-        seen.map((m) => [m.method, m.id]),
-        [
-          ['server/discover', 'tessera-probe'],
-          ['tools/list', 'x'],
-        ],
-        'the probe, then the client’s own request, unchanged',
-      );
-    } finally {
-      await h.close();
-      modern.closeAllConnections();
-      await new Promise<void>((r) => modern.close(() => r()));
-    }
-  });
-  test('a server that refuses the probe (401) decides nothing: the request goes as it is, and the next one asks again', async () => {
-    const seen: string[] = [];
-    let open = false;
-    const guarded = createServer((req, res) => {
-      let body = '';
-      req.on('data', (d: Buffer) => {
-        body += d.toString();
-      });
-      req.on('end', () => {
-        const msg = JSON.parse(body) as { id: unknown; method: string };
-        seen.push(msg.method);
-        if (!open) {
+        if (refusing()) {
           res
             .writeHead(401, { 'content-type': 'application/json', 'www-authenticate': 'Bearer' })
             .end(JSON.stringify({ error: 'unauthorized' }));
@@ -201,25 +159,59 @@ describe('modern (2026-07-28) clients and the server beside the sidecar', () => 
           .end(JSON.stringify({ jsonrpc: '2.0', id: msg.id, result }));
       });
     });
-    await new Promise<void>((r) => guarded.listen(0, '127.0.0.1', () => r()));
-    const url = new URL(`http://127.0.0.1:${(guarded.address() as AddressInfo).port}/mcp`);
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    const url = new URL(`http://127.0.0.1:${(server.address() as AddressInfo).port}/mcp`);
     const h = await startHarness({ upstream: createSidecarUpstream({ url, log: noLog, clientInfo }) });
+    return {
+      h,
+      seen,
+      async close() {
+        await h.close();
+        server.closeAllConnections();
+        await new Promise<void>((r) => server.close(() => r()));
+      },
+    };
+  }
+
+  test('a server that speaks 2026-07-28 gets modern requests as they are', async () => {
+    const { h, seen, close } = await startModernServer();
+    try {
+      const list = await modernCall(`${h.url}/mcp`, await h.token(), 'x', 'tools/list');
+      assert.equal(list.status, 200);
+      assert.deepEqual(
+        seen.map((m) => [m.method, m.id]),
+        [
+          ['server/discover', 'tessera-probe'],
+          ['tools/list', 'x'],
+        ],
+        'the probe, then the client’s own request, unchanged',
+      );
+    } finally {
+      await close();
+    }
+  });
+
+  test('a server that refuses the probe (401) decides nothing: the request goes as it is, and the next one asks again', async () => {
+    let open = false;
+    const { h, seen, close } = await startModernServer(() => !open);
     try {
       const refused = await modernCall(`${h.url}/mcp`, await h.token(), 'a', 'tools/list');
       assert.equal(refused.status, 401, 'the server’s own refusal reaches the client');
-      assert.deepEqual(seen, ['server/discover', 'tools/list'], 'not bridged: sent as it came');
+      assert.deepEqual(
+        seen.map((m) => m.method),
+        ['server/discover', 'tools/list'],
+        'not bridged: sent as it came',
+      );
       open = true;
       const served = await modernCall(`${h.url}/mcp`, await h.token(), 'b', 'tools/list');
       assert.equal(served.status, 200);
       assert.deepEqual(
-        seen.slice(2),
+        seen.slice(2).map((m) => m.method),
         ['server/discover', 'tools/list'],
         'asked again, and found a 2026-07-28 server: no session opened',
       );
     } finally {
-      await h.close();
-      guarded.closeAllConnections();
-      await new Promise<void>((r) => guarded.close(() => r()));
+      await close();
     }
   });
 });

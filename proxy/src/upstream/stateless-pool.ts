@@ -218,7 +218,6 @@ export function createStatelessPool(options: StatelessPoolOptions): StatelessPoo
     pingIntervalMs: options.pingIntervalMs,
     carrier: (principal) => carrierFor(principal),
   });
-  const notify = (principal: string, message: Record<string, unknown>) => streams.notify(principal, message);
 
   const remove = (principal: string, entry: Warm) => {
     const list = (warm.get(principal) ?? []).filter((w) => w !== entry);
@@ -230,7 +229,7 @@ export function createStatelessPool(options: StatelessPoolOptions): StatelessPoo
   };
   const openFor = (principal: string) =>
     options.openSession(principal, users.get(principal) ?? principal, (message) =>
-      notify(principal, message),
+      streams.notify(principal, message),
     );
 
   /**
