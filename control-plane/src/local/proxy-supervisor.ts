@@ -1,9 +1,10 @@
 /**
  * Local mode: runs one proxy process per registered server that has a local port, the way the
  * Kubernetes controller runs one per pod: a stdio proxy for a command, a sidecar for a plain-http
- * server (Streamable HTTP, or HTTP+SSE for kind `sse`), an egress proxy for an https one (a remote server: TLS verified, the SSRF guard, each user's
- * upstream credential from the control plane). Restarts a proxy that dies, with backoff; forwards its
- * logs; stops them all on close (SIGTERM, then SIGKILL).
+ * server (Streamable HTTP, or HTTP+SSE for kind `sse`), an egress proxy for an https one (a remote
+ * server: TLS verified, the SSRF guard, each user's upstream credential from the control plane).
+ * Restarts a proxy that dies, with backoff; forwards its logs; stops them all on close (SIGTERM, then
+ * SIGKILL).
  *
  * @module
  */
