@@ -133,7 +133,8 @@ export function createEgressUpstream(options: EgressUpstreamOptions): Upstream {
     // The shared transport is closed with the upstream, not with one user's sessions.
     close: async () => {},
   });
-  const limits = {
+  /** What the sessions the proxy opens itself are told, either way. */
+  const sessions = {
     log: options.log,
     clientInfo: options.clientInfo,
     maxSessions: options.maxSessions,
@@ -143,13 +144,13 @@ export function createEgressUpstream(options: EgressUpstreamOptions): Upstream {
   const upstream =
     options.transport === 'sse'
       ? createSseLegacyUpstream({
-          ...limits,
+          ...sessions,
           url: options.url,
           idleTimeoutMs: options.idleTimeoutMs,
           transport: (context) => asUser(String(context.user)),
         })
       : createSessionBridge({
-          ...limits,
+          ...sessions,
           transport,
           path: `${options.url.pathname}${options.url.search}`,
           direct: createHttpUpstream({ url: options.url, transport, log: options.log }),
