@@ -16,9 +16,9 @@ import {
   type EventStore,
   StreamableHTTPServerTransport,
 } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
-import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
+import { EmptyResultSchema, type JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
 import type { JsonRpcId } from '../src/server/jsonrpc.ts';
-import { httpSessionChannels } from '../src/upstream/http-session-channel.ts';
+import { type HttpSessionChannelOptions, httpSessionChannels } from '../src/upstream/http-session-channel.ts';
 import type { ReconnectPolicy } from '../src/upstream/http-session-stream.ts';
 import { createHttp1Transport } from '../src/upstream/http1-transport.ts';
 import type { ChannelEnd } from '../src/upstream/message-channel.ts';
@@ -97,13 +97,25 @@ interface LegacyServer {
  * its run and closes its own session before answering. `getStatus` answers every GET with that status
  * instead of a stream.
  */
-async function startLegacyServer(options: { getStatus?: number; eventStore?: boolean } = {}) {
+async function startLegacyServer(
+  options: {
+    getStatus?: number;
+    eventStore?: boolean;
+    /** Never answers a GET: no headers, no stream. */
+    holdGet?: boolean;
+    /** Answers `400` to a session's GET until its client has sent `notifications/initialized`. */
+    refuseEarlyGet?: boolean;
+    /** Runs when a session's client sends `notifications/initialized`. */
+    onInitialized?: (mcp: McpServer) => void;
+  } = {},
+) {
   const seen: Seen[] = [];
   const sessions = new Map<string, { transport: StreamableHTTPServerTransport; mcp: McpServer }>();
   const every = new Set<StreamableHTTPServerTransport>();
   const store = options.eventStore ? memoryEventStore() : undefined;
   const state = { runs: 0 };
   const minted: string[] = [];
+  const initialized = new Set<string>();
 
   const build = (transport: StreamableHTTPServerTransport): McpServer => {
     const mcp = new McpServer(
@@ -130,6 +142,8 @@ async function startLegacyServer(options: { getStatus?: number; eventStore?: boo
         return { content: [{ type: 'text', text: `polled ${state.runs}` }] };
       },
     );
+    const onInitialized = options.onInitialized;
+    if (onInitialized) mcp.server.oninitialized = () => onInitialized(mcp);
     return mcp;
   };
 
@@ -162,6 +176,11 @@ async function startLegacyServer(options: { getStatus?: number; eventStore?: boo
     res.once('close', () => {
       entry.closed = true;
     });
+    if (entry.rpc === 'notifications/initialized' && entry.session) initialized.add(entry.session);
+    if (req.method === 'GET' && options.holdGet) return;
+    if (req.method === 'GET' && options.refuseEarlyGet && !initialized.has(entry.session ?? '')) {
+      return json(res, 400, 'Bad Request: not initialized', -32000);
+    }
     if (req.method === 'GET' && options.getStatus !== undefined) {
       res.writeHead(options.getStatus, { allow: 'POST, DELETE' }).end();
       return;
@@ -329,6 +348,37 @@ describe('the GET stream of a session the proxy opened', () => {
   );
 
   test(
+    'the GET stream opens before initialized: a ping the server sends the moment it hears it is answered, not dropped',
+    HANG_GUARD,
+    async () => {
+      // No event store: what the server sends while no stream is open is lost for good.
+      const pings: Promise<unknown>[] = [];
+      const s = await startLegacyServer({
+        onInitialized: (mcp) =>
+          pings.push(
+            mcp.server.request({ method: 'ping' }, EmptyResultSchema, { timeout: 5_000 }).catch((e) => e),
+          ),
+      });
+      const { h, url, token } = await startBridge(s);
+      try {
+        assert.equal((await modernCall(url, token, 1, 'tools/list')).status, 200);
+        await waitFor(() => pings.length === 1, 'the server to hear initialized');
+        const outcome = (await pings[0]) as { code?: number; message?: string };
+        // The proxy answers a server's ping with an error (no client can take it); a dropped one times out (-32001).
+        assert.equal(outcome.code, -32601, `answered by the proxy, got ${outcome.message}`);
+        const get = s.seen.findIndex((x) => x.method === 'GET');
+        const initialized = s.seen.findIndex((x) => x.rpc === 'notifications/initialized');
+        assert.ok(get !== -1 && get < initialized, 'the GET came before initialized');
+        assert.equal(s.seen[get]!.session, s.minted[0]);
+        assert.equal(s.seen[get]!.protocolVersion, '2025-11-25');
+      } finally {
+        await h.close();
+        await s.close();
+      }
+    },
+  );
+
+  test(
     'a server without a GET stream (405) still serves requests, and the GET is not tried again',
     HANG_GUARD,
     async () => {
@@ -421,7 +471,11 @@ describe('the GET stream of a session the proxy opened', () => {
 });
 
 /** Opens a channel to `s` and initializes its session by hand, as the pool's handshake does. */
-async function openChannel(s: LegacyServer, reconnect: ReconnectPolicy) {
+async function openChannel(
+  s: LegacyServer,
+  reconnect: ReconnectPolicy,
+  more: Partial<HttpSessionChannelOptions> = {},
+) {
   const transport = createHttp1Transport({ url: s.url, connections: 8, headersTimeoutMs: 10_000 });
   const logs: LogLine[] = [];
   const messages: Record<string, unknown>[] = [];
@@ -432,6 +486,7 @@ async function openChannel(s: LegacyServer, reconnect: ReconnectPolicy) {
     path: '/mcp',
     log: (level, msg, fields) => logs.push({ level, msg, fields }),
     reconnect,
+    ...more,
   })(
     {
       onMessage: (m) => messages.push(m),
@@ -446,6 +501,27 @@ async function openChannel(s: LegacyServer, reconnect: ReconnectPolicy) {
   assert.ok(channel.send({ jsonrpc: '2.0', method: 'notifications/initialized' }));
   return { channel, transport, logs, messages, ends, failed };
 }
+
+/** A legacy server and a channel to it, both closed when `body` is done. */
+async function withChannel(
+  server: Parameters<typeof startLegacyServer>[0],
+  reconnect: ReconnectPolicy,
+  more: Partial<HttpSessionChannelOptions>,
+  body: (s: LegacyServer, c: Awaited<ReturnType<typeof openChannel>>) => Promise<void>,
+) {
+  const s = await startLegacyServer(server);
+  const c = await openChannel(s, reconnect, more);
+  try {
+    await body(s, c);
+  } finally {
+    await c.channel.close();
+    await c.transport.close();
+    await s.close();
+  }
+}
+
+/** The JSON-RPC methods the server was POSTed, in order. */
+const posted = (s: LegacyServer) => s.seen.filter((x) => x.method === 'POST').map((x) => x.rpc);
 
 describe('an answer stream the server closes before the answer (SSE polling)', () => {
   test(
@@ -615,10 +691,8 @@ describe('the channel on its own', () => {
   test(
     'a GET that keeps failing is given up after maxFailures in a row; requests still work',
     HANG_GUARD,
-    async () => {
-      const s = await startLegacyServer({ getStatus: 503 });
-      const c = await openChannel(s, { baseMs: 1, maxMs: 5, maxFailures: 3 });
-      try {
+    () =>
+      withChannel({ getStatus: 503 }, { baseMs: 1, maxMs: 5, maxFailures: 3 }, {}, async (s, c) => {
         await waitFor(() => c.logs.some((l) => l.level === 'warn'), 'the reader to give up');
         const warn = c.logs.find((l) => l.level === 'warn')!;
         assert.equal(warn.msg, 'gave up on the MCP server’s GET stream');
@@ -629,42 +703,77 @@ describe('the channel on its own', () => {
         assert.match(JSON.stringify(c.messages.find((m) => m.id === 2)), /run 1/);
         assert.deepEqual(c.ends, [], 'the channel is still open');
         assert.equal(s.count('GET'), 3, 'and tries no more');
-      } finally {
-        await c.channel.close();
-        await c.transport.close();
-        await s.close();
-      }
-    },
+      }),
+  );
+
+  test(
+    'a server that holds the GET’s answer delays initialized only by streamOpenWaitMs; requests before it keep their order',
+    HANG_GUARD,
+    () =>
+      withChannel(
+        { holdGet: true },
+        { baseMs: 1, maxMs: 5, maxFailures: 3 },
+        { streamOpenWaitMs: 100 },
+        async (s, c) => {
+          // Sent right after initialized: it must not overtake it.
+          assert.ok(
+            c.channel.send({ jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'touch' } }),
+          );
+          await waitFor(() => c.messages.some((m) => m.id === 2), 'the call’s answer');
+          assert.deepEqual(posted(s), ['initialize', 'notifications/initialized', 'tools/call']);
+          const late = 'the MCP server has not answered the GET stream yet; initializing anyway';
+          assert.ok(c.logs.some((l) => l.msg === late));
+          assert.equal(s.count('GET'), 1, 'the held GET is still the one stream');
+          assert.deepEqual(c.ends, []);
+        },
+      ),
+  );
+
+  test(
+    'a server that refuses the GET before initialized gets it again after: the stream opens',
+    HANG_GUARD,
+    () =>
+      withChannel({ refuseEarlyGet: true }, { baseMs: 50, maxMs: 100, maxFailures: 3 }, {}, async (s, c) => {
+        await waitFor(() => openGets(s).length === 1, 'the GET stream');
+        const gets = s.seen.filter((x) => x.method === 'GET');
+        assert.equal(gets[0]!.res.statusCode, 400, 'the first, before initialized, refused');
+        assert.equal(gets.length, 2, 'tried once more, after its backoff, when initialized had gone out');
+        assert.deepEqual(posted(s), ['initialize', 'notifications/initialized']);
+        // The stream carries what the server sends.
+        s.mcp(s.minted[0]!).sendToolListChanged();
+        const changed = () => c.messages.some((m) => m.method === 'notifications/tools/list_changed');
+        await waitFor(changed, 'the list change');
+        assert.deepEqual(c.ends, []);
+      }),
   );
 
   test(
     'closing the channel during the wait before a reconnection ends the wait and the session',
     HANG_GUARD,
-    async () => {
-      const s = await startLegacyServer({ getStatus: 503 });
-      // A wait far longer than the test's guard: close() resolving proves the timer went with the channel.
-      const c = await openChannel(s, { baseMs: 600_000, maxMs: 600_000, maxFailures: 3 });
-      try {
-        await waitFor(
-          () => c.logs.some((l) => l.msg === 'reopening the MCP server’s GET stream'),
-          'the reader to start waiting',
-        );
-        await c.channel.close();
-        await c.channel.exit;
-        assert.deepEqual(
-          c.ends.map((e) => [e.code, e.message]),
-          [['TESSERA_UPSTREAM_EXITED', 'the session was closed']],
-        );
-        assert.equal(s.count('GET'), 1);
-        assert.deepEqual(
-          s.seen.filter((x) => x.method === 'DELETE').map((x) => x.session),
-          [s.minted[0]],
-        );
-        assert.equal(c.channel.send({ jsonrpc: '2.0', method: 'notifications/initialized' }), false);
-      } finally {
-        await c.transport.close();
-        await s.close();
-      }
-    },
+    // A wait far longer than the test's guard: close() resolving proves the timer went with the channel.
+    () =>
+      withChannel(
+        { getStatus: 503 },
+        { baseMs: 600_000, maxMs: 600_000, maxFailures: 3 },
+        {},
+        async (s, c) => {
+          await waitFor(
+            () => c.logs.some((l) => l.msg === 'reopening the MCP server’s GET stream'),
+            'the reader to start waiting',
+          );
+          await c.channel.close();
+          await c.channel.exit;
+          assert.deepEqual(
+            c.ends.map((e) => [e.code, e.message]),
+            [['TESSERA_UPSTREAM_EXITED', 'the session was closed']],
+          );
+          assert.equal(s.count('GET'), 1);
+          assert.deepEqual(
+            s.seen.filter((x) => x.method === 'DELETE').map((x) => x.session),
+            [s.minted[0]],
+          );
+          assert.equal(c.channel.send({ jsonrpc: '2.0', method: 'notifications/initialized' }), false);
+        },
+      ),
   );
 });

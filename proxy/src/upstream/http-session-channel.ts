@@ -2,9 +2,12 @@
  * A message channel over one legacy (2025-11-25) Streamable HTTP session: every message the proxy sends
  * is a POST carrying the session's `Mcp-Session-Id` (minted by the server's answer to `initialize`) and
  * the negotiated `MCP-Protocol-Version`; every JSON-RPC message in an answer, whether one JSON object or
- * an event stream, comes back as a channel message. Once the server has accepted
- * `notifications/initialized`, the session's GET stream is read too (`http-session-stream.ts`), so what
- * the server sends outside answers (list changes, `ping`, `roots/list`) comes back the same way. It lets
+ * an event stream, comes back as a channel message. The session's GET stream is read too
+ * (`http-session-stream.ts`), so what the server sends outside answers (list changes, `ping`,
+ * `roots/list`) comes back the same way. It is opened as soon as `initialize` has its result, and
+ * `notifications/initialized` waits (up to `STREAM_OPEN_WAIT_MS`) until the server has answered that
+ * GET: a server without an event store drops what it sends while no stream is open, and many send
+ * something the moment they hear `initialized`. It lets
  * the stateless pool serve 2026-07-28 clients with a Streamable HTTP server that only speaks the
  * session-bound revision, as it does stdio ones.
  *
@@ -41,9 +44,17 @@ export interface HttpSessionChannelOptions {
   log: StdioLog;
   /** How the GET stream is reopened; default `DEFAULT_RECONNECT`. */
   reconnect?: ReconnectPolicy;
+  /** How long `notifications/initialized` waits for the GET to be answered; default `STREAM_OPEN_WAIT_MS`. */
+  streamOpenWaitMs?: number;
 }
 
 const failure = (code: TesseraErrorCode, message: string): ChannelEnd => ({ code, message });
+
+/**
+ * How long `notifications/initialized` waits, by default, for the server to answer the session's first
+ * GET. A server that holds the GET's headers until its first event must not hold up the session long.
+ */
+export const STREAM_OPEN_WAIT_MS = 2_000;
 
 /**
  * Returns the opener of channels over sessions with one server.
@@ -57,8 +68,10 @@ export function httpSessionChannels(options: HttpSessionChannelOptions): OpenCha
     let sessionId: string | undefined;
     let protocolVersion: string | undefined;
     let ended = false;
-    /** The GET stream's reader, once the session is initialized. */
+    /** The GET stream's reader, once `initialize` has its result. */
     let listening: Promise<void> | undefined;
+    /** Settles when the server has answered the first GET, or the reader has stopped. */
+    let streamAnswered: Promise<void> | undefined;
     const abort = new AbortController();
     let exited!: () => void;
     const exit = new Promise<void>((resolve) => {
@@ -96,7 +109,9 @@ export function httpSessionChannels(options: HttpSessionChannelOptions): OpenCha
       if (request !== undefined && message.id === null && 'error' in message) message.id = request;
       const result = message.result as { protocolVersion?: unknown } | undefined;
       if (typeof result?.protocolVersion === 'string' && protocolVersion === undefined) {
+        // `initialize`'s result: the session exists, so its GET stream can open before `initialized`.
         protocolVersion = result.protocolVersion;
+        listen();
       }
       handlers.onMessage(message, JSON.stringify(message));
       return message;
@@ -125,7 +140,38 @@ export function httpSessionChannels(options: HttpSessionChannelOptions): OpenCha
       });
 
     const listen = () => {
-      listening ??= readStream({ headers: sessionHeaders(sessionId), onMessage: deliver, context });
+      if (listening !== undefined || ended) return;
+      let settle!: () => void;
+      streamAnswered = new Promise<void>((resolve) => {
+        settle = resolve;
+      });
+      listening = readStream({
+        headers: sessionHeaders(sessionId),
+        onMessage: deliver,
+        context,
+        onFirstAnswer: () => settle(),
+      }).finally(settle);
+    };
+
+    /** Set by `notifications/initialized`: every later message is posted once this has settled. */
+    let gate: Promise<void> | undefined;
+
+    /** Until the server has answered the GET, or `STREAM_OPEN_WAIT_MS`, whichever comes first. */
+    const streamOpened = async () => {
+      if (streamAnswered === undefined) return;
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<'late'>((resolve) => {
+        timer = setTimeout(resolve, options.streamOpenWaitMs ?? STREAM_OPEN_WAIT_MS, 'late');
+      });
+      const outcome = await Promise.race([streamAnswered, late]);
+      clearTimeout(timer);
+      if (outcome === 'late') {
+        options.log(
+          'debug',
+          'the MCP server has not answered the GET stream yet; initializing anyway',
+          context,
+        );
+      }
     };
 
     /**
@@ -176,6 +222,7 @@ export function httpSessionChannels(options: HttpSessionChannelOptions): OpenCha
     };
 
     const post = async (message: Record<string, unknown>) => {
+      if (ended) return;
       // The session the message goes to: a 404 is about this one, whatever the answer mints.
       const sentTo = sessionId;
       const request = 'method' in message && 'id' in message ? (message.id as JsonRpcId) : undefined;
@@ -238,7 +285,10 @@ export function httpSessionChannels(options: HttpSessionChannelOptions): OpenCha
     return {
       send(message) {
         if (ended) return false;
-        void post(message as Record<string, unknown>);
+        const m = message as Record<string, unknown>;
+        // `initialized` waits for the GET stream, and what is sent after it goes out after it.
+        if (m.method === 'notifications/initialized') gate = streamOpened();
+        void (gate === undefined ? post(m) : gate.then(() => post(m)));
         return true;
       },
       async close() {

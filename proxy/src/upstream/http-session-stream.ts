@@ -64,6 +64,11 @@ export interface SessionStreamOptions {
   retryMs?: number;
   /** Checked after every message: once true, the reader lets the stream go and returns. */
   until?: () => boolean;
+  /**
+   * Called once, when the first GET has been answered (or has failed): true when it opened a stream.
+   * From then on the server can reach the session's client.
+   */
+  onFirstAnswer?: (opened: boolean) => void;
 }
 
 /**
@@ -103,6 +108,11 @@ export async function readSessionStream(options: SessionStreamOptions): Promise<
   let lastEventId = options.lastEventId;
   let retryMs = options.retryMs;
   let failures = 0;
+  let first = options.onFirstAnswer;
+  const answered = (opened: boolean) => {
+    first?.(opened);
+    first = undefined;
+  };
   // A resumed stream was closed by the server on purpose: it asked for its `retry:` wait, no more.
   if (lastEventId !== undefined && !(await pause(Math.min(retryMs ?? 0, policy.maxMs), signal))) return;
   while (!signal.aborted) {
@@ -119,7 +129,9 @@ export async function readSessionStream(options: SessionStreamOptions): Promise<
         stripOnCrossOriginRedirect: [],
       });
       const type = String(response.headers['content-type'] ?? '');
-      if (response.statusCode !== 200 || !type.startsWith('text/event-stream')) {
+      const opened = response.statusCode === 200 && type.startsWith('text/event-stream');
+      answered(opened);
+      if (!opened) {
         response.body.resume();
         if (response.statusCode === 405) {
           log('debug', `the MCP server offers no ${name}`, context);
@@ -146,6 +158,7 @@ export async function readSessionStream(options: SessionStreamOptions): Promise<
         failures = events > 0 ? 0 : failures + 1;
       }
     } catch (err) {
+      answered(false);
       why = `the GET failed: ${describe(err)}`;
       failures++;
     }
