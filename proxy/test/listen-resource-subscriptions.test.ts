@@ -18,6 +18,7 @@ import { fileURLToPath } from 'node:url';
 import type { StdioSpawnEvent } from '../src/upstream/stdio-channel.ts';
 import { createStdioUpstream } from '../src/upstream/stdio-upstream.ts';
 import { waitFor } from './fixtures/stdio-harness.ts';
+import { applyPolicy } from './helpers/apply-policy.ts';
 import { type Harness, startHarness } from './helpers/harness.ts';
 import { type ListenStream, modernCall, openListenStream } from './helpers/modern-client.ts';
 
@@ -73,6 +74,13 @@ const updated = (uri: string, id: string): Message => ({
   method: 'notifications/resources/updated',
   params: { uri, _meta: { [SUB]: id } },
 });
+
+/** Opens a listen stream on `uris` and checks that all of them were acknowledged. */
+async function subscribed(url: string, token: string, id: string, uris: string[]) {
+  const s = await listen(url, token, id, { resourceSubscriptions: uris });
+  assert.deepEqual(await s.next(`${id} acknowledged`), acknowledged(id, { resourceSubscriptions: uris }));
+  return s;
+}
 
 let ids = 0;
 /** Calls a fixture tool through the proxy and returns the JSON its text holds. */
@@ -254,6 +262,39 @@ describe('resource subscriptions on listen streams through the stateless pool', 
     },
   );
 
+  test(
+    'a sub-resource’s update reaches the streams subscribed to a URI it lies under, while policy lets their user read it',
+    HANG_GUARD,
+    async () => {
+      const users = ['alice@example.com', 'bob@example.com'];
+      const deny = (id: string, target: string) => ({
+        id,
+        effect: 'DENY' as const,
+        methods: ['resources/read'],
+        targets: [target],
+      });
+      const p = await proxy([], { rules: [deny('no-secret', 'note://a/secret')] });
+      const { url, alice } = p;
+      try {
+        const s = await subscribed(url, alice, 'tree-1', ['note://a']);
+        // A longer name is no sub-resource, and a sub-resource the policy denies is not delivered.
+        await tool(url, alice, 'touch', { uris: ['note://ab', 'note://a/secret', 'note://a/child'] });
+        assert.deepEqual(await s.next('note://a/child on tree-1'), updated('note://a/child', 'tree-1'));
+        assert.equal(s.queued, 0);
+
+        // The policy in force decides each delivery: a new version denies note://a/child too.
+        applyPolicy(p.h, users, [deny('no-secret', 'note://a/secret'), deny('no-child', 'note://a/child')]);
+        await tool(url, alice, 'touch', { uris: ['note://a/child', 'note://a/other', 'note://a'] });
+        assert.deepEqual(await s.next('note://a/other on tree-1'), updated('note://a/other', 'tree-1'));
+        assert.deepEqual(await s.next('note://a on tree-1'), updated('note://a', 'tree-1'));
+        assert.equal(s.queued, 0);
+        s.close();
+      } finally {
+        await p.h.close();
+      }
+    },
+  );
+
   test('a request filter’s rewrite cannot subscribe a URI the policy denies', HANG_GUARD, async () => {
     // A filter webhook that adds secret://x to every listen request it sees.
     const hook = createServer((req, res) => {
@@ -296,11 +337,7 @@ describe('resource subscriptions on listen streams through the stateless pool', 
     );
     const { url, alice } = p;
     try {
-      const s = await listen(url, alice, 'f-1', { resourceSubscriptions: ['note://a'] });
-      assert.deepEqual(
-        await s.next('f-1 acknowledged'),
-        acknowledged('f-1', { resourceSubscriptions: ['note://a'] }),
-      );
+      const s = await subscribed(url, alice, 'f-1', ['note://a']);
       assert.deepEqual((await state(url, alice)).calls, [['resources/subscribe', 'note://a']]);
       const event = await closedAndAudited(p, s, 'f-1');
       assert.deepEqual(

@@ -7,11 +7,9 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { create, type MessageInitShape } from '@bufbuild/protobuf';
-import { GrantSchema, type RuleSchema, ServerPolicySchema } from '@tessera/api/mesh/v1/config';
-import { translatePolicy } from '../src/ir/translate.ts';
 import { createStdioUpstream } from '../src/upstream/stdio-upstream.ts';
 import { waitFor } from './fixtures/stdio-harness.ts';
+import { applyPolicy } from './helpers/apply-policy.ts';
 import { type Harness, startHarness } from './helpers/harness.ts';
 import { openListenStream } from './helpers/modern-client.ts';
 
@@ -24,14 +22,6 @@ async function proxy(): Promise<{ h: Harness; url: string }> {
     upstream: createStdioUpstream({ command: process.execPath, args: [FIXTURE] }),
   });
   return { h, url: `${h.url}/mcp` };
-}
-
-let version = 1;
-/** Replaces the policy, as a new version from the control plane would. */
-function applyPolicy(h: Harness, users: string[], rules: MessageInitShape<typeof RuleSchema>[] = []) {
-  const grant = create(GrantSchema, { users });
-  const spec = create(ServerPolicySchema, { server: 'demo', grants: [grant], rules });
-  h.store.apply({ kind: 'policy', value: translatePolicy(spec, 'demo') }, `v${++version}`, 'n3');
 }
 
 /** Opens a legacy session and its GET stream; resolves once the stream is open. */

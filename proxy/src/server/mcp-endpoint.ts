@@ -180,6 +180,11 @@ export function createMcpEndpoint(options: McpEndpointOptions) {
   const filterDispatcher =
     options.filterDispatcher ?? lazyFilterDispatcher({ allow: parseAllowList([], FILTER_ALLOW).allow });
   const streams = createOpenStreams();
+  /** The configuration in force: what a long stream's later deliveries are judged by. */
+  let latest: ProxyConfig | undefined;
+  /** Whether `principal` may read `uri` under the configuration in force. */
+  const mayRead = (principal: Principal, uri: string): boolean =>
+    latest?.policy.engine.decide(principal, 'resources/read', uri, undefined).effect === 'ALLOW';
 
   function record(
     ctx: Context,
@@ -293,8 +298,9 @@ export function createMcpEndpoint(options: McpEndpointOptions) {
     // A stream that outlives its authorization (policy change, expired token) is dropped (open-streams.ts).
     let droppedBecause = '';
     const m = ctx.message;
+    const listens = m?.kind === 'request' && m.method === 'subscriptions/listen';
     const stream =
-      method === 'GET' || (m?.kind === 'request' && m.method === 'subscriptions/listen')
+      method === 'GET' || listens
         ? streams.add(
             {
               token: exchange.token,
@@ -349,6 +355,7 @@ export function createMcpEndpoint(options: McpEndpointOptions) {
           principal: principal.subject,
           user: principal.name,
           signal: abort.signal,
+          mayRead: listens ? (uri) => mayRead(principal, uri) : undefined,
         },
         sink ?? res,
       );
@@ -436,6 +443,7 @@ export function createMcpEndpoint(options: McpEndpointOptions) {
       );
       return;
     }
+    latest = config;
     const forged = forgedOrigin(req, config);
     if (forged) {
       reject(res, ctx, forged, {}, 'invalid');
@@ -611,7 +619,12 @@ export function createMcpEndpoint(options: McpEndpointOptions) {
    * The endpoint: `handle(req, res, config)` serves one request; `revalidate(config)` judges the streams
    * it holds open under a new configuration and closes those no longer allowed.
    */
-  return Object.assign(handle, { revalidate: (config: ProxyConfig) => streams.revalidate(config) });
+  return Object.assign(handle, {
+    revalidate: (config: ProxyConfig): Promise<number> => {
+      latest = config;
+      return streams.revalidate(config);
+    },
+  });
 }
 
 function bodyText(

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { honouredFilter, subscribableUris } from './listen-streams.ts';
+import { honouredFilter, isSubResource, subscribableUris } from './listen-streams.ts';
 
 test('honouredFilter: the list changes the server declared, and nothing else', () => {
   const caps = { tools: { listChanged: true }, resources: { subscribe: true } };
@@ -29,4 +29,15 @@ test('subscribableUris: the requested URIs once each, only from a server that de
     [],
   );
   assert.deepEqual(subscribableUris({}, { resources: { subscribe: true } }), []);
+});
+
+test('isSubResource: a path below the URI, never a longer name or the URI itself', () => {
+  assert.equal(isSubResource('file:///logs/app.log', 'file:///logs'), true);
+  assert.equal(isSubResource('file:///logs/a/b', 'file:///logs/'), true);
+  assert.equal(isSubResource('note://a/child', 'note://a'), true);
+  assert.equal(isSubResource('file:///logs2', 'file:///logs'), false);
+  assert.equal(isSubResource('file:///logs', 'file:///logs'), false);
+  assert.equal(isSubResource('file:///logs/', 'file:///logs/'), false);
+  assert.equal(isSubResource('file:///log', 'file:///logs'), false);
+  assert.equal(isSubResource('file:///logs?x=1', 'file:///logs'), false);
 });

@@ -6,9 +6,10 @@
  * - the list changes the server declared (`capabilities.<kind>.listChanged`), from any warm channel;
  * - `notifications/resources/updated` for the `resourceSubscriptions` the server accepted, when it
  *   declared `capabilities.resources.subscribe` (`resource-subscriptions.ts` keeps them upstream). An
- *   update goes only to the streams that subscribed to its very URI. The revision lets a server announce
- *   a sub-resource of the one subscribed, but the proxy cannot tell which stream such an update concerns,
- *   nor whether policy lets that stream's user read it, so it drops it.
+ *   update goes to the streams that subscribed to its URI. A server may announce a sub-resource of the
+ *   one subscribed instead (2025-11-25 `ResourceUpdatedNotification`): such an update goes to the streams
+ *   that subscribed to a URI it lies under (`isSubResource`), each only if policy lets its user read the
+ *   sub-resource now (`Exchange.mayRead`), since the endpoint judged the subscribed URIs alone.
  *
  * The endpoint has already taken out the URIs policy does not let the caller read. A stream that carries
  * list changes keeps the warm channel it was served on from closing idle, since a server announces its
@@ -78,6 +79,19 @@ export function subscribableUris(requested: Record<string, unknown>, capabilitie
   return [...new Set(list.filter((uri): uri is string => typeof uri === 'string'))];
 }
 
+/**
+ * Whether `uri` lies under `parent` in its path: `parent` followed by `/` and more, or `parent` ending
+ * in `/` followed by more. A longer name with the same start (`file:///ab` under `file:///a`) does not. Pure.
+ *
+ * @example
+ * isSubResource('file:///logs/app.log', 'file:///logs'); // true
+ * isSubResource('file:///logs2', 'file:///logs'); // false
+ */
+export function isSubResource(uri: string, parent: string): boolean {
+  if (uri.length <= parent.length || !uri.startsWith(parent)) return false;
+  return parent.endsWith('/') || uri[parent.length] === '/';
+}
+
 /** The URI of a `notifications/resources/updated`, if it names one. */
 function updatedUri(message: Record<string, unknown>): string | undefined {
   const uri = (message.params as { uri?: unknown } | undefined)?.uri;
@@ -113,6 +127,8 @@ interface Listener {
   filter: Record<string, true>;
   /** The resource URIs whose updates the stream carries. */
   uris: ReadonlySet<string>;
+  /** Whether the stream's user may read `uri`: asked for sub-resources of `uris`. */
+  mayRead(uri: string): boolean;
   send(message: Record<string, unknown>): void;
   /** Ends the stream with the listen request's result: the subscription ended on the proxy's side. */
   finish(): void;
@@ -149,12 +165,19 @@ export function createListenStreams(options: ListenStreamsOptions): ListenStream
     return created;
   };
 
+  /** Whether an update of `uri` belongs on the stream: its own URI, or a readable sub-resource of one. */
+  const carries = (listener: Listener, uri: string): boolean => {
+    if (listener.uris.has(uri)) return true;
+    for (const parent of listener.uris) if (isSubResource(uri, parent)) return listener.mayRead(uri);
+    return false;
+  };
+
   const notify = (principal: string, message: Record<string, unknown>) => {
     const streams = listeners.get(principal);
     if (!streams) return;
     const uri = updatedUri(message);
     if (uri !== undefined) {
-      for (const listener of streams) if (listener.uris.has(uri)) listener.send(message);
+      for (const listener of streams) if (carries(listener, uri)) listener.send(message);
       return;
     }
     const field = Object.keys(LIST_CHANGED).find((f) => LIST_CHANGED[f]!.method === message.method);
@@ -193,6 +216,7 @@ export function createListenStreams(options: ListenStreamsOptions): ListenStream
       const listener: Listener = {
         filter,
         uris: new Set(uris),
+        mayRead: exchange.mayRead ?? (() => false),
         send: (m) => {
           if (early) early.push(m);
           else stream.send(tag(m));
@@ -249,7 +273,7 @@ export function createListenStreams(options: ListenStreamsOptions): ListenStream
         early = undefined;
         for (const m of waiting) {
           const uri = updatedUri(m);
-          if (uri === undefined || listener.uris.has(uri)) listener.send(m);
+          if (uri === undefined || carries(listener, uri)) listener.send(m);
         }
         if (finishing) listener.finish();
       })();
