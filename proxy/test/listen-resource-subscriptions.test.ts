@@ -43,6 +43,7 @@ async function proxy(
   args: string[] = [],
   policy?: Parameters<typeof startHarness>[0]['policy'],
   filterAllow?: string[],
+  limits: { requestTimeoutMs?: number } = {},
 ): Promise<Proxy> {
   const spawns: StdioSpawnEvent[] = [];
   const h = await startHarness({
@@ -51,6 +52,7 @@ async function proxy(
       command: process.execPath,
       args: [FIXTURE, ...args],
       statelessPerPrincipal: 1,
+      ...limits,
       onSpawn: (s) => spawns.push(s),
     }),
     policy,
@@ -287,6 +289,39 @@ describe('resource subscriptions on listen streams through the stateless pool', 
         await tool(url, alice, 'touch', { uris: ['note://a/child', 'note://a/other', 'note://a'] });
         assert.deepEqual(await s.next('note://a/other on tree-1'), updated('note://a/other', 'tree-1'));
         assert.deepEqual(await s.next('note://a on tree-1'), updated('note://a', 'tree-1'));
+        assert.equal(s.queued, 0);
+        s.close();
+      } finally {
+        await p.h.close();
+      }
+    },
+  );
+
+  test(
+    'a subscribe the server answers too late is left out, and unsubscribed so that the server holds nothing the proxy does not know of',
+    HANG_GUARD,
+    async () => {
+      const p = await proxy([], undefined, undefined, { requestTimeoutMs: 300 });
+      const { url, alice } = p;
+      try {
+        const s = await listen(url, alice, 'late-1', { resourceSubscriptions: ['slow://x', 'note://a'] });
+        assert.deepEqual(
+          await s.next('late-1 acknowledged'),
+          acknowledged('late-1', { resourceSubscriptions: ['note://a'] }),
+        );
+        await waitFor(
+          async () => (await state(url, alice)).calls.length === 3,
+          'resources/unsubscribe of slow://x upstream',
+        );
+        const after = await state(url, alice);
+        assert.deepEqual(after.calls, [
+          ['resources/subscribe', 'slow://x'],
+          ['resources/subscribe', 'note://a'],
+          ['resources/unsubscribe', 'slow://x'],
+        ]);
+        assert.deepEqual(after.subscribed, ['note://a']);
+        await tool(url, alice, 'touch', { uris: ['slow://x', 'note://a'] });
+        assert.deepEqual(await s.next('note://a on late-1'), updated('note://a', 'late-1'));
         assert.equal(s.queued, 0);
         s.close();
       } finally {

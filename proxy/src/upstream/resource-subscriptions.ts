@@ -14,10 +14,14 @@
  * Requests go out in the order they were made, each once the carrier is known, so an unsubscribe and a
  * later subscribe of the same URI reach the server in that order. A server that refuses a URI (an error
  * answer), fails or does not answer in time has not subscribed it: the URI is left out of the lease.
+ * One that did not answer in time may still subscribe it later, so it is sent `resources/unsubscribe`
+ * too, queued before any later subscribe of the URI: the server is left holding nothing the proxy
+ * does not know of.
  *
  * @module
  */
 
+import { TesseraError } from '../errors.ts';
 import type { ChannelSession } from './channel-session.ts';
 import type { StdioLog } from './stdio-child.ts';
 
@@ -107,8 +111,8 @@ export function createResourceSubscriptions(options: ResourceSubscriptionsOption
 
   /**
    * Sends one request on the channel `choose` settles on, once those before it were sent. Resolves with
-   * whether the server accepted it, and whether the channel ended under it (then the server never
-   * refused it).
+   * whether the server accepted it, whether the channel ended under it (then the server never refused
+   * it), and whether it went unanswered in time (then the server may still act on it).
    */
   const send = (method: string, uri: string, choose: () => Promise<ChannelSession | undefined>) => {
     inflight++;
@@ -119,6 +123,7 @@ export function createResourceSubscriptions(options: ResourceSubscriptionsOption
       return { answer: c?.call(method, { uri }) };
     });
     queue = sent.catch(() => {});
+    let timedOut = false;
     return sent
       .then(async ({ answer }) => {
         if (!answer) throw new Error('no warm channel to carry it');
@@ -126,10 +131,11 @@ export function createResourceSubscriptions(options: ResourceSubscriptionsOption
         return true;
       })
       .catch((err: unknown) => {
+        timedOut = err instanceof TesseraError && err.code === 'TESSERA_UPSTREAM_TIMEOUT';
         log('info', 'resource subscription request failed', { method, uri, error: String(err) });
         return false;
       })
-      .then((accepted) => ({ accepted, channelEnded: !accepted && used?.ended === true }))
+      .then((accepted) => ({ accepted, channelEnded: !accepted && used?.ended === true, timedOut }))
       .finally(() => {
         inflight--;
         idleCheck();
@@ -138,9 +144,13 @@ export function createResourceSubscriptions(options: ResourceSubscriptionsOption
 
   /** Subscribes on the carrier; once more on the next one when the carrier ends before it answers. */
   const subscribe = async (uri: string, preferred?: ChannelSession): Promise<boolean> => {
-    const first = await send('resources/subscribe', uri, () => current(preferred));
-    if (first.accepted || !first.channelEnded) return first.accepted;
-    return (await send('resources/subscribe', uri, () => current(undefined))).accepted;
+    let outcome = await send('resources/subscribe', uri, () => current(preferred));
+    if (!outcome.accepted && outcome.channelEnded) {
+      outcome = await send('resources/subscribe', uri, () => current(undefined));
+    }
+    // Queued now, so before any later subscribe of the URI (the caller forgets it only after this).
+    if (outcome.timedOut) unsubscribe(uri);
+    return outcome.accepted;
   };
 
   /** Unsubscribes on the carrier, if it still lives: one that ended took its subscriptions with it. */
