@@ -16,10 +16,13 @@ import { openListenStream } from './helpers/modern-client.ts';
 const HANG_GUARD = { timeout: 60_000 };
 const FIXTURE = fileURLToPath(new URL('./fixtures/stdio-subscriptions-fixture.mjs', import.meta.url));
 
-async function proxy(): Promise<{ h: Harness; url: string }> {
+async function proxy(
+  policy?: Parameters<typeof startHarness>[0]['policy'],
+): Promise<{ h: Harness; url: string }> {
   const h = await startHarness({
     users: ['alice@example.com', 'bob@example.com'],
     upstream: createStdioUpstream({ command: process.execPath, args: [FIXTURE] }),
+    policy,
   });
   return { h, url: `${h.url}/mcp` };
 }
@@ -55,17 +58,28 @@ async function openGetStream(url: string, token: string) {
   });
   assert.equal(get.status, 200);
   let open = true;
+  /** The JSON-RPC messages the stream carried, and the ids of its events. */
+  const messages: Record<string, unknown>[] = [];
+  const eventIds: string[] = [];
   const ended = (async () => {
+    let text = '';
     try {
-      for await (const _chunk of get.body!) {
-        // Keep-alive comments only; the test watches for the end.
+      for await (const chunk of get.body!) {
+        text += Buffer.from(chunk).toString('utf8');
+        for (let end = text.indexOf('\n\n'); end !== -1; end = text.indexOf('\n\n')) {
+          for (const line of text.slice(0, end).split('\n')) {
+            if (line.startsWith('data:')) messages.push(JSON.parse(line.slice(5)) as Record<string, unknown>);
+            if (line.startsWith('id:')) eventIds.push(line.slice(3).trim());
+          }
+          text = text.slice(end + 2);
+        }
       }
     } catch {
       // Cut by the proxy.
     }
     open = false;
   })();
-  return { session, ended, isOpen: () => open, sessionHeaders };
+  return { session, ended, isOpen: () => open, sessionHeaders, messages, eventIds };
 }
 
 const auditOf = (h: Harness, method: string, user: string) =>
@@ -186,4 +200,53 @@ describe('streams judged again while they last', () => {
       await h.close();
     }
   });
+  test(
+    'a GET stream carries no update of a resource the user may not read, under the policy in force',
+    HANG_GUARD,
+    async () => {
+      const users = ['alice@example.com', 'bob@example.com'];
+      const deny = (target: string) => ({
+        id: `hide-${target.replace(/[^a-z0-9]/g, '-')}`,
+        effect: 'DENY' as const,
+        methods: ['resources/read'],
+        targets: [target],
+      });
+      const { h, url } = await proxy({ rules: [deny('note://a/secret')] });
+      try {
+        const alice = await h.token();
+        const get = await openGetStream(url, alice);
+        const touch = async (id: number, uris: string[]) => {
+          const r = await fetch(url, {
+            method: 'POST',
+            headers: get.sessionHeaders,
+            body: JSON.stringify({
+              jsonrpc: '2.0',
+              id,
+              method: 'tools/call',
+              params: { name: 'touch', arguments: { uris } },
+            }),
+          });
+          assert.equal(r.status, 200);
+          await r.arrayBuffer();
+        };
+        const updatedUris = () =>
+          get.messages
+            .filter((m) => m.method === 'notifications/resources/updated')
+            .map((m) => (m.params as { uri: string }).uri);
+
+        await touch(2, ['note://a/secret', 'note://a', 'note://b']);
+        await waitFor(() => updatedUris().length === 2, 'the updates alice may see');
+        assert.deepEqual(updatedUris(), ['note://a', 'note://b']);
+
+        // A new policy hides note://b: its next update is left out too; the stream itself stays.
+        applyPolicy(h, users, [deny('note://a/secret'), deny('note://b')]);
+        await touch(3, ['note://b', 'note://a']);
+        await waitFor(() => updatedUris().length === 3, 'the next update alice may see');
+        assert.deepEqual(updatedUris(), ['note://a', 'note://b', 'note://a']);
+        assert.ok(get.isOpen());
+      } finally {
+        await h.close();
+      }
+    },
+  );
 });

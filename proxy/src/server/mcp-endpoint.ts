@@ -185,6 +185,12 @@ export function createMcpEndpoint(options: McpEndpointOptions) {
   /** Whether `principal` may read `uri` under the configuration in force. */
   const mayRead = (principal: Principal, uri: string): boolean =>
     latest?.policy.engine.decide(principal, 'resources/read', uri, undefined).effect === 'ALLOW';
+  /** A `notifications/resources/updated` naming a resource `principal` may not read now. */
+  const unreadableUpdate = (principal: Principal, message: Record<string, unknown>): boolean => {
+    if (message.method !== 'notifications/resources/updated') return false;
+    const uri = (message.params as { uri?: unknown } | undefined)?.uri;
+    return typeof uri !== 'string' || !mayRead(principal, uri);
+  };
 
   function record(
     ctx: Context,
@@ -328,8 +334,13 @@ export function createMcpEndpoint(options: McpEndpointOptions) {
     // A modern answer streamed as SSE has its resultType checked as its event passes (JSON answers are
     // checked by the upstream, which holds them whole).
     const checksResultType = era === 'modern' && !rewrite && ctx.message?.kind === 'request';
+    // What a stream carries later is judged as it goes: an update names a resource, maybe one the user
+    // may not read (a sub-resource of one subscribed, or one the policy has hidden since).
+    const drop = stream
+      ? (message: Record<string, unknown>) => unreadableUpdate(principal, message)
+      : undefined;
     const sink =
-      rewrite || capture || checksResultType
+      rewrite || capture || checksResultType || drop
         ? new ResponseRewriter(res, {
             id: ctx.message?.kind === 'request' ? ctx.message.id : undefined,
             rewrite: rewrite ?? (checksResultType ? refuseUnknownResultType : undefined),
@@ -339,6 +350,7 @@ export function createMcpEndpoint(options: McpEndpointOptions) {
               message: 'the answer could not be filtered (too large or not JSON)',
             },
             eventStreamOnly: !rewrite && checksResultType,
+            drop,
           })
         : undefined;
     let result: Awaited<ReturnType<Upstream['forward']>>;

@@ -7,7 +7,8 @@
  *   fresh `Content-Length`. Too large or unparseable → a JSON-RPC error (fail closed).
  * - `text/event-stream` answers keep streaming: every event passes through as it arrives, except the
  *   one event that answers the request, which is rewritten before it is sent (later events wait, so
- *   order is kept).
+ *   order is kept), and the server messages `drop` leaves out: of those only the `id:` (and `retry:`)
+ *   lines go out, so that a client resuming with `Last-Event-ID` resumes after them.
  * - Anything else, or no rewrite at all, passes through, with at most `captureBytes` copied aside.
  *
  * @module
@@ -30,6 +31,8 @@ export interface RewriterOptions {
   failure: { code: number; message: string };
   /** Rewrite event-stream answers only; JSON ones pass through (the upstream checked them already). */
   eventStreamOnly?: boolean;
+  /** Server messages on an event stream that the client must not see (never the request's answer). */
+  drop?: (message: Record<string, unknown>) => boolean;
 }
 
 const DEFAULT_MAX_HELD = 16 * 1024 * 1024;
@@ -104,7 +107,7 @@ export class ResponseRewriter extends EventEmitter implements ResponseWriter {
     this.#contentType = type;
     if (this.#o.rewrite && !this.#o.eventStreamOnly && status === 200 && type.startsWith('application/json'))
       this.#mode = 'json';
-    else if (this.#o.rewrite && type.startsWith('text/event-stream')) this.#mode = 'sse';
+    else if ((this.#o.rewrite || this.#o.drop) && type.startsWith('text/event-stream')) this.#mode = 'sse';
     if (this.#mode !== 'json') this.#res.writeHead(status, this.#headers);
     return this;
   }
@@ -208,36 +211,47 @@ export class ResponseRewriter extends EventEmitter implements ResponseWriter {
       if (!m) return;
       const event = this.#pending.slice(0, m.index + m[0].length);
       this.#pending = this.#pending.slice(m.index + m[0].length);
-      const answer = this.#answerIn(event);
+      const parsed = this.#messageIn(event);
+      const rewrite = this.#o.rewrite;
+      const answers =
+        parsed !== undefined &&
+        parsed.message.id === this.#o.id &&
+        ('result' in parsed.message || 'error' in parsed.message);
+      if (parsed && !answers && this.#o.drop?.(parsed.message)) {
+        const kept = parsed.head.split('\n').filter((l) => l.startsWith('id:') || l.startsWith('retry:'));
+        if (kept.length > 0)
+          this.#chain = this.#chain.then(() => void this.#send(Buffer.from(`${kept.join('\n')}\n\n`)));
+        continue;
+      }
       this.#chain = this.#chain.then(async () => {
-        if (!answer) {
+        if (!parsed || !answers || !rewrite) {
           this.#send(Buffer.from(event));
           return;
         }
         let json: string;
         try {
-          json = JSON.stringify(await this.#o.rewrite!(answer.message));
+          json = JSON.stringify(await rewrite(parsed.message));
         } catch {
           json = this.#failureBody();
         }
-        this.#send(Buffer.from(`${answer.head}data: ${json}\n\n`));
+        this.#send(Buffer.from(`${parsed.head}data: ${json}\n\n`));
       });
     }
   }
 
-  /** The event's JSON-RPC message when it answers the request, with its non-data lines. */
-  #answerIn(event: string): { message: Record<string, unknown>; head: string } | undefined {
+  /** The event's JSON-RPC message, with its non-data lines; undefined when it holds none. */
+  #messageIn(event: string): { message: Record<string, unknown>; head: string } | undefined {
     const lines = event.split(/\r?\n/);
     const data = lines.filter((l) => l.startsWith('data:')).map((l) => l.slice(l[5] === ' ' ? 6 : 5));
     if (data.length === 0) return undefined;
     try {
-      const msg = JSON.parse(data.join('\n')) as Record<string, unknown>;
-      if (msg?.id !== this.#o.id || !('result' in msg || 'error' in msg)) return undefined;
+      const msg = JSON.parse(data.join('\n')) as unknown;
+      if (typeof msg !== 'object' || msg === null || Array.isArray(msg)) return undefined;
       const head = lines
         .filter((l) => l !== '' && !l.startsWith('data:'))
         .map((l) => `${l}\n`)
         .join('');
-      return { message: msg, head };
+      return { message: msg as Record<string, unknown>, head };
     } catch {
       return undefined;
     }
