@@ -19,6 +19,15 @@ export const MAX_RESOURCE_URI_LENGTH = 2048;
 
 const FIELD = 'params.notifications.resourceSubscriptions';
 
+/** The notification that a subscribed resource (or a sub-resource of it) changed. */
+export const RESOURCE_UPDATED = 'notifications/resources/updated';
+
+/** The URI a `notifications/resources/updated` names, if it is one and names one. */
+export function updatedUri(message: Record<string, unknown>): string | undefined {
+  const uri = (message.params as { uri?: unknown } | undefined)?.uri;
+  return message.method === RESOURCE_UPDATED && typeof uri === 'string' ? uri : undefined;
+}
+
 /** The filter of a listen request, when it has one that is an object. */
 function filterOf(message: JsonRpcMessage | undefined): Record<string, unknown> | undefined {
   if (message?.kind !== 'request' || message.method !== 'subscriptions/listen') return undefined;

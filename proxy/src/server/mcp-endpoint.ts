@@ -47,7 +47,12 @@ import { unknownResultTypeMessage, unknownResultTypeOf } from '../upstream/resul
 import type { Upstream } from '../upstream/upstream.ts';
 import { hostAllowed } from './host-check.ts';
 import { errorBody, type JsonRpcMessage, parseJsonRpc, targetOf } from './jsonrpc.ts';
-import { checkResourceSubscriptions, subscribedUris } from './listen-request.ts';
+import {
+  checkResourceSubscriptions,
+  RESOURCE_UPDATED,
+  subscribedUris,
+  updatedUri,
+} from './listen-request.ts';
 import { createOpenStreams } from './open-streams.ts';
 import { originAllowed } from './origin-check.ts';
 import { createParamHeaderStore } from './param-header-store.ts';
@@ -182,14 +187,14 @@ export function createMcpEndpoint(options: McpEndpointOptions) {
   const streams = createOpenStreams();
   /** The configuration in force: what a long stream's later deliveries are judged by. */
   let latest: ProxyConfig | undefined;
-  /** Whether `principal` may read `uri` under the configuration in force. */
-  const mayRead = (principal: Principal, uri: string): boolean =>
-    latest?.policy.engine.decide(principal, 'resources/read', uri, undefined).effect === 'ALLOW';
   /** A `notifications/resources/updated` naming a resource `principal` may not read now. */
   const unreadableUpdate = (principal: Principal, message: Record<string, unknown>): boolean => {
-    if (message.method !== 'notifications/resources/updated') return false;
-    const uri = (message.params as { uri?: unknown } | undefined)?.uri;
-    return typeof uri !== 'string' || !mayRead(principal, uri);
+    if (message.method !== RESOURCE_UPDATED) return false;
+    const uri = updatedUri(message);
+    return (
+      uri === undefined ||
+      latest?.policy.engine.decide(principal, 'resources/read', uri, undefined).effect !== 'ALLOW'
+    );
   };
 
   function record(
@@ -304,9 +309,8 @@ export function createMcpEndpoint(options: McpEndpointOptions) {
     // A stream that outlives its authorization (policy change, expired token) is dropped (open-streams.ts).
     let droppedBecause = '';
     const m = ctx.message;
-    const listens = m?.kind === 'request' && m.method === 'subscriptions/listen';
     const stream =
-      method === 'GET' || listens
+      method === 'GET' || (m?.kind === 'request' && m.method === 'subscriptions/listen')
         ? streams.add(
             {
               token: exchange.token,
@@ -367,7 +371,6 @@ export function createMcpEndpoint(options: McpEndpointOptions) {
           principal: principal.subject,
           user: principal.name,
           signal: abort.signal,
-          mayRead: listens ? (uri) => mayRead(principal, uri) : undefined,
         },
         sink ?? res,
       );

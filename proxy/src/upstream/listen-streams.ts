@@ -8,8 +8,8 @@
  *   declared `capabilities.resources.subscribe` (`resource-subscriptions.ts` keeps them upstream). An
  *   update goes to the streams that subscribed to its URI. A server may announce a sub-resource of the
  *   one subscribed instead (2025-11-25 `ResourceUpdatedNotification`): such an update goes to the streams
- *   that subscribed to a URI it lies under (`isSubResource`), each only if policy lets its user read the
- *   sub-resource now (`Exchange.mayRead`), since the endpoint judged the subscribed URIs alone.
+ *   that subscribed to a URI it lies under (`isSubResource`). Whether the stream's user may read what an
+ *   update names is the endpoint's to judge, as it does for every stream (`mcp-endpoint.ts`).
  *
  * The endpoint has already taken out the URIs policy does not let the caller read. A stream that carries
  * list changes keeps the warm channel it was served on from closing idle, since a server announces its
@@ -22,6 +22,7 @@
 
 import type { ResponseWriter } from '../http1/outbound-response.ts';
 import type { JsonRpcRequest } from '../server/jsonrpc.ts';
+import { updatedUri } from '../server/listen-request.ts';
 import type { ChannelSession } from './channel-session.ts';
 import {
   createResourceSubscriptions,
@@ -34,7 +35,6 @@ import { acceptsEventStream, openSseStream } from './stdio-sse.ts';
 import type { Exchange, ForwardResult } from './upstream.ts';
 
 const SUBSCRIPTION_ID = 'io.modelcontextprotocol/subscriptionId';
-const RESOURCE_UPDATED = 'notifications/resources/updated';
 
 /** The list-changed notifications a listen stream can carry, by the filter field that opts in to each. */
 const LIST_CHANGED: Record<string, { method: string; capability: string }> = {
@@ -92,12 +92,6 @@ export function isSubResource(uri: string, parent: string): boolean {
   return parent.endsWith('/') || uri[parent.length] === '/';
 }
 
-/** The URI of a `notifications/resources/updated`, if it names one. */
-function updatedUri(message: Record<string, unknown>): string | undefined {
-  const uri = (message.params as { uri?: unknown } | undefined)?.uri;
-  return message.method === RESOURCE_UPDATED && typeof uri === 'string' ? uri : undefined;
-}
-
 export interface ListenStreamsOptions {
   /** Keep-alive comment interval. */
   pingIntervalMs: number;
@@ -127,8 +121,6 @@ interface Listener {
   filter: Record<string, true>;
   /** The resource URIs whose updates the stream carries. */
   uris: ReadonlySet<string>;
-  /** Whether the stream's user may read `uri`: asked for sub-resources of `uris`. */
-  mayRead(uri: string): boolean;
   send(message: Record<string, unknown>): void;
   /** Ends the stream with the listen request's result: the subscription ended on the proxy's side. */
   finish(): void;
@@ -165,12 +157,9 @@ export function createListenStreams(options: ListenStreamsOptions): ListenStream
     return created;
   };
 
-  /** Whether an update of `uri` belongs on the stream: its own URI, or a readable sub-resource of one. */
-  const carries = (listener: Listener, uri: string): boolean => {
-    if (listener.uris.has(uri)) return true;
-    for (const parent of listener.uris) if (isSubResource(uri, parent)) return listener.mayRead(uri);
-    return false;
-  };
+  /** Whether an update of `uri` belongs on the stream: its own URI, or a sub-resource of one. */
+  const carries = (listener: Listener, uri: string): boolean =>
+    listener.uris.has(uri) || [...listener.uris].some((parent) => isSubResource(uri, parent));
 
   const notify = (principal: string, message: Record<string, unknown>) => {
     const streams = listeners.get(principal);
@@ -216,7 +205,6 @@ export function createListenStreams(options: ListenStreamsOptions): ListenStream
       const listener: Listener = {
         filter,
         uris: new Set(uris),
-        mayRead: exchange.mayRead ?? (() => false),
         send: (m) => {
           if (early) early.push(m);
           else stream.send(tag(m));

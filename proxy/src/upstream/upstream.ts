@@ -32,11 +32,6 @@ export interface Exchange {
   user: string;
   /** Aborted when the client goes away before the response ends. */
   signal: AbortSignal;
-  /**
-   * Whether the principal may `resources/read` this URI under the policy in force when asked (not the
-   * one the request was judged by): for what a stream carries later. Absent: nothing beyond the request.
-   */
-  mayRead?: (uri: string) => boolean;
 }
 
 /** What the audit needs to know about a forwarded exchange. */
