@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { createStdioUpstream } from '../src/upstream/stdio-upstream.ts';
-import { waitFor } from './fixtures/stdio-harness.ts';
+import { sseEvents, waitFor } from './fixtures/stdio-harness.ts';
 import { applyPolicy } from './helpers/apply-policy.ts';
 import { type Harness, startHarness } from './helpers/harness.ts';
 import { openListenStream } from './helpers/modern-client.ts';
@@ -58,28 +58,19 @@ async function openGetStream(url: string, token: string) {
   });
   assert.equal(get.status, 200);
   let open = true;
-  /** The JSON-RPC messages the stream carried, and the ids of its events. */
+  /** The JSON-RPC messages the stream carried. */
   const messages: Record<string, unknown>[] = [];
-  const eventIds: string[] = [];
   const ended = (async () => {
-    let text = '';
     try {
-      for await (const chunk of get.body!) {
-        text += Buffer.from(chunk).toString('utf8');
-        for (let end = text.indexOf('\n\n'); end !== -1; end = text.indexOf('\n\n')) {
-          for (const line of text.slice(0, end).split('\n')) {
-            if (line.startsWith('data:')) messages.push(JSON.parse(line.slice(5)) as Record<string, unknown>);
-            if (line.startsWith('id:')) eventIds.push(line.slice(3).trim());
-          }
-          text = text.slice(end + 2);
-        }
+      for await (const event of sseEvents(get)) {
+        if (event.data) messages.push(JSON.parse(event.data) as Record<string, unknown>);
       }
     } catch {
       // Cut by the proxy.
     }
     open = false;
   })();
-  return { session, ended, isOpen: () => open, sessionHeaders, messages, eventIds };
+  return { session, ended, isOpen: () => open, sessionHeaders, messages };
 }
 
 const auditOf = (h: Harness, method: string, user: string) =>
