@@ -120,6 +120,12 @@ async function refuseUnknownResultType(response: Record<string, unknown>): Promi
   return { jsonrpc: '2.0', id: response.id, error };
 }
 
+/** The error sent instead of an answer that had to be rewritten and could not be. */
+const UNFILTERABLE = {
+  code: new TesseraError('TESSERA_FILTER_FAILED', '').rpcCode,
+  message: 'the answer could not be filtered (too large or not JSON)',
+};
+
 /** Why a request refused with this error was refused, for the decision metric. */
 function refusalReason(code: TesseraErrorCode): DecisionReason {
   switch (code) {
@@ -338,25 +344,17 @@ export function createMcpEndpoint(options: McpEndpointOptions) {
     // A modern answer streamed as SSE has its resultType checked as its event passes (JSON answers are
     // checked by the upstream, which holds them whole).
     const checksResultType = era === 'modern' && !rewrite && ctx.message?.kind === 'request';
-    // What a stream carries later is judged as it goes: an update names a resource, maybe one the user
-    // may not read (a sub-resource of one subscribed, or one the policy has hidden since).
-    const drop = stream
-      ? (message: Record<string, unknown>) => unreadableUpdate(principal, message)
-      : undefined;
-    const sink =
-      rewrite || capture || checksResultType || drop
-        ? new ResponseRewriter(res, {
-            id: ctx.message?.kind === 'request' ? ctx.message.id : undefined,
-            rewrite: rewrite ?? (checksResultType ? refuseUnknownResultType : undefined),
-            captureBytes: capture ? capture.maxBytes * 4 + 1024 : 0,
-            failure: {
-              code: new TesseraError('TESSERA_FILTER_FAILED', '').rpcCode,
-              message: 'the answer could not be filtered (too large or not JSON)',
-            },
-            eventStreamOnly: !rewrite && checksResultType,
-            drop,
-          })
-        : undefined;
+    // Whatever an event stream carries besides the answer is judged as it goes: an update names a
+    // resource, maybe one the user may not read (a sub-resource of one subscribed, one the policy has
+    // hidden since, or one a server mentions while it works on a POST). JSON answers pass untouched.
+    const sink = new ResponseRewriter(res, {
+      id: ctx.message?.kind === 'request' ? ctx.message.id : undefined,
+      rewrite: rewrite ?? (checksResultType ? refuseUnknownResultType : undefined),
+      captureBytes: capture ? capture.maxBytes * 4 + 1024 : 0,
+      failure: UNFILTERABLE,
+      eventStreamOnly: !rewrite && checksResultType,
+      drop: (message) => unreadableUpdate(principal, message),
+    });
     let result: Awaited<ReturnType<Upstream['forward']>>;
     try {
       result = await upstream.forward(
@@ -372,37 +370,35 @@ export function createMcpEndpoint(options: McpEndpointOptions) {
           user: principal.name,
           signal: abort.signal,
         },
-        sink ?? res,
+        sink,
       );
     } finally {
       res.off('close', onClose);
       stream?.();
     }
-    if (sink) {
-      await sink.done;
-      result.responseBytes = sink.bytes;
-      // A response filter that refused replaced the answer with its error.
-      const refused = policy.filters.find(
-        (f) => f.phase === 'response' && (f.decision === 'deny' || f.decision === 'error'),
+    await sink.done;
+    result.responseBytes = sink.bytes;
+    // A response filter that refused replaced the answer with its error.
+    const refused = policy.filters.find(
+      (f) => f.phase === 'response' && (f.decision === 'deny' || f.decision === 'error'),
+    );
+    if (refused) {
+      const err = new TesseraError(
+        refused.decision === 'deny' ? 'TESSERA_FILTER_DENIED' : 'TESSERA_FILTER_FAILED',
+        refused.reason,
       );
-      if (refused) {
-        const err = new TesseraError(
-          refused.decision === 'deny' ? 'TESSERA_FILTER_DENIED' : 'TESSERA_FILTER_FAILED',
-          refused.reason,
-        );
-        result.errorCode = err.rpcCode;
-        result.reason = refused.reason;
-        policy.decision = 'deny';
-      }
-      if (capture) {
-        const { body: raw, complete } = sink.captured();
-        const r = capturedBody(raw, sink.contentType, capture.maxBytes, complete);
-        ctx.bodies = {
-          request: ctx.bodies?.request ?? '',
-          response: r.text,
-          truncated: (ctx.bodies?.truncated ?? false) || r.truncated,
-        };
-      }
+      result.errorCode = err.rpcCode;
+      result.reason = refused.reason;
+      policy.decision = 'deny';
+    }
+    if (capture) {
+      const { body: raw, complete } = sink.captured();
+      const r = capturedBody(raw, sink.contentType, capture.maxBytes, complete);
+      ctx.bodies = {
+        request: ctx.bodies?.request ?? '',
+        response: r.text,
+        truncated: (ctx.bodies?.truncated ?? false) || r.truncated,
+      };
     }
 
     // 6. Audit: POSTs are JSON-RPC exchanges; stream opens and session ends are recorded too.
