@@ -75,6 +75,8 @@ const catalogue = {
   // 200: a JSON-RPC error that MCP clients must read (they do not parse the body of a 4xx/5xx).
   TESSERA_CONNECT_REQUIRED: { status: 200, rpc: JsonRpcCode.UrlElicitationRequired },
   TESSERA_RATE_LIMITED: { status: 429, rpc: JsonRpcCode.RateLimited },
+  /** The principal holds as many GET and listen streams as a proxy allows it (`open-streams.ts`). */
+  TESSERA_TOO_MANY_STREAMS: { status: 429, rpc: JsonRpcCode.RateLimited },
   TESSERA_FILTER_DENIED: { status: 403, rpc: JsonRpcCode.FilterDenied },
   TESSERA_FILTER_FAILED: { status: 502, rpc: JsonRpcCode.FilterFailed },
 } as const;

@@ -118,6 +118,7 @@ export async function createProxy(bootstrap: Bootstrap): Promise<Proxy> {
     store,
     upstream,
     maxBodyBytes: bootstrap.maxBodyBytes,
+    maxStreamsPerPrincipal: bootstrap.maxStreamsPerPrincipal,
     allowedOrigins: bootstrap.allowedOrigins,
     listenHost: bootstrap.listenHost,
     allowedHosts: bootstrap.allowedHosts,

@@ -11,18 +11,20 @@ import { createStdioUpstream } from '../src/upstream/stdio-upstream.ts';
 import { sseEvents, waitFor } from './fixtures/stdio-harness.ts';
 import { applyPolicy } from './helpers/apply-policy.ts';
 import { type Harness, startHarness } from './helpers/harness.ts';
-import { openListenStream } from './helpers/modern-client.ts';
+import { modernRequest, openListenStream } from './helpers/modern-client.ts';
 
 const HANG_GUARD = { timeout: 60_000 };
 const FIXTURE = fileURLToPath(new URL('./fixtures/stdio-subscriptions-fixture.mjs', import.meta.url));
 
 async function proxy(
   policy?: Parameters<typeof startHarness>[0]['policy'],
+  maxStreamsPerPrincipal?: number,
 ): Promise<{ h: Harness; url: string }> {
   const h = await startHarness({
     users: ['alice@example.com', 'bob@example.com'],
     upstream: createStdioUpstream({ command: process.execPath, args: [FIXTURE] }),
     policy,
+    maxStreamsPerPrincipal,
   });
   return { h, url: `${h.url}/mcp` };
 }
@@ -235,6 +237,74 @@ describe('streams judged again while they last', () => {
         await waitFor(() => updatedUris().length === 3, 'the next update alice may see');
         assert.deepEqual(updatedUris(), ['note://a', 'note://b', 'note://a']);
         assert.ok(get.isOpen());
+      } finally {
+        await h.close();
+      }
+    },
+  );
+});
+
+describe('streams per principal', () => {
+  test(
+    'a principal holds at most TESSERA_PROXY_MAX_STREAMS_PER_PRINCIPAL streams, GET and listen together',
+    HANG_GUARD,
+    async () => {
+      const { h, url } = await proxy(undefined, 2);
+      try {
+        const alice = await h.token();
+        const bob = await h.token({ sub: 'user-2', email: 'bob@example.com' });
+        const get = await openGetStream(url, alice);
+        const listening = await openListenStream(url, alice, 'a-1', { toolsListChanged: true });
+        assert.equal(listening.status, 200);
+
+        // A third, of either kind, is refused before it reaches the server; calls are not streams.
+        const refused = await modernRequest(url, alice, 'a-2', 'subscriptions/listen', {
+          notifications: { toolsListChanged: true },
+        });
+        assert.equal(refused.status, 429);
+        const body = (await refused.json()) as { id: string; error: { code: number; message: string } };
+        assert.equal(body.id, 'a-2');
+        assert.equal(body.error.code, -31006);
+        assert.match(body.error.message, /alice@example\.com already holds 2 open streams/);
+        const secondGet = await fetch(url, {
+          headers: {
+            authorization: `Bearer ${alice}`,
+            accept: 'text/event-stream',
+            'mcp-session-id': get.session,
+          },
+        });
+        assert.equal(secondGet.status, 429);
+        await secondGet.arrayBuffer();
+        const call = await fetch(url, {
+          method: 'POST',
+          headers: get.sessionHeaders,
+          body: JSON.stringify({ jsonrpc: '2.0', id: 9, method: 'tools/call', params: { name: 'state' } }),
+        });
+        assert.equal(call.status, 200);
+        await call.arrayBuffer();
+        const denied = h.audit.filter((r) => r.user === 'alice@example.com' && r.httpStatus === 429);
+        assert.deepEqual(
+          denied.map((r) => [r.method, r.outcome]),
+          [
+            ['subscriptions/listen', 'denied'],
+            ['http/get-stream', 'denied'],
+          ],
+        );
+
+        // Another principal has places of its own.
+        const bobs = await openListenStream(url, bob, 'b-1', { toolsListChanged: true });
+        assert.equal(bobs.status, 200);
+
+        // A stream that ends frees its place.
+        listening.close();
+        await waitFor(
+          () => auditOf(h, 'subscriptions/listen', 'alice@example.com').some((r) => r.httpStatus === 200),
+          'the closed listen stream to be recorded',
+        );
+        const again = await openListenStream(url, alice, 'a-3', { toolsListChanged: true });
+        assert.equal(again.status, 200);
+        again.close();
+        bobs.close();
       } finally {
         await h.close();
       }

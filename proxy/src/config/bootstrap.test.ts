@@ -61,6 +61,7 @@ describe('readBootstrap: valid configurations', () => {
     assert.equal(b.meshIdleTimeoutMs, 60_000);
     assert.equal(b.meshToken, 'mesh-secret');
     assert.equal(b.maxBodyBytes, 4 * 1024 * 1024);
+    assert.equal(b.maxStreamsPerPrincipal, 16);
     assert.equal(b.logLevel, 'info');
   });
 
@@ -131,6 +132,7 @@ describe('readBootstrap: valid configurations', () => {
         TESSERA_PROXY_STDIO_IDLE_TIMEOUT_MS: '1000',
         TESSERA_CONTROL_PLANE_URL: 'https://cp.example:443/',
         TESSERA_PROXY_MAX_BODY_BYTES: '1024',
+        TESSERA_PROXY_MAX_STREAMS_PER_PRINCIPAL: '1',
         TESSERA_LOG_LEVEL: 'debug',
       },
       noFile,
@@ -143,6 +145,7 @@ describe('readBootstrap: valid configurations', () => {
     assert.equal(b.stdioIdleTimeoutMs, 1000);
     assert.equal(b.controlPlaneUrl.href, 'https://cp.example/');
     assert.equal(b.maxBodyBytes, 1024);
+    assert.equal(b.maxStreamsPerPrincipal, 1);
     assert.equal(b.logLevel, 'debug');
   });
 
@@ -234,6 +237,7 @@ describe('readBootstrap: invalid configurations', () => {
       TESSERA_PROXY_STDIO_IDLE_TIMEOUT_MS: '999',
       TESSERA_CONTROL_PLANE_URL: 'ftp://cp',
       TESSERA_PROXY_MAX_BODY_BYTES: '-1',
+      TESSERA_PROXY_MAX_STREAMS_PER_PRINCIPAL: '0',
       TESSERA_LOG_LEVEL: 'loud',
     });
     assert.deepEqual(lines, [
@@ -247,6 +251,7 @@ describe('readBootstrap: invalid configurations', () => {
       'TESSERA_PROXY_STDIO_IDLE_TIMEOUT_MS: 999 is outside 1000..86400000',
       'TESSERA_CONTROL_PLANE_URL: "ftp://cp" must be http or https',
       'TESSERA_PROXY_MAX_BODY_BYTES: "-1" is not a whole number',
+      'TESSERA_PROXY_MAX_STREAMS_PER_PRINCIPAL: 0 is outside 1..100000',
     ]);
   });
 

@@ -56,6 +56,8 @@ export interface Bootstrap {
   /** A stream that delivers nothing, not even a heartbeat, for this long is abandoned. */
   meshIdleTimeoutMs: number;
   maxBodyBytes: number;
+  /** Most GET and listen streams one principal may hold open on this proxy at once. */
+  maxStreamsPerPrincipal: number;
   /** Browser origins allowed on the MCP endpoint besides loopback and the resource URI's origin. */
   allowedOrigins: string[];
   /** On a loopback listener, host names allowed in `Host` besides loopback and the resource URI's host. */
@@ -96,6 +98,8 @@ export const settings = {
   TESSERA_MESH_IDLE_TIMEOUT_S:
     'a mesh stream silent this long (no config, no heartbeat) is abandoned and reopened (default 60)',
   TESSERA_PROXY_MAX_BODY_BYTES: 'largest accepted request body (default 4194304)',
+  TESSERA_PROXY_MAX_STREAMS_PER_PRINCIPAL:
+    'most GET and subscriptions/listen streams one principal may hold open at once; more are refused with 429 (default 16)',
   TESSERA_PROXY_ALLOWED_ORIGINS:
     'comma-separated browser origins allowed besides loopback and the resource URI origin (default none)',
   TESSERA_PROXY_ALLOWED_HOSTS:
@@ -292,6 +296,7 @@ export function readBootstrap(env: Env, readFile: (path: string) => string): Boo
     meshTokenFile: env.TESSERA_MESH_TOKEN ? undefined : env.TESSERA_MESH_TOKEN_FILE || undefined,
     meshIdleTimeoutMs: integer(env, 'TESSERA_MESH_IDLE_TIMEOUT_S', 60, 1, 3_600, p) * 1000,
     maxBodyBytes: integer(env, 'TESSERA_PROXY_MAX_BODY_BYTES', 4 * 1024 * 1024, 1024, 1024 * 1024 * 1024, p),
+    maxStreamsPerPrincipal: integer(env, 'TESSERA_PROXY_MAX_STREAMS_PER_PRINCIPAL', 16, 1, 100_000, p),
     allowedOrigins,
     allowedHosts,
     snapshotDir: env.TESSERA_PROXY_SNAPSHOT_DIR || join(tmpdir(), 'tessera-proxy', nodeId, 'snapshot'),

@@ -34,6 +34,8 @@ export interface ProxyServerOptions {
   replicas?: number;
   /** Where filter webhooks are called (`createFilterDispatcher`); default: nothing but public https. */
   filterDispatcher?: FilterDispatcherRef;
+  /** Most GET and listen streams one principal may hold open at once (default 16). */
+  maxStreamsPerPrincipal?: number;
 }
 
 function json(res: OutboundResponse, status: number, value: unknown): void {

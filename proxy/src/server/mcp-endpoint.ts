@@ -53,7 +53,7 @@ import {
   subscribedUris,
   updatedUri,
 } from './listen-request.ts';
-import { createOpenStreams } from './open-streams.ts';
+import { createOpenStreams, DEFAULT_MAX_STREAMS_PER_PRINCIPAL } from './open-streams.ts';
 import { originAllowed } from './origin-check.ts';
 import { createParamHeaderStore } from './param-header-store.ts';
 import { bearerChallenge } from './protected-resource.ts';
@@ -79,6 +79,8 @@ export interface McpEndpointOptions {
   allowedHosts?: readonly string[];
   /** How many proxies serve this server; rate limits are shared among them (default 1). */
   replicas?: number;
+  /** Most GET and listen streams one principal may hold open at once (`open-streams.ts`). */
+  maxStreamsPerPrincipal?: number;
   /** Where filter webhooks are called (`createFilterDispatcher`); default: nothing but public https. */
   filterDispatcher?: FilterDispatcherRef;
 }
@@ -92,6 +94,8 @@ interface Context {
   principal?: Principal;
   policy?: PolicyAudit;
   era: string;
+  /** What a GET or DELETE is recorded as (`http/get-stream`, `http/delete-session`); '' for a POST. */
+  pseudoMethod: string;
   bodies?: { request: string; response: string; truncated: boolean };
 }
 
@@ -137,6 +141,7 @@ function refusalReason(code: TesseraErrorCode): DecisionReason {
     case 'TESSERA_INSUFFICIENT_SCOPE':
       return 'no_grant';
     case 'TESSERA_RATE_LIMITED':
+    case 'TESSERA_TOO_MANY_STREAMS':
       return 'rate_limited';
     case 'TESSERA_FILTER_DENIED':
     case 'TESSERA_FILTER_FAILED':
@@ -190,7 +195,8 @@ export function createMcpEndpoint(options: McpEndpointOptions) {
   const paramHeaders = createParamHeaderStore({ log });
   const filterDispatcher =
     options.filterDispatcher ?? lazyFilterDispatcher({ allow: parseAllowList([], FILTER_ALLOW).allow });
-  const streams = createOpenStreams();
+  const maxStreams = options.maxStreamsPerPrincipal ?? DEFAULT_MAX_STREAMS_PER_PRINCIPAL;
+  const streams = createOpenStreams({ maxPerPrincipal: maxStreams });
   /** The configuration in force: what a long stream's later deliveries are judged by. */
   let latest: ProxyConfig | undefined;
   /** A `notifications/resources/updated` naming a resource `principal` may not read now. */
@@ -219,7 +225,7 @@ export function createMcpEndpoint(options: McpEndpointOptions) {
       eventId: randomUUID(),
       time: new Date(),
       user: ctx.user,
-      method: m && m.kind !== 'response' ? m.method : m ? 'response' : '',
+      method: m && m.kind !== 'response' ? m.method : m ? 'response' : ctx.pseudoMethod,
       target: m ? targetOf(m) : '',
       outcome: outcome ?? outcomeOf(status, errorCode),
       httpStatus: status,
@@ -307,34 +313,39 @@ export function createMcpEndpoint(options: McpEndpointOptions) {
   ): Promise<void> {
     const { method, body, era, guardInput, capture, policy } = exchange;
     const { principal } = guardInput;
+    // A stream that outlives its authorization (policy change, expired token) is dropped (open-streams.ts).
+    let droppedBecause = '';
+    const m = ctx.message;
+    const opensStream = method === 'GET' || (m?.kind === 'request' && m.method === 'subscriptions/listen');
+    const stream = opensStream
+      ? streams.add(
+          {
+            token: exchange.token,
+            method: m?.kind === 'request' ? m.method : 'http/get-stream',
+            uris: subscribedUris(m),
+            close(reason) {
+              droppedBecause = reason;
+              log('info', 'closing a stream the client may no longer hold', {
+                traceId: ctx.trace.traceId,
+                user: ctx.user,
+                reason,
+              });
+              res.destroy();
+            },
+          },
+          principal,
+        )
+      : undefined;
+    if (opensStream && !stream) {
+      const text = `${principal.name} already holds ${maxStreams} open streams on this proxy; close one first`;
+      reject(res, ctx, new TesseraError('TESSERA_TOO_MANY_STREAMS', text), {}, 'denied');
+      return;
+    }
     const abort = new AbortController();
     const onClose = () => {
       if (!res.writableFinished) abort.abort();
     };
     res.once('close', onClose);
-    // A stream that outlives its authorization (policy change, expired token) is dropped (open-streams.ts).
-    let droppedBecause = '';
-    const m = ctx.message;
-    const stream =
-      method === 'GET' || (m?.kind === 'request' && m.method === 'subscriptions/listen')
-        ? streams.add(
-            {
-              token: exchange.token,
-              method: m?.kind === 'request' ? m.method : 'http/get-stream',
-              uris: subscribedUris(m),
-              close(reason) {
-                droppedBecause = reason;
-                log('info', 'closing a stream the client may no longer hold', {
-                  traceId: ctx.trace.traceId,
-                  user: ctx.user,
-                  reason,
-                });
-                res.destroy();
-              },
-            },
-            principal,
-          )
-        : undefined;
     const sessionHeader = req.headers['mcp-session-id'];
     const rewrite = responseRewrite(
       { ...guardInput, message: ctx.message },
@@ -402,12 +413,6 @@ export function createMcpEndpoint(options: McpEndpointOptions) {
     }
 
     // 6. Audit: POSTs are JSON-RPC exchanges; stream opens and session ends are recorded too.
-    if (method !== 'POST')
-      ctx.message = {
-        kind: 'notification',
-        method: method === 'GET' ? 'http/get-stream' : 'http/delete-session',
-        params: undefined,
-      };
     record(
       ctx,
       result.status,
@@ -444,6 +449,7 @@ export function createMcpEndpoint(options: McpEndpointOptions) {
       requestBytes: 0,
       trace: continueTrace(req.headers),
       era: typeof req.headers['mcp-protocol-version'] === 'string' ? req.headers['mcp-protocol-version'] : '',
+      pseudoMethod: '',
     };
     // 1. Without a complete configuration nothing is allowed.
     if (!config) {
@@ -472,6 +478,7 @@ export function createMcpEndpoint(options: McpEndpointOptions) {
       );
       return;
     }
+    if (method !== 'POST') ctx.pseudoMethod = method === 'GET' ? 'http/get-stream' : 'http/delete-session';
 
     // 2. Authenticate. Every refusal carries an RFC 6750 challenge pointing at the RFC 9728 document,
     //    and the unread body is drained.

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { ProxyConfig } from '../ir/proxy-config.ts';
 import type { Principal } from '../policies/authn.ts';
 import { compilePolicy } from '../policies/policy-engine.ts';
@@ -39,7 +40,7 @@ function stream(closed: string[]): OpenStream {
 }
 
 test('a stream whose token has already expired is closed as it is added', () => {
-  const streams = createOpenStreams(() => 10_000);
+  const streams = createOpenStreams({ now: () => 10_000 });
   const closed: string[] = [];
   streams.add(stream(closed), { ...alice, expiresAtMs: 9_000 });
   assert.deepEqual(closed, ['the token that opened the stream has expired']);
@@ -47,14 +48,39 @@ test('a stream whose token has already expired is closed as it is added', () => 
 });
 
 test('a stream removed, or one whose token has no expiry, is never closed by a timer', () => {
-  const streams = createOpenStreams(() => 10_000);
+  const streams = createOpenStreams({ now: () => 10_000 });
   const closed: string[] = [];
   const remove = streams.add(stream(closed), { ...alice, expiresAtMs: 3_600_000 });
   streams.add(stream(closed), alice);
   streams.add(stream(closed), { ...alice, expiresAtMs: Number.NaN });
   assert.equal(streams.size, 3);
-  remove();
-  remove();
+  remove!();
+  remove!();
   assert.equal(streams.size, 2);
   assert.deepEqual(closed, []);
+});
+
+test('a principal holds at most maxPerPrincipal streams; a stream that ends, however it ends, frees its place', async () => {
+  let clock = 10_000;
+  const streams = createOpenStreams({ maxPerPrincipal: 2, now: () => clock });
+  const closed: string[] = [];
+  const first = streams.add(stream(closed), alice);
+  assert.ok(streams.add(stream(closed), { ...alice, name: 'alias', expiresAtMs: 10_050 }));
+  // The cap counts the subject, whatever the name: the same user under another token is the same user.
+  assert.equal(streams.add(stream(closed), alice), undefined);
+  assert.equal(streams.size, 2);
+  const bob = { ...alice, name: 'bob@example.com', subject: 'b' };
+  assert.ok(streams.add(stream(closed), bob));
+
+  first!();
+  const third = streams.add(stream(closed), alice);
+  assert.ok(third);
+  assert.equal(streams.add(stream(closed), alice), undefined);
+
+  // One closed because its token expired makes room too.
+  clock = 10_050;
+  await sleep(80);
+  assert.deepEqual(closed, ['the token that opened the stream has expired']);
+  assert.ok(streams.add(stream(closed), alice));
+  assert.equal(streams.add(stream(closed), alice), undefined);
 });

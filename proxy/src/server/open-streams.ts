@@ -12,6 +12,9 @@
  * Closing drops the connection, as a server restart would: a legacy client reconnects its GET stream
  * with `Last-Event-ID`, a modern one listens again, and both meet the current policy when they do.
  * Rate limits and request filters are not applied again: they judge calls, not a stream that stays.
+ * What bounds streams is a cap per principal (`maxPerPrincipal`): each one holds a connection, and in
+ * the stdio and HTTP+SSE pools a listen stream keeps a warm channel busy, so one user opening streams
+ * without end would take what every other user needs.
  *
  * @module
  */
@@ -32,14 +35,24 @@ export interface OpenStream {
 
 export interface OpenStreams {
   /**
-   * Registers a stream opened by `principal`; returns its removal, to call when it ends however it ends.
+   * Registers a stream opened by `principal`; returns its removal, to call when it ends however it ends,
+   * or undefined (and registers nothing) when the principal already holds `maxPerPrincipal` streams.
    */
-  add(stream: OpenStream, principal: Principal): () => void;
+  add(stream: OpenStream, principal: Principal): (() => void) | undefined;
   /** Judges every open stream under `config`; resolves with how many were closed. */
   revalidate(config: ProxyConfig): Promise<number>;
   /** Streams open now. */
   readonly size: number;
 }
+
+export interface OpenStreamsOptions {
+  /** Most streams one principal (by subject) may hold at once; default `DEFAULT_MAX_STREAMS_PER_PRINCIPAL`. */
+  maxPerPrincipal?: number;
+  /** The clock that token expiries are compared with. */
+  now?: () => number;
+}
+
+export const DEFAULT_MAX_STREAMS_PER_PRINCIPAL = 16;
 
 /** Longest timer Node keeps exact (about 24.8 days); a later expiry is re-armed when this one fires. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -64,19 +77,32 @@ export function refusal(
 
 /**
  * @example
- * const streams = createOpenStreams();
+ * const streams = createOpenStreams({ maxPerPrincipal: 16 });
  * const remove = streams.add({ token, method: 'http/get-stream', uris: [], close: (why) => res.destroy() }, principal);
+ * if (!remove) refuse(); // the principal holds 16 streams already
  * store.onChange((config) => config && void streams.revalidate(config));
  */
-export function createOpenStreams(now: () => number = Date.now): OpenStreams {
-  const open = new Map<OpenStream, { timer: NodeJS.Timeout | undefined }>();
+export function createOpenStreams(options: OpenStreamsOptions = {}): OpenStreams {
+  const now = options.now ?? Date.now;
+  const max = options.maxPerPrincipal ?? DEFAULT_MAX_STREAMS_PER_PRINCIPAL;
+  const open = new Map<OpenStream, { subject: string; timer: NodeJS.Timeout | undefined }>();
+  /** Streams held, by principal subject. */
+  const held = new Map<string, number>();
 
-  const close = (stream: OpenStream, reason: string) => {
+  /** Forgets `stream`; false when it was not registered (any more). */
+  const forget = (stream: OpenStream): boolean => {
     const entry = open.get(stream);
-    if (!entry) return;
+    if (!entry) return false;
     clearTimeout(entry.timer);
     open.delete(stream);
-    stream.close(reason);
+    const n = held.get(entry.subject)! - 1;
+    if (n === 0) held.delete(entry.subject);
+    else held.set(entry.subject, n);
+    return true;
+  };
+
+  const close = (stream: OpenStream, reason: string) => {
+    if (forget(stream)) stream.close(reason);
   };
 
   const arm = (stream: OpenStream, atMs: number) => {
@@ -90,15 +116,13 @@ export function createOpenStreams(now: () => number = Date.now): OpenStreams {
 
   return {
     add(stream, principal) {
-      open.set(stream, { timer: undefined });
+      const count = held.get(principal.subject) ?? 0;
+      if (count >= max) return undefined;
+      held.set(principal.subject, count + 1);
+      open.set(stream, { subject: principal.subject, timer: undefined });
       const exp = principal.expiresAtMs;
       if (exp !== undefined && Number.isFinite(exp)) arm(stream, exp);
-      return () => {
-        const entry = open.get(stream);
-        if (!entry) return;
-        clearTimeout(entry.timer);
-        open.delete(stream);
-      };
+      return () => void forget(stream);
     },
     async revalidate(config) {
       let closed = 0;

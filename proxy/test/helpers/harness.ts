@@ -100,6 +100,8 @@ export async function startHarness(options: {
   listenHost?: string;
   /** TESSERA_PROXY_ALLOWED_HOSTS entries. */
   allowedHosts?: string[];
+  /** TESSERA_PROXY_MAX_STREAMS_PER_PRINCIPAL; default the proxy's. */
+  maxStreamsPerPrincipal?: number;
   /** More `ServerPolicy` fields (rules, rate limits, filters, body capture) beside the grant. */
   policy?: {
     rules?: MessageInitShape<typeof RuleSchema>[];
@@ -180,6 +182,7 @@ export async function startHarness(options: {
     filterDispatcher,
     listenHost: options.listenHost,
     allowedHosts: options.allowedHosts,
+    maxStreamsPerPrincipal: options.maxStreamsPerPrincipal,
   });
   if (options.defaultBearer) {
     const bearer = `Bearer ${await sign(privateKey, { expSeconds: 3600 })}`;
