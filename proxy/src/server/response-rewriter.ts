@@ -13,7 +13,6 @@
  *
  * @module
  */
-import { EventEmitter } from 'node:events';
 import type { OutgoingHeaders, ResponseWriter } from '../http1/outbound-response.ts';
 import { errorBody, type JsonRpcId } from './jsonrpc.ts';
 
@@ -36,8 +35,14 @@ export interface RewriterOptions {
 }
 
 const DEFAULT_MAX_HELD = 16 * 1024 * 1024;
+const SETTLED: Promise<void> = Promise.resolve();
 
-export class ResponseRewriter extends EventEmitter implements ResponseWriter {
+/**
+ * Every exchange goes through one, so a rewriter that only passes a JSON answer on costs next to
+ * nothing: it is no event emitter of its own (listeners go to the response it wraps) and makes its
+ * `done` promise only when one is awaited before the end.
+ */
+export class ResponseRewriter implements ResponseWriter {
   readonly #res: ResponseWriter;
   readonly #o: RewriterOptions;
   #mode: 'pass' | 'json' | 'sse' = 'pass';
@@ -54,22 +59,44 @@ export class ResponseRewriter extends EventEmitter implements ResponseWriter {
   #capturedBytes = 0;
   #bytes = 0;
   #contentType = '';
-  /** Settles once the rewriter has ended the response it wraps, or the client has gone. */
-  readonly done: Promise<void>;
-  #resolveDone!: () => void;
+  /** The rewriter has ended the response it wraps. */
+  #finished = false;
+  #done: Promise<void> | undefined;
+  #resolveDone: (() => void) | undefined;
 
   constructor(res: ResponseWriter, options: RewriterOptions) {
-    super();
     this.#res = res;
     this.#o = options;
-    this.done = new Promise((r) => {
-      this.#resolveDone = r;
-    });
-    res.on('close', () => {
-      this.emit('close');
-      this.#resolveDone();
-    });
-    res.on('drain', () => this.emit('drain'));
+  }
+
+  /** Settles once the rewriter has ended the response it wraps, or the client has gone. */
+  get done(): Promise<void> {
+    if (this.#finished || this.#res.destroyed) return SETTLED;
+    if (!this.#done) {
+      this.#done = new Promise((resolve) => {
+        this.#resolveDone = resolve;
+      });
+      this.#res.once('close', () => this.#settle());
+    }
+    return this.#done;
+  }
+
+  #settle(): void {
+    this.#finished = true;
+    this.#resolveDone?.();
+  }
+
+  on(event: 'close' | 'drain', listener: () => void): this {
+    this.#res.on(event, listener);
+    return this;
+  }
+  once(event: 'close' | 'drain', listener: () => void): this {
+    this.#res.once(event, listener);
+    return this;
+  }
+  off(event: 'close' | 'drain', listener: () => void): this {
+    this.#res.off(event, listener);
+    return this;
   }
 
   get headersSent(): boolean {
@@ -187,7 +214,7 @@ export class ResponseRewriter extends EventEmitter implements ResponseWriter {
     } catch {
       body = this.#failureBody();
     }
-    if (this.#res.destroyed) return this.#resolveDone();
+    if (this.#res.destroyed) return this.#settle();
     const { 'content-length': _l, ...rest } = this.#headers;
     const bytes = Buffer.from(body);
     this.#bytes += bytes.length;
@@ -201,7 +228,7 @@ export class ResponseRewriter extends EventEmitter implements ResponseWriter {
    */
   #endRes(last?: Buffer): void {
     this.#res.end(last);
-    this.#resolveDone();
+    this.#settle();
   }
 
   /** Sends complete events in order; the answer to the request goes through the rewrite first. */
