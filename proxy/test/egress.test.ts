@@ -18,6 +18,7 @@ import { startSseLegacyServer } from './fixtures/sse-legacy-server.ts';
 import { type CredentialPeer, startCredentialPeer } from './helpers/credential-peer.ts';
 import { type Harness, startHarness } from './helpers/harness.ts';
 import { type HttpsMcpServer, startHttpsMcpServer } from './helpers/https-mcp-server.ts';
+import { legacyInitialize } from './helpers/legacy-initialize.ts';
 import { modernCall } from './helpers/modern-client.ts';
 import { createTestPki, type TestPki } from './helpers/test-pki.ts';
 
@@ -112,12 +113,7 @@ async function initialize(
       'content-type': 'application/json',
       accept: 'application/json, text/event-stream',
     },
-    body: JSON.stringify({
-      jsonrpc: '2.0',
-      id: 1,
-      method: 'initialize',
-      params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 't', version: '1' } },
-    }),
+    body: JSON.stringify(legacyInitialize(1)),
   });
   return { status: res.status, body: (await res.json()) as never };
 }

@@ -10,6 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { after, before, test } from 'node:test';
 import { createHttpUpstream } from '../src/upstream/http-upstream.ts';
 import { type Harness, startHarness } from './helpers/harness.ts';
+import { legacyInitialize } from './helpers/legacy-initialize.ts';
 import { prng as seeded } from './helpers/prng.ts';
 
 const SEED = Number(process.env.FUZZ_SEED ?? 20261123);
@@ -26,12 +27,7 @@ function prng(seed: number) {
 }
 
 const seeds = [
-  {
-    jsonrpc: '2.0',
-    id: 1,
-    method: 'initialize',
-    params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'f', version: '1' } },
-  },
+  legacyInitialize(1),
   { jsonrpc: '2.0', id: 'x', method: 'tools/call', params: { name: 'echo', arguments: { message: 'hi' } } },
   { jsonrpc: '2.0', method: 'notifications/initialized' },
   { jsonrpc: '2.0', id: 3, result: {} },

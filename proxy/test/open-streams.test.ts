@@ -11,6 +11,7 @@ import { createStdioUpstream } from '../src/upstream/stdio-upstream.ts';
 import { sseEvents, waitFor } from './fixtures/stdio-harness.ts';
 import { applyPolicy } from './helpers/apply-policy.ts';
 import { type Harness, startHarness } from './helpers/harness.ts';
+import { legacyInitialize } from './helpers/legacy-initialize.ts';
 import { modernRequest, openListenStream } from './helpers/modern-client.ts';
 
 const HANG_GUARD = { timeout: 60_000 };
@@ -39,12 +40,7 @@ async function openGetStream(url: string, token: string) {
   const init = await fetch(url, {
     method: 'POST',
     headers,
-    body: JSON.stringify({
-      jsonrpc: '2.0',
-      id: 1,
-      method: 'initialize',
-      params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 't', version: '1' } },
-    }),
+    body: JSON.stringify(legacyInitialize(1)),
   });
   await init.arrayBuffer();
   const session = init.headers.get('mcp-session-id')!;

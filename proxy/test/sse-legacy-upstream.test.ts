@@ -14,6 +14,7 @@ import { type SseLegacyServer, startSseLegacyServer } from './fixtures/sse-legac
 import { waitFor } from './fixtures/stdio-harness.ts';
 import { startEverythingHttp } from './helpers/everything-http.ts';
 import { type Harness, startHarness } from './helpers/harness.ts';
+import { legacyInitialize } from './helpers/legacy-initialize.ts';
 import { modernCall } from './helpers/modern-client.ts';
 
 const HANG_GUARD = { timeout: 60_000 };
@@ -47,12 +48,7 @@ async function rawPost(
   });
 }
 
-const initialize = {
-  jsonrpc: '2.0',
-  id: 0,
-  method: 'initialize',
-  params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 't', version: '1' } },
-};
+const initialize = legacyInitialize(0);
 
 describe('an HTTP+SSE fixture server through the proxy', () => {
   let server: SseLegacyServer;

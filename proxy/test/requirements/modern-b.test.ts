@@ -16,6 +16,7 @@ import { createHttpUpstream } from '../../src/upstream/http-upstream.ts';
 import { createStdioUpstream } from '../../src/upstream/stdio-upstream.ts';
 import { FIXTURE, type LogEntry, sseEvents, waitFor } from '../fixtures/stdio-harness.ts';
 import { type Harness, startHarness } from '../helpers/harness.ts';
+import { legacyInitialize } from '../helpers/legacy-initialize.ts';
 import { MODERN, modernCall } from '../helpers/modern-client.ts';
 
 const HANG_GUARD = { timeout: 60_000 };
@@ -78,12 +79,6 @@ async function legacyPost(
   return { status: res.status, headers: res.headers, body: (await res.json()) as Record<string, unknown> };
 }
 
-const legacyInitialize = {
-  id: 0,
-  method: 'initialize',
-  params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 't', version: '1' } },
-};
-
 describe('one endpoint, both eras, in front of the scripted stdio fixture', () => {
   let h: Harness;
   let url: string;
@@ -109,7 +104,7 @@ describe('one endpoint, both eras, in front of the scripted stdio fixture', () =
       const warmPid = pidOf(modern.text);
       assert.equal(typeof warmPid, 'number');
 
-      const init = await legacyPost(url, token, legacyInitialize);
+      const init = await legacyPost(url, token, legacyInitialize(0));
       assert.equal(init.status, 200);
       const session = init.headers.get('mcp-session-id');
       assert.ok(session, 'initialize on the same endpoint starts a session');
@@ -133,7 +128,7 @@ describe('one endpoint, both eras, in front of the scripted stdio fixture', () =
     async () => {
       const token = await h.token();
       const warmPid = pidOf((await modernPost(url, token, { id: 1, method: 'fixture/pid' })).text);
-      const session = (await legacyPost(url, token, legacyInitialize)).headers.get('mcp-session-id')!;
+      const session = (await legacyPost(url, token, legacyInitialize(0))).headers.get('mcp-session-id')!;
       const sessionPid = (
         (await legacyPost(url, token, { id: 2, method: 'fixture/pid' }, session)).body.result as {
           pid: number;
@@ -456,7 +451,7 @@ describe('a modern-only upstream behind a sidecar', () => {
 
   test('a legacy initialize gets the upstream’s 400 and -32022 naming the supported versions, and no session', async () => {
     const token = await h.token();
-    const res = await legacyPost(`${h.url}/mcp`, token, legacyInitialize);
+    const res = await legacyPost(`${h.url}/mcp`, token, legacyInitialize(0));
     assert.equal(res.status, 400);
     assert.equal(res.headers.get('mcp-session-id'), null);
     const error = res.body.error as { code: number; data: { supported: string[]; requested: string } };
