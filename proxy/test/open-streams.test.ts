@@ -5,6 +5,8 @@
  * and the audit event of each closed stream says why.
  */
 import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { createStdioUpstream } from '../src/upstream/stdio-upstream.ts';
@@ -20,12 +22,14 @@ const FIXTURE = fileURLToPath(new URL('./fixtures/stdio-subscriptions-fixture.mj
 async function proxy(
   policy?: Parameters<typeof startHarness>[0]['policy'],
   maxStreamsPerPrincipal?: number,
+  filterAllow?: string[],
 ): Promise<{ h: Harness; url: string }> {
   const h = await startHarness({
     users: ['alice@example.com', 'bob@example.com'],
     upstream: createStdioUpstream({ command: process.execPath, args: [FIXTURE] }),
     policy,
     maxStreamsPerPrincipal,
+    filterAllow,
   });
   return { h, url: `${h.url}/mcp` };
 }
@@ -245,13 +249,31 @@ describe('streams per principal', () => {
     'a principal holds at most TESSERA_PROXY_MAX_STREAMS_PER_PRINCIPAL streams, GET and listen together',
     HANG_GUARD,
     async () => {
-      const { h, url } = await proxy(undefined, 2);
+      // A listen filter that allows everything and counts its calls: a refused stream never reaches it.
+      let filterCalls = 0;
+      const hook = createServer((req, res) => {
+        filterCalls++;
+        req.resume().on('end', () => {
+          res.writeHead(200, { 'content-type': 'application/json' });
+          res.end(JSON.stringify({ decision: 'allow' }));
+        });
+      });
+      await new Promise<void>((r) => hook.listen(0, '127.0.0.1', r));
+      const filter = {
+        name: 'count-listens',
+        url: `http://127.0.0.1:${(hook.address() as AddressInfo).port}/`,
+        phase: 'request',
+        methods: ['subscriptions/listen'],
+        hmacSecret: 'webhook-secret-0123456789',
+      };
+      const { h, url } = await proxy({ filters: [filter] }, 2, ['127.0.0.1']);
       try {
         const alice = await h.token();
         const bob = await h.token({ sub: 'user-2', email: 'bob@example.com' });
         const get = await openGetStream(url, alice);
         const listening = await openListenStream(url, alice, 'a-1', { toolsListChanged: true });
         assert.equal(listening.status, 200);
+        assert.equal(filterCalls, 1);
 
         // A third, of either kind, is refused before it reaches the server; calls are not streams.
         const refused = await modernRequest(url, alice, 'a-2', 'subscriptions/listen', {
@@ -271,6 +293,7 @@ describe('streams per principal', () => {
         });
         assert.equal(secondGet.status, 429);
         await secondGet.arrayBuffer();
+        assert.equal(filterCalls, 1, 'the refused listen request never reached the filter');
         const call = await fetch(url, {
           method: 'POST',
           headers: get.sessionHeaders,
@@ -303,6 +326,7 @@ describe('streams per principal', () => {
         bobs.close();
       } finally {
         await h.close();
+        hook.close();
       }
     },
   );

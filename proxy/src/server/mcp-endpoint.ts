@@ -130,6 +130,11 @@ const UNFILTERABLE = {
   message: 'the answer could not be filtered (too large or not JSON)',
 };
 
+/** Whether the request opens a stream the proxy holds open (`open-streams.ts`). */
+function opensStream(httpMethod: string, message: JsonRpcMessage | undefined): boolean {
+  return httpMethod === 'GET' || (message?.kind === 'request' && message.method === 'subscriptions/listen');
+}
+
 /** Why a request refused with this error was refused, for the decision metric. */
 function refusalReason(code: TesseraErrorCode): DecisionReason {
   switch (code) {
@@ -197,6 +202,11 @@ export function createMcpEndpoint(options: McpEndpointOptions) {
     options.filterDispatcher ?? lazyFilterDispatcher({ allow: parseAllowList([], FILTER_ALLOW).allow });
   const maxStreams = options.maxStreamsPerPrincipal ?? DEFAULT_MAX_STREAMS_PER_PRINCIPAL;
   const streams = createOpenStreams({ maxPerPrincipal: maxStreams });
+  const tooManyStreams = (principal: Principal) =>
+    new TesseraError(
+      'TESSERA_TOO_MANY_STREAMS',
+      `${principal.name} already holds ${maxStreams} open streams on this proxy; close one first`,
+    );
   /** The configuration in force: what a long stream's later deliveries are judged by. */
   let latest: ProxyConfig | undefined;
   /** A `notifications/resources/updated` naming a resource `principal` may not read now. */
@@ -316,8 +326,7 @@ export function createMcpEndpoint(options: McpEndpointOptions) {
     // A stream that outlives its authorization (policy change, expired token) is dropped (open-streams.ts).
     let droppedBecause = '';
     const m = ctx.message;
-    const opensStream = method === 'GET' || (m?.kind === 'request' && m.method === 'subscriptions/listen');
-    const stream = opensStream
+    const stream = opensStream(method, m)
       ? streams.add(
           {
             token: exchange.token,
@@ -336,9 +345,8 @@ export function createMcpEndpoint(options: McpEndpointOptions) {
           principal,
         )
       : undefined;
-    if (opensStream && !stream) {
-      const text = `${principal.name} already holds ${maxStreams} open streams on this proxy; close one first`;
-      reject(res, ctx, new TesseraError('TESSERA_TOO_MANY_STREAMS', text), {}, 'denied');
+    if (opensStream(method, m) && !stream) {
+      reject(res, ctx, tooManyStreams(principal), {}, 'denied');
       return;
     }
     const abort = new AbortController();
@@ -577,6 +585,13 @@ export function createMcpEndpoint(options: McpEndpointOptions) {
       const allow: Record<string, string> =
         err.code === 'TESSERA_METHOD_NOT_ALLOWED' ? { allow: 'POST' } : {};
       reject(res, ctx, err, allow, 'invalid');
+      return;
+    }
+
+    // A stream beyond the principal's cap is refused before the request filters are called for it (the
+    // place is taken only when the stream opens, below, which checks again).
+    if (opensStream(method, ctx.message) && streams.held(principal) >= maxStreams) {
+      reject(res, ctx, tooManyStreams(principal), {}, 'denied');
       return;
     }
 

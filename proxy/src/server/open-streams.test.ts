@@ -69,6 +69,7 @@ test('a principal holds at most maxPerPrincipal streams; a stream that ends, how
   // The cap counts the subject, whatever the name: the same user under another token is the same user.
   assert.equal(streams.add(stream(closed), alice), undefined);
   assert.equal(streams.size, 2);
+  assert.equal(streams.held(alice), 2);
   const bob = { ...alice, name: 'bob@example.com', subject: 'b' };
   assert.ok(streams.add(stream(closed), bob));
 

@@ -39,6 +39,8 @@ export interface OpenStreams {
    * or undefined (and registers nothing) when the principal already holds `maxPerPrincipal` streams.
    */
   add(stream: OpenStream, principal: Principal): (() => void) | undefined;
+  /** How many streams `principal` holds now. */
+  held(principal: Principal): number;
   /** Judges every open stream under `config`; resolves with how many were closed. */
   revalidate(config: ProxyConfig): Promise<number>;
   /** Streams open now. */
@@ -124,6 +126,7 @@ export function createOpenStreams(options: OpenStreamsOptions = {}): OpenStreams
       if (exp !== undefined && Number.isFinite(exp)) arm(stream, exp);
       return () => void forget(stream);
     },
+    held: (principal) => held.get(principal.subject) ?? 0,
     async revalidate(config) {
       let closed = 0;
       for (const stream of [...open.keys()]) {
