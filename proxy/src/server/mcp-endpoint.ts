@@ -326,11 +326,12 @@ export function createMcpEndpoint(options: McpEndpointOptions) {
     // A stream that outlives its authorization (policy change, expired token) is dropped (open-streams.ts).
     let droppedBecause = '';
     const m = ctx.message;
-    const stream = opensStream(method, m)
+    const opens = opensStream(method, m);
+    const stream = opens
       ? streams.add(
           {
             token: exchange.token,
-            method: m?.kind === 'request' ? m.method : 'http/get-stream',
+            method: m?.kind === 'request' ? m.method : ctx.pseudoMethod,
             uris: subscribedUris(m),
             close(reason) {
               droppedBecause = reason;
@@ -345,7 +346,7 @@ export function createMcpEndpoint(options: McpEndpointOptions) {
           principal,
         )
       : undefined;
-    if (opensStream(method, m) && !stream) {
+    if (opens && !stream) {
       reject(res, ctx, tooManyStreams(principal), {}, 'denied');
       return;
     }
@@ -600,7 +601,7 @@ export function createMcpEndpoint(options: McpEndpointOptions) {
       policy: config.policy,
       principal,
       message: ctx.message,
-      pseudoMethod: method === 'GET' ? 'http/get-stream' : 'http/delete-session',
+      pseudoMethod: ctx.pseudoMethod,
       limiter,
       server: config.upstream.server,
       traceId: ctx.trace.traceId,
