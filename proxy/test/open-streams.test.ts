@@ -75,6 +75,15 @@ async function openGetStream(url: string, token: string) {
   return { session, ended, isOpen: () => open, sessionHeaders, messages };
 }
 
+/** The status of a GET for the session's stream that the proxy is expected to refuse (its body read). */
+async function getStatus(url: string, token: string, session: string): Promise<number> {
+  const res = await fetch(url, {
+    headers: { authorization: `Bearer ${token}`, accept: 'text/event-stream', 'mcp-session-id': session },
+  });
+  await res.arrayBuffer();
+  return res.status;
+}
+
 const auditOf = (h: Harness, method: string, user: string) =>
   h.audit.filter((r) => r.method === method && r.user === user);
 
@@ -113,15 +122,7 @@ describe('streams judged again while they last', () => {
         assert.equal(auditOf(h, 'subscriptions/listen', 'bob@example.com').length, 0, 'and his listen');
 
         // Alice's reconnection meets the new policy.
-        const again = await fetch(url, {
-          headers: {
-            authorization: `Bearer ${alice}`,
-            accept: 'text/event-stream',
-            'mcp-session-id': aliceGet.session,
-          },
-        });
-        assert.equal(again.status, 403);
-        await again.arrayBuffer();
+        assert.equal(await getStatus(url, alice, aliceGet.session), 403);
         bobListen.close();
       } finally {
         await h.close();
@@ -284,15 +285,7 @@ describe('streams per principal', () => {
         assert.equal(body.id, 'a-2');
         assert.equal(body.error.code, -31006);
         assert.match(body.error.message, /alice@example\.com already holds 2 open streams/);
-        const secondGet = await fetch(url, {
-          headers: {
-            authorization: `Bearer ${alice}`,
-            accept: 'text/event-stream',
-            'mcp-session-id': get.session,
-          },
-        });
-        assert.equal(secondGet.status, 429);
-        await secondGet.arrayBuffer();
+        assert.equal(await getStatus(url, alice, get.session), 429);
         assert.equal(filterCalls, 1, 'the refused listen request never reached the filter');
         const call = await fetch(url, {
           method: 'POST',
