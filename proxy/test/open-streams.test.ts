@@ -323,4 +323,48 @@ describe('streams per principal', () => {
       }
     },
   );
+
+  test(
+    'a principal at the cap is told the policy’s 403 for a stream the policy denies',
+    HANG_GUARD,
+    async () => {
+      const noGet = {
+        id: 'bob-no-get',
+        effect: 'DENY',
+        principals: { users: ['bob@example.com'] },
+        methods: ['http/get-stream'],
+      };
+      const { h, url } = await proxy({ rules: [noGet] }, 1);
+      try {
+        const bob = await h.token({ sub: 'user-2', email: 'bob@example.com' });
+        const listening = await openListenStream(url, bob, 'b-1', { toolsListChanged: true });
+        assert.equal(listening.status, 200);
+        const init = await fetch(url, {
+          method: 'POST',
+          headers: {
+            authorization: `Bearer ${bob}`,
+            'content-type': 'application/json',
+            accept: 'application/json, text/event-stream',
+          },
+          body: JSON.stringify(legacyInitialize(1)),
+        });
+        await init.arrayBuffer();
+        assert.equal(await getStatus(url, bob, init.headers.get('mcp-session-id')!), 403);
+        const [refused] = auditOf(h, 'http/get-stream', 'bob@example.com');
+        assert.equal(refused!.ruleId, 'bob-no-get');
+        assert.equal(refused!.decision, 'deny');
+        // An allowed stream over the cap still meets the cap, and its audit names the rule that allowed it.
+        const over = await modernRequest(url, bob, 'b-2', 'subscriptions/listen', {
+          notifications: { toolsListChanged: true },
+        });
+        assert.equal(over.status, 429);
+        await over.arrayBuffer();
+        const capped = h.audit.find((r) => r.requestId === '"b-2"');
+        assert.deepEqual([capped!.outcome, capped!.decision], ['denied', 'allow']);
+        listening.close();
+      } finally {
+        await h.close();
+      }
+    },
+  );
 });

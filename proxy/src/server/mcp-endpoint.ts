@@ -589,13 +589,6 @@ export function createMcpEndpoint(options: McpEndpointOptions) {
       return;
     }
 
-    // A stream beyond the principal's cap is refused before the request filters are called for it (the
-    // place is taken only when the stream opens, below, which checks again).
-    if (opensStream(method, ctx.message) && streams.held(principal) >= maxStreams) {
-      reject(res, ctx, tooManyStreams(principal), {}, 'denied');
-      return;
-    }
-
     // 4. Policy: decision, rate limits, request filters.
     const guardInput = {
       policy: config.policy,
@@ -606,6 +599,11 @@ export function createMcpEndpoint(options: McpEndpointOptions) {
       server: config.upstream.server,
       traceId: ctx.trace.traceId,
       dispatcher: filterDispatcher,
+      // A stream beyond the principal's cap is refused once the policy allows it, before the request
+      // filters are called for it (the place is taken only when the stream opens, which checks again).
+      admit: opensStream(method, ctx.message)
+        ? () => (streams.held(principal) >= maxStreams ? tooManyStreams(principal) : undefined)
+        : undefined,
     };
     const guard = await guardRequest(guardInput);
     ctx.policy = guard.audit;

@@ -1,12 +1,14 @@
 /**
  * The policy stage of the MCP endpoint, for one authenticated request:
  *   1. decide with the policy engine (method, target, arguments) → 403 `TESSERA_FORBIDDEN`;
- *   2. take rate-limit tokens (per user; per user and tool for `tools/call`) → 429 with `Retry-After`;
- *   3. leave out of a `subscriptions/listen` request the `resourceSubscriptions` whose `resources/read`
+ *   2. ask the caller's admission check, if any (the stream cap: 429 `TESSERA_TOO_MANY_STREAMS`), so a
+ *      request the policy denies is told so rather than that it is over a limit;
+ *   3. take rate-limit tokens (per user; per user and tool for `tools/call`) → 429 with `Retry-After`;
+ *   4. leave out of a `subscriptions/listen` request the `resourceSubscriptions` whose `resources/read`
  *      the engine denies (the stream goes on with the others; the audit's reason names them);
- *   4. run the request filters that select the method and target → 403 `TESSERA_FILTER_DENIED`, or
+ *   5. run the request filters that select the method and target → 403 `TESSERA_FILTER_DENIED`, or
  *      502 `TESSERA_FILTER_FAILED` when a filter fails (fail closed); a permitted mutation replaces
- *      the body the upstream receives, and is judged as in step 3 again.
+ *      the body the upstream receives, and is judged as in step 4 again.
  * It also prepares the response stage: list filtering and response filters.
  *
  * @module
@@ -46,6 +48,8 @@ export interface GuardInput {
   server: string;
   traceId: string;
   dispatcher?: FilterDispatcherRef;
+  /** Asked once the policy allows, before any rate-limit token is taken: an error refuses with 429. */
+  admit?: () => TesseraError | undefined;
 }
 
 export type GuardResult =
@@ -82,7 +86,10 @@ export async function guardRequest(input: GuardInput): Promise<GuardResult> {
   if (decided.effect !== 'ALLOW') {
     return { ok: false, audit, error: new TesseraError('TESSERA_FORBIDDEN', decided.reason), headers: {} };
   }
-  // 2. Rate limits, for JSON-RPC messages only (a GET stream or a DELETE is not a call).
+  // 2. Admission (the stream cap): no token is taken and no filter is called for a refused request.
+  const refused = input.admit?.();
+  if (refused) return { ok: false, audit, error: refused, headers: {} };
+  // 3. Rate limits, for JSON-RPC messages only (a GET stream or a DELETE is not a call).
   if (input.message) {
     const tool = method === 'tools/call' ? target : undefined;
     const verdict = input.limiter.take(input.policy.rateLimits, input.principal.name, tool);
@@ -95,7 +102,7 @@ export async function guardRequest(input: GuardInput): Promise<GuardResult> {
       return { ok: false, audit, error, headers: { 'retry-after': String(verdict.retryAfterS) } };
     }
   }
-  // 3. A listen stream's resource subscriptions: an update tells whether the resource changed, so each
+  // 4. A listen stream's resource subscriptions: an update tells whether the resource changed, so each
   //    URI gets the decision a `resources/read` of it would.
   const dropped: DroppedSubscription[] = [];
   const readable = (message: JsonRpcMessage | undefined) => {
@@ -120,7 +127,7 @@ export async function guardRequest(input: GuardInput): Promise<GuardResult> {
     m === input.message
       ? { ok: true, audit }
       : { ok: true, audit, body: Buffer.from(JSON.stringify(request)), message: m };
-  // 4. Request filters.
+  // 5. Request filters.
   if (selected.length === 0) return unchanged;
   const chain = await runFilters(selected, chainContext(input, method, target), request);
   audit.filters.push(...chain.decisions);
