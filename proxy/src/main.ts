@@ -17,17 +17,18 @@ try {
   process.exit(2);
 }
 
-const proxy = await createProxy(bootstrap);
+let stopping = false;
+/** Drains and exits; a proxy that failed exits with 1 either way, so that it is restarted. */
+function stop(failed: boolean): void {
+  if (stopping) return;
+  stopping = true;
+  proxy.close().then(
+    () => process.exit(failed ? 1 : 0),
+    () => process.exit(1),
+  );
+}
+
+const proxy = await createProxy(bootstrap, { onFatal: () => stop(true) });
 await proxy.listen();
 
-let stopping = false;
-for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-  process.on(signal, () => {
-    if (stopping) return;
-    stopping = true;
-    proxy.close().then(
-      () => process.exit(0),
-      () => process.exit(1),
-    );
-  });
-}
+for (const signal of ['SIGTERM', 'SIGINT'] as const) process.on(signal, () => stop(false));

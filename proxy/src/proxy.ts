@@ -26,6 +26,14 @@ export const PROXY_VERSION = '0.1.0';
 /** Audit batching until the control plane sends its settings. */
 const defaultAudit = { batchMaxEvents: 256, flushIntervalMs: 1_000 };
 
+export interface ProxyHooks {
+  /**
+   * The proxy can no longer keep its promise and should be restarted: with `disk` audit durability,
+   * the spool could not be flushed, so no answer can go out any more. Called once.
+   */
+  onFatal?: (err: Error) => void;
+}
+
 export interface Proxy {
   /** Starts the mesh stream and the MCP listener; resolves with the bound address. */
   listen(): Promise<AddressInfo>;
@@ -78,7 +86,7 @@ async function createUpstream(
  * Builds a proxy from its bootstrap. Async only because some modes load their modules on demand: a
  * sidecar never pays undici's memory.
  */
-export async function createProxy(bootstrap: Bootstrap): Promise<Proxy> {
+export async function createProxy(bootstrap: Bootstrap, hooks: ProxyHooks = {}): Promise<Proxy> {
   const log = createLog(bootstrap.logLevel, { server: bootstrap.server, node: bootstrap.nodeId });
   const store = createConfigStore();
   const snapshot = createSnapshotFile(bootstrap.snapshotDir, log);
@@ -109,6 +117,16 @@ export async function createProxy(bootstrap: Bootstrap): Promise<Proxy> {
     settings: () => store.current()?.audit ?? defaultAudit,
     log,
   });
+  let fatal: Error | undefined;
+  const auditSynced = () =>
+    spool.sync().catch((err: Error) => {
+      if (!fatal) {
+        fatal = err;
+        log('error', 'audit durability is lost: the proxy stops answering', { error: err.message });
+        hooks.onFatal?.(err);
+      }
+      throw err;
+    });
   const upstream = await createUpstream(bootstrap, transport, log, audit.record);
   const metrics = createProxyMetrics();
   const filterDispatcher = lazyFilterDispatcher({ allow: bootstrap.filterAllow });
@@ -123,6 +141,7 @@ export async function createProxy(bootstrap: Bootstrap): Promise<Proxy> {
     listenHost: bootstrap.listenHost,
     allowedHosts: bootstrap.allowedHosts,
     audit: audit.record,
+    auditSynced: bootstrap.auditDurability === 'disk' ? auditSynced : undefined,
     log,
     metrics,
   });

@@ -816,6 +816,19 @@ describe('holding back the end', () => {
     assert.equal(answers(c.text).length, 1);
   });
 
+  test('holds nest: the end goes out with the last release', async () => {
+    const { c, res } = await held((res) => {
+      res.holdEnd();
+      res.end('{"a":1}');
+    });
+    res.releaseEnd();
+    await sleep(100);
+    assert.equal(c.text, '', 'one hold is left');
+    res.releaseEnd();
+    const [a] = await c.responses(1);
+    assert.equal(a!.body, '{"a":1}');
+  });
+
   test('with a Content-Length: the write that completes it waits for releaseEnd()', async () => {
     const { c, res } = await held((res) => {
       res.writeHead(200, { 'content-type': 'text/plain', 'content-length': 10 });

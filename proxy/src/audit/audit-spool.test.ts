@@ -1,10 +1,13 @@
 import assert from 'node:assert/strict';
 import {
   appendFileSync,
+  fdatasync,
+  fsync,
   mkdirSync,
   mkdtempSync,
   readdirSync,
   readFileSync,
+  readlinkSync,
   rmSync,
   writeFileSync,
 } from 'node:fs';
@@ -212,5 +215,92 @@ test('a released batch gives its memory back; other buffers and the spool itself
     ids(again.events),
     Array.from({ length: 50 }, (_, i) => `e${i}`),
   );
+  spool.close();
+});
+
+/**
+ * The real flushes, each call recorded with the file its descriptor is open on; `fsync` (what closes a
+ * segment) starts late when `fsyncDelayMs` is given, and `pending` counts the flushes not yet done.
+ */
+function observedFlushes(
+  fail?: (kind: string, path: string) => NodeJS.ErrnoException | undefined,
+  fsyncDelayMs = 0,
+) {
+  const calls: { kind: 'fdatasync' | 'fsync'; path: string }[] = [];
+  let pending = 0;
+  const observe =
+    (kind: 'fdatasync' | 'fsync') => (fd: number, cb: (err: NodeJS.ErrnoException | null) => void) => {
+      const path = readlinkSync(`/proc/self/fd/${fd}`);
+      calls.push({ kind, path });
+      pending++;
+      const done = (err: NodeJS.ErrnoException | null) => {
+        pending--;
+        cb(err);
+      };
+      const err = fail?.(kind, path);
+      if (err) setImmediate(done, err);
+      else if (kind === 'fdatasync') fdatasync(fd, done);
+      else setTimeout(() => fsync(fd, done), fsyncDelayMs);
+    };
+  return {
+    calls,
+    pending: () => pending,
+    flushes: { fdatasync: observe('fdatasync'), fsync: observe('fsync') },
+  };
+}
+
+test('sync flushes the segment and, for a new segment, the directory; concurrent callers share flushes', async () => {
+  const dir = fresh();
+  const { calls, flushes } = observedFlushes();
+  const spool = openAuditSpool({ dir, flushes });
+  await spool.sync();
+  assert.equal(calls.length, 0, 'nothing appended, nothing to flush');
+  spool.append(event(0));
+  const first = spool.sync();
+  // Appended while the first flush runs: one more flush carries all of them.
+  for (let i = 1; i <= 20; i++) spool.append(event(i));
+  await Promise.all([first, ...Array.from({ length: 20 }, () => spool.sync())]);
+  const [segment] = segments(dir);
+  assert.deepEqual(calls, [
+    { kind: 'fdatasync', path: join(dir, segment!) },
+    { kind: 'fsync', path: dir },
+    { kind: 'fdatasync', path: join(dir, segment!) },
+  ]);
+  await spool.sync();
+  assert.equal(calls.length, 3, 'everything is flushed already');
+  await spool.settled();
+  spool.close();
+});
+
+test('sync waits for the segments closed since the last flush', async () => {
+  const dir = fresh();
+  // Closing a segment fsyncs it; here that takes longer than the active segment's fdatasync.
+  const { calls, flushes, pending } = observedFlushes(undefined, 100);
+  const spool = openAuditSpool({ dir, segmentBytes: 40, flushes });
+  for (let i = 0; i < 10; i++) spool.append(event(i));
+  await spool.sync();
+  assert.equal(pending(), 0, 'sync resolved only when every flush had finished');
+  const names = segments(dir).sort();
+  assert.ok(names.length >= 3);
+  const flushedFiles = new Set(calls.map((c) => c.path));
+  for (const name of names) assert.ok(flushedFiles.has(join(dir, name)), `${name} was flushed`);
+  assert.ok(flushedFiles.has(dir), 'and the directory that names them');
+  await spool.settled();
+  spool.close();
+});
+
+test('a failed flush fails its callers and every later sync; appending goes on', async () => {
+  const dir = fresh();
+  const errors: string[] = [];
+  const eio = Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' });
+  const { flushes } = observedFlushes((kind) => (kind === 'fdatasync' ? eio : undefined));
+  const spool = openAuditSpool({ dir, flushes, onError: (message) => errors.push(message) });
+  spool.append(event(0));
+  await assert.rejects(spool.sync(), /could not flush the audit spool to disk: EIO/);
+  spool.append(event(1));
+  await assert.rejects(spool.sync(), /EIO/);
+  assert.deepEqual(errors, ['could not flush the audit spool to disk']);
+  assert.equal(spool.pending(), 2);
+  await spool.settled();
   spool.close();
 });

@@ -12,12 +12,17 @@
  * past `maxBytes`, whole oldest segments are dropped and their events counted as lost. A closed
  * segment is `fsync`ed, and an acknowledged or dropped one deleted, on libuv's thread pool.
  *
+ * `sync()` makes everything appended so far survive the loss of the machine too (`fdatasync`, for the
+ * proxy's `disk` audit durability). Callers that arrive while a flush runs share the next one (group
+ * commit), so the number of flushes follows the disk's pace, not the request rate.
+ *
  * @module
  */
 import {
   close,
   closeSync,
   existsSync,
+  fdatasync,
   fstatSync,
   fsync,
   fsyncSync,
@@ -75,6 +80,13 @@ export interface AuditSpool {
   /** Events dropped because the spool was full. */
   dropped(): number;
   /**
+   * Resolves when every event appended before the call is on stable storage: its segment's data
+   * (`fdatasync`), segments closed since (`fsync`) and the directory entries of new segments. Rejects
+   * when a flush fails, and from then on every call rejects: after a failed flush the kernel may have
+   * dropped the unwritten pages, so nothing appended since can be vouched for.
+   */
+  sync(): Promise<void>;
+  /**
    * Resolves when the file work the spool does off the request path has finished: the `fsync` and
    * close of closed segments, and the deletion of acknowledged or dropped ones.
    */
@@ -91,7 +103,13 @@ export interface AuditSpoolOptions {
   onDrop?: (events: number) => void;
   /** A background `fsync` or deletion failed; the spool goes on (default: ignored). */
   onError?: (message: string, err: Error) => void;
+  /** The flushes `sync()` and segment closing use; tests observe them (default: `node:fs`'s). */
+  flushes?: { fdatasync: Flush; fsync: Flush };
 }
+
+type FlushCallback = (err: NodeJS.ErrnoException | null) => void;
+type Flush = (fd: number, callback: FlushCallback) => void;
+const SETTLED = Promise.resolve();
 
 const HEADER = SPOOL_RECORD_HEADROOM;
 /** No single event comes near this; a larger length can only be a torn or corrupt record. */
@@ -152,6 +170,9 @@ export function openAuditSpool(options: AuditSpoolOptions): AuditSpool {
   let active = (existing.at(-1) ?? cursor.segment) + 1;
   let activeFd = openSync(join(dir, segmentName(active)), 'a', 0o600);
   let activeSize = 0;
+  const flushes = options.flushes ?? { fdatasync, fsync };
+  const flushed = (flush: Flush, fd: number) =>
+    new Promise<void>((resolve, reject) => flush(fd, (err) => (err ? reject(err) : resolve())));
 
   const cursorFd = openSync(cursorPath, existsSync(cursorPath) ? 'r+' : 'w+', 0o600);
   function persistCursor(): void {
@@ -167,14 +188,63 @@ export function openAuditSpool(options: AuditSpoolOptions): AuditSpool {
   }
   const failed = (message: string) => (err: Error) => options.onError?.(message, err);
 
+  // What `sync()` has made durable, counted in appends; the flush under way and its waiters.
+  let appended = 0;
+  let synced = 0;
+  let flushing: Promise<void> | undefined;
+  let waiters: { upTo: number; resolve: () => void; reject: (err: Error) => void }[] = [];
+  /** The `fsync`s of segments closed since the last flush began: the next flush waits for them. */
+  let closing: Promise<void>[] = [];
+  /** A segment was created since the last flush: its directory entry must be made durable too. */
+  let newSegment = true;
+  let syncFailure: Error | undefined;
+
+  /** Flushes whatever was appended until now, then settles the waiters it covers. */
+  function startFlush(): void {
+    const upTo = appended;
+    const parts = [flushed(flushes.fdatasync, activeFd), ...closing];
+    closing = [];
+    if (newSegment) {
+      newSegment = false;
+      const dirFd = openSync(dir, 'r');
+      parts.push(flushed(flushes.fsync, dirFd).finally(() => closeSync(dirFd)));
+    }
+    const done = Promise.all(parts).then(
+      () => {
+        synced = upTo;
+        flushing = undefined;
+        const covered = waiters.filter((w) => w.upTo <= upTo);
+        waiters = waiters.filter((w) => w.upTo > upTo);
+        for (const w of covered) w.resolve();
+        if (waiters.length > 0) startFlush();
+      },
+      (err: Error) => {
+        syncFailure = new Error(`could not flush the audit spool to disk: ${err.message}`, { cause: err });
+        flushing = undefined;
+        const all = waiters;
+        waiters = [];
+        for (const w of all) w.reject(syncFailure);
+        failed('could not flush the audit spool to disk')(err);
+      },
+    );
+    flushing = done;
+    inBackground(done);
+  }
+
   function closeInBackground(fd: number, segment: number): void {
+    // A flush may be using the descriptor: the close waits for it.
+    const flushedThenClosed = (flushing ?? SETTLED).then(() =>
+      flushed(flushes.fsync, fd).finally(() => new Promise<void>((resolve) => close(fd, () => resolve()))),
+    );
+    // Until it has succeeded, the next flush must wait for it (a failed one stays: it fails that flush).
+    closing.push(flushedThenClosed);
     inBackground(
-      new Promise<void>((resolve) => {
-        fsync(fd, (err) => {
-          if (err) failed(`could not fsync audit spool segment ${segment}`)(err);
-          close(fd, () => resolve());
-        });
-      }),
+      flushedThenClosed.then(
+        () => {
+          closing = closing.filter((c) => c !== flushedThenClosed);
+        },
+        (err: Error) => failed(`could not fsync audit spool segment ${segment}`)(err),
+      ),
     );
   }
 
@@ -202,6 +272,7 @@ export function openAuditSpool(options: AuditSpoolOptions): AuditSpool {
     active++;
     activeFd = openSync(join(dir, segmentName(active)), 'a', 0o600);
     activeSize = 0;
+    newSegment = true;
   }
 
   /** Drops whole oldest segments until the spool fits again. */
@@ -233,6 +304,7 @@ export function openAuditSpool(options: AuditSpoolOptions): AuditSpool {
       record.writeUInt32BE(length, 0);
       if (activeSize > 0 && activeSize + record.length > segmentBytes) rotate();
       writeSync(activeFd, record);
+      appended++;
       activeSize += record.length;
       totalBytes += record.length;
       pendingCount++;
@@ -303,6 +375,14 @@ export function openAuditSpool(options: AuditSpoolOptions): AuditSpool {
     },
     pending: () => pendingCount,
     dropped: () => droppedCount,
+    sync() {
+      if (syncFailure) return Promise.reject(syncFailure);
+      if (synced >= appended) return SETTLED;
+      return new Promise<void>((resolve, reject) => {
+        waiters.push({ upTo: appended, resolve, reject });
+        if (!flushing) startFlush();
+      });
+    },
     async settled() {
       while (background.size > 0) await Promise.all(background);
     },

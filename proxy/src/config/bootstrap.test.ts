@@ -133,6 +133,7 @@ describe('readBootstrap: valid configurations', () => {
         TESSERA_CONTROL_PLANE_URL: 'https://cp.example:443/',
         TESSERA_PROXY_MAX_BODY_BYTES: '1024',
         TESSERA_PROXY_MAX_STREAMS_PER_PRINCIPAL: '1',
+        TESSERA_PROXY_AUDIT_DURABILITY: 'disk',
         TESSERA_LOG_LEVEL: 'debug',
       },
       noFile,
@@ -146,6 +147,7 @@ describe('readBootstrap: valid configurations', () => {
     assert.equal(b.controlPlaneUrl.href, 'https://cp.example/');
     assert.equal(b.maxBodyBytes, 1024);
     assert.equal(b.maxStreamsPerPrincipal, 1);
+    assert.equal(b.auditDurability, 'disk');
     assert.equal(b.logLevel, 'debug');
   });
 
@@ -157,11 +159,13 @@ describe('readBootstrap: valid configurations', () => {
         TESSERA_PROXY_LISTEN: '',
         TESSERA_PROXY_STDIO_MAX_SESSIONS: '',
         TESSERA_CONTROL_PLANE_URL: '',
+        TESSERA_PROXY_AUDIT_DURABILITY: '',
         TESSERA_LOG_LEVEL: '',
       },
       noFile,
     );
     assert.equal(b.mode, 'sidecar');
+    assert.equal(b.auditDurability, 'process');
     assert.equal(b.listenPort, 15001);
     assert.equal(b.stdioMaxSessions, 32);
     assert.equal(b.controlPlaneUrl.href, 'http://127.0.0.1:15010/');
@@ -219,6 +223,7 @@ describe('readBootstrap: valid configurations', () => {
       'TESSERA_PROXY_STDIO_ARGS',
       'TESSERA_MESH_TOKEN',
       'TESSERA_MESH_TOKEN_FILE',
+      'TESSERA_PROXY_AUDIT_DURABILITY',
       'TESSERA_LOG_LEVEL',
     ]) {
       assert.ok(name in settings, `${name} is not documented`);
@@ -238,6 +243,7 @@ describe('readBootstrap: invalid configurations', () => {
       TESSERA_CONTROL_PLANE_URL: 'ftp://cp',
       TESSERA_PROXY_MAX_BODY_BYTES: '-1',
       TESSERA_PROXY_MAX_STREAMS_PER_PRINCIPAL: '0',
+      TESSERA_PROXY_AUDIT_DURABILITY: 'fsync',
       TESSERA_LOG_LEVEL: 'loud',
     });
     assert.deepEqual(lines, [
@@ -247,6 +253,7 @@ describe('readBootstrap: invalid configurations', () => {
       'TESSERA_PROXY_STDIO_ARGS: must be a JSON array of strings',
       'TESSERA_MESH_TOKEN: is required (or TESSERA_MESH_TOKEN_FILE)',
       'TESSERA_LOG_LEVEL: "loud" must be debug, info, warn or error',
+      'TESSERA_PROXY_AUDIT_DURABILITY: "fsync" must be process or disk',
       'TESSERA_PROXY_STDIO_MAX_SESSIONS: "1.5" is not a whole number',
       'TESSERA_PROXY_STDIO_IDLE_TIMEOUT_MS: 999 is outside 1000..86400000',
       'TESSERA_CONTROL_PLANE_URL: "ftp://cp" must be http or https',

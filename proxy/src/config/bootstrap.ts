@@ -67,6 +67,12 @@ export interface Bootstrap {
   /** Where audit events wait until the control plane acknowledges them. */
   auditSpoolDir: string;
   auditSpoolMaxBytes: number;
+  /**
+   * What an answer a client has received guarantees about its audit event: `process`, in the kernel
+   * (survives the proxy's crash); `disk`, on stable storage (survives the machine's), at the cost of
+   * a grouped `fdatasync` before every answer.
+   */
+  auditDurability: 'process' | 'disk';
   logLevel: 'debug' | 'info' | 'warn' | 'error';
 }
 
@@ -109,6 +115,8 @@ export const settings = {
     'audit spool directory (default <tmpdir>/tessera-proxy/<node id>/audit-spool)',
   TESSERA_PROXY_AUDIT_SPOOL_MAX_BYTES:
     'bound of the audit spool; the oldest events are dropped past it (default 67108864)',
+  TESSERA_PROXY_AUDIT_DURABILITY:
+    'process (an answer leaves once its audit event is in the spool file: survives a crash of the proxy) or disk (once the spool is flushed to stable storage with fdatasync: survives the loss of the machine; grouped flushes) (default process)',
   TESSERA_LOG_LEVEL: 'debug, info, warn or error (default info)',
   TESSERA_PROXY_REPLICAS:
     'how many proxies serve this server; each enforces 1/N of every rate limit (default 1)',
@@ -239,6 +247,11 @@ export function readBootstrap(env: Env, readFile: (path: string) => string): Boo
     p.add('TESSERA_LOG_LEVEL', `"${logLevel}" must be debug, info, warn or error`);
   }
 
+  const auditDurability = (env.TESSERA_PROXY_AUDIT_DURABILITY || 'process') as Bootstrap['auditDurability'];
+  if (auditDurability !== 'process' && auditDurability !== 'disk') {
+    p.add('TESSERA_PROXY_AUDIT_DURABILITY', `"${auditDurability}" must be process or disk`);
+  }
+
   const allowedOrigins = (env.TESSERA_PROXY_ALLOWED_ORIGINS ?? '')
     .split(',')
     .map((o) => o.trim())
@@ -310,6 +323,7 @@ export function readBootstrap(env: Env, readFile: (path: string) => string): Boo
       1024 ** 4,
       p,
     ),
+    auditDurability,
     logLevel,
   };
   config.controlPlaneUrl = config.controlPlaneUrls[0] ?? config.controlPlaneUrl;

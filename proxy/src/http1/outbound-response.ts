@@ -99,7 +99,8 @@ export class OutboundResponse extends EventEmitter implements ResponseWriter {
   #ended = false;
   #finished = false;
   #closed = false;
-  #holding = false;
+  /** Holds on the end not yet released: it goes out when the last one is. */
+  #holds = 0;
   #held: Buffer[] = [];
   #heldCallbacks: Callback[] = [];
   #endHeld = false;
@@ -200,15 +201,17 @@ export class OutboundResponse extends EventEmitter implements ResponseWriter {
     this.#conn.socket.write(head, 'latin1');
   }
 
-  /** From now on, the response's end waits for `releaseEnd()`. */
+  /**
+   * From now on, the response's end waits for `releaseEnd()`. Holds nest: the end waits for as many
+   * releases as there were holds.
+   */
   holdEnd(): void {
-    this.#holding = true;
+    this.#holds++;
   }
 
-  /** Sends what was held back, and ends the response if its writer ended it. Idempotent. */
+  /** Releases one hold; the last sends what was held back, and ends the response if its writer ended it. */
   releaseEnd(): void {
-    if (!this.#holding) return;
-    this.#holding = false;
+    if (this.#holds === 0 || --this.#holds > 0) return;
     const held = this.#held;
     const callbacks = this.#heldCallbacks;
     this.#held = [];
@@ -232,7 +235,7 @@ export class OutboundResponse extends EventEmitter implements ResponseWriter {
     if (!this.#headersSent) this.writeHead(this.statusCode);
     const buf = toBuffer(chunk, encodingOrCallback);
     if (
-      this.#holding &&
+      this.#holds > 0 &&
       (this.#held.length > 0 || (this.#framing === 'length' && buf.length >= this.#remaining))
     ) {
       this.#held.push(buf);
@@ -248,7 +251,7 @@ export class OutboundResponse extends EventEmitter implements ResponseWriter {
     const buf = chunk === undefined ? undefined : toBuffer(chunk, encodingOrCallback);
     // A whole answer in one call: its length is known, so it needs no chunked framing.
     if (!this.#headersSent) this.writeHead(this.statusCode, { 'content-length': buf?.length ?? 0 });
-    if (this.#holding) {
+    if (this.#holds > 0) {
       if (buf) this.#held.push(buf);
       this.#endHeld = true;
       return this;

@@ -36,6 +36,8 @@ export interface ProxyServerOptions {
   filterDispatcher?: FilterDispatcherRef;
   /** Most GET and listen streams one principal may hold open at once (default 16). */
   maxStreamsPerPrincipal?: number;
+  /** `disk` audit durability: what every answer's end waits for (`McpEndpointOptions.auditSynced`). */
+  auditSynced?: () => Promise<void>;
 }
 
 function json(res: OutboundResponse, status: number, value: unknown): void {

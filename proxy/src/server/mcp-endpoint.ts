@@ -83,6 +83,11 @@ export interface McpEndpointOptions {
   maxStreamsPerPrincipal?: number;
   /** Where filter webhooks are called (`createFilterDispatcher`); default: nothing but public https. */
   filterDispatcher?: FilterDispatcherRef;
+  /**
+   * For `disk` audit durability: resolves once every event recorded so far is on stable storage
+   * (`AuditSpool.sync`). Every answer's end then waits for it; when it fails, the answer is cut.
+   */
+  auditSynced?: () => Promise<void>;
 }
 
 interface Context {
@@ -651,7 +656,30 @@ export function createMcpEndpoint(options: McpEndpointOptions) {
    * The endpoint: `handle(req, res, config)` serves one request; `revalidate(config)` judges the streams
    * it holds open under a new configuration and closes those no longer allowed.
    */
-  return Object.assign(handle, {
+  /** `handle`, with every answer's end (refusals too) held until its audit event is on disk. */
+  async function handleDurably(
+    req: InboundRequest,
+    res: OutboundResponse,
+    config: ProxyConfig | undefined,
+  ): Promise<void> {
+    res.holdEnd();
+    try {
+      await handle(req, res, config);
+    } finally {
+      try {
+        await options.auditSynced!();
+        res.releaseEnd();
+      } catch (err) {
+        // Fail closed: without its durable event, the client must not see a complete answer.
+        log('error', 'the audit spool could not be flushed to disk; the answer is cut', {
+          error: (err as Error).message,
+        });
+        res.destroy();
+      }
+    }
+  }
+
+  return Object.assign(options.auditSynced ? handleDurably : handle, {
     revalidate: (config: ProxyConfig): Promise<number> => {
       latest = config;
       return streams.revalidate(config);

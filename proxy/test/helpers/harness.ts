@@ -88,6 +88,8 @@ export async function startHarness(options: {
   log?: Log;
   /** Called with each audit record at the moment the proxy records it (it is collected either way). */
   onAudit?: (record: AuditRecord) => void;
+  /** `disk` audit durability: what every answer's end waits for; default none (`process`). */
+  auditSynced?: () => Promise<void>;
   /**
    * TEST ONLY: a request without `Authorization` is given a valid bearer token for alice before the
    * proxy sees it, for clients that cannot send headers (the conformance suite). The proxy itself has
@@ -183,6 +185,7 @@ export async function startHarness(options: {
     listenHost: options.listenHost,
     allowedHosts: options.allowedHosts,
     maxStreamsPerPrincipal: options.maxStreamsPerPrincipal,
+    auditSynced: options.auditSynced,
   });
   if (options.defaultBearer) {
     const bearer = `Bearer ${await sign(privateKey, { expSeconds: 3600 })}`;
