@@ -18,6 +18,7 @@ export const ANNOTATIONS = {
   inject: 'tessera.dev/inject',
   mcpPort: 'tessera.dev/mcp-port',
   mcpPath: 'tessera.dev/mcp-path',
+  auditDurability: 'tessera.dev/audit-durability',
   injected: 'tessera.dev/injected',
 } as const;
 
@@ -44,6 +45,7 @@ export const SKIP_REASONS = {
   no_mcp_port: `no container port is named "${MCP_PORT_NAME}" and there is no ${ANNOTATIONS.mcpPort} annotation`,
   invalid_mcp_port: `the ${ANNOTATIONS.mcpPort} annotation is neither a port number (1-65535) nor the name of a container port`,
   invalid_mcp_path: `the ${ANNOTATIONS.mcpPath} annotation must be an absolute URL path`,
+  invalid_audit_durability: `the ${ANNOTATIONS.auditDurability} annotation must be "process" or "disk"`,
   proxy_port_conflict: `a container already uses port ${PROXY_PORT}, the proxy's port`,
   missing_server_label: `the pod label ${LABELS.server} (the MCP server's name, a DNS label) is missing or invalid`,
   name_conflict: `a container named ${PROXY_CONTAINER_NAME} or a volume named tessera-* already exists`,
@@ -66,6 +68,8 @@ export interface Target {
   containerIndex: number;
   port: number;
   path: string;
+  /** The proxy's TESSERA_PROXY_AUDIT_DURABILITY, from the annotation (default `process`). */
+  auditDurability: 'process' | 'disk';
 }
 
 export type Decision =
@@ -138,11 +142,14 @@ export function decide(value: unknown, namespaceLabels: Readonly<Record<string, 
   if (typeof resolved === 'string') reasons.push(resolved);
   const path = annotations[ANNOTATIONS.mcpPath] ?? '/mcp';
   if (!URL_PATH.test(path)) reasons.push('invalid_mcp_path');
+  const durability = annotations[ANNOTATIONS.auditDurability] ?? 'process';
+  const auditDurability = durability === 'disk' ? 'disk' : 'process';
+  if (durability !== auditDurability) reasons.push('invalid_audit_durability');
   const allContainers = [...pod.spec.containers, ...(pod.spec.initContainers ?? [])];
   if (findPort(allContainers, (_, n) => n === PROXY_PORT)) reasons.push('proxy_port_conflict');
   if (hasNameConflict(pod)) reasons.push('name_conflict');
   if (reasons.length > 0 || typeof resolved === 'string') return { inject: false, reasons };
-  return { inject: true, target: { server, path, ...resolved } };
+  return { inject: true, target: { server, path, auditDurability, ...resolved } };
 }
 
 /** One line for logs, events and admission warnings. */

@@ -75,6 +75,10 @@ export function renderProxyContainer(target: Target, config: SidecarConfig): Con
       { name: 'TESSERA_MESH_TOKEN_FILE', value: `${TOKEN_DIR}/token` },
       { name: 'TESSERA_PROXY_SNAPSHOT_DIR', value: SNAPSHOT_DIR },
       { name: 'TESSERA_PROXY_AUDIT_SPOOL_DIR', value: SPOOL_DIR },
+      // Only when asked for, so that the pods of earlier injections and of the default look alike.
+      ...(target.auditDurability === 'disk'
+        ? [{ name: 'TESSERA_PROXY_AUDIT_DURABILITY', value: 'disk' }]
+        : []),
     ],
     volumeMounts: [
       { name: VOLUME_NAMES.meshToken, mountPath: TOKEN_DIR, readOnly: true },

@@ -29,6 +29,7 @@ const interesting: JsonValue[] = [
   '0',
   '65536',
   '/mcp',
+  'disk',
   'x y',
   null,
   7,
@@ -41,6 +42,7 @@ const keys = [
   'tessera.dev/server',
   'tessera.dev/mcp-port',
   'tessera.dev/mcp-path',
+  'tessera.dev/audit-durability',
   'tessera.dev/injected',
   'kubectl.kubernetes.io/default-container',
 ];
