@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { McpServerRow } from '../db/entities/mcp-server.ts';
-import { egressSettings, proxyEnv } from './proxy-supervisor.ts';
+import { auditSettings, egressSettings, proxyEnv } from './proxy-supervisor.ts';
 
 const options = {
   meshUrl: 'http://127.0.0.1:15010',
@@ -56,6 +56,14 @@ test('each proxy gets its own listener, state directories and a mesh token bound
   assert.equal(env.TESSERA_PROXY_AUDIT_SPOOL_DIR, '/var/lib/tessera/proxies/files/audit-spool');
   assert.notEqual(env.TESSERA_MESH_TOKEN, options.meshToken, 'never the mesh secret itself');
   assert.match(env.TESSERA_MESH_TOKEN!, /files/);
+});
+
+test('local proxies take the operator’s audit durability, when it is set', () => {
+  assert.deepEqual(auditSettings({ TESSERA_PROXY_AUDIT_DURABILITY: 'disk', TESSERA_PROXY_MODE: 'egress' }), {
+    TESSERA_PROXY_AUDIT_DURABILITY: 'disk',
+  });
+  assert.deepEqual(auditSettings({ TESSERA_PROXY_AUDIT_DURABILITY: '' }), {});
+  assert.deepEqual(auditSettings({}), {});
 });
 
 test('local egress proxies take the operator’s egress settings, and nothing else, from the environment', () => {

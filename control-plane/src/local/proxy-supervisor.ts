@@ -79,6 +79,15 @@ export function egressSettings(env: NodeJS.ProcessEnv): Record<string, string> {
   return out;
 }
 
+/**
+ * The audit durability of the control plane's own environment (`TESSERA_PROXY_AUDIT_DURABILITY`),
+ * which every local proxy takes: one machine, one choice. Pure.
+ */
+export function auditSettings(env: NodeJS.ProcessEnv): Record<string, string> {
+  const durability = env.TESSERA_PROXY_AUDIT_DURABILITY;
+  return durability ? { TESSERA_PROXY_AUDIT_DURABILITY: durability } : {};
+}
+
 export function proxyEnv(server: McpServerRow, o: ProxySupervisorOptions): Record<string, string> {
   const env: Record<string, string> = {
     TESSERA_PROXY_MODE: proxyMode(server),
@@ -114,7 +123,14 @@ export function createProxySupervisor(options: ProxySupervisorOptions): ProxySup
     ) as Record<string, string>;
     const egress = proxyMode(m.server) === 'egress' ? egressSettings(process.env) : {};
     const child = spawn(process.execPath, [...PROXY_NODE_FLAGS, proxyMain], {
-      env: { ...base, ...PROXY_ENV, ...egress, ...options.env, ...proxyEnv(m.server, options) },
+      env: {
+        ...base,
+        ...PROXY_ENV,
+        ...egress,
+        ...auditSettings(process.env),
+        ...options.env,
+        ...proxyEnv(m.server, options),
+      },
       stdio: ['ignore', 'inherit', 'pipe'],
     });
     m.child = child;
