@@ -42,9 +42,9 @@ function spawnCp(): Promise<ChildProcess> {
   });
 }
 
-async function spawnProxy(): Promise<ChildProcess> {
+async function spawnProxy(extraEnv: Record<string, string> = {}): Promise<ChildProcess> {
   const child = spawn(process.execPath, [proxyMain], {
-    env: proxyEnv,
+    env: { ...proxyEnv, ...extraEnv },
     stdio: ['ignore', 'ignore', 'ignore'],
   });
   for (let i = 0; i < 300; i++) {
@@ -56,6 +56,15 @@ async function spawnProxy(): Promise<ChildProcess> {
     await new Promise((r) => setTimeout(r, 100));
   }
   throw new Error('the proxy never became ready');
+}
+
+/** The proxy's audit metrics, from its `/metrics`. */
+async function auditMetrics(): Promise<Record<string, number>> {
+  const text = await (await fetch(`${mcpUrl.replace('/mcp', '')}/metrics`)).text();
+  const values: Record<string, number> = {};
+  for (const [, name, value] of text.matchAll(/^(tessera_proxy_audit_\S+) (\S+)$/gm))
+    values[name!] = Number(value);
+  return values;
 }
 
 function kill9(child: ChildProcess | undefined): Promise<void> {
@@ -235,11 +244,16 @@ test('SIGKILL of the proxy with unshipped events: nothing is lost, and it restar
   const answered = await load(150);
   assert.equal(answered.length, 150);
   answeredSoFar.push(...answered);
+  assert.ok(
+    (await auditMetrics()).tessera_proxy_audit_pending_events! >= 150,
+    'the backlog shows in the proxy’s metrics',
+  );
   // 2. Kill the proxy while the events are still on its disk only.
   await kill9(proxy);
   // 3. Restart the proxy while the control plane is still away: its persisted snapshot makes it
-  //    ready and enforcing at once (a token it never saw is verified with the saved keys).
-  proxy = await spawnProxy();
+  //    ready and enforcing at once (a token it never saw is verified with the saved keys). It now
+  //    flushes every answer's event to disk first, which changes none of the above.
+  proxy = await spawnProxy({ TESSERA_PROXY_AUDIT_DURABILITY: 'disk' });
   const served = await load(20);
   assert.equal(served.length, 20, 'the restarted proxy serves from its last good configuration');
   answeredSoFar.push(...served);
@@ -249,4 +263,14 @@ test('SIGKILL of the proxy with unshipped events: nothing is lost, and it restar
   const missing = answeredSoFar.filter((id) => !ids.includes(id));
   assert.deepEqual(missing, [], 'every answered request is audited');
   assert.equal(new Set(ids).size, ids.length, 'no event is stored twice');
+  // The rows are committed before the proxy reads its acknowledgement.
+  let metrics = await auditMetrics();
+  for (let i = 0; i < 100 && metrics.tessera_proxy_audit_pending_events !== 0; i++) {
+    await new Promise((r) => setTimeout(r, 50));
+    metrics = await auditMetrics();
+  }
+  assert.equal(metrics.tessera_proxy_audit_pending_events, 0);
+  assert.ok(metrics.tessera_proxy_audit_shipped_events_total! >= 170, 'its own 20 and its predecessor’s 150');
+  assert.equal(metrics['tessera_proxy_audit_dropped_events_total{reason="spool_full"}'], 0);
+  assert.ok(metrics.tessera_proxy_audit_flush_duration_seconds_count! > 0, 'answers waited for flushes');
 });

@@ -15,6 +15,7 @@ import { createMeshTransport, type MeshTransport } from './mesh-api/mesh-transpo
 import { createProxyServer } from './server/http-server.ts';
 import { createConfigStore } from './store/config-store.ts';
 import { createSnapshotFile } from './store/snapshot-file.ts';
+import { auditMetrics } from './telemetry/audit-metrics.ts';
 import { createLog, type Log } from './telemetry/log.ts';
 import { createProxyMetrics } from './telemetry/metrics.ts';
 import { createSidecarUpstream } from './upstream/sidecar-upstream.ts';
@@ -103,8 +104,10 @@ export async function createProxy(bootstrap: Bootstrap, hooks: ProxyHooks = {}):
     failover: transport.failover,
     idleTimeoutMs: bootstrap.meshIdleTimeoutMs,
   });
+  const metrics = createProxyMetrics();
   const spool = openAuditSpool({
     dir: bootstrap.auditSpoolDir,
+    onFlushed: (seconds) => metrics.auditFlushDuration.labels().observe(seconds),
     maxBytes: bootstrap.auditSpoolMaxBytes,
     onDrop: (events) => log('error', 'audit spool full; dropped the oldest events', { events }),
     onError: (message, err) => log('error', message, { error: err.message }),
@@ -128,7 +131,7 @@ export async function createProxy(bootstrap: Bootstrap, hooks: ProxyHooks = {}):
       throw err;
     });
   const upstream = await createUpstream(bootstrap, transport, log, audit.record);
-  const metrics = createProxyMetrics();
+  metrics.registry.register(auditMetrics(audit.stats));
   const filterDispatcher = lazyFilterDispatcher({ allow: bootstrap.filterAllow });
   const server = createProxyServer({
     filterDispatcher,

@@ -13,6 +13,7 @@ import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
+import { auditMetrics } from '../src/telemetry/audit-metrics.ts';
 import { createProxyMetrics } from '../src/telemetry/metrics.ts';
 import { Counter } from '../src/telemetry/prometheus/counter.ts';
 import { Gauge } from '../src/telemetry/prometheus/gauge.ts';
@@ -69,9 +70,20 @@ after(async () => {
 
 describe('/metrics read by prometheus_client', { skip, timeout: 120_000 }, () => {
   test('a real scrape parses, with every family and sample our own reader sees', async () => {
+    const metrics = createProxyMetrics();
+    // The audit pipeline's families, as the proxy registers them beside its shipper.
+    metrics.registry.register(
+      auditMetrics(() => ({
+        pending: 3,
+        shipped: 12,
+        failedCalls: 1,
+        droppedSpoolFull: 0,
+        droppedRejected: 2,
+      })),
+    );
     const h = await startHarness({
       upstream: createStdioUpstream({ command: process.execPath, args: [FIXTURE], log: () => {} }),
-      metrics: createProxyMetrics(),
+      metrics,
     });
     cleanups.push(() => h.close());
     const init = rpc('initialize', {
@@ -116,12 +128,24 @@ describe('/metrics read by prometheus_client', { skip, timeout: 120_000 }, () =>
       ['tessera_proxy_upstream_errors', 'counter'],
       ['tessera_proxy_config_info', 'gauge'],
       ['tessera_proxy_config_ready', 'gauge'],
+      ['tessera_proxy_audit_flush_duration_seconds', 'histogram'],
+      ['tessera_proxy_audit_pending_events', 'gauge'],
+      ['tessera_proxy_audit_shipped_events', 'counter'],
+      ['tessera_proxy_audit_ship_failures', 'counter'],
+      ['tessera_proxy_audit_dropped_events', 'counter'],
       ['process_cpu_seconds', 'counter'],
       ['process_resident_memory_bytes', 'gauge'],
       ['nodejs_heap_size_used_bytes', 'gauge'],
       ['nodejs_version_info', 'gauge'],
     ])
       assert.equal(byName.get(name!)?.type, type, name);
+    assert.deepEqual(
+      byName.get('tessera_proxy_audit_dropped_events')?.samples.map((s) => [s.labels, s.value]),
+      [
+        [{ reason: 'spool_full' }, '0.0'],
+        [{ reason: 'rejected' }, '2.0'],
+      ],
+    );
   });
 
   test('escaped label values and help, special values and large integers read back exactly', async () => {

@@ -127,6 +127,13 @@ test('a failed batch is retried with the same batch id and stored once', async (
   await until(() => srv.stored.size === 2 && shipper.pending() === 0, 'stored after retries');
   assert.equal(srv.calls.length, 3);
   assert.equal(new Set(srv.calls.map((c) => c.batchId)).size, 1, 'one batch id across retries');
+  assert.deepEqual(shipper.stats(), {
+    pending: 0,
+    shipped: 2,
+    failedCalls: 2,
+    droppedSpoolFull: 0,
+    droppedRejected: 0,
+  });
   await shipper.close();
 });
 
@@ -138,6 +145,13 @@ test('a batch the control plane rejects as invalid is dropped, and later events 
   shipper.record(record('after'));
   await until(() => srv.stored.size === 1, 'later event stored');
   assert.deepEqual([...srv.stored.values()], ['after']);
+  assert.deepEqual(shipper.stats(), {
+    pending: 0,
+    shipped: 1,
+    failedCalls: 0,
+    droppedSpoolFull: 0,
+    droppedRejected: 1,
+  });
   assert.ok(logs.includes('the control plane rejected an audit batch; dropped it'));
   await shipper.close();
 });
@@ -156,6 +170,8 @@ test('the spool is bounded: the oldest events are dropped and counted', async ()
     2000,
     'every event is either pending or counted as dropped',
   );
+  const stats = shipper.stats();
+  assert.deepEqual([stats.droppedSpoolFull, stats.droppedRejected], [shipper.dropped(), 0]);
   await shipper.close(50);
 });
 

@@ -29,12 +29,27 @@ export interface AuditShipperOptions {
   spool: AuditSpool;
 }
 
+/** Counts since the shipper started, for the proxy's metrics. */
+export interface AuditStats {
+  /** Events spooled and not yet acknowledged. */
+  pending: number;
+  /** Events the control plane acknowledged. */
+  shipped: number;
+  /** Shipping attempts that failed and were left to retry (the control plane unreachable, say). */
+  failedCalls: number;
+  /** Events dropped because the spool was full. */
+  droppedSpoolFull: number;
+  /** Events dropped because the control plane rejected their batch as invalid. */
+  droppedRejected: number;
+}
+
 export interface AuditShipper {
   record(event: AuditRecord): void;
   /** Events waiting to be acknowledged. */
   pending(): number;
   /** Events dropped: the spool was full, or the control plane rejected their batch as invalid. */
   dropped(): number;
+  stats(): AuditStats;
   /** Ships what is spooled, retrying until `deadlineMs` has passed; the rest stays in the spool. */
   close(deadlineMs?: number): Promise<void>;
 }
@@ -47,6 +62,8 @@ export function createAuditShipper(options: AuditShipperOptions): AuditShipper {
   const backoff = createBackoff({ initialMs: 200, maxMs: 10_000 });
   let inFlight: (SpoolBatch & { batchId: string }) | undefined;
   let rejectedCount = 0;
+  let shippedCount = 0;
+  let failedCalls = 0;
   let timer: NodeJS.Timeout | undefined;
   let sending: Promise<void> | undefined;
   let closing = false;
@@ -77,6 +94,7 @@ export function createAuditShipper(options: AuditShipperOptions): AuditShipper {
     const ack = decodeIngestResponse(await options.transport.unary(INGEST, request, { timeoutMs: 10_000 }));
     options.log('debug', 'audit batch acknowledged', { batch: ack.batchId, stored: ack.stored });
     spool.ack(inFlight.end, inFlight.events.length);
+    shippedCount += inFlight.events.length;
     // Acknowledged, so the server has read the whole request: both copies of the batch can go now.
     inFlight.release();
     releaseBuffer(request);
@@ -112,6 +130,7 @@ export function createAuditShipper(options: AuditShipperOptions): AuditShipper {
         if (spool.pending() > 0) schedule(0);
         return;
       }
+      failedCalls++;
       options.log('warn', 'audit shipping failed; will retry', {
         error: e.message,
         pending: spool.pending(),
@@ -150,6 +169,13 @@ export function createAuditShipper(options: AuditShipperOptions): AuditShipper {
     },
     pending: () => spool.pending(),
     dropped: () => spool.dropped() + rejectedCount,
+    stats: () => ({
+      pending: spool.pending(),
+      shipped: shippedCount,
+      failedCalls,
+      droppedSpoolFull: spool.dropped(),
+      droppedRejected: rejectedCount,
+    }),
     async close(deadlineMs = 5_000) {
       closing = true;
       due = true;

@@ -252,7 +252,8 @@ function observedFlushes(
 test('sync flushes the segment and, for a new segment, the directory; concurrent callers share flushes', async () => {
   const dir = fresh();
   const { calls, flushes } = observedFlushes();
-  const spool = openAuditSpool({ dir, flushes });
+  const timed: number[] = [];
+  const spool = openAuditSpool({ dir, flushes, onFlushed: (s) => timed.push(s) });
   await spool.sync();
   assert.equal(calls.length, 0, 'nothing appended, nothing to flush');
   spool.append(event(0));
@@ -268,6 +269,8 @@ test('sync flushes the segment and, for a new segment, the directory; concurrent
   ]);
   await spool.sync();
   assert.equal(calls.length, 3, 'everything is flushed already');
+  assert.equal(timed.length, 2, 'each flush is timed');
+  assert.ok(timed.every((s) => s >= 0 && s < 60));
   await spool.settled();
   spool.close();
 });

@@ -103,6 +103,8 @@ export interface AuditSpoolOptions {
   onDrop?: (events: number) => void;
   /** A background `fsync` or deletion failed; the spool goes on (default: ignored). */
   onError?: (message: string, err: Error) => void;
+  /** Each completed `sync()` flush, with how long it took (for the proxy's metrics). */
+  onFlushed?: (seconds: number) => void;
   /** The flushes `sync()` and segment closing use; tests observe them (default: `node:fs`'s). */
   flushes?: { fdatasync: Flush; fsync: Flush };
 }
@@ -202,6 +204,7 @@ export function openAuditSpool(options: AuditSpoolOptions): AuditSpool {
   /** Flushes whatever was appended until now, then settles the waiters it covers. */
   function startFlush(): void {
     const upTo = appended;
+    const started = performance.now();
     const parts = [flushed(flushes.fdatasync, activeFd), ...closing];
     closing = [];
     if (newSegment) {
@@ -213,6 +216,7 @@ export function openAuditSpool(options: AuditSpoolOptions): AuditSpool {
       () => {
         synced = upTo;
         flushing = undefined;
+        options.onFlushed?.((performance.now() - started) / 1000);
         const covered = waiters.filter((w) => w.upTo <= upTo);
         waiters = waiters.filter((w) => w.upTo > upTo);
         for (const w of covered) w.resolve();

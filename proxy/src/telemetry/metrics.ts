@@ -4,16 +4,18 @@
  * implementation (`./prometheus/`), not prom-client: a series is found by its label values through
  * nested Maps, so recording a request builds no label object and no joined key.
  *
- * | metric                                   | type      | labels                        |
- * | ---------------------------------------- | --------- | ----------------------------- |
- * | `tessera_proxy_requests_total`           | counter   | `method`, `outcome`, `status` |
- * | `tessera_proxy_decisions_total`          | counter   | `decision`, `reason`          |
- * | `tessera_proxy_request_duration_seconds` | histogram | `method`, `outcome`           |
- * | `tessera_proxy_upstream_errors_total`    | counter   | `kind`                        |
- * | `tessera_proxy_config_info`              | gauge     | `type`, `version`             |
- * | `tessera_proxy_config_ready`             | gauge     | (none)                        |
+ * | metric                                       | type      | labels                        |
+ * | -------------------------------------------- | --------- | ----------------------------- |
+ * | `tessera_proxy_requests_total`               | counter   | `method`, `outcome`, `status` |
+ * | `tessera_proxy_decisions_total`              | counter   | `decision`, `reason`          |
+ * | `tessera_proxy_request_duration_seconds`     | histogram | `method`, `outcome`           |
+ * | `tessera_proxy_upstream_errors_total`        | counter   | `kind`                        |
+ * | `tessera_proxy_config_info`                  | gauge     | `type`, `version`             |
+ * | `tessera_proxy_config_ready`                 | gauge     | (none)                        |
+ * | `tessera_proxy_audit_flush_duration_seconds` | histogram | (none)                        |
  *
- * plus the process and Node.js metrics (`process_*`, `nodejs_*`, named as prom-client's defaults)
+ * plus the audit pipeline's (`./audit-metrics.ts`, registered by the proxy beside its shipper) and
+ * the process and Node.js metrics (`process_*`, `nodejs_*`, named as prom-client's defaults)
  * unless disabled; they are read at scrape time only. `./prometheus/process-metrics.ts` lists them,
  * and the prom-client defaults no longer exported (event-loop lag, GC durations, active handles).
  *
@@ -76,6 +78,11 @@ export const DURATION_BUCKETS: readonly number[] = [
   0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30,
 ];
 
+/** Seconds, from a flush to a local SSD to a slow network volume. */
+const FLUSH_BUCKETS: readonly number[] = [
+  0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1,
+];
+
 /** The proxy's metric handles and the registry that holds them. */
 export interface ProxyMetrics {
   registry: MetricsRegistry;
@@ -85,6 +92,8 @@ export interface ProxyMetrics {
   upstreamErrors: Counter<readonly ['kind']>;
   configInfo: Gauge<readonly ['type', 'version']>;
   configReady: Gauge;
+  /** How long each flush of the audit spool to disk took (`disk` audit durability only). */
+  auditFlushDuration: Histogram;
 }
 
 export interface ProxyMetricsOptions {
@@ -144,6 +153,13 @@ export function createProxyMetrics(options: ProxyMetricsOptions = {}): ProxyMetr
       new Gauge({
         name: 'tessera_proxy_config_ready',
         help: '1 once a complete configuration has been applied (latched), else 0.',
+      }),
+    ),
+    auditFlushDuration: registry.register(
+      new Histogram({
+        name: 'tessera_proxy_audit_flush_duration_seconds',
+        help: 'Flushes of the audit spool to stable storage that answers waited for (disk audit durability).',
+        buckets: FLUSH_BUCKETS,
       }),
     ),
   };
