@@ -147,9 +147,13 @@ export function auditService(options: {
         cols.bodies_truncated.push(e.bodiesTruncated);
         cols.era.push(e.era);
       }
-      // One statement for the whole batch: unnest turns the column arrays back into rows.
-      const rows: unknown[] = await options.ds.query(
-        `INSERT INTO audit_events (event_id, time, batch_id, proxy_id, server, user_name, method, target, outcome,
+      // One statement for the whole batch: unnest turns the column arrays back into rows. The count
+      // of stored rows comes from the command's row count: returning 256 ids only to count them cost
+      // the control plane a fifth of its time in this function (measured in-process, 256-event batches).
+      const runner = options.ds.createQueryRunner();
+      const result = await runner
+        .query(
+          `INSERT INTO audit_events (event_id, time, batch_id, proxy_id, server, user_name, method, target, outcome,
            http_status, error_code, latency_us, request_bytes, response_bytes, session_id, reason, request_id, trace_id,
            decision, rule_id, filters, arguments_digest, client_id, groups, request_body, response_body, bodies_truncated, era)
          SELECT u.event_id, u.time, $1::uuid, u.proxy_id, u.server, u.user_name, u.method, u.target, u.outcome,
@@ -164,12 +168,13 @@ export function auditService(options: {
                 latency_us, request_bytes, response_bytes, session_id, reason, request_id, trace_id,
                 decision, rule_id, filters, arguments_digest, client_id, groups, request_body, response_body,
                 bodies_truncated, era)
-         ON CONFLICT (event_id) DO NOTHING
-         RETURNING event_id`,
-        [req.batchId, ...Object.values(cols)],
-      );
+         ON CONFLICT (event_id) DO NOTHING`,
+          [req.batchId, ...Object.values(cols)],
+          true,
+        )
+        .finally(() => runner.release());
       await markApiKeysUsed(options.ds, req.events);
-      return { batchId: req.batchId, stored: rows.length };
+      return { batchId: req.batchId, stored: result.affected ?? 0 };
     },
   };
 }
