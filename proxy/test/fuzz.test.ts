@@ -1,13 +1,15 @@
 /**
  * Fuzzing the proxy's inbound surface on real sockets: thousands of mutated JSON-RPC bodies and
- * headers. Properties: the proxy always answers (no crash, no hang, a valid status), and nothing
- * from an unauthenticated or ungranted caller ever reaches the upstream (no policy bypass).
+ * headers. Properties: the proxy always answers (no crash, no hang, a valid status), nothing from an
+ * unauthenticated or ungranted caller ever reaches the upstream, and nothing that reaches it has member
+ * names another parser could read differently (no policy bypass).
  * The generator is seeded, so a failure reproduces: FUZZ_SEED=<n> node --test proxy/test/fuzz.test.ts
  */
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, test } from 'node:test';
+import { checkJsonStructure } from '../src/server/json-structure.ts';
 import { createHttpUpstream } from '../src/upstream/http-upstream.ts';
 import { type Harness, startHarness } from './helpers/harness.ts';
 import { legacyInitialize } from './helpers/legacy-initialize.ts';
@@ -55,7 +57,7 @@ const fragments = [
 
 function mutateBody(r: ReturnType<typeof prng>): string {
   const base = JSON.stringify(r.pick(seeds));
-  switch (r.int(8)) {
+  switch (r.int(9)) {
     case 0: {
       // Flip a byte.
       const i = r.int(base.length);
@@ -90,6 +92,20 @@ function mutateBody(r: ReturnType<typeof prng>): string {
       return `[${base},${base}]`;
     case 6:
       return `${base}${r.pick(['', ' ', '\n', 'x', '{}', base])}`;
+    case 7: {
+      // A member repeated before itself, as is or in another case (Unicode folding included).
+      const names = [...base.matchAll(/"([a-zA-Z_]+)":/g)];
+      const at = r.pick(names);
+      const name = at[1]!;
+      const variant = r.pick([
+        name,
+        name.toUpperCase(),
+        name[0]!.toUpperCase() + name.slice(1),
+        name.replace('s', '\u017f').replace('k', '\u212a'),
+      ]);
+      const value = r.pick(['"wipe"', '1', 'null', '{}', '"2.0"']);
+      return `${base.slice(0, at.index)}"${variant}":${value},${base.slice(at.index)}`;
+    }
     default:
       return Buffer.from(Array.from({ length: r.int(300) }, () => r.int(256))).toString('latin1');
   }
@@ -130,13 +146,17 @@ function mutateHeaders(r: ReturnType<typeof prng>, auth: string | undefined): Re
 
 let upstream: Server;
 let reached = 0;
+/** The body the upstream last received. */
+let received = '';
 let h: Harness;
 
 before(async () => {
   upstream = createServer((req, res) => {
     reached++;
-    req.resume();
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
+      received = Buffer.concat(chunks).toString('utf8');
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end('{"jsonrpc":"2.0","id":1,"result":{}}');
     });
@@ -193,8 +213,10 @@ test(`fuzz (seed ${SEED}): a granted caller always gets an answer, and only well
     assert.ok(status >= 200 && status < 600, `case ${i}: status ${status}`);
     if (reached > before) {
       forwarded++;
-      // Whatever reached the upstream was a single JSON-RPC object with a JSON content type.
-      const parsed = JSON.parse(body) as unknown;
+      // Whatever reached the upstream was a single JSON-RPC object with a JSON content type, whose
+      // member names no parser can read differently from the proxy.
+      const parsed = JSON.parse(received) as unknown;
+      assert.equal(checkJsonStructure(received, 64), undefined, `case ${i}: forwarded ${received}`);
       assert.ok(
         parsed && typeof parsed === 'object' && !Array.isArray(parsed),
         `case ${i}: forwarded a non-object`,

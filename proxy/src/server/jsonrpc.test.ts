@@ -5,7 +5,7 @@ import {
   answeredErrorCode,
   DEFAULT_MAX_DEPTH,
   errorBody,
-  jsonDepthExceeds,
+  jsonText,
   parseJsonRpc,
   targetOf,
 } from './jsonrpc.ts';
@@ -259,22 +259,57 @@ describe('nesting depth', () => {
   test('escaped quotes inside strings do not end the string', () => {
     const tricky = `\\"${'{'.repeat(100)}`;
     const text = `{"jsonrpc":"2.0","id":1,"method":"m","params":{"s":"${tricky}"}}`;
-    assert.equal(jsonDepthExceeds(text, 3), false);
     assert.equal(parseJsonRpc(text, 3).message.kind, 'request');
   });
 
   test('an escaped backslash before a closing quote ends the string', () => {
     // "a\\" is a complete string; the brackets after it are structure and count.
-    const text = `{"a":"a\\\\","b":[[[1]]]}`;
-    assert.deepEqual(JSON.parse(text), { a: 'a\\', b: [[[1]]] });
-    assert.equal(jsonDepthExceeds(text, 3), true);
-    assert.equal(jsonDepthExceeds(text, 4), false);
+    const text = `{"jsonrpc":"2.0","id":1,"method":"m","params":{"a":"a\\\\","b":[[1]]}}`;
+    assert.deepEqual(JSON.parse(text).params, { a: 'a\\', b: [[1]] });
+    rejects(text, 'TESSERA_BAD_REQUEST', /limit of 3 levels/, 3);
+    assert.equal(parseJsonRpc(text, 4).message.kind, 'request');
+  });
+});
+
+describe('ambiguous member names', () => {
+  test('a repeated member is refused after the JSON is known to be valid', () => {
+    rejects(
+      '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"lookup","name":"wipe"}}',
+      'TESSERA_BAD_REQUEST',
+      /^params has the member "name" twice/,
+    );
+    // Malformed JSON is a parse error first, whatever else is wrong with it.
+    rejects('{"a":1,"a":2', 'TESSERA_PARSE_ERROR', /malformed JSON/);
   });
 
-  test('jsonDepthExceeds counts siblings at the same depth once', () => {
-    assert.equal(jsonDepthExceeds('[[],[],[],[]]', 2), false);
-    assert.equal(jsonDepthExceeds('[[[]]]', 2), true);
-    assert.equal(jsonDepthExceeds('1', 0), false);
+  test('members that differ only in case are refused, naming both', () => {
+    rejects(
+      '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"lookup","NAME":"wipe"}}',
+      'TESSERA_BAD_REQUEST',
+      /^params has the members "name" and "NAME", which differ only in case/,
+    );
+  });
+});
+
+describe('jsonText', () => {
+  test('decodes a UTF-8 body', () => {
+    assert.equal(jsonText(Buffer.from('{"a":"é€😀"}')), '{"a":"é€😀"}');
+  });
+
+  test('refuses a body that is not UTF-8, as a parse error', () => {
+    for (const bytes of [
+      [0x7b, 0xff, 0x7d],
+      [0x22, 0xc3, 0x22],
+      [0xed, 0xa0, 0x80],
+    ]) {
+      assert.throws(
+        () => jsonText(Buffer.from(bytes)),
+        (err: unknown) =>
+          err instanceof TesseraError &&
+          err.code === 'TESSERA_PARSE_ERROR' &&
+          /not valid UTF-8/.test(err.message),
+      );
+    }
   });
 });
 

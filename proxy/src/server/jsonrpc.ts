@@ -4,7 +4,9 @@
  *
  * @module
  */
+import { isUtf8 } from 'node:buffer';
 import { TesseraError } from '../errors.ts';
+import { checkJsonStructure } from './json-structure.ts';
 
 export type JsonRpcId = string | number;
 
@@ -29,44 +31,34 @@ export type JsonRpcMessage = JsonRpcRequest | JsonRpcNotification | JsonRpcRespo
 /** The default bound on object/array nesting of a message. */
 export const DEFAULT_MAX_DEPTH = 64;
 
-/**
- * Returns the deepest object/array nesting in a JSON text, stopping early once `limit` is passed.
- * JSON.parse has no depth bound, and a deeply nested body would exhaust the stack of whatever walks it.
- */
-export function jsonDepthExceeds(text: string, limit: number): boolean {
-  let depth = 0;
-  let inString = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (inString) {
-      if (c === 92 /* \ */) i++;
-      else if (c === 34 /* " */) inString = false;
-    } else if (c === 34) {
-      inString = true;
-    } else if (c === 123 /* { */ || c === 91 /* [ */) {
-      if (++depth > limit) return true;
-    } else if (c === 125 /* } */ || c === 93 /* ] */) {
-      depth--;
-    }
-  }
-  return false;
-}
-
 function isId(value: unknown): value is JsonRpcId {
   return typeof value === 'string' || (typeof value === 'number' && Number.isFinite(value));
 }
 
 /**
+ * The text of a request body. JSON between systems is UTF-8 (RFC 8259 §8.1); a body that is not would
+ * be judged with U+FFFD where its invalid bytes are, while a server may decode them otherwise.
+ *
+ * @throws TesseraError `TESSERA_PARSE_ERROR` when `body` is not valid UTF-8.
+ */
+export function jsonText(body: Buffer): string {
+  if (!isUtf8(body)) throw new TesseraError('TESSERA_PARSE_ERROR', 'the body is not valid UTF-8');
+  return body.toString('utf8');
+}
+
+/**
  * Parses and classifies one JSON-RPC message.
  *
- * @throws TesseraError `TESSERA_PARSE_ERROR` for malformed JSON; `TESSERA_BAD_REQUEST` for a batch array,
- *   a non-object, a missing or wrong `jsonrpc`, a null or non-scalar `id`, or a non-string `method`.
+ * @throws TesseraError `TESSERA_PARSE_ERROR` for malformed JSON; `TESSERA_BAD_REQUEST` for nesting past
+ *   `maxDepth`, an object whose member names repeat or differ only in case, a batch array, a
+ *   non-object, a missing or wrong `jsonrpc`, a null or non-scalar `id`, or a non-string `method`.
  */
 export function parseJsonRpc(
   text: string,
   maxDepth = DEFAULT_MAX_DEPTH,
 ): { message: JsonRpcMessage; value: Record<string, unknown> } {
-  if (jsonDepthExceeds(text, maxDepth)) {
+  const problem = checkJsonStructure(text, maxDepth);
+  if (problem?.kind === 'depth') {
     throw new TesseraError('TESSERA_BAD_REQUEST', `JSON nesting exceeds the limit of ${maxDepth} levels`);
   }
   let value: unknown;
@@ -75,6 +67,8 @@ export function parseJsonRpc(
   } catch (err) {
     throw new TesseraError('TESSERA_PARSE_ERROR', `malformed JSON: ${(err as Error).message}`);
   }
+  // Valid JSON, but read otherwise by some servers' parsers than by the proxy's (json-structure.ts).
+  if (problem) throw new TesseraError('TESSERA_BAD_REQUEST', problem.message);
   if (Array.isArray(value)) {
     throw new TesseraError(
       'TESSERA_BAD_REQUEST',

@@ -46,7 +46,7 @@ import { continueTrace, type TraceContext } from '../telemetry/trace-context.ts'
 import { unknownResultTypeMessage, unknownResultTypeOf } from '../upstream/result-type.ts';
 import type { Upstream } from '../upstream/upstream.ts';
 import { hostAllowed } from './host-check.ts';
-import { errorBody, type JsonRpcMessage, parseJsonRpc, targetOf } from './jsonrpc.ts';
+import { errorBody, type JsonRpcMessage, jsonText, parseJsonRpc, targetOf } from './jsonrpc.ts';
 import {
   checkResourceSubscriptions,
   RESOURCE_UPDATED,
@@ -560,7 +560,7 @@ export function createMcpEndpoint(options: McpEndpointOptions) {
             : err;
         });
         ctx.requestBytes = body.length;
-        ctx.message = parseJsonRpc(body.toString('utf8')).message;
+        ctx.message = parseJsonRpc(jsonText(body)).message;
         const m = ctx.message;
         if (ctx.trace.parentSpanId === undefined && m.kind !== 'response')
           ctx.trace = traceFromMeta(m.params) ?? ctx.trace;

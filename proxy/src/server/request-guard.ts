@@ -142,7 +142,14 @@ export async function guardRequest(input: GuardInput): Promise<GuardResult> {
     rewritten.params = { ...rewritten.params, _meta: m.params._meta };
   }
   // A filter cannot subscribe what the policy denies, as it cannot change the target.
-  const mutated = parseJsonRpc(JSON.stringify(chain.message)).message;
+  let mutated: JsonRpcMessage;
+  try {
+    mutated = parseJsonRpc(JSON.stringify(chain.message)).message;
+  } catch (err) {
+    // Its rewrite would reach the server as a message the policy did not judge (json-structure.ts).
+    const reason = `a request filter's rewrite is refused: ${(err as Error).message}`;
+    return { ok: false, audit, error: new TesseraError('TESSERA_FILTER_FAILED', reason), headers: {} };
+  }
   const judged = readable(mutated);
   const value =
     judged === mutated
