@@ -4,10 +4,13 @@
  * them otherwise would run a call the policy did not judge. The upstream here is a real one with such
  * a parser: a server built on the official Go SDK v1.2.0, which matched member names
  * case-insensitively (CVE-2026-27896). The test first shows, straight to that server, that each
- * message below runs what the policy forbids; then that the proxy refuses each of them.
+ * message below runs what the policy forbids; then that the proxy refuses each of them. A server on
+ * the official Python SDK reads integers beyond 2^53 exactly, where `JSON.parse` rounds them: a
+ * condition on such an argument denies instead of judging another value.
  *
  * Needs Go (the fixture is built from the Go module proxy into a cache, see
- * `fixtures/go-mcp-server/build.sh`); without it the suite is skipped.
+ * `fixtures/go-mcp-server/build.sh`) and the Python MCP SDK (`.ci/run` installs it); without them
+ * their suite is skipped.
  */
 import assert from 'node:assert/strict';
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
@@ -15,8 +18,11 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { after, before, describe, test } from 'node:test';
 import { createHttpUpstream } from '../src/upstream/http-upstream.ts';
+import { waitFor } from './fixtures/stdio-harness.ts';
+import { freePort } from './helpers/free-port.ts';
 import { type Harness, startHarness } from './helpers/harness.ts';
 import { ACCEPT_BOTH } from './helpers/harness-post.ts';
+import { python, pythonSkip } from './helpers/python-sdk.ts';
 
 /** The fixture binary, built if needed; undefined when Go is not installed. */
 function goServer(): string | undefined {
@@ -198,5 +204,64 @@ describe('parser differentials, against the Go SDK v1.2.0', {
       ran((await post(call(22, '{"name":"lookup","arguments":{"key":"public/b"}}'))).message),
       'ran lookup public/b',
     );
+  });
+});
+
+describe('integers beyond 2^53, against the Python SDK', { skip: pythonSkip }, () => {
+  let py: ChildProcess;
+  let url: string;
+  let h: Harness;
+  const headers = { 'mcp-protocol-version': '2025-11-25' };
+
+  before(async () => {
+    const port = await freePort();
+    py = spawn(python, [join(import.meta.dirname, 'fixtures', 'py-mcp-server.py'), String(port)], {
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
+    url = `http://127.0.0.1:${port}/mcp`;
+    await waitFor(
+      async () => {
+        try {
+          await fetch(url, { method: 'GET' });
+          return true;
+        } catch {
+          return false;
+        }
+      },
+      'the Python fixture to listen',
+      30_000,
+    );
+    h = await startHarness({
+      upstream: createHttpUpstream({ url: new URL(url), log: () => {} }),
+      policy: {
+        rules: [
+          {
+            id: 'not-this-account',
+            effect: 'DENY',
+            methods: ['tools/call'],
+            targets: ['lookup'],
+            condition: 'has(args.account) && args.account == 9007199254740993',
+          },
+        ],
+      },
+    });
+  });
+
+  after(async () => {
+    await h?.close();
+    py?.kill();
+  });
+
+  test('a condition on an integer the proxy would round denies rather than judge another value', async () => {
+    // JSON.parse reads 9007199254740993 as 9007199254740992, so `==` would be false and the DENY rule
+    // would not apply; Python reads it exactly.
+    const body = call(30, '{"name":"lookup","arguments":{"key":"a","account":9007199254740993}}');
+    assert.equal(ran((await send(url, body, headers)).message), 'ran lookup a for account 9007199254740993');
+    const auth = { ...headers, authorization: `Bearer ${await h.token()}` };
+    const r = await send(`${h.url}/mcp`, body, auth);
+    assert.equal(r.status, 403);
+    assert.match(errorOf(r).message, /args\.account is an integer beyond ±2\^53/);
+    const small = call(31, '{"name":"lookup","arguments":{"key":"a","account":42}}');
+    assert.equal(ran((await send(`${h.url}/mcp`, small, auth)).message), 'ran lookup a for account 42');
   });
 });

@@ -8,10 +8,14 @@
  * Variables: `principal` (`name`, `subject`, `groups`, `client_id`), `claims` (the token's claims),
  * `method`, `target`, `args` (the request's `params.arguments`, `{}` when absent).
  *
+ * A condition that reads `args` fails to evaluate (and so denies) when the arguments hold an integer
+ * beyond ±2^53: parsed as a double, it may not be the value the server reads (`inexact-integer.ts`).
+ *
  * @module
  */
 import { celEnv, isCelError, plan } from '@bufbuild/cel';
 import { checkCondition } from '@tessera/api/policy/cel-limits';
+import { inexactInteger } from './inexact-integer.ts';
 
 export interface ConditionInput {
   principal: { name: string; subject: string; groups: readonly string[]; client_id: string };
@@ -33,6 +37,17 @@ export interface Condition {
 
 const env = celEnv();
 
+/** Per arguments object: a request's arguments are judged by every rule, but walked once. */
+const inexactSeen = new WeakMap<object, string | undefined>();
+
+function inexactIntegerOf(args: unknown): string | undefined {
+  if (typeof args !== 'object' || args === null) return inexactInteger(args);
+  if (inexactSeen.has(args)) return inexactSeen.get(args);
+  const where = inexactInteger(args);
+  inexactSeen.set(args, where);
+  return where;
+}
+
 /**
  * Parses, checks and plans a condition.
  *
@@ -50,6 +65,15 @@ export function compileCondition(source: string): Condition {
     source,
     usesArgs,
     evaluate(input) {
+      if (usesArgs) {
+        const where = inexactIntegerOf(input.args);
+        if (where !== undefined) {
+          return {
+            ok: false,
+            error: `args${where} is an integer beyond ±2^53, which the condition cannot read exactly`,
+          };
+        }
+      }
       let out: unknown;
       try {
         out = run(input as unknown as Parameters<typeof run>[0]);

@@ -214,6 +214,43 @@ const cases: Case[] = [
     reason: /failed to evaluate/,
   },
   {
+    // Parsed from 9007199254740993, which a server reading 64-bit integers keeps exact.
+    name: 'an integer beyond 2^53 in the arguments fails a condition that reads args, so a DENY rule denies',
+    policy: {
+      grants: [{ users: ['alice@example.com'], groups: [] }],
+      rules: [rule({ id: 'acct', effect: 'DENY', condition: 'args.account == 9007199254740993' })],
+    },
+    args: JSON.parse('{"note":"x","items":[1,{"account":9007199254740993}]}'),
+    want: 'DENY',
+    ruleId: 'acct',
+    reason: /args\.items\[1\]\.account is an integer beyond ±2\^53/,
+  },
+  {
+    name: 'an integer beyond 2^53 fails an ALLOW condition that reads args too',
+    policy: { grants: [], rules: [everyone('small', { condition: 'args.n < 10' })] },
+    args: { n: -(2 ** 60) },
+    want: 'DENY',
+    ruleId: 'small',
+    reason: /args\.n is an integer beyond/,
+  },
+  {
+    name: 'safe integers and fractions beyond 2^53 in scale are judged as usual',
+    policy: {
+      grants: [],
+      rules: [everyone('ok', { condition: 'args.n == 9007199254740991.0 && args.f > 1.0' })],
+    },
+    args: { n: Number.MAX_SAFE_INTEGER, f: 1.5 },
+    want: 'ALLOW',
+    ruleId: 'ok',
+  },
+  {
+    name: 'a condition that does not read args ignores them',
+    policy: { grants: [], rules: [everyone('m', { condition: 'method == "tools/call"' })] },
+    args: { n: 2 ** 60 },
+    want: 'ALLOW',
+    ruleId: 'm',
+  },
+  {
     name: 'CEL that yields a non-bool denies',
     policy: { grants: [], rules: [everyone('s', { condition: 'target' })] },
     want: 'DENY',

@@ -9,8 +9,8 @@
  */
 import assert from 'node:assert/strict';
 import { type ChildProcess, execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { homedir, tmpdir } from 'node:os';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -21,17 +21,8 @@ import { createStdioUpstream } from '../../src/upstream/stdio-upstream.ts';
 import type { Upstream } from '../../src/upstream/upstream.ts';
 import { startEverythingHttp } from '../helpers/everything-http.ts';
 import { type Harness, startHarness } from '../helpers/harness.ts';
+import { python, pythonSkip } from '../helpers/python-sdk.ts';
 
-/** Keep in step with PY_MCP_VERSION in .ci/run. */
-const PY_MCP_VERSION = '2.3.0';
-const python =
-  process.env.TESSERA_PYTHON ??
-  join(homedir(), '.cache', 'tessera', `py-mcp-${PY_MCP_VERSION}`, 'bin', 'python');
-const havePython = existsSync(python);
-const pythonSkip =
-  havePython || process.env.CI === 'true'
-    ? false
-    : `no Python MCP SDK at ${python} (bash .ci/run installs it)`;
 const PY_CLIENT = fileURLToPath(new URL('./py_client.py', import.meta.url));
 const entry = (pkg: string) =>
   fileURLToPath(import.meta.resolve(`@modelcontextprotocol/${pkg}/dist/index.js`));
