@@ -22,6 +22,7 @@ import { waitFor } from './fixtures/stdio-harness.ts';
 import { freePort } from './helpers/free-port.ts';
 import { type Harness, startHarness } from './helpers/harness.ts';
 import { ACCEPT_BOTH } from './helpers/harness-post.ts';
+import { legacyInitialize } from './helpers/legacy-initialize.ts';
 import { python, pythonSkip } from './helpers/python-sdk.ts';
 
 /** The fixture binary, built if needed; undefined when Go is not installed. */
@@ -69,25 +70,15 @@ async function send(
   };
 }
 
+/** The newest revision go-sdk v1.2.0 speaks. */
+const GO_SDK_REVISION = '2025-06-18';
+
 /** A session on `url` (through the proxy or not), and a sender of raw bodies within it. */
 async function session(url: string, auth: Record<string, string>) {
-  const init = await send(
-    url,
-    JSON.stringify({
-      jsonrpc: '2.0',
-      id: 0,
-      method: 'initialize',
-      params: {
-        protocolVersion: '2025-06-18',
-        capabilities: {},
-        clientInfo: { name: 'differential', version: '1' },
-      },
-    }),
-    auth,
-  );
+  const init = await send(url, JSON.stringify(legacyInitialize(0, GO_SDK_REVISION)), auth);
   assert.equal(init.status, 200, JSON.stringify(init.message));
   assert.ok(init.session, 'the server opened a session');
-  const headers = { ...auth, 'mcp-session-id': init.session, 'mcp-protocol-version': '2025-06-18' };
+  const headers = { ...auth, 'mcp-session-id': init.session, 'mcp-protocol-version': GO_SDK_REVISION };
   const initialized = await send(url, '{"jsonrpc":"2.0","method":"notifications/initialized"}', headers);
   assert.equal(initialized.status, 202);
   return (body: string | Buffer) => send(url, body, headers);
