@@ -9,35 +9,24 @@
  * condition on such an argument denies instead of judging another value.
  *
  * Needs Go (the fixture is built from the Go module proxy into a cache, see
- * `fixtures/go-mcp-server/build.sh`) and the Python MCP SDK (`.ci/run` installs it); without them
+ * `fixtures/build-go-fixture.sh`) and the Python MCP SDK (`.ci/run` installs it); without them
  * their suite is skipped.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { after, before, describe, test } from 'node:test';
 import { createHttpUpstream } from '../src/upstream/http-upstream.ts';
 import { waitFor } from './fixtures/stdio-harness.ts';
 import { freePort } from './helpers/free-port.ts';
+import { goFixture } from './helpers/go-fixture.ts';
 import { type Harness, startHarness } from './helpers/harness.ts';
 import { ACCEPT_BOTH } from './helpers/harness-post.ts';
 import { legacyInitialize } from './helpers/legacy-initialize.ts';
 import { python, pythonSkip } from './helpers/python-sdk.ts';
 
-/** The fixture binary, built if needed; undefined when Go is not installed. */
-function goServer(): string | undefined {
-  if (process.env.TESSERA_GO_MCP_SERVER) return process.env.TESSERA_GO_MCP_SERVER;
-  try {
-    execFileSync('go', ['version'], { stdio: 'ignore' });
-  } catch {
-    return undefined;
-  }
-  const script = join(import.meta.dirname, 'fixtures', 'go-mcp-server', 'build.sh');
-  return execFileSync('bash', [script], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim();
-}
-
-const binary = goServer();
+const binary = goFixture('go-mcp-server', 'TESSERA_GO_MCP_SERVER');
 
 async function startGoServer(path: string): Promise<{ child: ChildProcess; url: string }> {
   const child = spawn(path, [], { stdio: ['ignore', 'pipe', 'inherit'] });
