@@ -150,6 +150,19 @@ describe('a well-formed request', () => {
     }
   });
 
+  test("an absolute-form target's authority replaces Host, as RFC 9112 §3.2.2 requires", () => {
+    const cases: [string, string, string][] = [
+      ['http://other.example:8080/mcp', 'Host: example.com\r\n', 'other.example:8080'],
+      ['https://[::1]/mcp', 'Host: example.com\r\n', '[::1]'],
+      ['http://other.example/mcp', 'Host: \r\n', 'other.example'],
+      ['http://other.example/mcp', '', 'other.example'],
+    ];
+    for (const [target, fields, host] of cases) {
+      const version = fields === '' ? 'HTTP/1.0' : 'HTTP/1.1';
+      assert.equal(parse(get(fields, `GET ${target} ${version}`)).heads[0]!.headers.host, host, target);
+    }
+  });
+
   test('OPTIONS * is kept as it is', () => {
     assert.equal(parse(get('Host: a\r\n', 'OPTIONS * HTTP/1.1')).heads[0]!.url, '*');
   });
@@ -301,6 +314,32 @@ describe('a request that is refused', () => {
     refused(get('Host: a\r\nHost: b\r\n'), 400);
     refused(get('Host: a\r\nHost: a\r\n'), 400);
     refused(get('Host: a, b\r\n'), 400);
+  });
+
+  // RFC 9112 §3.2: any request with more than one Host line, or one that is not a host, gets 400; a
+  // parser that takes the first of two, or cuts a value at a space, reads another host.
+  test('a repeated Host, in HTTP/1.0 too, or one that is not a host: 400', () => {
+    refused(get('Host: a\r\nHost: b\r\n', 'GET / HTTP/1.0'), 400);
+    refused(get('Host: a\r\nHost: a\r\n', 'GET / HTTP/1.0'), 400);
+    for (const host of ['a b', 'a\xffb', 'a/b', 'a@b', 'a:80x', '[::1', '[zz]', 'a"b', 'a\tb']) {
+      refused(get(`Host: ${host}\r\n`), 400);
+    }
+    for (const host of ['a', 'a.example:8080', '[::1]:80', '127.0.0.1', '', 'xn--bcher-kva.example', 'a:']) {
+      assert.equal(parse(get(`Host: ${host}\r\n`)).heads[0]!.headers.host, host, host);
+    }
+    assert.equal(parse('GET / HTTP/1.0\r\n\r\n').heads.length, 1);
+  });
+
+  test('an absolute-form target with userinfo or without a valid authority: 400', () => {
+    for (const target of [
+      'http://user@a/',
+      'http://user:pw@a/',
+      'http:///x',
+      'http://a b/',
+      'http://[zz]/',
+    ]) {
+      refused(get('Host: a\r\n', `GET ${target} HTTP/1.1`), 400);
+    }
   });
 
   test('an HTTP version other than 1.0 and 1.1: 505', () => {

@@ -4,7 +4,9 @@
  * disagree, this one refuses the request and the connection is closed. Refused are obsolete line
  * folding, bare LF, header names that are not tokens, values with CR, LF or NUL, `Transfer-Encoding`
  * together with `Content-Length`, a `Transfer-Encoding` other than exactly `chunked`, conflicting
- * lengths, malformed chunk lines, and an HTTP/1.1 request without exactly one `Host`.
+ * lengths, malformed chunk lines, a `Host` that is repeated or not a host (RFC 9112 §3.2), and an
+ * HTTP/1.1 request without one. An absolute-form target's authority replaces `Host` (§3.2.2), as a
+ * front proxy that routes by it would read it.
  *
  * @module
  */
@@ -54,6 +56,11 @@ export class RequestParseError extends Error {
 const REQUEST_LINE = /^([^ ]+) ([^ ]+) HTTP\/(\d)\.(\d)$/;
 /** Visible ASCII: what a request target may contain once percent-encoded. */
 const TARGET = /^[\x21-\x7e]+$/;
+/**
+ * `uri-host [ ":" port ]` (RFC 3986 §3.2.2): an IP literal, or a registered name, which may be empty.
+ * No space, so repeated `Host` lines, which the field parser joins with ", ", never match.
+ */
+const HOST = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~%!$&'()*+,;=]*)(?::\d*)?$/;
 
 const bad = (message: string) => new RequestParseError(400, message);
 
@@ -137,12 +144,14 @@ export class RequestParser {
     if (major !== '1' || (minor !== '0' && minor !== '1'))
       throw new RequestParseError(505, `HTTP/${major}.${minor} is not supported`);
     if (!TOKEN.test(method)) throw bad('the method is not a token');
-    const url = originForm(method, target);
+    const { url, authority } = requestTarget(method, target);
     const headers = fieldLines(text, eol + 2);
 
     const host = headers.host;
-    if (minor === '1' && (typeof host !== 'string' || host.includes(',')))
-      throw bad('an HTTP/1.1 request needs exactly one Host header');
+    if (host !== undefined && !(typeof host === 'string' && HOST.test(host)))
+      throw bad('the Host header is repeated or not a host');
+    if (minor === '1' && host === undefined) throw bad('an HTTP/1.1 request needs a Host header');
+    if (authority !== undefined) headers.host = authority;
     const connection = headers.connection;
     const keepAlive =
       minor === '1'
@@ -189,16 +198,19 @@ function fieldLines(text: string, start: number): HeaderFields {
 }
 
 /**
- * The path and query a target names (RFC 9112 §3.2). Absolute-form is reduced to them, as a server
- * must accept it; authority-form (CONNECT) and asterisk-form name no resource here.
+ * The path and query a target names (RFC 9112 §3.2), and the authority of an absolute-form target,
+ * which a server must use instead of `Host` (§3.2.2). Authority-form (CONNECT) and asterisk-form name
+ * no resource here; userinfo in a target is refused (RFC 9110 §4.2.4).
  */
-function originForm(method: string, target: string): string {
+function requestTarget(method: string, target: string): { url: string; authority?: string } {
   if (!TARGET.test(target)) throw bad('the request target has a forbidden character');
-  if (target.charCodeAt(0) === 47 /* / */) return target;
-  if (target === '*' && method === 'OPTIONS') return target;
+  if (target.charCodeAt(0) === 47 /* / */) return { url: target };
+  if (target === '*' && method === 'OPTIONS') return { url: target };
   if (/^https?:\/\//i.test(target) && URL.canParse(target)) {
+    const authority = /^[^:]+:\/\/([^/?#]*)/.exec(target)![1]!;
+    if (authority === '' || !HOST.test(authority)) throw bad('the request target has no valid authority');
     const url = new URL(target);
-    return `${url.pathname}${url.search}`;
+    return { url: `${url.pathname}${url.search}`, authority };
   }
   throw bad('the request target must be a path');
 }
