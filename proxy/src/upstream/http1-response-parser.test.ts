@@ -107,6 +107,16 @@ describe('a well-formed response', () => {
     );
   });
 
+  test('an HTTP/1.0 response with Transfer-Encoding is read chunked, and its connection is not reused', () => {
+    const p = parse(
+      'HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n',
+    );
+    assert.equal(p.body, 'ok');
+    assert.equal(p.ended, true);
+    assert.equal(p.heads[0]!.keepAlive, false);
+    assert.equal(p.parser.keepAlive, false);
+  });
+
   test('repeated fields are joined, Set-Cookie stays a list, equal duplicate lengths are accepted', () => {
     const p = parse(
       'HTTP/1.1 200 OK\r\nVary: a\r\nVary: b\r\nSet-Cookie: x=1\r\nSet-Cookie: y=2\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\nok',

@@ -2,7 +2,8 @@
  * An incremental, strict parser of HTTP/1.1 responses (RFC 9112), for the sidecar's loopback client.
  * Strict where leniency lets two parsers disagree about where a message ends: CRLF line ends only, no
  * obsolete line folding, header names that are tokens, a `Transfer-Encoding` other than `chunked`
- * refused, `Content-Length` and `Transfer-Encoding` together refused, conflicting lengths refused.
+ * refused, `Content-Length` and `Transfer-Encoding` together refused, conflicting lengths refused; an
+ * HTTP/1.0 response with `Transfer-Encoding` is read chunked but its connection is not reused.
  * Interim (1xx) responses are skipped; `101 Switching Protocols` is refused (nothing upgrades here).
  *
  * @module
@@ -144,6 +145,9 @@ export class ResponseParser {
     else if (te !== undefined) {
       if (!isChunkedOnly(te)) throw new HttpParseError('a Transfer-Encoding other than chunked');
       framing = { kind: 'chunked' };
+      // HTTP/1.0 has no transfer codings: a sender that meant the close to end the body would leave its
+      // tail to be read as the next response. Read it chunked, then close (RFC 9112 §6.1).
+      if (minor === '0') this.#keepAlive = false;
     } else if (length !== undefined) {
       framing = length === 0 ? undefined : { kind: 'length', length };
     } else {
