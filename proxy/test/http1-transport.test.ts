@@ -1,7 +1,8 @@
 /**
  * The sidecar's HTTP/1.1 client on real sockets: keep-alive reuse and its limits, framing in every
  * form a server can use, and every way an exchange can fail (refused, malformed, silent, aborted,
- * closed while idle, a header that would split the request).
+ * closed while idle, a header that would split the request). Bytes past an answer's end never become
+ * the next request's answer.
  */
 import assert from 'node:assert/strict';
 import {
@@ -220,6 +221,47 @@ describe('exchanges', () => {
     assert.equal(connections, 2);
     await t.close();
   });
+
+  // A response that ends before its bytes do, and a server that speaks HTTP/1.0 with chunks: if the
+  // connection were reused, the extra bytes would be read as the answer to the next client's request.
+  for (const [what, answer] of [
+    [
+      'bytes after the end of the answer',
+      'HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nfirst' +
+        'HTTP/1.1 200 OK\r\ncontent-length: 6\r\n\r\nforged',
+    ],
+    [
+      'an HTTP/1.0 keep-alive answer with chunks',
+      'HTTP/1.0 200 OK\r\nconnection: keep-alive\r\ntransfer-encoding: chunked\r\n\r\n5\r\nfirst\r\n0\r\n\r\n',
+    ],
+  ] as const) {
+    test(`after ${what}, the connection is not reused: the next request gets its own answer`, async () => {
+      const sockets: Socket[] = [];
+      const server = createNetServer((socket) => {
+        sockets.push(socket);
+        socket.on('error', () => {});
+        socket.once('data', () => {
+          if (sockets.length > 1) {
+            socket.write('HTTP/1.1 200 OK\r\ncontent-length: 4\r\n\r\nreal');
+            return;
+          }
+          socket.write(answer);
+          // The tail a close-delimited HTTP/1.0 body would have had, arriving after the answer.
+          setTimeout(() => socket.write('HTTP/1.1 200 OK\r\ncontent-length: 6\r\n\r\nforged'), 20);
+        });
+      });
+      const url = await listen(server);
+      const t = transportFor(url, { headersTimeoutMs: 2_000 });
+      try {
+        assert.equal(await text(await t.request(request())), 'first');
+        assert.equal(await text(await t.request(request())), 'real');
+        assert.equal(sockets.length, 2);
+      } finally {
+        await t.close();
+        for (const socket of sockets) socket.destroy();
+      }
+    });
+  }
 });
 
 describe('failures', () => {
