@@ -206,8 +206,9 @@ function requestTarget(method: string, target: string): { url: string; authority
   if (!TARGET.test(target)) throw bad('the request target has a forbidden character');
   if (target.charCodeAt(0) === 47 /* / */) return { url: target };
   if (target === '*' && method === 'OPTIONS') return { url: target };
-  if (/^https?:\/\//i.test(target) && URL.canParse(target)) {
-    const authority = /^[^:]+:\/\/([^/?#]*)/.exec(target)![1]!;
+  const absolute = /^https?:\/\/([^/?#]*)/i.exec(target);
+  if (absolute && URL.canParse(target)) {
+    const authority = absolute[1]!;
     if (authority === '' || !HOST.test(authority)) throw bad('the request target has no valid authority');
     const url = new URL(target);
     return { url: `${url.pathname}${url.search}`, authority };
