@@ -1,12 +1,20 @@
 /**
  * Where an HTTP/1.1 message body ends (RFC 9112 §6, §7.1), for both of the proxy's parsers: a declared
  * length, the chunked coding, or (responses only) the close of the connection. Chunk lines are strict:
- * hexadecimal sizes of at most 12 digits, extensions allowed, CRLF only, at most 4 KiB. Trailer fields
- * are checked like header fields and dropped: nothing here uses them.
+ * hexadecimal sizes of at most 12 digits, CRLF only, at most 4 KiB, and extensions that follow their
+ * grammar (RFC 9112 §7.1.1) without the optional whitespace around `;` and `=`, which llhttp and Go's
+ * net/http both refuse. Trailer fields are checked like header fields and dropped: nothing here uses
+ * them.
  *
  * @module
  */
-import { fieldSectionEnd, HeaderFieldError, parseFieldLines, TOO_LARGE } from './header-fields.ts';
+import {
+  fieldSectionEnd,
+  HeaderFieldError,
+  parseFieldLines,
+  TOKEN_PATTERN,
+  TOO_LARGE,
+} from './header-fields.ts';
 
 export type BodyFraming = { kind: 'length'; length: number } | { kind: 'chunked' } | { kind: 'close' };
 
@@ -19,7 +27,12 @@ export interface BodySink {
 export type FramingError = (message: string, status: 400 | 431) => Error;
 
 const MAX_CHUNK_LINE = 4 * 1024;
-const CHUNK_SIZE = /^([0-9A-Fa-f]{1,12})(?:[ \t]*;[^\r\n]*)?$/;
+/** A quoted-string (RFC 9110 §5.6.4): qdtext and quoted pairs. */
+const QUOTED = '"(?:[\\t\\x20\\x21\\x23-\\x5b\\x5d-\\x7e\\x80-\\xff]|\\\\[\\t\\x20-\\x7e\\x80-\\xff])*"';
+/** A chunk size and its extensions: `1f;name;name=value;name="quoted"`. */
+const CHUNK_SIZE = new RegExp(
+  `^([0-9A-Fa-f]{1,12})(?:;${TOKEN_PATTERN}(?:=(?:${TOKEN_PATTERN}|${QUOTED}))?)*$`,
+);
 const CRLF = Buffer.from('\r\n');
 
 type State = 'length' | 'chunk-size' | 'chunk-data' | 'chunk-end' | 'trailers' | 'close' | 'done';

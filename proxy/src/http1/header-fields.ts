@@ -7,8 +7,10 @@
  * @module
  */
 
-/** A field name or method (RFC 9110 §5.6.2). */
-export const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+/** The pattern of a token (RFC 9110 §5.6.2), for building larger patterns. */
+export const TOKEN_PATTERN = "[!#$%&'*+\\-.^_`|~0-9A-Za-z]+";
+/** A field name or method. */
+export const TOKEN = new RegExp(`^${TOKEN_PATTERN}$`);
 /** A field value: visible ASCII, obs-text, SP and HTAB (RFC 9110 §5.5); no CR, LF or NUL. */
 export const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
 /** A Content-Length value: digits only, and few enough to be an exact number. */
@@ -78,8 +80,9 @@ export function parseFieldLines(text: string, start: number): HeaderFields {
 }
 
 /**
- * The length a `Content-Length` field declares. Repeated or list-valued, every value must be the same
- * number (RFC 9112 §6.3).
+ * The length a response's `Content-Length` field declares. Repeated or list-valued, every value must be
+ * the same number (RFC 9112 §6.3), as Go's client reads it. Requests allow one value only
+ * (`request-parser.ts`).
  *
  * @returns the length, or undefined when the value is invalid or conflicting.
  */

@@ -3,10 +3,10 @@
  * decides where each request ends, which is what request smuggling attacks: wherever two parsers could
  * disagree, this one refuses the request and the connection is closed. Refused are obsolete line
  * folding, bare LF, header names that are not tokens, values with CR, LF or NUL, `Transfer-Encoding`
- * together with `Content-Length`, a `Transfer-Encoding` other than exactly `chunked`, conflicting
- * lengths, malformed chunk lines, a `Host` that is repeated or not a host (RFC 9112 §3.2), and an
- * HTTP/1.1 request without one. An absolute-form target's authority replaces `Host` (§3.2.2), as a
- * front proxy that routes by it would read it.
+ * together with `Content-Length`, a `Transfer-Encoding` other than exactly `chunked`, conflicting or
+ * repeated lengths, malformed chunk lines, a `Host` that is repeated or not a host (RFC 9112 §3.2),
+ * and an HTTP/1.1 request without one. An absolute-form target's authority replaces `Host` (§3.2.2),
+ * as a front proxy that routes by it would read it.
  *
  * @module
  */
@@ -14,7 +14,7 @@
 import { BodyDecoder, type BodyFraming } from './body-decoder.ts';
 import {
   CLOSE,
-  contentLength,
+  DIGITS,
   fieldSectionEnd,
   HeaderFieldError,
   type HeaderFields,
@@ -171,8 +171,10 @@ export class RequestParser {
         throw new RequestParseError(501, 'a Transfer-Encoding other than chunked');
       framing = { kind: 'chunked' };
     } else if (cl !== undefined) {
-      const length = typeof cl === 'string' ? contentLength(cl) : undefined;
-      if (length === undefined) throw bad('the Content-Length is invalid or conflicting');
+      // One value only. RFC 9112 §6.3 lets a recipient merge repeated equal lengths, but llhttp and
+      // Go's net/http refuse them, and a front that reads them otherwise frames the body otherwise.
+      if (typeof cl !== 'string' || !DIGITS.test(cl)) throw bad('the Content-Length is invalid or repeated');
+      const length = Number(cl);
       if (length > 0) framing = { kind: 'length', length };
     }
 
