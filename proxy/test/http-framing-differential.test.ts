@@ -18,6 +18,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { isDeepStrictEqual } from 'node:util';
+import { assertAgreement, assertCutInvariant, show } from './helpers/framing-agreement.ts';
 import { draw, framingCase } from './helpers/framing-cases.ts';
 import {
   GoHttpParser,
@@ -47,41 +48,18 @@ function divergence(ours: Parsed, theirs: Parsed): string | undefined {
   return undefined;
 }
 
-const show = (raw: Buffer) => JSON.stringify(raw.toString('latin1'));
-
-/**
- * Runs the seeded streams through the proxy's parser and a reference, and asserts that they never read
- * a request both accept differently, and that the streams exercised both sides: many read alike, with
- * pipelined requests among them, and many refused by each parser.
- */
-async function agreesWith(name: string, parse: (raw: Buffer) => Promise<Parsed>): Promise<void> {
+/** Asserts that the proxy and a reference read the seeded streams alike (`assertAgreement`). */
+function agreesWith(name: string, theirs: (raw: Buffer) => Promise<Parsed>): Promise<void> {
   const d = draw(prng(SEED));
-  const failures: string[] = [];
-  const tally = { agreedOne: 0, agreedTwo: 0, proxyRefused: 0, referenceRefused: 0 };
-  for (let i = 0; i < CASES; i++) {
-    const raw = framingCase(d);
-    const ours = parseWithProxy(raw);
-    const theirs = await parse(raw);
-    const why = divergence(ours, theirs);
-    if (why && failures.length < 5) failures.push(`${show(raw)}\n  ${why}`);
-    const agreed = Math.min(ours.requests.length, theirs.requests.length);
-    if (agreed >= 1) tally.agreedOne++;
-    if (agreed >= 2) tally.agreedTwo++;
-    if (ours.error) tally.proxyRefused++;
-    if (theirs.error) tally.referenceRefused++;
-  }
-  assert.deepEqual(
-    failures,
-    [],
-    `the proxy and ${name} read these streams differently:\n${failures.join('\n')}`,
-  );
-  const counts = JSON.stringify(tally);
-  assert.ok(tally.agreedOne > CASES / 4, `too few streams both accepted: ${counts}`);
-  assert.ok(tally.agreedTwo > CASES / 20, `too few pipelined requests both accepted: ${counts}`);
-  assert.ok(
-    tally.proxyRefused > CASES / 10 && tally.referenceRefused > CASES / 10,
-    `too few refused: ${counts}`,
-  );
+  return assertAgreement({
+    name,
+    cases: CASES,
+    next: () => framingCase(d),
+    ours: (raw) => parseWithProxy(raw),
+    theirs,
+    divergence,
+    count: (r) => r.requests.length,
+  });
 }
 
 /**
@@ -139,15 +117,7 @@ describe('HTTP/1.1 framing: the proxy reads requests as llhttp and Go net/http d
   });
 
   test(`fuzz (seed ${SEED}): the proxy reads a stream the same however it arrives in pieces`, () => {
-    const d = draw(prng(SEED + 1));
-    for (let i = 0; i < CASES; i++) {
-      const raw = framingCase(d);
-      const cuts = Array.from({ length: 1 + d.int(4) }, () => d.int(raw.length));
-      assert.deepEqual(parseWithProxy(raw, cuts), parseWithProxy(raw), `${show(raw)} cut at ${cuts}`);
-    }
-    const raw = framingCase(d);
-    const everyByte = Array.from({ length: raw.length }, (_, i) => i);
-    assert.deepEqual(parseWithProxy(raw, everyByte), parseWithProxy(raw), show(raw));
+    assertCutInvariant(draw(prng(SEED + 1)), CASES, framingCase, parseWithProxy);
   });
 
   for (const [what, fields] of AMBIGUOUS) {

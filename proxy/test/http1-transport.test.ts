@@ -222,17 +222,20 @@ describe('exchanges', () => {
     await t.close();
   });
 
-  // A response that ends before its bytes do, and a server that speaks HTTP/1.0 with chunks: if the
-  // connection were reused, the extra bytes would be read as the answer to the next client's request.
-  for (const [what, answer] of [
+  // A response that ends before its bytes do, and a server that speaks HTTP/1.0 with chunks (whose
+  // framing is faulty, RFC 9112 §6.1: it is refused): if the connection were reused, the extra bytes
+  // would be read as the answer to the next client's request.
+  for (const [what, answer, first] of [
     [
       'bytes after the end of the answer',
       'HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nfirst' +
         'HTTP/1.1 200 OK\r\ncontent-length: 6\r\n\r\nforged',
+      'first',
     ],
     [
       'an HTTP/1.0 keep-alive answer with chunks',
       'HTTP/1.0 200 OK\r\nconnection: keep-alive\r\ntransfer-encoding: chunked\r\n\r\n5\r\nfirst\r\n0\r\n\r\n',
+      'refused',
     ],
   ] as const) {
     test(`after ${what}, the connection is not reused: the next request gets its own answer`, async () => {
@@ -253,7 +256,9 @@ describe('exchanges', () => {
       const url = await listen(server);
       const t = transportFor(url, { headersTimeoutMs: 2_000 });
       try {
-        assert.equal(await text(await t.request(request())), 'first');
+        if (first === 'refused')
+          await assert.rejects(t.request(request()), { code: 'UPSTREAM_BAD_RESPONSE' });
+        else assert.equal(await text(await t.request(request())), 'first');
         assert.equal(await text(await t.request(request())), 'real');
         assert.equal(sockets.length, 2);
       } finally {

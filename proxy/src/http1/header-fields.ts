@@ -13,7 +13,10 @@ export const TOKEN_PATTERN = "[!#$%&'*+\\-.^_`|~0-9A-Za-z]+";
 export const TOKEN = new RegExp(`^${TOKEN_PATTERN}$`);
 /** A field value: visible ASCII, obs-text, SP and HTAB (RFC 9110 §5.5); no CR, LF or NUL. */
 export const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
-/** A Content-Length value: digits only, and few enough to be an exact number. */
+/**
+ * A Content-Length value: digits only, and few enough to be an exact number. One value only: RFC 9112
+ * §6.3 lets a recipient merge repeated equal ones, which llhttp refuses.
+ */
 export const DIGITS = /^\d{1,15}$/;
 /** A `Connection` value that lists `close`, or `keep-alive`. */
 export const CLOSE = /(^|[\s,])close($|[\s,])/i;
@@ -77,19 +80,6 @@ export function parseFieldLines(text: string, start: number): HeaderFields {
     }
   }
   return headers;
-}
-
-/**
- * The length a response's `Content-Length` field declares. Repeated or list-valued, every value must be
- * the same number (RFC 9112 §6.3), as Go's client reads it. Requests allow one value only
- * (`request-parser.ts`).
- *
- * @returns the length, or undefined when the value is invalid or conflicting.
- */
-export function contentLength(value: string): number | undefined {
-  if (DIGITS.test(value)) return Number(value);
-  const values = value.split(',').map((x) => x.trim());
-  return values.every((v) => DIGITS.test(v) && v === values[0]) ? Number(values[0]) : undefined;
 }
 
 /** Whether a `Transfer-Encoding` value is exactly `chunked`, the only coding either side accepts. */

@@ -2,8 +2,9 @@
  * An incremental, strict parser of HTTP/1.1 responses (RFC 9112), for the sidecar's loopback client.
  * Strict where leniency lets two parsers disagree about where a message ends: CRLF line ends only, no
  * obsolete line folding, header names that are tokens, a `Transfer-Encoding` other than `chunked`
- * refused, `Content-Length` and `Transfer-Encoding` together refused, conflicting lengths refused; an
- * HTTP/1.0 response with `Transfer-Encoding` is read chunked but its connection is not reused.
+ * refused, `Content-Length` and `Transfer-Encoding` together refused, repeated lengths refused, and
+ * `Transfer-Encoding` in an HTTP/1.0 response or with a tab in it refused (where llhttp and Go's
+ * client end the body at different bytes).
  * Interim (1xx) responses are skipped; `101 Switching Protocols` is refused (nothing upgrades here).
  *
  * @module
@@ -12,7 +13,7 @@
 import { BodyDecoder, type BodyFraming } from '../http1/body-decoder.ts';
 import {
   CLOSE,
-  contentLength,
+  DIGITS,
   fieldSectionEnd,
   HeaderFieldError,
   type HeaderFields,
@@ -43,6 +44,8 @@ export class HttpParseError extends Error {
 
 const MAX_HEAD_BYTES = 64 * 1024;
 const STATUS_LINE = /^HTTP\/1\.([01]) ([1-9]\d\d)(?: [^\r\n]*)?$/;
+/** A tab after the start of a `Transfer-Encoding` value (a leading one is optional whitespace to all). */
+const TE_WITH_TAB = /\r\ntransfer-encoding:[ \t]*[^ \t\r\n][^\r\n]*\t/i;
 
 const framingError = (message: string) => new HttpParseError(message);
 
@@ -130,24 +133,28 @@ export class ResponseParser {
     this.#keepAlive =
       minor === '1'
         ? !(typeof connection === 'string' && CLOSE.test(connection))
-        : typeof connection === 'string' && KEEP_ALIVE.test(connection);
+        : typeof connection === 'string' && KEEP_ALIVE.test(connection) && !CLOSE.test(connection);
     const te = headers['transfer-encoding'] as string | undefined;
     const cl = headers['content-length'] as string | undefined;
     if (te !== undefined && cl !== undefined)
       throw new HttpParseError('both Transfer-Encoding and Content-Length');
     let length: number | undefined;
     if (cl !== undefined) {
-      length = contentLength(cl);
-      if (length === undefined) throw new HttpParseError('the Content-Length is invalid or conflicting');
+      // One value only, as llhttp reads it: Go's client takes repeated equal lines, but not a list.
+      if (!DIGITS.test(cl)) throw new HttpParseError('the Content-Length is invalid or repeated');
+      length = Number(cl);
     }
     let framing: BodyFraming | undefined;
     if (statusCode === 204 || statusCode === 304) framing = undefined;
     else if (te !== undefined) {
       if (!isChunkedOnly(te)) throw new HttpParseError('a Transfer-Encoding other than chunked');
+      // HTTP/1.0 has no transfer codings, and its framing is then faulty (RFC 9112 §6.1): Go's client
+      // reads such a body to the close, llhttp reads it chunked.
+      if (minor === '0') throw new HttpParseError('Transfer-Encoding in an HTTP/1.0 response');
+      // llhttp takes `chunked` followed by a tab for another coding, and so reads the body to the
+      // close, where Go's client trims the tab and reads chunks.
+      if (TE_WITH_TAB.test(text)) throw new HttpParseError('a tab in Transfer-Encoding');
       framing = { kind: 'chunked' };
-      // HTTP/1.0 has no transfer codings: a sender that meant the close to end the body would leave its
-      // tail to be read as the next response. Read it chunked, then close (RFC 9112 §6.1).
-      if (minor === '0') this.#keepAlive = false;
     } else if (length !== undefined) {
       framing = length === 0 ? undefined : { kind: 'length', length };
     } else {

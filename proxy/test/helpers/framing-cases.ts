@@ -1,10 +1,11 @@
 /**
- * Random HTTP/1.1 request streams for the framing differential test: one to three pipelined requests,
- * most of them well formed, each with a few of the deviations that request smuggling is made of —
- * lengths written oddly or twice, `Transfer-Encoding` spelled or listed oddly, both framings at once,
- * chunk lines with odd sizes, extensions or line ends, trailers, bare LF or CR, folded or padded
- * header lines, control bytes, odd request lines. A body that its framing does not describe is
- * followed by a plain request, so that a parser reading the body differently reads another request.
+ * Random HTTP/1.1 message streams for the framing differential tests: one to three pipelined requests
+ * (`framingCase`), or one to three responses on one connection (`responseFramingCase`), most of them
+ * well formed, each with a few of the deviations that request smuggling and response splitting are
+ * made of — lengths written oddly or twice, `Transfer-Encoding` spelled or listed oddly, both framings
+ * at once, chunk lines with odd sizes, extensions or line ends, trailers, bare LF or CR, folded or
+ * padded header lines, control bytes, odd start lines. A body that its framing does not describe is
+ * followed by a plain message, so that a parser reading the body differently reads another message.
  *
  * @module
  */
@@ -176,8 +177,28 @@ function request(d: Draw, plain: boolean): string {
   if (odd(0.04)) lines.push(fieldLine(d, 'Connection', d.pick(['close', 'keep-alive', 'Close, x']), eol));
   if (odd(0.02)) lines.push(fieldLine(d, 'Expect', d.pick(['100-continue', '100-Continue', 'x']), eol));
 
-  const data = plain ? '' : 'abcdefghijklmnopqrstuvwxyz0123456789'.slice(0, d.int(24));
-  const framing = plain ? 'none' : d.pick(['length', 'length', 'chunked', 'chunked', 'both', 'none']);
+  const data = plain ? '' : DATA.slice(0, d.int(24));
+  const framing = plain
+    ? 'none'
+    : d.pick(['length', 'length', 'chunked', 'chunked', 'both', 'none'] as const);
+  const body = framed(d, odd, eol, lines, framing, data);
+  return `${head}${shuffled(d, lines).join('')}${eol()}${body}`;
+}
+
+const DATA = 'abcdefghijklmnopqrstuvwxyz0123456789';
+
+/**
+ * The framing fields a body of `data` declares (pushed onto `lines`), and the body as it is sent:
+ * `none` sends no framing fields and no body.
+ */
+function framed(
+  d: Draw,
+  odd: (p: number) => boolean,
+  eol: () => string,
+  lines: string[],
+  framing: 'length' | 'chunked' | 'both' | 'none',
+  data: string,
+): string {
   let body = '';
   if (framing === 'length' || framing === 'both') {
     const declared = odd(0.1) ? d.int(data.length + 8) : data.length;
@@ -196,12 +217,16 @@ function request(d: Draw, plain: boolean): string {
     }
     body = chunkedBody(d, data, eol);
   }
-  // Header order varies: some parsers decide on the first framing field they meet.
+  return body;
+}
+
+/** Header order varies: some parsers decide on the first framing field they meet. */
+function shuffled(d: Draw, lines: string[]): string[] {
   for (let i = lines.length - 1; i > 0; i--) {
     const j = d.int(i + 1);
     [lines[i], lines[j]] = [lines[j]!, lines[i]!];
   }
-  return `${head}${lines.join('')}${eol()}${body}`;
+  return lines;
 }
 
 /** One case: a byte stream of one to three requests, the later ones often plain. */
@@ -209,5 +234,67 @@ export function framingCase(d: Draw): Buffer {
   let text = request(d, false);
   const more = d.int(3);
   for (let i = 0; i < more; i++) text += request(d, d.chance(0.7));
+  return Buffer.from(text, 'latin1');
+}
+
+const STATUS_LINES = [
+  'HTTP/1.1 204 No Content',
+  'HTTP/1.1 304 Not Modified',
+  'HTTP/1.1 200',
+  'HTTP/1.1 200 ',
+  'HTTP/1.1 404 Not Found',
+  'HTTP/1.1 099 Low',
+  'HTTP/1.1 600 High',
+  'HTTP/1.1 20 Short',
+  'HTTP/1.1 2000 Long',
+  'HTTP/1.1 200 O\x00K',
+  'HTTP/1.1  200 OK',
+  'HTTP/1.1\t200 OK',
+  'http/1.1 200 OK',
+  'HTTP/1.2 200 OK',
+  'HTTP/2.0 200 OK',
+  'HTTP/1.1 101 Switching Protocols',
+  'HTTP/1.1 200 OK\r',
+];
+const CONNECTION = [
+  'close',
+  'keep-alive',
+  'Close',
+  'close, x',
+  'keep-alive, close',
+  'x, keep-alive',
+  'closex',
+];
+
+/** One response, with its body; `plain` gives a well-formed `200` with a length. */
+function response(d: Draw, plain: boolean): string {
+  const odd = (p: number) => !plain && d.chance(p);
+  const eol = () => (odd(0.015) ? d.pick(EOLS) : '\r\n');
+  // Interim answers come before the final one; a client skips them.
+  let head = odd(0.06)
+    ? `${d.pick(['HTTP/1.1 100 Continue', 'HTTP/1.1 103 Early Hints', 'HTTP/1.0 102 P'])}${eol()}${eol()}`
+    : '';
+  if (odd(0.04)) head += d.pick(['\r\n', '\n', ' ']);
+  head += `${odd(0.12) ? d.pick(STATUS_LINES) : `${odd(0.1) ? 'HTTP/1.0' : 'HTTP/1.1'} 200 OK`}${eol()}`;
+
+  const lines: string[] = [];
+  if (odd(0.2)) lines.push(fieldLine(d, 'X-Extra', d.pick(['1', 'a b', 'é', '"q"']), eol));
+  if (odd(0.05)) for (const v of ['a=1', 'b=2']) lines.push(fieldLine(d, 'Set-Cookie', v, eol));
+  if (odd(0.1)) lines.push(fieldLine(d, 'Connection', d.pick(CONNECTION), eol));
+  if (odd(0.03)) lines.push(fieldLine(d, 'Content-Type', 'application/json', eol));
+
+  if (plain) return `${head}Content-Length: 8${eol()}${eol()}smuggled`;
+  const data = DATA.slice(0, d.int(24));
+  const framing = d.pick(['length', 'length', 'chunked', 'chunked', 'both', 'none'] as const);
+  // Without framing fields the body runs to the close of the connection, taking in what follows.
+  const body = framing === 'none' ? data : framed(d, odd, eol, lines, framing, data);
+  return `${head}${shuffled(d, lines).join('')}${eol()}${body}`;
+}
+
+/** One case: the bytes a client reads on one connection, one to three responses, the later ones often plain. */
+export function responseFramingCase(d: Draw): Buffer {
+  let text = response(d, false);
+  const more = d.int(3);
+  for (let i = 0; i < more; i++) text += response(d, d.chance(0.7));
   return Buffer.from(text, 'latin1');
 }

@@ -52,7 +52,8 @@ function authority(target: string): string | undefined {
   return /^https?:\/\/([^/?#]*)/i.exec(target)?.[1];
 }
 
-function headerRecord(pairs: Iterable<[string, string]>): Record<string, string> {
+/** Field values by lower-case name, sorted, without Host and the framing fields. */
+export function headerRecord(pairs: Iterable<[string, string]>): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [name, value] of pairs) {
     const key = name.toLowerCase();
@@ -181,15 +182,18 @@ interface GoRequest {
   close: boolean;
 }
 
-/** Go's `net/http` server, in the fixture process: one case at a time over its stdin and stdout. */
-export class GoHttpParser {
+/**
+ * The `go-http-parser` fixture process, one case at a time over its stdin and stdout: requests to its
+ * `net/http` server by default, or, with the argument `responses`, answers read as its client does.
+ */
+export class GoParserProcess {
   readonly #child: ChildProcess;
   readonly #lines: Interface;
   #id = 0;
   #waiting = new Map<number, (line: Record<string, unknown>) => void>();
 
-  constructor(binary: string) {
-    this.#child = spawn(binary, [], { stdio: ['pipe', 'pipe', 'inherit'] });
+  constructor(binary: string, args: string[] = []) {
+    this.#child = spawn(binary, args, { stdio: ['pipe', 'pipe', 'inherit'] });
     this.#lines = createInterface({ input: this.#child.stdout! });
     this.#lines.on('line', (line) => {
       const result = JSON.parse(line) as { id: number };
@@ -201,16 +205,38 @@ export class GoHttpParser {
     });
   }
 
-  async parse(raw: Buffer): Promise<Parsed> {
+  /** The fixture's JSON answer for `raw`. */
+  async send(raw: Buffer): Promise<Record<string, unknown>> {
     const id = ++this.#id;
     const result = await new Promise<Record<string, unknown>>((resolve) => {
       this.#waiting.set(id, resolve);
       this.#child.stdin!.write(`${JSON.stringify({ id, raw: raw.toString('base64') })}\n`);
     });
     if (result.fatal) throw new Error(String(result.fatal));
+    return result;
+  }
+
+  close(): void {
+    this.#child.stdin!.end();
+    this.#lines.close();
+  }
+}
+
+/** A latin1 string from the fixture's base64. */
+export const latin1 = (base64: string) => Buffer.from(base64, 'base64').toString('latin1');
+
+/** Go's `net/http` server, in the fixture process. */
+export class GoHttpParser {
+  readonly #process: GoParserProcess;
+
+  constructor(binary: string) {
+    this.#process = new GoParserProcess(binary);
+  }
+
+  async parse(raw: Buffer): Promise<Parsed> {
+    const result = await this.#process.send(raw);
     const out: Parsed = { requests: [] };
     for (const r of result.requests as GoRequest[]) {
-      const latin1 = (base64: string) => Buffer.from(base64, 'base64').toString('latin1');
       out.requests.push({
         method: r.method,
         target: reduceTarget(latin1(r.target)),
@@ -226,7 +252,6 @@ export class GoHttpParser {
   }
 
   close(): void {
-    this.#child.stdin!.end();
-    this.#lines.close();
+    this.#process.close();
   }
 }
