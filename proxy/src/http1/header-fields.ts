@@ -15,7 +15,7 @@ export const TOKEN = new RegExp(`^${TOKEN_PATTERN}$`);
 export const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
 /**
  * A Content-Length value: digits only, and few enough to be an exact number. One value only: RFC 9112
- * §6.3 lets a recipient merge repeated equal ones, which llhttp refuses.
+ * §6.3 lets a recipient merge repeated equal ones, which llhttp refuses, in requests and responses.
  */
 export const DIGITS = /^\d{1,15}$/;
 /** A `Connection` value that lists `close`, or `keep-alive`. */

@@ -243,7 +243,7 @@ describe('a request that is refused', () => {
 
   test('conflicting, repeated or malformed Content-Lengths: 400', () => {
     for (const cl of [
-      // RFC 9112 §6.3 allows merging equal ones, which llhttp and Go's net/http refuse.
+      // RFC 9112 §6.3 allows merging equal ones; llhttp refuses them (Go's net/http refuses a list).
       'Content-Length: 3\r\nContent-Length: 3',
       'Content-Length: 3, 3',
       'Content-Length: 5, 6',

@@ -171,8 +171,8 @@ export class RequestParser {
         throw new RequestParseError(501, 'a Transfer-Encoding other than chunked');
       framing = { kind: 'chunked' };
     } else if (cl !== undefined) {
-      // One value only. RFC 9112 §6.3 lets a recipient merge repeated equal lengths, but llhttp and
-      // Go's net/http refuse them, and a front that reads them otherwise frames the body otherwise.
+      // One value only. RFC 9112 §6.3 lets a recipient merge repeated equal lengths, but llhttp refuses
+      // them (Go's net/http refuses them as a list), and a front that does frames the body otherwise.
       if (typeof cl !== 'string' || !DIGITS.test(cl)) throw bad('the Content-Length is invalid or repeated');
       const length = Number(cl);
       if (length > 0) framing = { kind: 'length', length };
