@@ -133,6 +133,12 @@ export function parseResponsesWithLlhttp(raw: Buffer): ParsedResponses {
     const done = current!;
     current = undefined;
     if (stop || (done.status >= 100 && done.status < 200 && done.status !== 101)) return;
+    if (done.status === 101) {
+      // node:http refuses an upgrade it was not asked for.
+      out.error = 'switching protocols';
+      stop = true;
+      return;
+    }
     const pairs: [string, string][] = [];
     for (let i = 0; i < done.pairs.length; i += 2) pairs.push([done.pairs[i]!, done.pairs[i + 1]!]);
     out.responses.push({
@@ -142,7 +148,7 @@ export function parseResponsesWithLlhttp(raw: Buffer): ParsedResponses {
       keepAlive: done.keepAlive,
     });
     // The client hands the connection back only when it may be reused; nothing after is read.
-    if (!done.keepAlive || done.status === 101) stop = true;
+    if (!done.keepAlive) stop = true;
   };
   try {
     const result = parser.execute(raw);
@@ -154,13 +160,7 @@ export function parseResponsesWithLlhttp(raw: Buffer): ParsedResponses {
     if (end instanceof Error && !stop) out.error = (end as NodeJS.ErrnoException).code ?? end.message;
     else if (current && !stop) out.error = 'the connection closed before the response was complete';
   } finally {
-    parser.close?.();
-  }
-  const last = out.responses.at(-1);
-  // node:http refuses an upgrade it was not asked for.
-  if (last?.status === 101) {
-    out.responses.pop();
-    out.error = 'switching protocols';
+    parser.close();
   }
   return out;
 }
