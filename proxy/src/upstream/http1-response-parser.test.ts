@@ -160,6 +160,11 @@ describe('a malformed response is refused', () => {
     bad('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked \t \r\n\r\n', /tab/);
   });
 
+  test('a 204 or 304 with a Transfer-Encoding other than chunked is refused too (llhttp and Go refuse it)', () => {
+    bad('HTTP/1.1 204 No Content\r\nTransfer-Encoding: chunkedx\r\n\r\n', /Transfer-Encoding/);
+    bad('HTTP/1.1 304 Not Modified\r\nTransfer-Encoding: gzip\r\n\r\n', /Transfer-Encoding/);
+  });
+
   test('optional whitespace before a Transfer-Encoding value, tabs included, is allowed', () => {
     const p = parse('HTTP/1.1 200 OK\r\nTransfer-Encoding:\t chunked \r\n\r\n2\r\nok\r\n0\r\n\r\n');
     assert.equal(p.body, 'ok');

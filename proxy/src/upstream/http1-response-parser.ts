@@ -144,9 +144,9 @@ export class ResponseParser {
       if (!DIGITS.test(cl)) throw new HttpParseError('the Content-Length is invalid or repeated');
       length = Number(cl);
     }
-    let framing: BodyFraming | undefined;
-    if (statusCode === 204 || statusCode === 304) framing = undefined;
-    else if (te !== undefined) {
+    // Checked whatever the status: a 204 or 304 has no body, but a client that reads its framing
+    // fields differently may still read one.
+    if (te !== undefined) {
       if (!isChunkedOnly(te)) throw new HttpParseError('a Transfer-Encoding other than chunked');
       // HTTP/1.0 has no transfer codings, and its framing is then faulty (RFC 9112 §6.1): Go's client
       // reads such a body to the close, llhttp reads it chunked.
@@ -154,8 +154,11 @@ export class ResponseParser {
       // llhttp takes `chunked` followed by a tab for another coding, and so reads the body to the
       // close, where Go's client trims the tab and reads chunks.
       if (TE_WITH_TAB.test(text)) throw new HttpParseError('a tab in Transfer-Encoding');
-      framing = { kind: 'chunked' };
-    } else if (length !== undefined) {
+    }
+    let framing: BodyFraming | undefined;
+    if (statusCode === 204 || statusCode === 304) framing = undefined;
+    else if (te !== undefined) framing = { kind: 'chunked' };
+    else if (length !== undefined) {
       framing = length === 0 ? undefined : { kind: 'length', length };
     } else {
       // Delimited by the close of the connection, which therefore cannot be reused.
