@@ -1,13 +1,13 @@
 /**
  * One measured run: the load generator (its own process) runs a command while the driver reads, at
- * the measured window's start and end marks, the CPU time of every process, and at its end the
- * proxy's memory.
+ * the measured window's start and end marks, the CPU time of every process and how the proxy's was
+ * spent (user, system, context switches), and at its end the proxy's memory.
  *
  * @module
  */
 import { join } from 'node:path';
 import type { Child, Children } from './children.ts';
-import { cpuSeconds, descendantCpuSeconds, memory } from './proc-stats.ts';
+import { cpuSeconds, descendantCpuSeconds, memory, type SchedSample, sched } from './proc-stats.ts';
 import type { LoadCommand, LoadMessage, LoadResult } from './protocol.ts';
 import type { CpuByProcess, RunRecord } from './report.ts';
 
@@ -53,6 +53,16 @@ function cpuBetween(before: CpuReading, after: CpuReading): CpuByProcess {
   );
 }
 
+/** The proxy's scheduling figures between two samples, per 1000 answered requests. */
+function schedPer1000(before: SchedSample, after: SchedSample, answered: number): SchedSample {
+  const out = { ...before };
+  for (const key of Object.keys(before) as (keyof SchedSample)[]) {
+    const per = answered > 0 ? ((after[key] - before[key]) / answered) * 1000 : 0;
+    out[key] = Math.round(per * 1000) / 1000;
+  }
+  return out;
+}
+
 function perProcess(a: CpuByProcess, f: (key: keyof CpuByProcess) => number): CpuByProcess {
   const out = { ...a };
   for (const key of Object.keys(a) as (keyof CpuByProcess)[]) out[key] = Math.round(f(key) * 1000) / 1000;
@@ -81,6 +91,8 @@ export function measure(
     let before: CpuReading | undefined;
     let after: CpuReading | undefined;
     let proxyMemory: RunRecord['proxy_memory'] | undefined;
+    let schedBefore: SchedSample | undefined;
+    let schedAfter: SchedSample | undefined;
     const window: Window = { startNs: 0n, endNs: 0n };
     const timer = setTimeout(() => done(new Error(`a run took longer than ${limitMs / 1000} s`)), limitMs);
 
@@ -88,7 +100,7 @@ export function measure(
       clearTimeout(timer);
       gen.off('message', onMessage);
       gen.off('exit', onExit);
-      if (!err && (!before || !after || !proxyMemory || !result))
+      if (!err && (!before || !after || !schedBefore || !schedAfter || !proxyMemory || !result))
         err = new Error('a run ended without its marks');
       if (err) {
         reject(err);
@@ -103,6 +115,7 @@ export function measure(
           cpu_s: cpu,
           cpu_s_per_1000_requests: perProcess(cpu, (k) => (answered > 0 ? (cpu[k] / answered) * 1000 : 0)),
           proxy_memory: proxyMemory!,
+          proxy_sched_per_1000_requests: schedPer1000(schedBefore!, schedAfter!, answered),
         },
         window,
       });
@@ -111,9 +124,11 @@ export function measure(
       if (m.type === 'mark' && m.mark === 'measure-start') {
         window.startNs = process.hrtime.bigint();
         before = cpuAll(p);
+        schedBefore = sched(p.proxy.pid);
       } else if (m.type === 'mark' && m.mark === 'measure-end') {
         window.endNs = process.hrtime.bigint();
         after = cpuAll(p);
+        schedAfter = sched(p.proxy.pid);
         proxyMemory = memory(p.proxy.pid);
       } else if (m.type === 'result') done(undefined, m.result);
       else if (m.type === 'error') done(new Error(`load generator: ${m.message}`));

@@ -29,6 +29,32 @@ export function cpuSeconds(pid: number): number {
   return ticks / clockTicksPerSecond();
 }
 
+/**
+ * How a process spent its CPU and how often its main thread left it: user and system seconds (every
+ * thread), and the main thread's context switches. A voluntary switch is the event loop going to sleep
+ * for want of work; an involuntary one is the scheduler taking the core for another task.
+ */
+export interface SchedSample {
+  user_s: number;
+  system_s: number;
+  voluntary_switches: number;
+  involuntary_switches: number;
+}
+
+export function sched(pid: number): SchedSample {
+  const fields = statFields(pid);
+  // `/proc/<pid>/status` counts the thread group leader's switches: the event loop's.
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const count = (name: string) =>
+    Number(new RegExp(`^${name}:\\s+(\\d+)$`, 'm').exec(status)?.[1] ?? Number.NaN);
+  return {
+    user_s: Number(fields[11]) / clockTicksPerSecond(),
+    system_s: Number(fields[12]) / clockTicksPerSecond(),
+    voluntary_switches: count('voluntary_ctxt_switches'),
+    involuntary_switches: count('nonvoluntary_ctxt_switches'),
+  };
+}
+
 /** The fields of `/proc/<pid>/stat` after the command name (fields[0] is field 3, the state). */
 function statFields(pid: number): string[] {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');

@@ -101,6 +101,12 @@ const settings = {
    * wants. It stands in for their own machines, as in a deployment, while the events are still stored.
    */
   idleControlPlane: process.env.BENCH_IDLE_CONTROL_PLANE === '1',
+  /**
+   * An experiment, not for the README's figures: the proxy (and the forwarder, and the SDK server's
+   * proxy) alone on the machine's last CPU, every other process on the rest, so that nothing else runs
+   * on the proxy's core and the others' work does not wait for it (`taskset`).
+   */
+  pinProxy: process.env.BENCH_PIN_PROXY === '1',
   /** Start the proxy with a warmed compile cache, as the proxy image does (BENCH_COMPILE_CACHE=0: without). */
   compileCache: process.env.BENCH_COMPILE_CACHE !== '0',
   proxyMain: resolve(process.env.BENCH_PROXY_MAIN || defaultProxyMain),
@@ -132,6 +138,22 @@ function idleScheduling(pids: number[]): void {
     if (r.status !== 0) throw new Error(`chrt --idle for pid ${pid} failed: ${r.error ?? r.stderr}`);
   }
   log(`control plane and PostgreSQL under SCHED_IDLE (${pids.length} processes)`);
+}
+
+/** Binds every thread of `pid` (and what it starts later) to the CPUs in `list`, such as `0-2`. */
+function pin(pid: number, list: string): void {
+  const r = spawnSync('taskset', ['--all-tasks', '--cpu-list', '--pid', list, String(pid)], {
+    encoding: 'utf8',
+  });
+  if (r.status !== 0) throw new Error(`taskset ${list} for pid ${pid} failed: ${r.error ?? r.stderr}`);
+}
+
+/** Under BENCH_PIN_PROXY: the proxy's CPU, and the others'. */
+function pinning(): { proxy: string; others: string } | undefined {
+  if (!settings.pinProxy) return undefined;
+  const n = cpus().length;
+  if (n < 2) throw new Error('BENCH_PIN_PROXY needs at least 2 CPUs');
+  return { proxy: String(n - 1), others: n === 2 ? '0' : `0-${n - 2}` };
 }
 
 function machine() {
@@ -218,6 +240,17 @@ async function main(): Promise<void> {
     });
   }
 
+  const pins = pinning();
+  // Every process the driver starts from now on inherits the others' CPUs.
+  if (pins) {
+    pin(process.pid, pins.others);
+    log(`pinned: the proxy or forwarder on CPU ${pins.proxy}, every other process on ${pins.others}`);
+  }
+  const pinned = <T extends { pid: number }>(middle: T): T => {
+    if (pins) pin(middle.pid, pins.proxy);
+    return middle;
+  };
+
   try {
     // 1. The mesh.
     const fixture = await startFixture(children);
@@ -233,19 +266,21 @@ async function main(): Promise<void> {
       ? await warmCompileCache(cacheDir, settings.proxyMain)
       : undefined;
     /** A proxy for `server` listening on `url`, with its own spool and snapshot directories. */
-    const proxyFor = (server: string, upstreamUrl: string, url: string, nodeArgs: string[]) =>
-      startProxy(children, {
-        compileCache,
-        cp,
-        server,
-        main: settings.proxyMain,
-        port: Number(new URL(url).port),
-        upstreamUrl,
-        spoolDir: join(tmp, `${server}-proxy-spool`),
-        snapshotDir: join(tmp, `${server}-proxy-snapshot`),
-        nodeArgs,
-        env: settings.proxyEnv,
-      });
+    const proxyFor = async (server: string, upstreamUrl: string, url: string, nodeArgs: string[]) =>
+      pinned(
+        await startProxy(children, {
+          compileCache,
+          cp,
+          server,
+          main: settings.proxyMain,
+          port: Number(new URL(url).port),
+          upstreamUrl,
+          spoolDir: join(tmp, `${server}-proxy-spool`),
+          snapshotDir: join(tmp, `${server}-proxy-snapshot`),
+          nodeArgs,
+          env: settings.proxyEnv,
+        }),
+      );
     const proxy = await proxyFor(BENCH_SERVER, fixture.url, proxyUrl, [
       ...settings.proxyNodeArgs,
       ...(settings.profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []),
@@ -325,16 +360,18 @@ async function main(): Promise<void> {
 
     // The reference forwarder, in front of the same fixture; idle until its own runs.
     const forwarderUrl = `http://127.0.0.1:${await freePort()}/mcp`;
-    const forwarder = await startReferenceForwarder(children, {
-      main: referenceForwarderMain,
-      port: Number(new URL(forwarderUrl).port),
-      upstreamUrl: fixture.url,
-      compileCache: settings.compileCache
-        ? await warmCompileCache(cacheDir, referenceForwarderMain)
-        : undefined,
-      nodeArgs: settings.proxyNodeArgs,
-      env: settings.proxyEnv,
-    });
+    const forwarder = pinned(
+      await startReferenceForwarder(children, {
+        main: referenceForwarderMain,
+        port: Number(new URL(forwarderUrl).port),
+        upstreamUrl: fixture.url,
+        compileCache: settings.compileCache
+          ? await warmCompileCache(cacheDir, referenceForwarderMain)
+          : undefined,
+        nodeArgs: settings.proxyNodeArgs,
+        env: settings.proxyEnv,
+      }),
+    );
     const forwarderIdleMemory = memory(forwarder.pid);
     await preflight(forwarderUrl, undefined);
     const route: Route = { direct: fixture.url, proxied: proxyUrl, token, reference: forwarderUrl };
@@ -406,7 +443,9 @@ async function main(): Promise<void> {
     const date = new Date().toISOString();
     const table = markdown(pairs, sdkPairs, summary, verdicts, {
       date: date.slice(0, 10),
-      machine: `${m.cpus} × ${m.cpu_model}, Node ${m.node}; the load generator, fixture, proxy, control plane and PostgreSQL share these cores`,
+      machine: pins
+        ? `${m.cpus} × ${m.cpu_model}, Node ${m.node}; BENCH_PIN_PROXY: the proxy or the forwarder alone on CPU ${pins.proxy}, the load generator, fixture, control plane and PostgreSQL on ${pins.others}`
+        : `${m.cpus} × ${m.cpu_model}, Node ${m.node}; the load generator, fixture, proxy, control plane and PostgreSQL share these cores`,
       method: `Open loop (latency from each request's intended send time), ${settings.warmupS} s warm-up + ${settings.measureS} s measured per run; saturation: closed loop, ${settings.concurrency} concurrent requests. A 1 KB \`tools/call\` answered with 1 KB; authentication, grant and audit on.`,
     });
     const results = {

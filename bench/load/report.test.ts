@@ -41,6 +41,12 @@ function run(
       rss_total_mb: rssAnon + 50,
       rss_peak_mb: rssAnon + 55,
     },
+    proxy_sched_per_1000_requests: {
+      user_s: cpu.proxy * 0.75,
+      system_s: cpu.proxy * 0.25,
+      voluntary_switches: 1000,
+      involuntary_switches: 1200,
+    },
   };
 }
 
@@ -147,6 +153,21 @@ describe('summarise', () => {
     const md = markdown(pairs, sdkPairs, s, targets(s), { date: 'd', machine: 'm', method: 'M.' });
     assert.match(md, /control plane 0\.010 CPU-s and its PostgreSQL 0\.020 s/);
     assert.match(md, /the proxy could reach at most about 51 % of direct, and the forwarder 61 %/);
+  });
+
+  it("splits the proxy's CPU at the summary rate, and sets it beside its CPU at saturation", () => {
+    const s = summarise(pairs, 1000, sdkPairs, 500);
+    assert.deepEqual(s.proxy_sched_per_1000_requests, {
+      user_s: 0.3,
+      system_s: 0.1,
+      voluntary_switches: 1000,
+      involuntary_switches: 1200,
+    });
+    assert.deepEqual(s.saturation_proxy_cpu_s_per_1000_requests, { proxied: 0.3, reference: 0.2 });
+    const md = markdown(pairs, sdkPairs, s, targets(s), { date: 'd', machine: 'm', method: 'M.' });
+    assert.match(md, /were 0\.300 s user and 0\.100 s system time/);
+    assert.match(md, /slept 1000 times and was preempted 1200 times/);
+    assert.match(md, /it spent 0\.300 CPU-s per 1000 requests \(the forwarder 0\.200\)/);
   });
 
   it('judges the targets on the proxy figures only', () => {

@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { MemorySample } from './proc-stats.ts';
+import type { MemorySample, SchedSample } from './proc-stats.ts';
 import type { LatencySummary, LoadResult } from './protocol.ts';
 
 /**
@@ -33,6 +33,11 @@ export interface RunRecord {
   cpu_s_per_1000_requests: CpuByProcess;
   /** The memory of the process in the middle (the proxy, or the forwarder) when the window ended. */
   proxy_memory: MemorySample;
+  /**
+   * The same process's CPU split into user and system seconds, and its event loop's context switches
+   * (voluntary: it slept; involuntary: it was preempted), per 1000 answered requests of the window.
+   */
+  proxy_sched_per_1000_requests: SchedSample;
 }
 
 export interface Added {
@@ -98,6 +103,17 @@ export interface Summary {
    * as the inverse of these, so direct / proxied bounds the throughput ratio on this machine.
    */
   saturation_total_cpu_s_per_1000_requests: { direct: number; proxied: number; reference: number };
+  /**
+   * The proxy's and the forwarder's own CPU per 1000 requests at saturation, where their event loops
+   * never wait for work, beside `cpu_s_per_1000_requests` at the summary rate, where they sleep
+   * between requests.
+   */
+  saturation_proxy_cpu_s_per_1000_requests: { proxied: number; reference: number };
+  /**
+   * At the summary rate, per 1000 requests (medians of the rounds): the proxy's CPU split into user and
+   * system seconds, and how often its event loop slept (voluntary) or was preempted (involuntary).
+   */
+  proxy_sched_per_1000_requests: SchedSample;
   /** At saturation, the CPU seconds every process together used per second: how many cores were busy. */
   saturation_cores_busy: { direct: number; proxied: number; reference: number };
   /**
@@ -218,6 +234,16 @@ export function summarise(pairs: Pair[], rate: number, sdkPairs: Pair[], sdkRate
       proxied: round(totalCpu(sat.proxied.cpu_s_per_1000_requests)),
       reference: round(totalCpu(sat.reference.run.cpu_s_per_1000_requests)),
     },
+    saturation_proxy_cpu_s_per_1000_requests: {
+      proxied: round(sat.proxied.cpu_s_per_1000_requests.proxy),
+      reference: round(sat.reference.run.cpu_s_per_1000_requests.proxy),
+    },
+    proxy_sched_per_1000_requests: {
+      user_s: mid((p) => p.proxied.proxy_sched_per_1000_requests.user_s),
+      system_s: mid((p) => p.proxied.proxy_sched_per_1000_requests.system_s),
+      voluntary_switches: mid((p) => p.proxied.proxy_sched_per_1000_requests.voluntary_switches),
+      involuntary_switches: mid((p) => p.proxied.proxy_sched_per_1000_requests.involuntary_switches),
+    },
     saturation_cores_busy: {
       direct: coresBusy(sat.direct),
       proxied: coresBusy(sat.proxied),
@@ -328,11 +354,21 @@ function contextSentence(s: Summary): string {
   return `${forwarder} ${sdk}`;
 }
 
-/** Where the CPU went: the audit pipeline at the summary rate, and every process at saturation. */
+/**
+ * Where the CPU went: the proxy's own at the summary rate and at saturation, the audit pipeline at the
+ * summary rate, and every process at saturation.
+ */
 function cpuSentence(s: Summary): string {
   const t = s.saturation_total_cpu_s_per_1000_requests;
   const busy = s.saturation_cores_busy;
+  const k = s.proxy_sched_per_1000_requests;
+  const warm = s.saturation_proxy_cpu_s_per_1000_requests;
   return (
+    `At ${s.rate_rps} req/s the proxy's ${f3(s.cpu_s_per_1000_requests)} CPU-s per 1000 requests were ` +
+    `${f3(k.user_s)} s user and ${f3(k.system_s)} s system time (medians of the rounds), and per 1000 requests its ` +
+    `event loop slept ${Math.round(k.voluntary_switches)} times and was preempted ${Math.round(k.involuntary_switches)} times. ` +
+    `At saturation, where no request finds it asleep, it spent ${f3(warm.proxied)} CPU-s per 1000 requests ` +
+    `(the forwarder ${f3(warm.reference)}). ` +
     `Storing the audit events of 1000 proxied requests at ${s.rate_rps} req/s cost the control plane ` +
     `${f3(s.control_plane_cpu_s_per_1000_requests)} CPU-s and its PostgreSQL ${f3(s.postgres_cpu_s_per_1000_requests)} s, ` +
     `on the same machine. At saturation every process together spent ${f3(t.direct)} CPU-s per 1000 requests direct, ` +
