@@ -18,6 +18,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { isDeepStrictEqual } from 'node:util';
+import { MAX_INTERIM_RESPONSES } from '../src/upstream/http1-response-parser.ts';
 import { assertAgreement, assertCutInvariant, show } from './helpers/framing-agreement.ts';
 import { draw, responseFramingCase } from './helpers/framing-cases.ts';
 import { goFixture } from './helpers/go-fixture.ts';
@@ -147,6 +148,21 @@ describe('HTTP/1.1 response framing: the proxy reads answers as llhttp and Go ne
       'latin1',
     );
     assert.equal(parseResponsesWithProxy(raw).error, 'Transfer-Encoding in an HTTP/1.0 response');
+  });
+
+  test("the proxy skips as many interim answers as Go's client, and refuses one more", {
+    skip: goSkip,
+  }, async () => {
+    for (const count of [MAX_INTERIM_RESPONSES, MAX_INTERIM_RESPONSES + 1]) {
+      const raw = Buffer.from(
+        `${'HTTP/1.1 100 Continue\r\n\r\n'.repeat(count)}HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok`,
+        'latin1',
+      );
+      const ours = parseResponsesWithProxy(raw);
+      const golang = await go!.parse(raw);
+      assert.equal(ours.responses.length, golang.responses.length, `${count} interim answers`);
+      assert.equal(ours.error !== undefined, golang.error !== undefined, `${count} interim answers`);
+    }
   });
 
   test('an HTTP/1.0 answer that lists both keep-alive and close closes its connection', () => {

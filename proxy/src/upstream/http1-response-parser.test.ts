@@ -1,6 +1,11 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { HttpParseError, type ResponseHead, ResponseParser } from './http1-response-parser.ts';
+import {
+  HttpParseError,
+  MAX_INTERIM_RESPONSES,
+  type ResponseHead,
+  ResponseParser,
+} from './http1-response-parser.ts';
 
 interface Parsed {
   heads: ResponseHead[];
@@ -79,6 +84,24 @@ describe('a well-formed response', () => {
       [204],
     );
     assert.equal(p.ended, true);
+  });
+
+  test(`up to ${MAX_INTERIM_RESPONSES} interim responses are skipped, one more fails the exchange`, () => {
+    const interim = 'HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n';
+    const final = 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok';
+    for (const step of [Number.POSITIVE_INFINITY, 5]) {
+      const p = parse(interim.repeat(MAX_INTERIM_RESPONSES) + final, step);
+      assert.deepEqual(
+        p.heads.map((h) => h.statusCode),
+        [200],
+      );
+      assert.equal(p.body, 'ok');
+      assert.throws(
+        () => parse(interim.repeat(MAX_INTERIM_RESPONSES + 1) + final, step),
+        (err: unknown) =>
+          err instanceof HttpParseError && /more than 5 interim \(1xx\) responses/.test(err.message),
+      );
+    }
   });
 
   test('204 and 304 have no body even with a length; 0 length ends at once', () => {

@@ -5,7 +5,8 @@
  * refused, `Content-Length` and `Transfer-Encoding` together refused, repeated lengths refused, and
  * `Transfer-Encoding` in an HTTP/1.0 response or with a tab in it refused (where llhttp and Go's
  * client end the body at different bytes).
- * Interim (1xx) responses are skipped; `101 Switching Protocols` is refused (nothing upgrades here).
+ * Interim (1xx) responses are skipped, at most `MAX_INTERIM_RESPONSES` of them; `101 Switching
+ * Protocols` is refused (nothing upgrades here).
  *
  * @module
  */
@@ -47,6 +48,13 @@ const STATUS_LINE = /^HTTP\/1\.([01]) ([1-9]\d\d)(?: [^\r\n]*)?$/;
 /** A tab after the start of a `Transfer-Encoding` value (a leading one is optional whitespace to all). */
 const TE_WITH_TAB = /\r\ntransfer-encoding:[ \t]*[^ \t\r\n][^\r\n]*\t/i;
 
+/**
+ * Interim answers skipped before the final one; one more fails the exchange. An upstream that sends
+ * them without end would hold the exchange until the head timeout while its bytes are parsed for
+ * nothing. Five is what Go's `http.Transport` allows; a real server sends one or two (100, 103).
+ */
+export const MAX_INTERIM_RESPONSES = 5;
+
 const framingError = (message: string) => new HttpParseError(message);
 
 export class ResponseParser {
@@ -54,6 +62,7 @@ export class ResponseParser {
   #body: BodyDecoder | undefined = undefined;
   #done = false;
   #keepAlive = true;
+  #interim = 0;
   readonly #sink: ResponseSink;
 
   constructor(sink: ResponseSink) {
@@ -127,7 +136,13 @@ export class ResponseParser {
       throw err;
     }
     if (statusCode === 101) throw new HttpParseError('the upstream switched protocols');
-    if (statusCode < 200) return 'interim';
+    if (statusCode < 200) {
+      if (++this.#interim > MAX_INTERIM_RESPONSES)
+        throw new HttpParseError(
+          `the upstream sent more than ${MAX_INTERIM_RESPONSES} interim (1xx) responses`,
+        );
+      return 'interim';
+    }
 
     const connection = headers.connection;
     this.#keepAlive =
