@@ -301,7 +301,9 @@ describe('resource subscriptions on listen streams through the stateless pool', 
     'a subscribe the server answers too late is left out, and unsubscribed so that the server holds nothing the proxy does not know of',
     HANG_GUARD,
     async () => {
-      const p = await proxy([], undefined, undefined, { requestTimeoutMs: 300 });
+      // The request timeout also bounds the child's start and `initialize` (a few hundred ms on a busy
+      // machine), so it leaves room for them; only the slow subscribe goes past it.
+      const p = await proxy(['--slow-ms=5000'], undefined, undefined, { requestTimeoutMs: 2_000 });
       const { url, alice } = p;
       try {
         const s = await listen(url, alice, 'late-1', { resourceSubscriptions: ['slow://x', 'note://a'] });
