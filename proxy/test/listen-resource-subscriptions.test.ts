@@ -332,6 +332,46 @@ describe('resource subscriptions on listen streams through the stateless pool', 
     },
   );
 
+  test(
+    'a late subscribe the server applies after the proxy unsubscribed it is unsubscribed again when its answer comes',
+    HANG_GUARD,
+    async () => {
+      const p = await proxy(['--slow-ms=4000'], undefined, undefined, { requestTimeoutMs: 2_000 });
+      const { url, alice } = p;
+      try {
+        const s = await listen(url, alice, 'late-2', { resourceSubscriptions: ['late://x', 'note://a'] });
+        assert.deepEqual(
+          await s.next('late-2 acknowledged'),
+          acknowledged('late-2', { resourceSubscriptions: ['note://a'] }),
+        );
+        // The unsubscribe right after the timeout reaches the server before it applies the subscribe.
+        await waitFor(
+          async () => (await state(url, alice)).calls.length === 3,
+          'resources/unsubscribe of late://x upstream',
+        );
+        // Then the server subscribes late://x and answers; the proxy undoes it.
+        await waitFor(
+          async () => (await state(url, alice)).calls.length === 4,
+          'a second resources/unsubscribe of late://x, once its subscribe was answered',
+        );
+        const after = await state(url, alice);
+        assert.deepEqual(after.calls, [
+          ['resources/subscribe', 'late://x'],
+          ['resources/subscribe', 'note://a'],
+          ['resources/unsubscribe', 'late://x'],
+          ['resources/unsubscribe', 'late://x'],
+        ]);
+        assert.deepEqual(after.subscribed, ['note://a']);
+        await tool(url, alice, 'touch', { uris: ['late://x', 'note://a'] });
+        assert.deepEqual(await s.next('note://a on late-2'), updated('note://a', 'late-2'));
+        assert.equal(s.queued, 0);
+        s.close();
+      } finally {
+        await p.h.close();
+      }
+    },
+  );
+
   test('a request filter’s rewrite cannot subscribe a URI the policy denies', HANG_GUARD, async () => {
     // A filter webhook that adds secret://x to every listen request it sees.
     const hook = createServer((req, res) => {

@@ -81,11 +81,17 @@ export interface ChannelSession {
   discover(params: Record<string, unknown>, timeoutMs: number): Promise<Record<string, unknown>>;
   /**
    * The proxy's own request on an established channel (a warm channel's `resources/subscribe`). Resolves
-   * with its result.
+   * with its result. `late`, when given, hears of an answer that arrives after the request timed out
+   * (true: a result, false: an error), for a caller that must undo what the server did after all; it
+   * is not called when the channel ends first, or once `MAX_LATE_WATCHED` later timeouts are watched.
    *
    * @throws TesseraError when the server answers an error, fails, or does not answer within the request timeout.
    */
-  call(method: string, params: Record<string, unknown>): Promise<Record<string, unknown>>;
+  call(
+    method: string,
+    params: Record<string, unknown>,
+    late?: (accepted: boolean) => void,
+  ): Promise<Record<string, unknown>>;
   /**
    * Keeps the session from closing idle until the returned function is called: a warm channel that
    * carries resource subscriptions has state the proxy relies on between requests.
@@ -118,6 +124,11 @@ export interface Outward {
 const HANDSHAKE_ID = 'tessera-initialize';
 /** The prefix of the ids of the proxy's other own requests; the stateless pool's are `tessera-<n>`. */
 const CALL_ID = 'tessera-call-';
+/**
+ * How many timed-out requests of the proxy's own one channel keeps listening for: a server that never
+ * answers them must not grow the map without bound.
+ */
+export const MAX_LATE_WATCHED = 256;
 
 interface Pending {
   /** Set only when the request may be answered as SSE and carries a progress token. */
@@ -154,6 +165,8 @@ function errorCodeOf(message: Record<string, unknown>): number {
 export function createChannelSession(options: ChannelSessionOptions): ChannelSession {
   const { id, log } = options;
   const pending = new Map<JsonRpcId, Pending>();
+  /** The proxy's own requests that timed out with a `late` listener, by id: the oldest is dropped first. */
+  const lateWatched = new Map<JsonRpcId, (accepted: boolean) => void>();
   let stream: SseStream | undefined;
   let eventSeq = 0;
   let established = false;
@@ -166,6 +179,7 @@ export function createChannelSession(options: ChannelSessionOptions): ChannelSes
   const end = () => {
     if (ended) return;
     ended = true;
+    lateWatched.clear();
     clearTimeout(idleTimer);
     stream?.end();
     options.onEnd(session);
@@ -207,6 +221,12 @@ export function createChannelSession(options: ChannelSessionOptions): ChannelSes
     if ('id' in message && ('result' in message || 'error' in message)) {
       const p = pending.get(message.id as JsonRpcId);
       if (p) return p.respond(line, errorCodeOf(message));
+      const late = lateWatched.get(message.id as JsonRpcId);
+      if (late) {
+        lateWatched.delete(message.id as JsonRpcId);
+        const result = (message as { result?: unknown }).result;
+        return late(typeof result === 'object' && result !== null);
+      }
       log('debug', 'response matches no pending request; dropped', { session: id, id: message.id });
       return;
     }
@@ -236,6 +256,7 @@ export function createChannelSession(options: ChannelSessionOptions): ChannelSes
     params: Record<string, unknown>,
     timeoutMs: number,
     rid: string = HANDSHAKE_ID,
+    late?: (accepted: boolean) => void,
   ): Promise<Record<string, unknown>> {
     if (ended)
       return Promise.reject(new TesseraError('TESSERA_UPSTREAM_UNAVAILABLE', 'the channel has ended'));
@@ -265,14 +286,12 @@ export function createChannelSession(options: ChannelSessionOptions): ChannelSes
           reject(new TesseraError(code, text));
         },
       };
-      const timer = setTimeout(
-        () =>
-          p.fail(
-            'TESSERA_UPSTREAM_TIMEOUT',
-            `the MCP server did not answer ${method} within ${timeoutMs} ms`,
-          ),
-        timeoutMs,
-      );
+      const timer = setTimeout(() => {
+        p.fail('TESSERA_UPSTREAM_TIMEOUT', `the MCP server did not answer ${method} within ${timeoutMs} ms`);
+        if (!late || ended) return;
+        if (lateWatched.size >= MAX_LATE_WATCHED) lateWatched.delete(lateWatched.keys().next().value!);
+        lateWatched.set(rid, late);
+      }, timeoutMs);
       pending.set(rid, p);
       if (!channel.send({ jsonrpc: '2.0', id: rid, method, params }))
         p.fail('TESSERA_UPSTREAM_UNAVAILABLE', 'the MCP server no longer accepts input');
@@ -434,8 +453,8 @@ export function createChannelSession(options: ChannelSessionOptions): ChannelSes
       return own('server/discover', params, timeoutMs);
     },
 
-    call(method, params) {
-      return own(method, params, options.requestTimeoutMs, `${CALL_ID}${++calls}`);
+    call(method, params, late) {
+      return own(method, params, options.requestTimeoutMs, `${CALL_ID}${++calls}`, late);
     },
 
     hold() {

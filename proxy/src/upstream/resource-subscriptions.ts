@@ -15,8 +15,10 @@
  * later subscribe of the same URI reach the server in that order. A server that refuses a URI (an error
  * answer), fails or does not answer in time has not subscribed it: the URI is left out of the lease.
  * One that did not answer in time may still subscribe it later, so it is sent `resources/unsubscribe`
- * too, queued before any later subscribe of the URI: the server is left holding nothing the proxy
- * does not know of.
+ * too, queued before any later subscribe of the URI. A server that handles requests concurrently may
+ * still apply the late subscribe after that unsubscribe, so when its acceptance does arrive, and no
+ * stream holds or is subscribing the URI by then, it is unsubscribed once more: either way the server
+ * is left holding nothing the proxy does not know of.
  *
  * @module
  */
@@ -114,13 +116,18 @@ export function createResourceSubscriptions(options: ResourceSubscriptionsOption
    * whether the server accepted it, whether the channel ended under it (then the server never refused
    * it), and whether it went unanswered in time (then the server may still act on it).
    */
-  const send = (method: string, uri: string, choose: () => Promise<ChannelSession | undefined>) => {
+  const send = (
+    method: string,
+    uri: string,
+    choose: () => Promise<ChannelSession | undefined>,
+    late?: (accepted: boolean, on: ChannelSession) => void,
+  ) => {
     inflight++;
     let used: ChannelSession | undefined;
     // Wrapped so that the queue waits for the sending only, not for the answer.
     const sent = queue.then(choose).then((c) => {
       used = c;
-      return { answer: c?.call(method, { uri }) };
+      return { answer: c?.call(method, { uri }, late && ((accepted) => late(accepted, c))) };
     });
     queue = sent.catch(() => {});
     let timedOut = false;
@@ -144,9 +151,9 @@ export function createResourceSubscriptions(options: ResourceSubscriptionsOption
 
   /** Subscribes on the carrier; once more on the next one when the carrier ends before it answers. */
   const subscribe = async (uri: string, preferred?: ChannelSession): Promise<boolean> => {
-    let outcome = await send('resources/subscribe', uri, () => current(preferred));
+    let outcome = await send('resources/subscribe', uri, () => current(preferred), undoLate(uri));
     if (!outcome.accepted && outcome.channelEnded) {
-      outcome = await send('resources/subscribe', uri, () => current(undefined));
+      outcome = await send('resources/subscribe', uri, () => current(undefined), undoLate(uri));
     }
     // Queued now, so before any later subscribe of the URI (the caller forgets it only after this).
     if (outcome.timedOut) unsubscribe(uri);
@@ -156,6 +163,16 @@ export function createResourceSubscriptions(options: ResourceSubscriptionsOption
   /** Unsubscribes on the carrier, if it still lives: one that ended took its subscriptions with it. */
   const unsubscribe = (uri: string) =>
     void send('resources/unsubscribe', uri, async () => (carrier?.ended ? undefined : carrier));
+
+  /**
+   * For a subscribe that timed out: when the server accepts it after all, on a channel that still
+   * lives, and no stream holds or is subscribing the URI now, it is unsubscribed there once more.
+   */
+  const undoLate = (uri: string) => (accepted: boolean, on: ChannelSession) => {
+    if (!accepted || held.has(uri) || on.ended) return;
+    log('info', 'a resource subscription the server accepted after its timeout is undone', { uri });
+    void send('resources/unsubscribe', uri, async () => (on.ended ? undefined : on));
+  };
 
   /**
    * Subscribes again, on a new carrier, what the one that ended carried. A stream that asks for one of

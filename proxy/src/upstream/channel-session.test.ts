@@ -1,0 +1,115 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { TesseraError } from '../errors.ts';
+import { type ChannelSession, createChannelSession, MAX_LATE_WATCHED } from './channel-session.ts';
+import type { ChannelHandlers } from './message-channel.ts';
+
+/**
+ * A session on an in-memory channel: `sent` holds what the session wrote, `answer` plays the server's
+ * side, and `end` ends the channel as a crashed child would.
+ */
+function session(requestTimeoutMs: number) {
+  let handlers!: ChannelHandlers;
+  const sent: Record<string, unknown>[] = [];
+  let exited!: () => void;
+  const exit = new Promise<void>((resolve) => {
+    exited = resolve;
+  });
+  const s: ChannelSession = createChannelSession({
+    id: 's1',
+    principal: 'alice',
+    requestTimeoutMs,
+    idleTimeoutMs: 60_000,
+    pingIntervalMs: 60_000,
+    log: () => {},
+    maxPending: 1024,
+    onEnd: () => {},
+    open: (h) => {
+      handlers = h;
+      return {
+        send: (message) => {
+          sent.push(message as Record<string, unknown>);
+          return true;
+        },
+        close: async () => {
+          exited();
+        },
+        exit,
+      };
+    },
+  });
+  const answer = (id: unknown, body: Record<string, unknown>) => {
+    const message = { jsonrpc: '2.0', id, ...body };
+    handlers.onMessage(message, JSON.stringify(message));
+  };
+  const end = () => {
+    handlers.onEnd({ code: 'TESSERA_UPSTREAM_UNAVAILABLE', message: 'the child exited', undelivered: [] });
+    exited();
+  };
+  return { s, sent, answer, end };
+}
+
+const timedOut = (err: unknown) => err instanceof TesseraError && err.code === 'TESSERA_UPSTREAM_TIMEOUT';
+
+describe('a call of the proxy’s own that times out', () => {
+  test('rejects at the timeout, and its late answer reaches the `late` listener once', async () => {
+    const { s, sent, answer } = session(20);
+    const heard: boolean[] = [];
+    await assert.rejects(
+      s.call('resources/subscribe', { uri: 'a://1' }, (ok) => heard.push(ok)),
+      timedOut,
+    );
+    const id = sent[0]!.id;
+    answer(id, { result: {} });
+    answer(id, { result: {} });
+    assert.deepEqual(heard, [true]);
+  });
+
+  test('a late error answer is heard as not accepted', async () => {
+    const { s, sent, answer } = session(20);
+    const heard: boolean[] = [];
+    await assert.rejects(
+      s.call('resources/subscribe', { uri: 'a://1' }, (ok) => heard.push(ok)),
+      timedOut,
+    );
+    answer(sent[0]!.id, { error: { code: -32602, message: 'no such resource' } });
+    assert.deepEqual(heard, [false]);
+  });
+
+  test('an answer in time goes to the caller, never to `late`', async () => {
+    const { s, sent, answer } = session(5_000);
+    const heard: boolean[] = [];
+    const call = s.call('resources/subscribe', { uri: 'a://1' }, (ok) => heard.push(ok));
+    answer(sent[0]!.id, { result: { x: 1 } });
+    assert.deepEqual(await call, { x: 1 });
+    answer(sent[0]!.id, { result: {} });
+    assert.deepEqual(heard, []);
+  });
+
+  test('once the channel has ended, nothing is heard', async () => {
+    const { s, sent, answer, end } = session(20);
+    const heard: boolean[] = [];
+    await assert.rejects(
+      s.call('resources/subscribe', { uri: 'a://1' }, (ok) => heard.push(ok)),
+      timedOut,
+    );
+    end();
+    answer(sent[0]!.id, { result: {} });
+    assert.deepEqual(heard, []);
+  });
+
+  test(`at most ${MAX_LATE_WATCHED} timed-out calls are listened for: the oldest is let go`, async () => {
+    const { s, sent, answer } = session(20);
+    const heard: number[] = [];
+    const calls = Array.from({ length: MAX_LATE_WATCHED + 1 }, (_, i) =>
+      assert.rejects(
+        s.call('resources/subscribe', { uri: `a://${i}` }, () => heard.push(i)),
+        timedOut,
+      ),
+    );
+    await Promise.all(calls);
+    answer(sent[0]!.id, { result: {} });
+    answer(sent[MAX_LATE_WATCHED]!.id, { result: {} });
+    assert.deepEqual(heard, [MAX_LATE_WATCHED]);
+  });
+});
