@@ -97,6 +97,7 @@ interface FixtureState {
   pid: number;
   subscribed: string[];
   calls: [string, string][];
+  lateAnswered: string[];
 }
 const state = async (url: string, token: string) =>
   (await tool(url, token, 'state')) as unknown as FixtureState;
@@ -366,6 +367,45 @@ describe('resource subscriptions on listen streams through the stateless pool', 
         assert.deepEqual(await s.next('note://a on late-2'), updated('note://a', 'late-2'));
         assert.equal(s.queued, 0);
         s.close();
+      } finally {
+        await p.h.close();
+      }
+    },
+  );
+
+  test(
+    'a late acceptance does not undo a subscription another stream made meanwhile',
+    HANG_GUARD,
+    async () => {
+      const p = await proxy(['--slow-ms=4000'], undefined, undefined, { requestTimeoutMs: 2_000 });
+      const { url, alice } = p;
+      try {
+        const first = await listen(url, alice, 'late-3', { resourceSubscriptions: ['late://y'] });
+        assert.deepEqual(await first.next('late-3 acknowledged'), acknowledged('late-3', {}));
+        await waitFor(
+          async () => (await state(url, alice)).calls.length === 2,
+          'resources/unsubscribe of late://y upstream',
+        );
+        first.close();
+        // Before the first subscribe is answered, another stream of the same user subscribes the URI,
+        // and this time the server answers at once.
+        const second = await subscribed(url, alice, 'late-4', ['late://y']);
+        // The first subscribe's acceptance then arrives (before the answer to the state call that sees
+        // it); the URI is held, so it stays subscribed.
+        await waitFor(
+          async () => (await state(url, alice)).lateAnswered.includes('late://y'),
+          'the answer to the first subscribe of late://y',
+        );
+        const after = await state(url, alice);
+        assert.deepEqual(after.calls, [
+          ['resources/subscribe', 'late://y'],
+          ['resources/unsubscribe', 'late://y'],
+          ['resources/subscribe', 'late://y'],
+        ]);
+        assert.deepEqual(after.subscribed, ['late://y']);
+        await tool(url, alice, 'touch', { uris: ['late://y'] });
+        assert.deepEqual(await second.next('late://y on late-4'), updated('late://y', 'late-4'));
+        second.close();
       } finally {
         await p.h.close();
       }

@@ -81,16 +81,17 @@ export interface ChannelSession {
   discover(params: Record<string, unknown>, timeoutMs: number): Promise<Record<string, unknown>>;
   /**
    * The proxy's own request on an established channel (a warm channel's `resources/subscribe`). Resolves
-   * with its result. `late`, when given, hears of an answer that arrives after the request timed out
-   * (true: a result, false: an error), for a caller that must undo what the server did after all; it
-   * is not called when the channel ends first, or once `MAX_LATE_WATCHED` later timeouts are watched.
+   * with its result. `late`, when given, is called exactly once after the request timed out (and never
+   * otherwise), for a caller that must undo what the server did after all: true or false when the answer
+   * arrives (a result, an error), undefined when it will not be heard (the channel ended, the answer
+   * did not come within `LATE_WATCH_MS`, or `MAX_LATE_WATCHED` later timeouts took its place).
    *
    * @throws TesseraError when the server answers an error, fails, or does not answer within the request timeout.
    */
   call(
     method: string,
     params: Record<string, unknown>,
-    late?: (accepted: boolean) => void,
+    late?: (accepted: boolean | undefined) => void,
   ): Promise<Record<string, unknown>>;
   /**
    * Keeps the session from closing idle until the returned function is called: a warm channel that
@@ -125,10 +126,16 @@ const HANDSHAKE_ID = 'tessera-initialize';
 /** The prefix of the ids of the proxy's other own requests; the stateless pool's are `tessera-<n>`. */
 const CALL_ID = 'tessera-call-';
 /**
- * How many timed-out requests of the proxy's own one channel keeps listening for: a server that never
- * answers them must not grow the map without bound.
+ * How many timed-out requests of the proxy's own one channel listens for, and how long: a server that
+ * never answers them must hold nothing without bound.
  */
 export const MAX_LATE_WATCHED = 256;
+export const LATE_WATCH_MS = 5 * 60_000;
+
+interface LateWatch {
+  late: (accepted: boolean | undefined) => void;
+  timer: NodeJS.Timeout;
+}
 
 interface Pending {
   /** Set only when the request may be answered as SSE and carries a progress token. */
@@ -166,7 +173,15 @@ export function createChannelSession(options: ChannelSessionOptions): ChannelSes
   const { id, log } = options;
   const pending = new Map<JsonRpcId, Pending>();
   /** The proxy's own requests that timed out with a `late` listener, by id: the oldest is dropped first. */
-  const lateWatched = new Map<JsonRpcId, (accepted: boolean) => void>();
+  const lateWatched = new Map<JsonRpcId, LateWatch>();
+  /** Ends the watch of `rid`, telling its listener what became of it. */
+  const heard = (rid: JsonRpcId, accepted: boolean | undefined) => {
+    const watch = lateWatched.get(rid);
+    if (!watch) return;
+    lateWatched.delete(rid);
+    clearTimeout(watch.timer);
+    watch.late(accepted);
+  };
   let stream: SseStream | undefined;
   let eventSeq = 0;
   let established = false;
@@ -179,7 +194,7 @@ export function createChannelSession(options: ChannelSessionOptions): ChannelSes
   const end = () => {
     if (ended) return;
     ended = true;
-    lateWatched.clear();
+    for (const rid of [...lateWatched.keys()]) heard(rid, undefined);
     clearTimeout(idleTimer);
     stream?.end();
     options.onEnd(session);
@@ -221,11 +236,9 @@ export function createChannelSession(options: ChannelSessionOptions): ChannelSes
     if ('id' in message && ('result' in message || 'error' in message)) {
       const p = pending.get(message.id as JsonRpcId);
       if (p) return p.respond(line, errorCodeOf(message));
-      const late = lateWatched.get(message.id as JsonRpcId);
-      if (late) {
-        lateWatched.delete(message.id as JsonRpcId);
+      if (lateWatched.has(message.id as JsonRpcId)) {
         const result = (message as { result?: unknown }).result;
-        return late(typeof result === 'object' && result !== null);
+        return heard(message.id as JsonRpcId, typeof result === 'object' && result !== null);
       }
       log('debug', 'response matches no pending request; dropped', { session: id, id: message.id });
       return;
@@ -256,7 +269,7 @@ export function createChannelSession(options: ChannelSessionOptions): ChannelSes
     params: Record<string, unknown>,
     timeoutMs: number,
     rid: string = HANDSHAKE_ID,
-    late?: (accepted: boolean) => void,
+    late?: (accepted: boolean | undefined) => void,
   ): Promise<Record<string, unknown>> {
     if (ended)
       return Promise.reject(new TesseraError('TESSERA_UPSTREAM_UNAVAILABLE', 'the channel has ended'));
@@ -288,9 +301,12 @@ export function createChannelSession(options: ChannelSessionOptions): ChannelSes
       };
       const timer = setTimeout(() => {
         p.fail('TESSERA_UPSTREAM_TIMEOUT', `the MCP server did not answer ${method} within ${timeoutMs} ms`);
-        if (!late || ended) return;
-        if (lateWatched.size >= MAX_LATE_WATCHED) lateWatched.delete(lateWatched.keys().next().value!);
-        lateWatched.set(rid, late);
+        if (!late) return;
+        if (ended) return late(undefined);
+        if (lateWatched.size >= MAX_LATE_WATCHED) heard(lateWatched.keys().next().value!, undefined);
+        const timer = setTimeout(() => heard(rid, undefined), LATE_WATCH_MS);
+        timer.unref();
+        lateWatched.set(rid, { late, timer });
       }, timeoutMs);
       pending.set(rid, p);
       if (!channel.send({ jsonrpc: '2.0', id: rid, method, params }))

@@ -18,7 +18,9 @@
  * too, queued before any later subscribe of the URI. A server that handles requests concurrently may
  * still apply the late subscribe after that unsubscribe, so when its acceptance does arrive, and no
  * stream holds or is subscribing the URI by then, it is unsubscribed once more: either way the server
- * is left holding nothing the proxy does not know of.
+ * is left holding nothing the proxy does not know of. Until that answer comes (or is given up, after
+ * five minutes or with its channel), the principal's subscriptions are not forgotten, so that a stream
+ * subscribing the URI meanwhile is seen holding it.
  *
  * @module
  */
@@ -78,6 +80,11 @@ export function createResourceSubscriptions(options: ResourceSubscriptionsOption
   /** Settles once the last request asked for has been sent (not answered). */
   let queue: Promise<unknown> = Promise.resolve();
   let inflight = 0;
+  /**
+   * Subscribes that timed out and whose late answer is still awaited: until it comes, this instance
+   * stays (a new one would not know the URI had been asked for, and could be undone by it).
+   */
+  let awaitingLate = 0;
 
   const drop = () => {
     unhold?.();
@@ -85,7 +92,7 @@ export function createResourceSubscriptions(options: ResourceSubscriptionsOption
     carrier = undefined;
   };
   const idleCheck = () => {
-    if (inflight > 0 || held.size > 0) return;
+    if (inflight > 0 || held.size > 0 || awaitingLate > 0) return;
     drop();
     options.onIdle();
   };
@@ -124,10 +131,16 @@ export function createResourceSubscriptions(options: ResourceSubscriptionsOption
   ) => {
     inflight++;
     let used: ChannelSession | undefined;
+    // Called exactly once after a timeout (channel-session.ts), counted from the timeout on below.
+    const onLate = (c: ChannelSession) => (accepted: boolean | undefined) => {
+      awaitingLate--;
+      if (accepted !== undefined) late!(accepted, c);
+      idleCheck();
+    };
     // Wrapped so that the queue waits for the sending only, not for the answer.
     const sent = queue.then(choose).then((c) => {
       used = c;
-      return { answer: c?.call(method, { uri }, late && ((accepted) => late(accepted, c))) };
+      return { answer: c?.call(method, { uri }, late && onLate(c)) };
     });
     queue = sent.catch(() => {});
     let timedOut = false;
@@ -139,6 +152,7 @@ export function createResourceSubscriptions(options: ResourceSubscriptionsOption
       })
       .catch((err: unknown) => {
         timedOut = err instanceof TesseraError && err.code === 'TESSERA_UPSTREAM_TIMEOUT';
+        if (timedOut && late) awaitingLate++;
         log('info', 'resource subscription request failed', { method, uri, error: String(err) });
         return false;
       })
