@@ -20,7 +20,18 @@ export const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
 export const DIGITS = /^\d{1,15}$/;
 /** A `Connection` value that lists `close`, or `keep-alive`. */
 export const CLOSE = /(^|[\s,])close($|[\s,])/i;
-export const KEEP_ALIVE = /(^|[\s,])keep-alive($|[\s,])/i;
+const KEEP_ALIVE = /(^|[\s,])keep-alive($|[\s,])/i;
+
+/**
+ * Whether a connection persists after a message of HTTP/1.`minor` with this `Connection` field (RFC
+ * 9112 §9.3): in HTTP/1.1 unless it lists `close`; in HTTP/1.0 only when it lists `keep-alive` and not
+ * `close`. A repeated field (not a string) lists nothing the parsers trust.
+ */
+export function persists(minor: string, connection: string | string[] | undefined): boolean {
+  const listed = typeof connection === 'string' ? connection : undefined;
+  const close = listed !== undefined && CLOSE.test(listed);
+  return minor === '1' ? !close : listed !== undefined && KEEP_ALIVE.test(listed) && !close;
+}
 
 const SECTION_END = Buffer.from('\r\n\r\n');
 /** `fieldSectionEnd`: the section is larger than allowed. */

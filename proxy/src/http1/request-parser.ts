@@ -13,14 +13,13 @@
 
 import { BodyDecoder, type BodyFraming } from './body-decoder.ts';
 import {
-  CLOSE,
   DIGITS,
   fieldSectionEnd,
   HeaderFieldError,
   type HeaderFields,
   isChunkedOnly,
-  KEEP_ALIVE,
   parseFieldLines,
+  persists,
   TOKEN,
   TOO_LARGE,
 } from './header-fields.ts';
@@ -152,11 +151,7 @@ export class RequestParser {
       throw bad('the Host header is repeated or not a host');
     if (minor === '1' && host === undefined) throw bad('an HTTP/1.1 request needs a Host header');
     if (authority !== undefined) headers.host = authority;
-    const connection = headers.connection;
-    const keepAlive =
-      minor === '1'
-        ? !(typeof connection === 'string' && CLOSE.test(connection))
-        : typeof connection === 'string' && KEEP_ALIVE.test(connection) && !CLOSE.test(connection);
+    const keepAlive = persists(minor, headers.connection);
     const expect = headers.expect;
     if (expect !== undefined && !(typeof expect === 'string' && expect.toLowerCase() === '100-continue'))
       throw new RequestParseError(417, 'the only expectation supported is 100-continue');

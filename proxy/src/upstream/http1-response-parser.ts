@@ -13,14 +13,13 @@
 
 import { BodyDecoder, type BodyFraming } from '../http1/body-decoder.ts';
 import {
-  CLOSE,
   DIGITS,
   fieldSectionEnd,
   HeaderFieldError,
   type HeaderFields,
   isChunkedOnly,
-  KEEP_ALIVE,
   parseFieldLines,
+  persists,
   TOO_LARGE,
 } from '../http1/header-fields.ts';
 
@@ -144,11 +143,7 @@ export class ResponseParser {
       return 'interim';
     }
 
-    const connection = headers.connection;
-    this.#keepAlive =
-      minor === '1'
-        ? !(typeof connection === 'string' && CLOSE.test(connection))
-        : typeof connection === 'string' && KEEP_ALIVE.test(connection) && !CLOSE.test(connection);
+    this.#keepAlive = persists(minor, headers.connection);
     const te = headers['transfer-encoding'] as string | undefined;
     const cl = headers['content-length'] as string | undefined;
     if (te !== undefined && cl !== undefined)
