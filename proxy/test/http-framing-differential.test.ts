@@ -17,16 +17,9 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { isDeepStrictEqual } from 'node:util';
-import { assertAgreement, assertCutInvariant, show } from './helpers/framing-agreement.ts';
+import { assertAgreement, assertCutInvariant, messageDifference, show } from './helpers/framing-agreement.ts';
 import { draw, framingCase } from './helpers/framing-cases.ts';
-import {
-  GoHttpParser,
-  NodeHttpParser,
-  type Parsed,
-  type ParsedRequest,
-  parseWithProxy,
-} from './helpers/framing-parsers.ts';
+import { GoHttpParser, NodeHttpParser, type Parsed, parseWithProxy } from './helpers/framing-parsers.ts';
 import { goFixture } from './helpers/go-fixture.ts';
 import { prng } from './helpers/prng.ts';
 
@@ -39,11 +32,8 @@ const goSkip = goBinary === undefined ? 'Go is not installed (bash .ci/run build
 function divergence(ours: Parsed, theirs: Parsed): string | undefined {
   const both = Math.min(ours.requests.length, theirs.requests.length);
   for (let i = 0; i < both; i++) {
-    const a = ours.requests[i]!;
-    const b = theirs.requests[i]!;
-    if (isDeepStrictEqual(a, b)) continue;
-    const fields = (Object.keys(a) as (keyof ParsedRequest)[]).filter((k) => !isDeepStrictEqual(a[k], b[k]));
-    return `request ${i + 1} differs in ${fields.join(', ')}: proxy ${JSON.stringify(a)}, reference ${JSON.stringify(b)}`;
+    const differs = messageDifference('request', i + 1, ours.requests[i]!, theirs.requests[i]!);
+    if (differs) return differs;
   }
   return undefined;
 }

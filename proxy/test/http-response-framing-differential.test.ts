@@ -17,9 +17,8 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { isDeepStrictEqual } from 'node:util';
 import { MAX_INTERIM_RESPONSES } from '../src/upstream/http1-response-parser.ts';
-import { assertAgreement, assertCutInvariant, show } from './helpers/framing-agreement.ts';
+import { assertAgreement, assertCutInvariant, messageDifference, show } from './helpers/framing-agreement.ts';
 import { draw, responseFramingCase } from './helpers/framing-cases.ts';
 import { goFixture } from './helpers/go-fixture.ts';
 import { prng } from './helpers/prng.ts';
@@ -41,10 +40,8 @@ function divergence(ours: ParsedResponses, theirs: ParsedResponses): string | un
   for (let i = 0; i < both; i++) {
     const { keepAlive: a, ...x } = ours.responses[i]!;
     const { keepAlive: b, ...y } = theirs.responses[i]!;
-    if (!isDeepStrictEqual(x, y)) {
-      const fields = (Object.keys(x) as (keyof typeof x)[]).filter((k) => !isDeepStrictEqual(x[k], y[k]));
-      return `response ${i + 1} differs in ${fields.join(', ')}: proxy ${JSON.stringify(x)}, reference ${JSON.stringify(y)}`;
-    }
+    const differs = messageDifference('response', i + 1, x, y);
+    if (differs) return differs;
     if (a && !b) return `response ${i + 1}: the proxy would reuse a connection the reference closes`;
   }
   return undefined;

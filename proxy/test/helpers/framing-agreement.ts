@@ -6,6 +6,7 @@
  * @module
  */
 import assert from 'node:assert/strict';
+import { isDeepStrictEqual } from 'node:util';
 import type { Draw } from './framing-cases.ts';
 
 /** What a parser made of a stream: the messages it read, and what ended the stream early. */
@@ -28,6 +29,16 @@ export interface Agreement<R extends Reading> {
 }
 
 export const show = (raw: Buffer) => JSON.stringify(raw.toString('latin1'));
+
+/**
+ * How the `n`th message (`what`, counted from 1) read by the proxy and by a reference differs, naming
+ * the fields; undefined when they are the same.
+ */
+export function messageDifference<M extends object>(what: string, n: number, ours: M, theirs: M) {
+  if (isDeepStrictEqual(ours, theirs)) return undefined;
+  const fields = (Object.keys(ours) as (keyof M)[]).filter((k) => !isDeepStrictEqual(ours[k], theirs[k]));
+  return `${what} ${n} differs in ${fields.join(', ')}: proxy ${JSON.stringify(ours)}, reference ${JSON.stringify(theirs)}`;
+}
 
 /**
  * Runs the streams through both parsers and asserts that they never read a message both accept
