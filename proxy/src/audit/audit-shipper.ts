@@ -45,10 +45,7 @@ export interface AuditStats {
 
 export interface AuditShipper {
   record(event: AuditRecord): void;
-  /** Events waiting to be acknowledged. */
-  pending(): number;
-  /** Events dropped: the spool was full, or the control plane rejected their batch as invalid. */
-  dropped(): number;
+  /** Events waiting, shipped and dropped so far, and failed calls (`AuditStats`). */
   stats(): AuditStats;
   /** Ships what is spooled, retrying until `deadlineMs` has passed; the rest stays in the spool. */
   close(deadlineMs?: number): Promise<void>;
@@ -167,8 +164,6 @@ export function createAuditShipper(options: AuditShipperOptions): AuditShipper {
         void flush();
       } else schedule(flushIntervalMs);
     },
-    pending: () => spool.pending(),
-    dropped: () => spool.dropped() + rejectedCount,
     stats: () => ({
       pending: spool.pending(),
       shipped: shippedCount,
