@@ -22,6 +22,7 @@ import { createProxyMetrics, observeRequest } from '../../proxy/src/telemetry/me
 import { continueTrace } from '../../proxy/src/telemetry/trace-context.ts';
 import { ResponseParser } from '../../proxy/src/upstream/http1-response-parser.ts';
 import { TOOL_NAME, toolsCallBody, toolsCallResult } from './payload.ts';
+import { median } from './report.ts';
 
 export interface Step {
   name: string;
@@ -156,12 +157,6 @@ export const STEPS: readonly Step[] = [
       }),
   },
 ];
-
-const median = (values: number[]) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-};
 
 /** Runs every step `warmup` times, then `batches` batches of `runs` runs, and keeps each batch's mean. */
 export function measureSteps(
