@@ -18,14 +18,15 @@
  *
  * @module
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { copyFile, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
-import { cpus, release, tmpdir, totalmem } from 'node:os';
+import { cpus, tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { waitForAuditRows } from './audit-rows.ts';
 import { createChildren } from './children.ts';
 import { profileMarkdown, summariseCpuProfile } from './cpu-profile.ts';
+import { machine, repoRoot, sourceState } from './machine.ts';
 import { describe, measure, type Processes, startGenerator } from './measure.ts';
 import {
   BENCH_SDK_SERVER,
@@ -45,7 +46,6 @@ import { descendantCpuSeconds, memory } from './proc-stats.ts';
 import type { LoadCommand, Target } from './protocol.ts';
 import { added, markdown, type Pair, type RunRecord, summarise, targets } from './report.ts';
 
-const repoRoot = join(import.meta.dirname, '..', '..');
 const referenceForwarderMain = join(import.meta.dirname, 'reference-forwarder.ts');
 
 function envNumber(name: string, fallback: number, min: number, max: number): number {
@@ -156,32 +156,8 @@ function pinning(): { proxy: string; others: string } | undefined {
   return { proxy: String(n - 1), others: n === 2 ? '0' : `0-${n - 2}` };
 }
 
-function machine() {
-  const list = cpus();
-  return {
-    cpus: list.length,
-    cpu_model: list[0]?.model ?? 'unknown',
-    memory_gb: Math.round(totalmem() / 2 ** 30),
-    kernel: release(),
-    node: process.version,
-  };
-}
-
-/** The commit measured, and whether the proxy's sources differ from it. */
-function sourceState() {
-  const git = (...args: string[]) => {
-    try {
-      return execFileSync('git', args, { cwd: repoRoot, encoding: 'utf8' }).trim();
-    } catch {
-      return '';
-    }
-  };
-  return {
-    commit: git('rev-parse', 'HEAD') || 'unknown',
-    proxy_sources_modified: git('status', '--porcelain', '--', 'proxy/src') !== '',
-    proxy_main: relative(repoRoot, settings.proxyMain),
-  };
-}
+/** The commit measured, whether the proxy's sources differ from it, and the proxy entry point run. */
+const source = () => ({ ...sourceState(), proxy_main: relative(repoRoot, settings.proxyMain) });
 
 /**
  * Loads a Node program's modules once with Node's compile cache on, as `docker/proxy.Dockerfile` does
@@ -454,7 +430,7 @@ async function main(): Promise<void> {
       date,
       duration_s: Math.round((Date.now() - started) / 1000),
       machine: m,
-      source: sourceState(),
+      source: source(),
       settings: { ...settings, proxyMain: undefined, outDir: undefined },
       payload: { request_bytes: Buffer.byteLength(toolsCallBody(1)), response_text_chars: TEXT_1K.length },
       proxy_idle_memory: idleMemory,
@@ -502,7 +478,7 @@ async function runProfile(p: Processes, command: LoadCommand, profileDir: string
   const results = {
     date: new Date().toISOString(),
     machine: machine(),
-    source: sourceState(),
+    source: source(),
     run: record,
     profile,
   };

@@ -4,10 +4,9 @@
  *
  * @module
  */
-import { execFileSync } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
-import { cpus, release } from 'node:os';
 import { join, resolve } from 'node:path';
+import { machine, sourceState } from './machine.ts';
 import { measureSteps, STEPS, stepsMarkdown } from './steps.ts';
 
 const positive = (name: string, fallback: number) => {
@@ -23,24 +22,12 @@ const settings = {
   outDir: resolve(process.env.BENCH_OUT_DIR || join(import.meta.dirname, '..', 'results')),
 };
 
-const commit = (() => {
-  try {
-    return execFileSync('git', ['rev-parse', 'HEAD'], { encoding: 'utf8' }).trim();
-  } catch {
-    return 'unknown';
-  }
-})();
 const steps = measureSteps(STEPS, settings);
 const total_ns = Math.round(steps.reduce((sum, s) => sum + s.ns, 0));
 const results = {
   date: new Date().toISOString(),
-  machine: {
-    cpus: cpus().length,
-    cpu_model: cpus()[0]?.model ?? 'unknown',
-    kernel: release(),
-    node: process.version,
-  },
-  commit,
+  machine: machine(),
+  source: sourceState(),
   settings: { runs: settings.runs, batches: settings.batches, warmup: settings.warmup },
   total_ns,
   steps,

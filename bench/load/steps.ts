@@ -2,7 +2,8 @@
  * The proxy's own per-request steps, each run alone in a loop on the benchmark's request and answer:
  * what they cost with warm caches and optimised code. The end-to-end benchmark measures the proxy
  * among other processes, where a request at 1000 req/s finds the proxy asleep and its caches cold;
- * these figures are the floor under that, and steady enough to show a change in one step.
+ * these figures are the floor under that, and far steadier (a change to one step shows when runs are
+ * made one after the other).
  *
  * Not timed here: verifying a token (cached per token after the first request, a Map lookup), and the
  * system calls (reading the request, writing it upstream, the answer back, and the audit spool's
