@@ -5,6 +5,11 @@
  * these figures are the floor under that, and far steadier (a change to one step shows when runs are
  * made one after the other).
  *
+ * `measureAfterPause` runs the same steps once per round, in order, after the thread has slept (or
+ * spun) for a while, as the proxy does between requests at a fixed rate: what the same code costs
+ * when it starts cold. Nothing else runs in the process meanwhile, so what it shows beyond the warm
+ * figures is the machine's, not the proxy's.
+ *
  * Not timed here: verifying a token (cached per token after the first request, a Map lookup), and the
  * system calls (reading the request, writing it upstream, the answer back, and the audit spool's
  * append), which `proxy.bench.ts` measures as part of the whole.
@@ -178,15 +183,98 @@ export function measureSteps(
   });
 }
 
-/** The README's table: each step's median, and their sum. */
-export function stepsMarkdown(results: readonly StepResult[]): string {
+export interface Pause {
+  /** How long the thread waits before each round, in milliseconds. */
+  ms: number;
+  /** `sleep`: blocked in the kernel (`Atomics.wait`, a futex), as an idle event loop is; `spin`: busy. */
+  how: 'sleep' | 'spin';
+}
+
+export interface PauseResult extends Pause {
+  rounds: number;
+  /** The median over the rounds of one pass through every step, nanoseconds. */
+  total_ns: number;
+  /** Each step's median over the rounds, nanoseconds, in the order of the steps. */
+  steps_ns: number[];
+}
+
+const pauseCell = new Int32Array(new SharedArrayBuffer(4));
+
+function pause({ ms, how }: Pause): void {
+  if (how === 'sleep') {
+    // Nothing ever notifies the cell: the wait always runs to its timeout.
+    Atomics.wait(pauseCell, 0, 0, ms);
+    return;
+  }
+  const end = performance.now() + ms;
+  while (performance.now() < end);
+}
+
+/**
+ * Runs every step once per round, in order, after `pause`; `rounds` rounds. Each step is timed on its
+ * own; the cost of reading the clock, measured the same way, is taken off every figure.
+ */
+export function measureAfterPause(steps: readonly Step[], p: Pause, rounds: number): PauseResult {
+  let sink: unknown;
+  const perStep: number[][] = steps.map(() => []);
+  const clock: number[] = [];
+  const totals: number[] = [];
+  for (let r = 0; r < rounds; r++) {
+    pause(p);
+    const start = process.hrtime.bigint();
+    let before = start;
+    for (let i = 0; i < steps.length; i++) {
+      sink = steps[i]!.run();
+      const after = process.hrtime.bigint();
+      perStep[i]!.push(Number(after - before));
+      before = after;
+    }
+    const end = process.hrtime.bigint();
+    clock.push(Number(end - before));
+    totals.push(Number(before - start));
+  }
+  if (sink === Symbol.for('never')) throw new Error('unreachable');
+  const overhead = median(clock);
+  const net = (ns: number) => Math.max(0, Math.round(ns - overhead));
+  return {
+    ...p,
+    rounds,
+    total_ns: Math.max(0, Math.round(median(totals) - overhead * steps.length)),
+    steps_ns: perStep.map((xs) => net(median(xs))),
+  };
+}
+
+/**
+ * The README's tables: each step's median warm and after the `perStep` pause, with their sums; then
+ * one pass through every step after each pause.
+ */
+export function stepsMarkdown(
+  results: readonly StepResult[],
+  pauses: readonly PauseResult[] = [],
+  perStep?: PauseResult,
+): string {
   const us = (ns: number) => (ns / 1000).toFixed(2);
   const total = results.reduce((sum, r) => sum + r.ns, 0);
-  return [
-    '| Step | Where (`proxy/src/`) | µs per request |',
-    '| --- | --- | --- |',
-    ...results.map((r) => `| ${r.name} | \`${r.where}\` | ${us(r.ns)} |`),
-    `| **all of the above** | | **${us(total)}** |`,
+  const label = (p: Pause) => `${p.how === 'sleep' ? 'asleep' : 'busy'} ${p.ms} ms`;
+  const extra = perStep ? ` µs after ${label(perStep)} |` : '';
+  const lines = [
+    `| Step | Where (\`proxy/src/\`) | µs per request, warm |${extra}`,
+    `| --- | --- | --- |${perStep ? ' --- |' : ''}`,
+    ...results.map(
+      (r, i) =>
+        `| ${r.name} | \`${r.where}\` | ${us(r.ns)} |${perStep ? ` ${us(perStep.steps_ns[i]!)} |` : ''}`,
+    ),
+    `| **all of the above** | | **${us(total)}** |${perStep ? ` **${us(perStep.total_ns)}** |` : ''}`,
     '',
-  ].join('\n');
+  ];
+  if (pauses.length > 0) {
+    lines.push(
+      '| Before each pass through all the steps | µs per pass (median) | Times the warm sum |',
+      '| --- | --- | --- |',
+      `| nothing (warm, each step in its own loop) | ${us(total)} | 1.0 |`,
+      ...pauses.map((p) => `| ${label(p)} | ${us(p.total_ns)} | ${(p.total_ns / total).toFixed(1)} |`),
+      '',
+    );
+  }
+  return lines.join('\n');
 }
