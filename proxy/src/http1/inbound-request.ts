@@ -26,6 +26,8 @@ export class RequestAbortedError extends Error {
   }
 }
 
+const EMPTY = Buffer.alloc(0);
+
 export class InboundRequest {
   readonly method: string;
   /** The path and query. */
@@ -41,6 +43,8 @@ export class InboundRequest {
   #limit: number;
   #state: 'reading' | 'complete' | 'too-large' | 'discarding' | 'aborted' = 'reading';
   #waiter: { resolve: (body: Buffer) => void; reject: (err: Error) => void } | undefined = undefined;
+  /** `discardBody()` was called: chunks are counted against the limit, never kept. */
+  #discard = false;
 
   /** `maxBodyBytes`: the most the server buffers before anyone asks for the body. */
   constructor(head: RequestHead, maxBodyBytes: number) {
@@ -86,6 +90,20 @@ export class InboundRequest {
     });
   }
 
+  /**
+   * Throws the body away as it arrives, and resolves at its end: for a handler that has no use for the
+   * body but must not act on a request whose body the server then refuses (malformed framing, a
+   * timeout), which it answers itself.
+   *
+   * @throws PayloadTooLargeError when it declares or reaches more than the server's limit.
+   * @throws RequestAbortedError when the client goes away, or the server refuses the body, first.
+   */
+  async discardBody(): Promise<void> {
+    this.#discard = true;
+    this.#chunks = [];
+    await this.readBody(this.#limit);
+  }
+
   /** Throws the body away, as it arrives: the handler answers without it. */
   resume(): void {
     this.#chunks = [];
@@ -100,7 +118,7 @@ export class InboundRequest {
       this.#overflow();
       return;
     }
-    this.#chunks.push(chunk);
+    if (!this.#discard) this.#chunks.push(chunk);
   }
 
   /** @internal The body's end, from the parser. */
@@ -134,6 +152,7 @@ export class InboundRequest {
   }
 
   #take(): Buffer {
+    if (this.#discard) return EMPTY;
     const chunks = this.#chunks;
     this.#chunks = [];
     return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, this.#size);

@@ -580,7 +580,16 @@ export function createMcpEndpoint(options: McpEndpointOptions) {
         return;
       }
     } else {
-      req.resume();
+      // A GET or DELETE has no use for a body, but nothing goes upstream before the body's end: one
+      // the server refuses as malformed (answering 400 itself) must not leave its request carried out.
+      try {
+        await req.discardBody();
+      } catch (err) {
+        if (!(err instanceof PayloadTooLargeError)) throw err; // RequestAbortedError: no one to answer
+        const tooLarge = new TesseraError('TESSERA_PAYLOAD_TOO_LARGE', err.message);
+        reject(res, ctx, tooLarge, { connection: 'close' }, 'invalid');
+        return;
+      }
     }
     let era: ProtocolEra;
     try {
