@@ -31,6 +31,7 @@ import { loadSigningKeys } from './keys/signing-keys.ts';
 import { startChangeFeed } from './mesh/change-feed.ts';
 import { type ConfigHub, createConfigHub } from './mesh/config-hub.ts';
 import { localAuthenticator, type MeshAuthenticator } from './mesh/mesh-auth.ts';
+import { MESH_CALL_OPTIONS, meshGate } from './mesh/mesh-gate.ts';
 import { buildSnapshot } from './mesh/snapshot.ts';
 import { type StatusStore, startStatusStore } from './mesh/status-store.ts';
 import { createAdmission, createTokenBucket } from './mesh/token-bucket.ts';
@@ -216,7 +217,9 @@ export async function build(options: BuildOptions): Promise<ControlPlane> {
     }),
   );
   await meshApp.register(healthPlugin(() => ready));
+  meshApp.addHook('onRequest', meshGate(authenticate));
   await meshApp.register(fastifyConnectPlugin, {
+    ...MESH_CALL_OPTIONS,
     shutdownTimeoutMs: 5_000,
     routes(router) {
       router.service(
