@@ -14,7 +14,7 @@ import { AuditEventSchema, AuditService, type IngestRequest } from '@tessera/api
 import type { AuditIR } from '../ir/proxy-config.ts';
 import { createMeshTransport } from '../mesh-api/mesh-transport.ts';
 import type { AuditRecord } from './audit-event.ts';
-import { type AuditShipper, createAuditShipper } from './audit-shipper.ts';
+import { AUDIT_BATCH_MAX_BYTES, type AuditShipper, createAuditShipper } from './audit-shipper.ts';
 import { type AuditSpool, openAuditSpool } from './audit-spool.ts';
 
 /** Events lost either way: the spool was full, or the control plane rejected their batch. */
@@ -122,6 +122,23 @@ test('regression: a flush timer that fires on an empty buffer does not stop ship
   await new Promise((r) => setTimeout(r, 80));
   shipper.record(record('r3'));
   await until(() => srv.stored.size === 3, `r3 stored (stored: ${[...srv.stored.values()]})`);
+  await shipper.close();
+});
+
+test(`a batch carries at most ${AUDIT_BATCH_MAX_BYTES} bytes of events, however many batchMaxEvents allows`, async () => {
+  const srv = await auditServer({ next: [] });
+  const spool = openAuditSpool({ dir: spoolDir(), segmentBytes: 8 * 1024 * 1024 });
+  const shipper = ship(srv, { batchMaxEvents: 10_000, flushIntervalMs: 10 }, spool);
+  // Captured bodies make events large: 100 of about 130 KB, some 13 MB in all.
+  for (let i = 0; i < 100; i++) {
+    shipper.record({ ...record(), requestBody: 'q'.repeat(65_000), responseBody: 'r'.repeat(65_000) });
+  }
+  await until(() => srv.stored.size === 100, `all stored (${srv.stored.size})`);
+  const bytes = srv.calls.map((c) =>
+    c.events.reduce((n, e) => n + e.requestBody.length + e.responseBody.length, 0),
+  );
+  assert.ok(srv.calls.length >= 4, `several batches: ${srv.calls.length}`);
+  for (const b of bytes) assert.ok(b <= AUDIT_BATCH_MAX_BYTES, `a batch of ${b} bytes of bodies`);
   await shipper.close();
 });
 

@@ -53,6 +53,13 @@ export interface AuditShipper {
 
 const INGEST = '/tessera.mesh.v1.AuditService/Ingest';
 
+/**
+ * The most event bytes one batch carries, whatever `batchMaxEvents` allows: the control plane refuses
+ * a mesh message over 32 MiB (`control-plane/src/mesh/mesh-gate.ts`), and events with captured bodies
+ * can reach well over 100 KB each.
+ */
+export const AUDIT_BATCH_MAX_BYTES = 4 * 1024 * 1024;
+
 export function createAuditShipper(options: AuditShipperOptions): AuditShipper {
   const { spool } = options;
   const origin = { proxyId: options.proxyId, server: options.server };
@@ -80,7 +87,7 @@ export function createAuditShipper(options: AuditShipperOptions): AuditShipper {
   /** Sends one batch; false when the spool had nothing to read. */
   async function sendOnce(): Promise<boolean> {
     if (!inFlight) {
-      const batch = spool.read(options.settings().batchMaxEvents);
+      const batch = spool.read(options.settings().batchMaxEvents, AUDIT_BATCH_MAX_BYTES);
       if (batch.events.length === 0) return false;
       inFlight = { ...batch, batchId: randomUUID() };
     }

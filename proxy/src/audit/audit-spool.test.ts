@@ -54,6 +54,43 @@ test('reads in order across segments, in batches, and acknowledged events are go
   spool.close();
 });
 
+test('a batch stops before the event that would take it over maxBytes; a larger first event comes alone', () => {
+  const spool = openAuditSpool({ dir: fresh(), segmentBytes: 4 * 1024 * 1024 });
+  const big = (i: number) => {
+    // Larger than the spool's 1 MiB read chunk, so it is read whole on its own.
+    const body = toBinary(
+      AuditEventSchema,
+      create(AuditEventSchema, { eventId: `e${i}`, method: 'x'.repeat(1_500_000), outcome: 'ok' }),
+    );
+    const record = Buffer.alloc(SPOOL_RECORD_HEADROOM + body.length);
+    record.set(body, SPOOL_RECORD_HEADROOM);
+    return record;
+  };
+  const records = [event(0), event(1), event(2), event(3), big(4), event(5), big(6), big(7)];
+  for (const r of records) spool.append(r);
+  const size = (i: number) => records[i]!.length - SPOOL_RECORD_HEADROOM;
+  const sizes = (events: Uint8Array[]) => events.reduce((n, e) => n + e.length, 0);
+
+  const first = spool.read(100, size(0) + size(1) + size(2));
+  assert.deepEqual(ids(first.events), ['e0', 'e1', 'e2'], 'exactly at the limit');
+  spool.ack(first.end, first.events.length);
+  const second = spool.read(100, size(3) + 10);
+  assert.deepEqual(ids(second.events), ['e3'], 'the big event after it does not fit');
+  spool.ack(second.end, second.events.length);
+  const third = spool.read(100, 1000);
+  assert.deepEqual(ids(third.events), ['e4'], 'a first event over the limit comes alone');
+  assert.equal(sizes(third.events), size(4));
+  spool.ack(third.end, third.events.length);
+  const fourth = spool.read(100, size(5) + size(6));
+  assert.deepEqual(ids(fourth.events), ['e5', 'e6'], 'a big event that fits is read whole');
+  spool.ack(fourth.end, fourth.events.length);
+  const rest = spool.read(100);
+  assert.deepEqual(ids(rest.events), ['e7'], 'without a limit, the rest');
+  spool.ack(rest.end, rest.events.length);
+  assert.equal(spool.pending(), 0);
+  spool.close();
+});
+
 test('acknowledged segments are deleted', async () => {
   const dir = fresh();
   const spool = openAuditSpool({ dir, segmentBytes: 60 });

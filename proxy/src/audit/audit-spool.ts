@@ -70,9 +70,10 @@ export interface AuditSpool {
   append(record: Buffer): void;
   /**
    * Up to `max` unacknowledged events from the cursor, each an encoded AuditEvent exactly as spooled,
-   * and the cursor just past them.
+   * and the cursor just past them. Their bytes add up to at most `maxBytes`, unless the first event
+   * alone is larger: it then comes alone.
    */
-  read(max: number): SpoolBatch;
+  read(max: number, maxBytes?: number): SpoolBatch;
   /** Marks everything before `end` (`count` events since the last ack) as delivered. */
   ack(end: SpoolCursor, count: number): void;
   /** Events written and not yet acknowledged. */
@@ -314,8 +315,16 @@ export function openAuditSpool(options: AuditSpoolOptions): AuditSpool {
       pendingCount++;
       enforceBound();
     },
-    read(max) {
+    read(max, maxBytes = Number.POSITIVE_INFINITY) {
       const events: Uint8Array[] = [];
+      let bytes = 0;
+      /** The next event would take the batch over `maxBytes` (a batch always gets its first event). */
+      let full = false;
+      const fits = (size: number) => {
+        if (events.length > 0 && bytes + size > maxBytes) full = true;
+        else bytes += size;
+        return !full;
+      };
       // Never from Node's shared buffer pool: a pooled slab is shared with other buffers and must not be freed.
       const owned: Buffer[] = [];
       const own = (size: number) => {
@@ -331,16 +340,17 @@ export function openAuditSpool(options: AuditSpoolOptions): AuditSpool {
         const fd = openSync(join(dir, segmentName(n)), 'r');
         try {
           const size = n === active ? activeSize : fstatSync(fd).size;
-          while (offset < size && events.length < max) {
+          while (offset < size && events.length < max && !full) {
             const chunk = own(Math.min(READ_CHUNK, size - offset));
             const got = readSync(fd, chunk, 0, chunk.length, offset);
             let consumed = 0;
             for (const r of records(chunk.subarray(0, got), 0)) {
+              if (!fits(r.event.length)) break;
               events.push(r.event);
               consumed = r.end;
               if (events.length >= max) break;
             }
-            if (consumed === 0) {
+            if (consumed === 0 && !full) {
               // A record larger than the chunk, or a torn tail: read it whole, else skip the rest.
               const len = got >= HEADER ? chunk.readUInt32BE(0) : 0;
               if (
@@ -349,10 +359,12 @@ export function openAuditSpool(options: AuditSpoolOptions): AuditSpool {
                 offset + HEADER + len <= size &&
                 HEADER + len > chunk.length
               ) {
-                const big = own(HEADER + len);
-                readSync(fd, big, 0, big.length, offset);
-                events.push(big.subarray(HEADER));
-                consumed = big.length;
+                if (fits(len)) {
+                  const big = own(HEADER + len);
+                  readSync(fd, big, 0, big.length, offset);
+                  events.push(big.subarray(HEADER));
+                  consumed = big.length;
+                }
               } else {
                 // Only an older segment can end torn (every start opens a new one): it ends here.
                 consumed = size - offset;
@@ -364,7 +376,7 @@ export function openAuditSpool(options: AuditSpoolOptions): AuditSpool {
         } finally {
           closeSync(fd);
         }
-        if (events.length >= max || n === active) break;
+        if (events.length >= max || full || n === active) break;
       }
       return { events, end, release: () => owned.forEach(releaseBuffer) };
     },
