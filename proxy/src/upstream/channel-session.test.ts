@@ -56,14 +56,20 @@ function session(requestTimeoutMs: number, idleTimeoutMs = 60_000) {
 
 const timedOut = (err: unknown) => err instanceof TesseraError && err.code === 'TESSERA_UPSTREAM_TIMEOUT';
 
+/** A session whose first call, a subscribe with a `late` listener, has just timed out. */
+async function afterTimeout() {
+  const t = session(20);
+  const heard: (boolean | undefined)[] = [];
+  await assert.rejects(
+    t.s.call('resources/subscribe', { uri: 'a://1' }, (ok) => heard.push(ok)),
+    timedOut,
+  );
+  return { ...t, heard };
+}
+
 describe('a call of the proxy’s own that times out', () => {
   test('rejects at the timeout, and its late answer reaches the `late` listener once', async () => {
-    const { s, sent, answer } = session(20);
-    const heard: (boolean | undefined)[] = [];
-    await assert.rejects(
-      s.call('resources/subscribe', { uri: 'a://1' }, (ok) => heard.push(ok)),
-      timedOut,
-    );
+    const { sent, answer, heard } = await afterTimeout();
     const id = sent[0]!.id;
     answer(id, { result: {} });
     answer(id, { result: {} });
@@ -71,12 +77,7 @@ describe('a call of the proxy’s own that times out', () => {
   });
 
   test('a late error answer is heard as not accepted', async () => {
-    const { s, sent, answer } = session(20);
-    const heard: (boolean | undefined)[] = [];
-    await assert.rejects(
-      s.call('resources/subscribe', { uri: 'a://1' }, (ok) => heard.push(ok)),
-      timedOut,
-    );
+    const { sent, answer, heard } = await afterTimeout();
     answer(sent[0]!.id, { error: { code: -32602, message: 'no such resource' } });
     assert.deepEqual(heard, [false]);
   });
@@ -92,12 +93,7 @@ describe('a call of the proxy’s own that times out', () => {
   });
 
   test('when the channel ends first, the listener hears that nothing will come, and nothing after', async () => {
-    const { s, sent, answer, end } = session(20);
-    const heard: (boolean | undefined)[] = [];
-    await assert.rejects(
-      s.call('resources/subscribe', { uri: 'a://1' }, (ok) => heard.push(ok)),
-      timedOut,
-    );
+    const { sent, answer, end, heard } = await afterTimeout();
     end();
     answer(sent[0]!.id, { result: {} });
     assert.deepEqual(heard, [undefined]);
