@@ -93,6 +93,8 @@ describe('readSettings: defaults', () => {
       tokenTtlSeconds: 3600,
       refreshTokenTtlSeconds: 1_209_600,
       cimdTrustedHosts: [],
+      registrationsPerAddressPerHour: 30,
+      registrationsPerHour: 600,
       localAccounts: true,
       adminPassword: undefined,
       oidc: undefined,
@@ -289,6 +291,24 @@ describe('readSettings: mesh', () => {
         'TESSERA_MESH_K8S_NAMESPACES: "Not_OK" is not a namespace name',
         'TESSERA_MESH_PUSH_CONCURRENCY: "0" must be a whole number in 1..10000',
         'TESSERA_MESH_STATUS_INTERVAL_MS: "10" must be a whole number in 50..60000',
+      ],
+    );
+  });
+});
+
+describe('readSettings: client registration limits', () => {
+  test('are read, and values out of range are refused together', () => {
+    const s = readSettings(
+      { TESSERA_REGISTRATIONS_PER_IP_PER_HOUR: '5', TESSERA_REGISTRATIONS_PER_HOUR: '50' },
+      CWD,
+    );
+    assert.equal(s.registrationsPerAddressPerHour, 5);
+    assert.equal(s.registrationsPerHour, 50);
+    assert.deepEqual(
+      problems({ TESSERA_REGISTRATIONS_PER_IP_PER_HOUR: '0', TESSERA_REGISTRATIONS_PER_HOUR: '1.5' }),
+      [
+        'TESSERA_REGISTRATIONS_PER_IP_PER_HOUR: "0" must be a whole number in 1..1000000',
+        'TESSERA_REGISTRATIONS_PER_HOUR: "1.5" must be a whole number in 1..1000000',
       ],
     );
   });

@@ -32,6 +32,10 @@ export interface Settings {
   refreshTokenTtlSeconds: number;
   /** Hosts (`host[:port]`) whose client ID metadata documents may be fetched past the SSRF guard. */
   cimdTrustedHosts: string[];
+  /** Open dynamic client registrations one client address may make per hour. */
+  registrationsPerAddressPerHour: number;
+  /** Open dynamic client registrations one replica accepts per hour, from all addresses. */
+  registrationsPerHour: number;
   /** Sign-in with local accounts (email + password) on the login page. */
   localAccounts: boolean;
   /** undefined: no local account is created for the bootstrap administrator. */
@@ -136,6 +140,16 @@ export const settingsDoc = [
     'TESSERA_REFRESH_TOKEN_TTL_SECONDS',
     '1209600',
     'lifetime of refresh tokens, grants and sign-in sessions of the authorization server',
+  ],
+  [
+    'TESSERA_REGISTRATIONS_PER_IP_PER_HOUR',
+    '30',
+    'dynamic client registrations (`POST /oauth/register`) one client address may make per hour; more get 429 (behind a load balancer every client shares its address)',
+  ],
+  [
+    'TESSERA_REGISTRATIONS_PER_HOUR',
+    '600',
+    'dynamic client registrations one replica accepts per hour from all addresses; more get 429',
   ],
   [
     'TESSERA_LOCAL_ACCOUNTS',
@@ -421,6 +435,8 @@ export function readSettings(env: Env, cwd = process.cwd()): Settings {
     refreshTokenTtlSeconds: int('TESSERA_REFRESH_TOKEN_TTL_SECONDS', 1_209_600, 300, 31_536_000),
     localAccounts: bool('TESSERA_LOCAL_ACCOUNTS', true),
     cimdTrustedHosts: cimdTrustedHosts(env.TESSERA_CIMD_TRUSTED_HOSTS, problems),
+    registrationsPerAddressPerHour: int('TESSERA_REGISTRATIONS_PER_IP_PER_HOUR', 30, 1, 1_000_000),
+    registrationsPerHour: int('TESSERA_REGISTRATIONS_PER_HOUR', 600, 1, 1_000_000),
     adminPassword,
     oidc,
     github,

@@ -10,7 +10,7 @@ import type { DataSource } from 'typeorm';
 import type { ServerRegistry } from '../catalog/server-registry.ts';
 import type { Settings } from '../config.ts';
 import type { SigningKeys } from '../keys/signing-keys.ts';
-import { type AuthorizationServer, createAuthorizationServer } from './authorization-server.ts';
+import { type AuthorizationServer, createAuthorizationServer, OAUTH_ROUTES } from './authorization-server.ts';
 import { cookiePolicy } from './cookie-policy.ts';
 import type { ExternalIdp } from './external-idp.ts';
 import { generatedSecret } from './generated-secret.ts';
@@ -21,6 +21,7 @@ import { createLoginStates } from './login-state.ts';
 import { createLoginThrottle, type LoginThrottle } from './login-throttle.ts';
 import { deleteExpired } from './oidc-adapter.ts';
 import { createOidcIdp } from './oidc-idp.ts';
+import { createRegistrationThrottle } from './registration-throttle.ts';
 import type { SecretSealer } from './secret-sealer.ts';
 import { setupPageRoutes } from './setup-page.ts';
 import { createUserStore, type UserStore } from './user-store.ts';
@@ -54,6 +55,10 @@ export async function createIdentity(o: IdentityOptions): Promise<Identity> {
   const users = createUserStore(ds);
   const accounts = createLocalAccounts(ds);
   const loginThrottle = createLoginThrottle();
+  const registrations = createRegistrationThrottle({
+    perAddressPerHour: settings.registrationsPerAddressPerHour,
+    perHour: settings.registrationsPerHour,
+  });
   const cookies = cookiePolicy(settings.publicUrl);
   const cookieKey = await generatedSecret(ds, sealer, 'oauth-cookie-key');
   const csrfKey = await generatedSecret(ds, sealer, 'csrf-key');
@@ -102,6 +107,22 @@ export async function createIdentity(o: IdentityOptions): Promise<Identity> {
       app.addHook('onRequest', (req, reply, done) => {
         const path = req.url.split('?', 1)[0]!;
         if (!authorizationServer.owns(path)) return done();
+        if (path === OAUTH_ROUTES.registration && req.method === 'POST') {
+          // Open registration leaves a row per client: bounded per address and per replica.
+          const verdict = registrations.admit(req.ip);
+          if (!verdict.admitted) {
+            const per = verdict.limit === 'address' ? 'from this address' : 'on this server';
+            reply
+              .code(429)
+              .header('retry-after', String(verdict.retryAfterSeconds))
+              .header('cache-control', 'no-store')
+              .send({
+                error: 'temporarily_unavailable',
+                error_description: `too many client registrations ${per} this hour; retry in ${verdict.retryAfterSeconds} s`,
+              });
+            return;
+          }
+        }
         reply.hijack();
         authorizationServer.handle(req.raw, reply.raw);
       });

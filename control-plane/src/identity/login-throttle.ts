@@ -3,11 +3,12 @@
  * slow whichever of the two an attacker varies. Accounts are keyed by the email as typed (lowercased),
  * whether or not it exists, so being throttled tells nothing about which accounts exist.
  *
- * Memory is bounded: at most `maxKeys` counters; when full, expired ones go first, then the oldest.
- * Counters live in one replica's memory, so with several replicas each allows its own budget.
+ * Counters live in one replica's memory (`fixed-windows.ts`, bounded by `maxKeys`), so with several
+ * replicas each allows its own budget.
  *
  * @module
  */
+import { createFixedWindows } from './fixed-windows.ts';
 
 export interface ThrottleLimits {
   /** Failures allowed per account in one window. */
@@ -34,58 +35,25 @@ export interface LoginThrottle {
   succeeded(account: string): void;
 }
 
-interface Counter {
-  count: number;
-  resetAt: number;
-}
-
 export function createLoginThrottle(
   limits: ThrottleLimits = DEFAULT_LIMITS,
   now: () => number = Date.now,
 ): LoginThrottle {
-  const counters = new Map<string, Counter>();
+  const windows = createFixedWindows(limits.windowMs, limits.maxKeys, now);
   const accountKey = (account: string) => `a:${account.trim().toLowerCase()}`;
   const ipKey = (ip: string) => `i:${ip}`;
-
-  function current(key: string): number {
-    const c = counters.get(key);
-    if (!c) return 0;
-    if (c.resetAt <= now()) {
-      counters.delete(key);
-      return 0;
-    }
-    return c.count;
-  }
-
-  function makeRoom() {
-    if (counters.size < limits.maxKeys) return;
-    const t = now();
-    for (const [k, c] of counters) if (c.resetAt <= t) counters.delete(k);
-    // Map iteration is insertion order: the first keys are the oldest windows.
-    for (const k of counters.keys()) {
-      if (counters.size < limits.maxKeys) break;
-      counters.delete(k);
-    }
-  }
-
-  function bump(key: string) {
-    const count = current(key);
-    if (count === 0) {
-      makeRoom();
-      counters.set(key, { count: 1, resetAt: now() + limits.windowMs });
-    } else counters.get(key)!.count = count + 1;
-  }
-
   return {
     allowed(account, ip) {
-      return current(accountKey(account)) < limits.perAccount && current(ipKey(ip)) < limits.perIp;
+      return (
+        windows.count(accountKey(account)) < limits.perAccount && windows.count(ipKey(ip)) < limits.perIp
+      );
     },
     failed(account, ip) {
-      bump(accountKey(account));
-      bump(ipKey(ip));
+      windows.add(accountKey(account));
+      windows.add(ipKey(ip));
     },
     succeeded(account) {
-      counters.delete(accountKey(account));
+      windows.forget(accountKey(account));
     },
   };
 }
