@@ -595,6 +595,54 @@ describe('refused requests', () => {
     assert.equal(c.text.split('HTTP/1.1 ').length, 2, c.text);
   });
 
+  test('a malformed body after a whole early answer: the connection ends gracefully, and a slow client still reads every answer', async () => {
+    // A server that closes while the client is still sending makes the kernel answer the bytes with a
+    // reset; the client's next write then fails, and its socket is destroyed with answers it has
+    // received but not yet read: here the first one, whose request was carried out (RFC 9112, 9.6).
+    // Found by the raw-socket fuzz test.
+    const { port } = await serve((req, res) => {
+      res.end(req.method === 'GET' ? 'first' : 'early');
+    });
+    const c = await client(port);
+    c.send(`${get('/first')}POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n`);
+    c.socket.pause(); // the client is busy: what arrives waits in its socket buffer
+    for (const more of ['bytes the client', 'had queued']) {
+      await sleep(100);
+      c.send(more);
+    }
+    await sleep(100);
+    c.socket.resume();
+    await c.waitClosed();
+    assert.deepEqual(
+      answers(c.text).map((a) => [a.status, a.body]),
+      [
+        [200, 'first'],
+        [200, 'early'],
+      ],
+    );
+  });
+
+  test('a connection that ends gracefully is closed after the keep-alive timeout if the client never closes it', async () => {
+    const { port } = await serve(
+      (_req, res) => {
+        res.end('early');
+      },
+      { keepAliveTimeoutMs: 200 },
+    );
+    const c = new Client(port);
+    // The client keeps its side open after the server's end (a half-open client), and keeps sending.
+    c.socket.allowHalfOpen = true;
+    await once(c.socket, 'connect');
+    c.send('POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n');
+    await c.until((t) => t.includes('early'), 'the early answer');
+    const trickle = setInterval(() => c.socket.writable && c.send('x'), 50);
+    try {
+      await c.waitClosed(3_000);
+    } finally {
+      clearInterval(trickle);
+    }
+  });
+
   test('a malformed request after a good one on the same connection: the good one is answered, then 400', async () => {
     const { port } = await serve(echoUrl);
     const c = await client(port);

@@ -7,7 +7,8 @@
  * What it does, as `node:http` did for the proxy:
  * - keep-alive and pipelining: requests on a connection are answered in order, one at a time;
  * - `Expect: 100-continue` is answered at once; other expectations get 417;
- * - a malformed request gets a 4xx/5xx answer (400, 408, 431, 501, 505) and the connection closes;
+ * - a malformed request gets a 4xx/5xx answer (400, 408, 431, 501, 505) and the connection closes,
+ *   gracefully: the server ends its side and drops what still comes until the client ends its own;
  * - `headersTimeoutMs` bounds the time to receive a request's head, `requestTimeoutMs` the whole
  *   request, `keepAliveTimeoutMs` an idle connection between requests; they are checked by one timer
  *   for all connections, not one per request;
@@ -50,6 +51,8 @@ class Connection implements RequestSink, ResponseConnection {
   #startedAt = 0;
   /** When the connection last finished an exchange (for the keep-alive timeout). */
   idleSince = Date.now();
+  /** When the server ended its side (`#endGracefully`): the client has the keep-alive timeout to end its own. */
+  closingSince: number | undefined = undefined;
   #request: InboundRequest | undefined = undefined;
   #response: OutboundResponse | undefined = undefined;
   #responseEnded = true;
@@ -91,6 +94,10 @@ class Connection implements RequestSink, ResponseConnection {
   /** Closes the connection if a deadline has passed. */
   sweep(now: number, o: Required<Http1ServerOptions>): void {
     if (this.socket.destroyed) return;
+    if (this.closingSince !== undefined) {
+      if (now - this.closingSince > o.keepAliveTimeoutMs) this.socket.destroy();
+      return;
+    }
     if (this.idle) {
       if (now - this.idleSince > o.keepAliveTimeoutMs) this.socket.destroy();
       return;
@@ -131,9 +138,8 @@ class Connection implements RequestSink, ResponseConnection {
     this.#responseEnded = true;
     this.idleSince = Date.now();
     if (close || this.closing()) {
-      this.#closing = true;
-      // The answer goes out first; a request still arriving is not read any further.
-      this.socket.end();
+      // The answer goes out first; a request still arriving is not parsed any further.
+      this.#endGracefully();
       return;
     }
     if (!this.#requestDone) return; // The rest of the body arrives, then the next request.
@@ -217,20 +223,41 @@ class Connection implements RequestSink, ResponseConnection {
     else if (!this.#requestDone && this.#response && !this.#response.headersSent) {
       this.#request?.abort();
       this.#refuse(status, message);
+    } else if (this.#responseEnded) {
+      // The answer went out whole before the rest of its request turned out bad: there is nothing to
+      // add, and the connection ends as after any last answer.
+      this.#parser = undefined;
+      this.#request?.abort();
+      this.#endGracefully();
     } else this.socket.destroy();
   }
 
   /** Answers a request the server itself refuses, and closes the connection. */
   #refuse(status: number, message: string): void {
-    this.#closing = true;
     this.#parser = undefined;
     const body = JSON.stringify({
       error: statusText(status).toLowerCase().replaceAll(' ', '_'),
       error_description: message,
     });
-    this.socket.end(
+    this.#endGracefully(
       `HTTP/1.1 ${status} ${statusText(status)}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
     );
+  }
+
+  /**
+   * Sends `last` and closes the writing side only, then reads and drops what the client still sends
+   * until it closes its side (RFC 9112, 9.6). Closing outright while the client is still sending makes
+   * the kernel answer its bytes with a reset, and the client can lose answers it has received but not
+   * yet read, such as the one before, whose request was carried out. A client that never closes its
+   * side is cut after the keep-alive timeout (`sweep`).
+   */
+  #endGracefully(last?: string): void {
+    this.#closing = true;
+    this.#stash = undefined;
+    this.closingSince ??= Date.now();
+    if (this.socket.isPaused()) this.socket.resume();
+    if (last === undefined) this.socket.end();
+    else this.socket.end(last, 'utf8');
   }
 
   #onEnd(): void {
