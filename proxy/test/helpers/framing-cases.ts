@@ -28,9 +28,20 @@ export function draw(next: () => number): Draw {
   };
 }
 
-const METHODS = ['GET', 'POST', 'PUT', 'DELETE', 'OPTIONS', 'post', 'P@ST', 'GET\x00'];
-const TARGETS = ['/mcp', '/a?b=c', '/', 'http://h.example/p?q=1', '*', '/a b', '/%00', '/\x7f', '/\xe9', 'p'];
-const VERSIONS = [
+export const METHODS = ['GET', 'POST', 'PUT', 'DELETE', 'OPTIONS', 'post', 'P@ST', 'GET\x00'];
+export const TARGETS = [
+  '/mcp',
+  '/a?b=c',
+  '/',
+  'http://h.example/p?q=1',
+  '*',
+  '/a b',
+  '/%00',
+  '/\x7f',
+  '/\xe9',
+  'p',
+];
+export const VERSIONS = [
   'HTTP/1.1',
   'HTTP/1.0',
   'HTTP/1.2',
@@ -41,7 +52,7 @@ const VERSIONS = [
   'HTTP/1',
 ];
 /** Line ends: nearly always CRLF. */
-const EOLS = ['\r\n', '\n', '\r', '\r\r\n', '\n\r'];
+export const EOLS = ['\r\n', '\n', '\r', '\r\r\n', '\n\r'];
 const HOSTS = ['h.example', 'h.example:8080', '', 'a, b', 'a b', '[::1]:80', 'h.example\x00'];
 const TE = [
   'chunked',
@@ -135,7 +146,7 @@ function chunkSize(d: Draw, n: number): string {
 }
 
 /** A header line; sometimes padded, folded or with a control byte in its value. */
-function fieldLine(d: Draw, name: string, value: string, eol: () => string): string {
+export function fieldLine(d: Draw, name: string, value: string, eol: () => string): string {
   if (d.chance(0.03)) return `${name}:${eol()} ${value}${eol()}`; // obsolete line folding
   if (d.chance(0.05)) return `${name}: ${d.pick(['\x01', '\x7f', '\x0c', '\xff', '\t'])}${value}${eol()}`;
   const pad = d.chance(0.1) ? d.pick(['', '  ', '\t', ' \t ']) : ' ';
@@ -191,7 +202,7 @@ const DATA = 'abcdefghijklmnopqrstuvwxyz0123456789';
  * The framing fields a body of `data` declares (pushed onto `lines`), and the body as it is sent:
  * `none` sends no framing fields and no body.
  */
-function framed(
+export function framed(
   d: Draw,
   odd: (p: number) => boolean,
   eol: () => string,
@@ -221,7 +232,7 @@ function framed(
 }
 
 /** Header order varies: some parsers decide on the first framing field they meet. */
-function shuffled(d: Draw, lines: string[]): string[] {
+export function shuffled(d: Draw, lines: string[]): string[] {
   for (let i = lines.length - 1; i > 0; i--) {
     const j = d.int(i + 1);
     [lines[i], lines[j]] = [lines[j]!, lines[i]!];
