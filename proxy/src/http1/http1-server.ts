@@ -215,26 +215,21 @@ class Connection implements RequestSink, ResponseConnection {
   /**
    * Refuses the request being received (timed out, or its body malformed). Between requests, or while
    * its handler has not begun an answer, it gets the error status, as with `node:http`: the handler's
-   * body read fails with `RequestAbortedError`, and what it writes later goes nowhere. Once an answer
-   * has begun, the connection is all that can be closed.
+   * body read fails with `RequestAbortedError`, and what it writes later goes nowhere. After a whole
+   * answer the connection ends as after any last one; during an answer, it is cut.
    */
   #refuseOrCut(status: number, message: string): void {
-    if (this.#responseEnded && this.#requestDone) this.#refuse(status, message);
-    else if (!this.#requestDone && this.#response && !this.#response.headersSent) {
-      this.#request?.abort();
-      this.#refuse(status, message);
-    } else if (this.#responseEnded) {
-      // The answer went out whole before the rest of its request turned out bad: there is nothing to
-      // add, and the connection ends as after any last answer.
-      this.#parser = undefined;
-      this.#request?.abort();
-      this.#endGracefully();
-    } else this.socket.destroy();
+    // Whichever way, nothing more of the request is parsed, and a read of its body fails.
+    this.#parser = undefined;
+    this.#request?.abort();
+    const unanswered = this.#requestDone ? this.#responseEnded : !this.#response?.headersSent;
+    if (unanswered) this.#refuse(status, message);
+    else if (this.#responseEnded) this.#endGracefully();
+    else this.socket.destroy();
   }
 
   /** Answers a request the server itself refuses, and closes the connection. */
   #refuse(status: number, message: string): void {
-    this.#parser = undefined;
     const body = JSON.stringify({
       error: statusText(status).toLowerCase().replaceAll(' ', '_'),
       error_description: message,
