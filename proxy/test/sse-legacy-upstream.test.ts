@@ -9,6 +9,7 @@ import type { ChildProcess } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { sseLegacyChannels } from '../src/upstream/sse-legacy-channel.ts';
 import { createSseLegacyUpstream } from '../src/upstream/sse-legacy-upstream.ts';
 import { type SseLegacyServer, startSseLegacyServer } from './fixtures/sse-legacy-server.ts';
 import { waitFor } from './fixtures/stdio-harness.ts';
@@ -173,6 +174,90 @@ describe('an HTTP+SSE fixture server through the proxy', () => {
     );
     assert.equal(again.status, 404, 'the session ended with its connection');
     await client.close().catch(() => {});
+  });
+});
+
+describe('an HTTP+SSE server that is slow to take messages, or refuses some', () => {
+  const SLOW_MS = 150;
+  let server: SseLegacyServer;
+  let h: Harness;
+
+  before(async () => {
+    server = await startSseLegacyServer({
+      postDelayMs: SLOW_MS,
+      refuse: (m) => (m.method === 'notifications/refused' ? 400 : undefined),
+    });
+    h = await startHarness({ upstream: createSseLegacyUpstream({ url: server.url, log: noLog }) });
+  });
+  after(async () => {
+    await h?.close();
+    await server?.close();
+  });
+
+  const session = (sessionId: string) => ({
+    'mcp-session-id': sessionId,
+    'mcp-protocol-version': '2025-11-25',
+  });
+
+  test('a notification is answered 202 only once the server has taken it', HANG_GUARD, async () => {
+    const { client, transport } = await connect(h);
+    const note = { jsonrpc: '2.0', method: 'notifications/roots/list_changed', params: { _meta: { n: 1 } } };
+    const res = await rawPost(h, note, session(transport.sessionId!));
+    assert.equal(res.status, 202);
+    assert.ok(
+      server.messages.some((m) => JSON.stringify(m) === JSON.stringify(note)),
+      'the server had the notification when the client was told 202',
+    );
+    await client.close();
+  });
+
+  test('a notification the server refuses is an error to the client, not a 202', HANG_GUARD, async () => {
+    const { client, transport } = await connect(h);
+    const res = await rawPost(
+      h,
+      { jsonrpc: '2.0', method: 'notifications/refused' },
+      session(transport.sessionId!),
+    );
+    assert.equal(res.status, 502);
+    const body = (await res.json()) as { error: { code: number; message: string } };
+    assert.equal(body.error.code, -31004);
+    assert.ok(!server.received.includes('notifications/refused'));
+    const audited = h.audit.filter((e) => e.method === 'notifications/refused');
+    assert.deepEqual(
+      audited.map((e) => [e.httpStatus, e.outcome]),
+      [[502, 'error']],
+    );
+    await client.close().catch(() => {});
+  });
+
+  test('a graceful close lets the messages already sent reach the server first', HANG_GUARD, async () => {
+    const open = sseLegacyChannels({ url: server.url, log: noLog });
+    const ended: string[] = [];
+    const channel = open(
+      { onMessage: () => {}, onEnd: (end) => ended.push(end.message), onFailed: () => {} },
+      { session: 'drain-test' },
+    );
+    const notes = [1, 2, 3].map((n) => ({ jsonrpc: '2.0', method: 'notifications/progress', params: { n } }));
+    for (const note of notes) assert.equal(channel.send(note), true);
+    await channel.close();
+    const arrived = server.messages.filter((m) => m.method === 'notifications/progress').map((m) => m.params);
+    assert.deepEqual(arrived, [{ n: 1 }, { n: 2 }, { n: 3 }], 'in order, none lost');
+    assert.equal(channel.send(notes[0]), false, 'a closed channel takes nothing more');
+    assert.deepEqual(ended, ['the connection was closed']);
+    await open.close();
+  });
+
+  test('a close waits for a stuck message no longer than closeDrainMs', HANG_GUARD, async () => {
+    const stuck = await startSseLegacyServer({ postDelayMs: 60_000 });
+    const open = sseLegacyChannels({ url: stuck.url, log: noLog, closeDrainMs: 50 });
+    const channel = open({ onMessage: () => {}, onEnd: () => {}, onFailed: () => {} }, {});
+    const taken = channel.deliver!({ jsonrpc: '2.0', method: 'notifications/progress' });
+    await waitFor(() => stuck.requests.some((r) => r.method === 'POST'), 'the POST to be under way');
+    await channel.close();
+    assert.equal(await taken, false, 'the cut message counts as not taken');
+    assert.deepEqual(stuck.messages, []);
+    await open.close();
+    await stuck.close();
   });
 });
 

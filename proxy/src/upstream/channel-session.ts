@@ -98,8 +98,11 @@ export interface ChannelSession {
    * carries resource subscriptions has state the proxy relies on between requests.
    */
   hold(): () => void;
-  /** Forwards a client notification or response and answers 202. */
-  deliver(res: ResponseWriter, value: unknown): ForwardResult;
+  /**
+   * Forwards a client notification or response and answers 202 once the channel has taken it (where
+   * the server acknowledges messages, once the server has); otherwise an error.
+   */
+  deliver(res: ResponseWriter, value: unknown): ForwardResult | Promise<ForwardResult>;
   /** Serves the standalone GET stream until the client leaves or the session ends. */
   openStream(exchange: Exchange, res: ResponseWriter): Promise<ForwardResult>;
   /** Ends the session and closes its channel gracefully; resolves once the channel has ended. */
@@ -486,18 +489,21 @@ export function createChannelSession(options: ChannelSessionOptions): ChannelSes
     deliver(res, value) {
       if (ended) return replyError(res, 'TESSERA_SESSION_NOT_FOUND', undefined, UNKNOWN_SESSION, undefined);
       enter();
-      const sent = channel.send(value);
-      leave();
-      if (!sent)
-        return replyError(
-          res,
-          'TESSERA_UPSTREAM_UNAVAILABLE',
-          undefined,
-          'the MCP server no longer accepts input',
-          id,
-        );
-      replyEmpty(res, 202);
-      return { status: 202, errorCode: 0, responseBytes: 0, sessionId: id, reason: '' };
+      const answer = (taken: boolean): ForwardResult => {
+        leave();
+        if (!taken)
+          return replyError(
+            res,
+            'TESSERA_UPSTREAM_UNAVAILABLE',
+            undefined,
+            'the MCP server did not take the message',
+            id,
+          );
+        replyEmpty(res, 202);
+        return { status: 202, errorCode: 0, responseBytes: 0, sessionId: id, reason: '' };
+      };
+      // Where the server acknowledges messages, 202 waits for it: the client is told what the server took.
+      return channel.deliver ? channel.deliver(value).then(answer) : answer(channel.send(value));
     },
 
     openStream(exchange, res) {

@@ -39,6 +39,12 @@ export interface ChannelHandlers {
 export interface MessageChannel {
   /** Sends one message. False when the channel can no longer carry it. */
   send(message: unknown): boolean;
+  /**
+   * Sends one message that has no answer (a notification) and resolves once the server has taken it:
+   * true when it accepted it, false when it refused it or the channel could not carry it. Only channels
+   * whose transport acknowledges messages (an HTTP POST's answer) have it; elsewhere `send` is all there is.
+   */
+  deliver?(message: unknown): Promise<boolean>;
   /** Ends the channel gracefully; resolves once it has ended and released its resources. */
   close(): Promise<void>;
   /** Resolves once the channel has ended and released its resources, however it ended. */

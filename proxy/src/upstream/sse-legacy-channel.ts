@@ -6,7 +6,10 @@
  * The endpoint is resolved against the SSE URL and must stay on its origin: a server cannot send the
  * proxy's traffic elsewhere. POSTs are sent one at a time in order (initialize must precede the rest),
  * and any refusal or loss of the stream ends the channel, so the requests in flight fail with the
- * catalogued error rather than waiting for an answer that will not come.
+ * catalogued error rather than waiting for an answer that will not come. A notification is delivered
+ * only once the server has answered its POST, so a client is told `202` for what the server took; and a
+ * graceful close lets the POSTs already queued finish first (for at most `closeDrainMs`), so that a
+ * client's last notification is not lost to the `DELETE` right behind it.
  *
  * @module
  */
@@ -26,6 +29,8 @@ export interface SseLegacyChannelOptions {
   endpointTimeoutMs?: number;
   /** Upper bound for receiving response headers. Default 30 s. */
   headersTimeoutMs?: number;
+  /** How long a graceful close waits for the POSTs already queued before it cuts them. Default 2 s. */
+  closeDrainMs?: number;
   log: StdioLog;
   /**
    * Where the requests of one channel go, given its context (egress: with the credential of the user
@@ -67,6 +72,7 @@ export type SseLegacyChannels = OpenChannel & { close(): Promise<void> };
 export function sseLegacyChannels(options: SseLegacyChannelOptions): SseLegacyChannels {
   const { url, log } = options;
   const endpointTimeoutMs = options.endpointTimeoutMs ?? 10_000;
+  const closeDrainMs = options.closeDrainMs ?? 2_000;
   const pool = options.transport
     ? undefined
     : createDispatcherTransport(
@@ -84,9 +90,14 @@ export function sseLegacyChannels(options: SseLegacyChannelOptions): SseLegacyCh
     const abort = new AbortController();
     let endpoint: URL | undefined;
     let ended = false;
+    // A graceful close has begun: nothing new is taken, what is queued still goes out.
+    let closing = false;
     let requested = false;
-    const queue: string[] = [];
+    // Messages sent before the endpoint event, with what each sender waits on.
+    const queue: { body: string; done: (accepted: boolean) => void }[] = [];
     let posting: Promise<void> = Promise.resolve();
+    // Settles once the last message sent has been taken or given up: POSTs go out in order.
+    let lastSent: Promise<unknown> = Promise.resolve();
     let resolveExit: () => void = () => {};
     const exit = new Promise<void>((resolve) => {
       resolveExit = resolve;
@@ -99,15 +110,17 @@ export function sseLegacyChannels(options: SseLegacyChannelOptions): SseLegacyCh
       abort.abort();
       if (requested) log('info', 'MCP server SSE connection closed', { ...context });
       else log('warn', 'MCP server SSE connection lost', { ...context, reason: failure.message });
+      for (const waiting of queue.splice(0)) waiting.done(false);
       handlers.onEnd(failure);
       // Resolved once the POSTs already sent have settled, so close() really releases everything.
       void posting.then(resolveExit);
     };
     const lost = (message: string) => end({ code: 'TESSERA_UPSTREAM_UNAVAILABLE', message });
 
-    const post = (body: string) => {
-      posting = posting.then(async () => {
-        if (ended || !endpoint) return;
+    /** Queues one POST; resolves with whether the server accepted it. */
+    const post = (body: string): Promise<boolean> => {
+      const accepted = posting.then(async () => {
+        if (ended || !endpoint) return false;
         try {
           const answer = await transport.request({
             path: `${endpoint.pathname}${endpoint.search}`,
@@ -118,15 +131,23 @@ export function sseLegacyChannels(options: SseLegacyChannelOptions): SseLegacyCh
             stripOnCrossOriginRedirect: [],
           });
           await finished(answer.body.resume());
-          if (answer.statusCode >= 300)
-            lost(`the MCP server refused a message with HTTP ${answer.statusCode}`);
+          if (answer.statusCode < 300) return true;
+          lost(`the MCP server refused a message with HTTP ${answer.statusCode}`);
         } catch (err) {
-          if (ended) return;
+          if (ended) return false;
           // The proxy's own refusal (egress: no credential for the user) keeps its code.
-          if (err instanceof TesseraError) return end({ code: err.code, message: err.message });
-          lost(`the MCP server's message endpoint is unreachable (${describe(err)})`);
+          if (err instanceof TesseraError) end({ code: err.code, message: err.message });
+          else lost(`the MCP server's message endpoint is unreachable (${describe(err)})`);
         }
+        return false;
       });
+      posting = accepted.then(() => {});
+      return accepted;
+    };
+    const submit = (body: string): Promise<boolean> => {
+      const taken = endpoint ? post(body) : new Promise<boolean>((done) => queue.push({ body, done }));
+      lastSent = taken;
+      return taken;
     };
 
     const endpointTimer = setTimeout(
@@ -147,7 +168,7 @@ export function sseLegacyChannels(options: SseLegacyChannelOptions): SseLegacyCh
           return lost((err as Error).message);
         }
         clearTimeout(endpointTimer);
-        for (const body of queue.splice(0)) post(body);
+        for (const waiting of queue.splice(0)) void post(waiting.body).then(waiting.done);
         return;
       }
       if (event !== 'message') return;
@@ -198,15 +219,26 @@ export function sseLegacyChannels(options: SseLegacyChannelOptions): SseLegacyCh
 
     return {
       send(message) {
-        if (ended) return false;
-        const body = JSON.stringify(message);
-        if (endpoint) post(body);
-        else queue.push(body);
+        if (ended || closing) return false;
+        void submit(JSON.stringify(message));
         return true;
       },
+      deliver(message) {
+        if (ended || closing) return Promise.resolve(false);
+        return submit(JSON.stringify(message));
+      },
       close() {
+        if (ended || closing) return exit;
         requested = true;
-        end({ code: 'TESSERA_UPSTREAM_UNAVAILABLE', message: 'the connection was closed' });
+        closing = true;
+        let timer: NodeJS.Timeout | undefined;
+        const cut = new Promise<void>((resolve) => {
+          timer = setTimeout(resolve, closeDrainMs);
+        });
+        void Promise.race([lastSent, cut]).then(() => {
+          clearTimeout(timer);
+          end({ code: 'TESSERA_UPSTREAM_UNAVAILABLE', message: 'the connection was closed' });
+        });
         return exit;
       },
       exit,
