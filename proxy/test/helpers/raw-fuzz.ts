@@ -1,0 +1,537 @@
+/**
+ * The raw-socket fuzz engine: pipelined MCP requests from an authorised caller, an ungranted one and no
+ * one, written with the framing deviations of the differential tests (`framing-cases.ts`) and cut into
+ * random pieces, sent to a proxy in front of some upstream. What it compares is what three parties saw
+ * of the same bytes: the client, the upstream and the audit. Properties, for every case:
+ *
+ * - the proxy closes the connection itself, in bounded time (a case ends with bytes no parser accepts
+ *   as a request, after enough of them to end any body the case left open);
+ * - llhttp reads what came back as complete, well-formed responses;
+ * - nothing from the ungranted caller and no denied tool reaches the upstream; over HTTP, no client
+ *   token and no call whose metadata headers disagree with its body either, and whatever reaches it is
+ *   one JSON object no parser reads differently;
+ * - every message the upstream was given on the client's behalf was answered to the client with the
+ *   upstream's answer, once: nothing is done upstream while the client is told something else;
+ * - the audit has one event for each, with the status the client got, and claims no other answered
+ *   request;
+ * - for upstreams behind sessions (stdio, HTTP+SSE): a session ends only when its client was told so.
+ *
+ * The upstream-specific parts (what the upstream recorded, how a session is kept) come from a
+ * `FuzzTarget`; the test files pick the upstream.
+ *
+ * @module
+ */
+import assert from 'node:assert/strict';
+import { type IncomingHttpHeaders, request } from 'node:http';
+import { type AddressInfo, connect } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { checkJsonStructure } from '../../src/server/json-structure.ts';
+import type { Upstream } from '../../src/upstream/upstream.ts';
+import {
+  type Draw,
+  draw,
+  EOLS,
+  fieldLine,
+  framed,
+  METHODS,
+  shuffled,
+  TARGETS,
+  VERSIONS,
+} from './framing-cases.ts';
+import { type Harness, startHarness } from './harness.ts';
+import { LEGACY, legacyInitialize } from './legacy-initialize.ts';
+import { MODERN } from './modern-client.ts';
+import { prng } from './prng.ts';
+import { parseResponsesWithLlhttp } from './response-framing-parsers.ts';
+
+/** The policy the proxy under test has beside the grant: calls to `secret*` tools are denied. */
+const FUZZ_POLICY = { rules: [{ id: 'no-secrets', effect: 'DENY' as const, targets: ['secret*'] }] };
+/** The largest request body the proxy under test accepts (its `maxBodyBytes`). */
+const RAW_FUZZ_MAX_BODY = 8 * 1024;
+/**
+ * Ends every case: longer than any body a case leaves open, then a line no parser takes for a request
+ * line, so that the proxy refuses it and closes the connection.
+ */
+const TERMINATOR = `${'Z'.repeat(2 * 1024)}\r\n\r\n`;
+/** How long a case may take before it counts as a hang. */
+const HANG_MS = 5_000;
+/** Where a notification carries the request key (`c<case>r<request>`), since it has no id. */
+const NOTIFICATION_KEY = 'fuzz/key';
+
+/** One message the upstream received. */
+export interface Carried {
+  /** The HTTP method it came with (`POST` for a message on a channel). */
+  method: string;
+  /** The headers it came with, for an HTTP upstream. */
+  headers?: IncomingHttpHeaders;
+  /** The message, as the upstream received it. */
+  body: string;
+  /** Whether the client must have been told of it: false for what the proxy sends on its own account
+   * (a warm channel's `initialize`, keep-alive pings, cancellations). */
+  byClient: boolean;
+  /** The status the client gets for it. */
+  status: number;
+  /** A string unique to this call in the upstream's answer ('' when the answer has no body). */
+  marker: string;
+  /** The trace id of the `traceparent` the upstream received, where the transport carries one. */
+  traceId?: string;
+  /** The client's JSON-RPC id as the audit records it (JSON text), for a request. */
+  requestId?: string;
+}
+
+export interface FuzzTarget {
+  /** The proxy, from `startFuzzProxy`. */
+  h: Harness;
+  /** Every message the upstream has received so far, oldest first. */
+  carried(): Carried[];
+  /**
+   * Whether the proxy holds legacy (2025-11-25) sessions itself (stdio, HTTP+SSE upstreams): then
+   * legacy requests mostly carry a live session of the authorised caller's, which the engine opens and
+   * opens again whenever a case's DELETE ended it.
+   */
+  sessions?: boolean;
+}
+
+/** The request key a message carries: a call's argument, or a notification's `_meta` entry. */
+function keyOf(message: unknown): string | undefined {
+  const params = (message as { params?: Record<string, unknown> } | null)?.params;
+  const key =
+    (params?.arguments as { message?: unknown } | undefined)?.message ??
+    (params?._meta as Record<string, unknown> | undefined)?.[NOTIFICATION_KEY];
+  return typeof key === 'string' ? key : undefined;
+}
+
+/**
+ * What a message a channel upstream (stdio, HTTP+SSE) received counts for: the client's if it carries a
+ * request key, the proxy's own otherwise. `marker` is what the server's answer to a call contains.
+ */
+export function carriedOverChannel(message: { id?: unknown }, body: string, marker: string): Carried {
+  const key = keyOf(message);
+  return {
+    method: 'POST',
+    body,
+    byClient: key !== undefined,
+    status: message.id === undefined ? 202 : 200,
+    marker: key === undefined ? '' : marker,
+    ...(key !== undefined && message.id !== undefined && { requestId: JSON.stringify(key) }),
+  };
+}
+
+/** The proxy under test, with the fuzz policy and body limit; `errors` collects the upstream's error logs. */
+export async function startFuzzProxy(
+  upstream: (log: (level: string, msg: string, fields?: Record<string, unknown>) => void) => Upstream,
+): Promise<{ h: Harness; errors: string[] }> {
+  const errors: string[] = [];
+  const h = await startHarness({
+    upstream: upstream((level, msg, fields) => {
+      if (level === 'error') errors.push(`${msg} ${JSON.stringify(fields)}`);
+    }),
+    maxBodyBytes: RAW_FUZZ_MAX_BODY,
+    policy: FUZZ_POLICY,
+  });
+  return { h, errors };
+}
+
+/** One request as a well-behaved client would send it, before the generator bends it. */
+interface RequestSpec {
+  method: string;
+  fields: [string, string][];
+  data: string;
+}
+
+interface Tokens {
+  alice: string;
+  eve: string;
+}
+
+/** A trace id that names the case and the request. */
+const traceIdOf = (c: number, j: number) => (c * 4 + j + 1).toString(16).padStart(32, '0');
+
+/**
+ * The field naming a session: none, one the proxy never issued, or (with weight `live`) the live one;
+ * without sessions, none or a made-up one.
+ */
+function sessionField(d: Draw, session: string | undefined, live: number): [string, string][] {
+  if (session === undefined) return d.chance(0.5) ? [] : [['Mcp-Session-Id', 'unknown-session']];
+  const pick = d.int(live + 2);
+  if (pick === 0) return [];
+  if (pick === 1) return [['Mcp-Session-Id', 'unknown-session']];
+  return [['Mcp-Session-Id', session]];
+}
+
+/** The requests a case draws from: who sends what. */
+function spec(d: Draw, tokens: Tokens, session: string | undefined, c: number, j: number): RequestSpec {
+  const id = `c${c}r${j}`;
+  const who = d.pick(['alice', 'alice', 'alice', 'alice', 'eve', 'nobody'] as const);
+  const fields: [string, string][] = [
+    ['Host', 'h.example'],
+    ['Accept', 'application/json, text/event-stream'],
+    ['traceparent', `00-${traceIdOf(c, j)}-${'1'.repeat(16)}-01`],
+  ];
+  if (who !== 'nobody') fields.push(['Authorization', `Bearer ${tokens[who]}`]);
+  const tool = who === 'eve' ? 'from-eve' : d.pick(['echo', 'echo', 'secret-sauce']);
+  const call = {
+    jsonrpc: '2.0',
+    id,
+    method: 'tools/call',
+    params: { name: tool, arguments: { message: id } },
+  };
+  // A GET or DELETE has no use for a body, but a client may send one.
+  const stray = d.pick(['', '', '{}', '{"jsonrpc":"2.0","method":"tools/call","params":{"name":"secret"}}']);
+  switch (d.int(6)) {
+    case 0:
+      // Without a session id it goes upstream (or, with sessions, gets 400); with one the proxy never
+      // issued, 404; with the live one, the session ends.
+      return { method: 'DELETE', fields: [...fields, ...sessionField(d, session, 2)], data: stray };
+    case 1:
+      // Never with the live session: its answer is a stream that lasts as long as the session, and the
+      // bytes pipelined after it wait for its end (tested in `open-streams.test.ts`).
+      return {
+        method: 'GET',
+        fields: session ? [...fields, ...sessionField(d, session, 0)] : fields,
+        data: stray,
+      };
+    case 2: {
+      const message = {
+        jsonrpc: '2.0',
+        method: 'notifications/initialized',
+        ...(session !== undefined && { params: { _meta: { [NOTIFICATION_KEY]: id } } }),
+      };
+      return {
+        method: 'POST',
+        fields: [
+          ...fields,
+          ['Content-Type', 'application/json'],
+          ...(session !== undefined ? sessionField(d, session, 4) : []),
+        ],
+        data: JSON.stringify(message),
+      };
+    }
+    case 3: {
+      // The stateless revision: the metadata headers must agree with the body.
+      const meta = {
+        'io.modelcontextprotocol/protocolVersion': MODERN,
+        'io.modelcontextprotocol/clientCapabilities': {},
+        'io.modelcontextprotocol/clientInfo': { name: 'fuzz', version: '1' },
+      };
+      const data = JSON.stringify({ ...call, params: { ...call.params, _meta: meta } });
+      const name = d.chance(0.8) ? tool : d.pick(['echo', 'secret-sauce', 'from-eve']);
+      return {
+        method: 'POST',
+        fields: [
+          ...fields,
+          ['Content-Type', 'application/json'],
+          ['MCP-Protocol-Version', MODERN],
+          ['Mcp-Method', d.chance(0.9) ? 'tools/call' : 'tools/list'],
+          ['Mcp-Name', name],
+        ],
+        data,
+      };
+    }
+    default:
+      return {
+        method: 'POST',
+        fields: [
+          ...fields,
+          ['Content-Type', 'application/json'],
+          ['MCP-Protocol-Version', LEGACY],
+          ...(session !== undefined ? sessionField(d, session, 4) : []),
+        ],
+        data: JSON.stringify(call),
+      };
+  }
+}
+
+/**
+ * The same draws, but every `chance` takes its likelier branch: the generator's field lines and chunks
+ * come out well formed, while lengths, splits and picks stay random.
+ */
+function tamed(d: Draw): Draw {
+  return { ...d, chance: (p: number) => p >= 0.5 };
+}
+
+/** The request as sent: most well formed, the rest with start line, fields or framing bent. */
+function bent(wild: Draw, tokens: Tokens, s: RequestSpec): string {
+  const d = wild.chance(0.5) ? wild : tamed(wild);
+  const odd = (p: number) => d.chance(p);
+  const eol = () => (odd(0.015) ? d.pick(EOLS) : '\r\n');
+  // A GET in a live session opens its stream, which outlasts the case (see `spec`).
+  const live = s.fields.some(([name, value]) => name === 'Mcp-Session-Id' && value !== 'unknown-session');
+  const method = odd(0.06) ? d.pick(live ? METHODS.filter((m) => m !== 'GET') : METHODS) : s.method;
+  const target = odd(0.06) ? d.pick([...TARGETS, '/mcp?x=1', 'http://h.example/mcp']) : '/mcp';
+  const version = odd(0.05) ? d.pick(VERSIONS) : odd(0.1) ? 'HTTP/1.0' : 'HTTP/1.1';
+  const lines: string[] = [];
+  for (const [name, value] of s.fields) {
+    if (odd(0.04)) continue;
+    lines.push(fieldLine(d, name, value, eol));
+    // A field twice: the same value, or another caller's token, or another tool.
+    if (odd(0.05)) {
+      const other =
+        name === 'Authorization'
+          ? `Bearer ${d.pick([tokens.alice, tokens.eve])}`
+          : d.pick([value, 'secret-sauce']);
+      lines.push(fieldLine(d, name, other, eol));
+    }
+  }
+  const framing =
+    s.method === 'POST'
+      ? d.pick(['length', 'length', 'length', 'chunked', 'chunked', 'both', 'none'] as const)
+      : d.pick(['none', 'none', 'none', 'length', 'chunked'] as const);
+  const body = framed(d, odd, eol, lines, framing, s.data);
+  return `${method} ${target} ${version}${eol()}${shuffled(d, lines).join('')}${eol()}${body}`;
+}
+
+interface Exchange {
+  /** What the client read until the proxy closed the connection. */
+  received: Buffer;
+  /** Whether the client left first (the abandoned cases). */
+  clientLeft: boolean;
+}
+
+/**
+ * Writes `bytes` in random pieces over one connection and reads until the proxy closes it; in an
+ * abandoned case the client closes it after a random prefix instead.
+ */
+function exchange(h: Harness, d: Draw, bytes: Buffer, abandon: boolean): Promise<Exchange> {
+  const { port } = h.server.address() as AddressInfo;
+  const socket = connect(port, '127.0.0.1');
+  const received: Buffer[] = [];
+  socket.on('data', (b: Buffer) => received.push(b));
+  socket.on('error', () => {});
+  const cuts = Array.from({ length: d.int(4) }, () => d.int(bytes.length)).sort((a, b) => a - b);
+  const stopAt = abandon ? d.int(bytes.length) : bytes.length;
+  return new Promise<Exchange>((resolve, reject) => {
+    const hang = setTimeout(() => {
+      socket.destroy();
+      reject(new Error(`the proxy did not close the connection within ${HANG_MS} ms`));
+    }, HANG_MS);
+    socket.once('close', () => {
+      clearTimeout(hang);
+      resolve({ received: Buffer.concat(received), clientLeft: abandon });
+    });
+    let at = 0;
+    const writeNext = () => {
+      if (socket.destroyed) return;
+      const end = Math.min(cuts.shift() ?? stopAt, stopAt);
+      if (end > at) socket.write(bytes.subarray(at, end));
+      at = Math.max(at, end);
+      if (at < stopAt) setTimeout(writeNext, d.int(3));
+      else if (abandon) setTimeout(() => socket.destroy(), d.int(5));
+    };
+    socket.once('connect', writeNext);
+  });
+}
+
+/**
+ * Lets an answer's audit event land before the case is judged. After an abandoned case, waits until
+ * the proxy has let go of the connection and a call it had already sent has reached the upstream, so
+ * that no call is counted against the next case.
+ */
+async function settle(h: Harness, abandoned: boolean): Promise<void> {
+  await sleep(5);
+  if (!abandoned) return;
+  while ((await new Promise<number>((r) => h.server.getConnections((_err, n) => r(n)))) > 0) await sleep(5);
+  await sleep(20);
+}
+
+/** The trace id of the engine's own requests (opening and probing sessions), left out of the audit checks. */
+const OWN_TRACE = 'f'.repeat(32);
+
+/**
+ * A legacy POST of the engine's own, outside any case, on a connection of its own that the proxy closes
+ * after answering: a pooled one would still be open when an abandoned case waits for the proxy to have
+ * no connection left.
+ */
+function ownPost(
+  h: Harness,
+  token: string,
+  message: unknown,
+  session?: string,
+): Promise<{ status: number; session: string | undefined }> {
+  const { port } = h.server.address() as AddressInfo;
+  const body = JSON.stringify(message);
+  return new Promise((resolve, reject) => {
+    const req = request(
+      {
+        host: '127.0.0.1',
+        port,
+        path: '/mcp',
+        method: 'POST',
+        agent: false,
+        headers: {
+          connection: 'close',
+          authorization: `Bearer ${token}`,
+          accept: 'application/json, text/event-stream',
+          'content-type': 'application/json',
+          'content-length': Buffer.byteLength(body),
+          'mcp-protocol-version': LEGACY,
+          traceparent: `00-${OWN_TRACE}-${'2'.repeat(16)}-01`,
+          ...(session !== undefined && { 'mcp-session-id': session }),
+        },
+      },
+      (res) => {
+        res.resume();
+        res.on('end', () => {
+          const id = res.headers['mcp-session-id'];
+          resolve({ status: res.statusCode ?? 0, session: typeof id === 'string' ? id : undefined });
+        });
+      },
+    );
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+/** Opens a legacy session for the authorised caller, as an SDK client would. */
+async function openSession(h: Harness, token: string): Promise<string> {
+  const init = await ownPost(h, token, legacyInitialize('fuzz-init'));
+  const id = init.session;
+  assert.ok(init.status === 200 && id, `the fuzz test could not open a session (${init.status})`);
+  const ready = await ownPost(h, token, { jsonrpc: '2.0', method: 'notifications/initialized' }, id);
+  assert.equal(ready.status, 202);
+  return id;
+}
+
+/** Whether the session still answers a ping. */
+async function isLive(h: Harness, token: string, session: string): Promise<boolean> {
+  const res = await ownPost(h, token, { jsonrpc: '2.0', id: 'fuzz-ping', method: 'ping' }, session);
+  assert.ok(res.status === 200 || res.status === 404, `a ping in the session got ${res.status}`);
+  return res.status === 200;
+}
+
+/** The checks that hold for every case, abandoned or not, on what the upstream received. */
+function assertNothingForbiddenCarried(c: number, calls: Carried[]): void {
+  for (const call of calls) {
+    assert.ok(!call.body.includes('from-eve'), `case ${c}: the ungranted caller's call reached the upstream`);
+    if (call.method !== 'POST') continue;
+    assert.equal(checkJsonStructure(call.body, 64), undefined, `case ${c}: forwarded ${call.body}`);
+    const message = JSON.parse(call.body) as { method?: string; params?: { name?: string } };
+    assert.ok(!message.params?.name?.startsWith('secret'), `case ${c}: a denied tool reached the upstream`);
+    if (!call.headers) continue;
+    assert.equal(call.headers.authorization, undefined, `case ${c}: the client's token reached the upstream`);
+    const headerMethod = call.headers['mcp-method'];
+    if (headerMethod !== undefined) assert.equal(headerMethod, message.method, `case ${c}: Mcp-Method`);
+    const headerName = call.headers['mcp-name'];
+    if (headerName !== undefined) assert.equal(headerName, message.params?.name, `case ${c}: Mcp-Name`);
+  }
+}
+
+/** What a run saw, for the test to judge its spread. */
+export interface FuzzSummary {
+  /** Messages the upstream received on a client's behalf. */
+  forwarded: number;
+  abandoned: number;
+  /** Sessions that ended (by a client's DELETE) and were opened again. */
+  sessionsEnded: number;
+  /** How many responses of each status the clients read. */
+  statuses: Map<number, number>;
+}
+
+/**
+ * Checks that a run was not vacuous: at least `minShare` of the cases reached the upstream, some were
+ * abandoned, the answers were of several kinds, and with sessions, some ended.
+ */
+export function assertSpread(run: FuzzSummary, cases: number, minShare: number, sessions = false): void {
+  const reached = `enough requests survived the bending to reach the upstream (${run.forwarded})`;
+  assert.ok(run.forwarded > cases * minShare, reached);
+  assert.ok(run.abandoned > 0, 'some cases were abandoned');
+  assert.ok(run.statuses.size > 4, `answers of several kinds (${JSON.stringify([...run.statuses])})`);
+  if (sessions) assert.ok(run.sessionsEnded > 0, 'some cases ended their session with a DELETE');
+}
+
+/** Runs `cases` cases from `seed` against `target`; throws (with the case to replay) on the first failure. */
+export async function runRawFuzz(target: FuzzTarget, seed: number, cases: number): Promise<FuzzSummary> {
+  const { h } = target;
+  const tokens = {
+    alice: await h.token(),
+    eve: await h.token({ email: 'eve@example.com', groups: ['sales'] }),
+  };
+  let session = target.sessions ? await openSession(h, tokens.alice) : undefined;
+  const d = draw(prng(seed));
+  const summary: FuzzSummary = { forwarded: 0, abandoned: 0, sessionsEnded: 0, statuses: new Map() };
+  for (let c = 0; c < cases; c++) {
+    const count = 1 + d.int(3);
+    let text = '';
+    for (let j = 0; j < count; j++) text += bent(d, tokens, spec(d, tokens, session, c, j));
+    const abandon = d.chance(0.1);
+    const carriedBefore = target.carried().length;
+    const auditBefore = h.audit.length;
+    const { received, clientLeft } = await exchange(
+      h,
+      d,
+      Buffer.from(text + TERMINATOR, 'latin1'),
+      abandon,
+    ).catch((err: Error) => {
+      throw new Error(`seed ${seed}, case ${c}: ${err.message}\n${JSON.stringify(text)}`);
+    });
+    await settle(h, clientLeft);
+    const all = target.carried().slice(carriedBefore);
+    const events = h.audit.slice(auditBefore).filter((e) => e.traceId !== OWN_TRACE);
+    const calls = all.filter((k) => k.byClient);
+    const ended = session !== undefined && !(await isLive(h, tokens.alice, session));
+    if (ended) {
+      session = await openSession(h, tokens.alice);
+      summary.sessionsEnded++;
+      // Ending a session is the proxy's own doing toward the upstream, answered with 204.
+      calls.push({ method: 'DELETE', body: '', byClient: true, status: 204, marker: '' });
+    }
+    summary.forwarded += calls.length;
+    const replay = `seed ${seed}, case ${c}: ${JSON.stringify(text)}\nreceived: ${JSON.stringify(received.toString('latin1'))}\nupstream: ${JSON.stringify(all.map((k) => [k.method, k.marker, k.body]))}`;
+    assertNothingForbiddenCarried(c, all);
+    if (clientLeft) {
+      summary.abandoned++;
+      continue;
+    }
+
+    const parsed = parseResponsesWithLlhttp(received);
+    assert.equal(parsed.error, undefined, `${replay}\nllhttp could not read the answers: ${parsed.error}`);
+    for (const r of parsed.responses)
+      summary.statuses.set(r.status, (summary.statuses.get(r.status) ?? 0) + 1);
+
+    // Every call carried out upstream was answered to the client with the upstream's own answer, once.
+    for (const call of calls) {
+      const answers = call.marker
+        ? parsed.responses.filter((r) => r.body.includes(`"${call.marker}"`))
+        : parsed.responses.filter((r) => r.status === call.status);
+      assert.ok(
+        answers.length >= 1,
+        `${replay}\nthe answer ${call.marker || call.status} never reached the client`,
+      );
+      if (call.marker) assert.equal(answers.length, 1, `${replay}\n${call.marker} answered twice`);
+      assert.equal(answers[0]!.status, call.status, `${replay}\nthe client was told another status`);
+    }
+    for (const status of [202, 204]) {
+      const told = parsed.responses.filter((r) => r.status === status).length;
+      const done = calls.filter((call) => call.status === status).length;
+      assert.equal(told, done, `${replay}\n${status} answers for ${done} messages the upstream was given`);
+    }
+
+    // The audit has one event per call carried out, with its status, and no other answered call.
+    const matched = new Set<string>();
+    for (const call of calls) {
+      const mine = events.filter((e) =>
+        call.traceId !== undefined ? e.traceId === call.traceId : e.requestId === call.requestId,
+      );
+      if (call.traceId === undefined && call.requestId === undefined) continue;
+      assert.equal(
+        mine.length,
+        1,
+        `${replay}\naudit events for ${call.traceId ?? call.requestId}: ${mine.length}`,
+      );
+      assert.equal(mine[0]!.httpStatus, call.status, `${replay}\nthe audit recorded another status`);
+      matched.add(mine[0]!.eventId);
+    }
+    // Messages without an id to match (notifications, a session's end, over channels): counted by status.
+    for (const status of [202, 204]) {
+      const unmatched = calls.filter(
+        (k) => k.status === status && k.traceId === undefined && k.requestId === undefined,
+      );
+      const recorded = events.filter((e) => e.httpStatus === status && !matched.has(e.eventId));
+      assert.equal(recorded.length, unmatched.length, `${replay}\naudit events with ${status}`);
+    }
+    const claimed = events.filter((e) => e.outcome === 'ok');
+    assert.ok(claimed.length <= calls.length, `${replay}\nthe audit claims answers the upstream never gave`);
+  }
+  assert.equal((await fetch(`${h.url}/healthz`)).status, 200);
+  return summary;
+}
