@@ -14,7 +14,8 @@
  *   upstream's answer, once: nothing is done upstream while the client is told something else;
  * - the audit has one event for each, with the status the client got, and claims no other answered
  *   request;
- * - for upstreams behind sessions (stdio, HTTP+SSE): a session ends only when its client was told so.
+ * - for upstreams behind sessions (stdio, HTTP+SSE): nothing another granted caller sends in the live
+ *   session reaches the upstream, and the session ends only when its owner was told so.
  *
  * The upstream-specific parts (what the upstream recorded, how a session is kept) come from a
  * `FuzzTarget`; the test files pick the upstream.
@@ -140,9 +141,16 @@ interface RequestSpec {
 }
 
 interface Tokens {
+  /** Granted; the live session is hers. */
   alice: string;
+  /** Granted too, but another principal: alice's session must be unknown to him. */
+  bob: string;
+  /** Not granted. */
   eve: string;
 }
+
+/** Marks what bob sends in the session era: with sessions it must never reach the upstream, as he has none. */
+const FOREIGN = 'foreign-session';
 
 /** A trace id that names the case and the request. */
 const traceIdOf = (c: number, j: number) => (c * 4 + j + 1).toString(16).padStart(32, '0');
@@ -162,7 +170,8 @@ function sessionField(d: Draw, session: string | undefined, live: number): [stri
 /** The requests a case draws from: who sends what. */
 function spec(d: Draw, tokens: Tokens, session: string | undefined, c: number, j: number): RequestSpec {
   const id = `c${c}r${j}`;
-  const who = d.pick(['alice', 'alice', 'alice', 'alice', 'eve', 'nobody'] as const);
+  const who = d.pick(['alice', 'alice', 'alice', 'alice', 'bob', 'eve', 'nobody'] as const);
+  const foreign = who === 'bob' ? { via: FOREIGN } : {};
   const fields: [string, string][] = [
     ['Host', 'h.example'],
     ['Accept', 'application/json, text/event-stream'],
@@ -195,7 +204,7 @@ function spec(d: Draw, tokens: Tokens, session: string | undefined, c: number, j
       const message = {
         jsonrpc: '2.0',
         method: 'notifications/initialized',
-        ...(session !== undefined && { params: { _meta: { [NOTIFICATION_KEY]: id } } }),
+        ...(session !== undefined && { params: { _meta: { [NOTIFICATION_KEY]: id, ...foreign } } }),
       };
       return {
         method: 'POST',
@@ -237,7 +246,7 @@ function spec(d: Draw, tokens: Tokens, session: string | undefined, c: number, j
           ['MCP-Protocol-Version', LEGACY],
           ...(session !== undefined ? sessionField(d, session, 4) : []),
         ],
-        data: JSON.stringify(call),
+        data: JSON.stringify({ ...call, params: { ...call.params, arguments: { message: id, ...foreign } } }),
       };
   }
 }
@@ -268,7 +277,7 @@ function bent(wild: Draw, tokens: Tokens, s: RequestSpec): string {
     if (odd(0.05)) {
       const other =
         name === 'Authorization'
-          ? `Bearer ${d.pick([tokens.alice, tokens.eve])}`
+          ? `Bearer ${d.pick([tokens.alice, tokens.bob, tokens.eve])}`
           : d.pick([value, 'secret-sauce']);
       lines.push(fieldLine(d, name, other, eol));
     }
@@ -400,9 +409,14 @@ async function isLive(h: Harness, token: string, session: string): Promise<boole
 }
 
 /** The checks that hold for every case, abandoned or not, on what the upstream received. */
-function assertNothingForbiddenCarried(c: number, calls: Carried[]): void {
+function assertNothingForbiddenCarried(c: number, calls: Carried[], sessions: boolean): void {
   for (const call of calls) {
     assert.ok(!call.body.includes('from-eve'), `case ${c}: the ungranted caller's call reached the upstream`);
+    if (sessions)
+      assert.ok(
+        !call.body.includes(FOREIGN),
+        `case ${c}: a message reached the upstream in another's session`,
+      );
     if (call.method !== 'POST') continue;
     assert.equal(checkJsonStructure(call.body, 64), undefined, `case ${c}: forwarded ${call.body}`);
     const message = JSON.parse(call.body) as { method?: string; params?: { name?: string } };
@@ -444,6 +458,7 @@ export async function runRawFuzz(target: FuzzTarget, seed: number, cases: number
   const { h } = target;
   const tokens = {
     alice: await h.token(),
+    bob: await h.token({ sub: 'user-2', email: 'bob@example.com', groups: ['eng'] }),
     eve: await h.token({ email: 'eve@example.com', groups: ['sales'] }),
   };
   let session = target.sessions ? await openSession(h, tokens.alice) : undefined;
@@ -477,7 +492,7 @@ export async function runRawFuzz(target: FuzzTarget, seed: number, cases: number
     }
     summary.forwarded += calls.length;
     const replay = `seed ${seed}, case ${c}: ${JSON.stringify(text)}\nreceived: ${JSON.stringify(received.toString('latin1'))}\nupstream: ${JSON.stringify(all.map((k) => [k.method, k.marker, k.body]))}`;
-    assertNothingForbiddenCarried(c, all);
+    assertNothingForbiddenCarried(c, all, session !== undefined);
     if (clientLeft) {
       summary.abandoned++;
       continue;
@@ -529,6 +544,9 @@ export async function runRawFuzz(target: FuzzTarget, seed: number, cases: number
       const recorded = events.filter((e) => e.httpStatus === status && !matched.has(e.eventId));
       assert.equal(recorded.length, unmatched.length, `${replay}\naudit events with ${status}`);
     }
+    // Only the session's owner ends it.
+    for (const e of events.filter((e) => e.httpStatus === 204))
+      assert.equal(e.user, 'alice@example.com', `${replay}\na session ended by ${e.user}`);
     const claimed = events.filter((e) => e.outcome === 'ok');
     assert.ok(claimed.length <= calls.length, `${replay}\nthe audit claims answers the upstream never gave`);
   }
