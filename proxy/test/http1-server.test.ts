@@ -260,6 +260,29 @@ describe('connections', () => {
     assert.deepEqual(seen, ['/slow', ...paths]);
   });
 
+  test('bytes no parser accepts, pipelined behind a long answer, wait for it: it ends whole, then 400 and the close', async () => {
+    let finish: (() => void) | undefined;
+    const { port } = await serve((_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.write('data: one\n\n');
+      finish = () => res.end('data: two\n\n');
+    });
+    const c = await client(port);
+    // What an SSE stream is to an MCP client that pipelines behind it: an answer with no set end.
+    c.send(`${get('/stream')}NOT A REQUEST\r\n\r\n`);
+    await c.until((t) => t.includes('data: one'), 'the stream to begin');
+    await sleep(50);
+    assert.equal(c.isClosed, false, 'the stream is not cut for what was pipelined behind it');
+    finish!();
+    await c.waitClosed();
+    const got = answers(c.text);
+    assert.deepEqual(
+      got.map((a) => a.status),
+      [200, 400],
+    );
+    assert.equal(got[0]!.body, 'data: one\n\ndata: two\n\n');
+  });
+
   test('after a request with Connection: close, the answer says so and nothing more is read', async () => {
     const seen: string[] = [];
     const { port } = await serve((req, res) => {

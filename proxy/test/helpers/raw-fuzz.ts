@@ -194,7 +194,7 @@ function spec(d: Draw, tokens: Tokens, session: string | undefined, c: number, j
       return { method: 'DELETE', fields: [...fields, ...sessionField(d, session, 2)], data: stray };
     case 1:
       // Never with the live session: its answer is a stream that lasts as long as the session, and the
-      // bytes pipelined after it wait for its end (tested in `open-streams.test.ts`).
+      // bytes pipelined after it wait for its end (`http1-server.test.ts`).
       return {
         method: 'GET',
         fields: session ? [...fields, ...sessionField(d, session, 0)] : fields,
