@@ -15,6 +15,23 @@ import { modernCall, openListenStream } from './helpers/modern-client.ts';
 
 const HANG_GUARD = { timeout: 60_000 };
 
+/** A proxy in front of `args`, recording every spawn of the server. */
+async function proxyFor(args: string[], probeTimeoutMs?: number) {
+  const spawns: StdioSpawnEvent[] = [];
+  const h = await startHarness({
+    users: ['alice@example.com', 'bob@example.com'],
+    upstream: createStdioUpstream({
+      command: process.execPath,
+      args,
+      statelessPerPrincipal: 1,
+      probeTimeoutMs,
+      onSpawn: (s) => spawns.push(s),
+    }),
+  });
+  const bob = await h.token({ sub: 'user-2', email: 'bob@example.com' });
+  return { h, spawns, alice: await h.token(), bob };
+}
+
 describe('stateless requests to server-everything over stdio', () => {
   let h: Harness;
   let url: string;
@@ -231,6 +248,38 @@ describe('stateless requests to the scripted stdio fixture', () => {
   });
 
   test(
+    'a client that leaves while its warm child is still opening: nothing is sent for it',
+    HANG_GUARD,
+    async () => {
+      // The first child never answers the server/discover probe, so the request waits out the probe.
+      const { h, spawns, alice: token } = await proxyFor([FIXTURE, '--ignore-unknown'], 300);
+      try {
+        const abort = new AbortController();
+        const leaving = modernCall(
+          `${h.url}/mcp`,
+          token,
+          'gone',
+          'fixture/echo',
+          {},
+          { signal: abort.signal },
+        );
+        await waitFor(() => spawns.length > 0, 'the first child');
+        abort.abort();
+        await assert.rejects(leaving);
+        await waitFor(() => h.audit.some((e) => e.requestId === '"gone"'), 'the audit event');
+        const event = h.audit.find((e) => e.requestId === '"gone"')!;
+        assert.equal(event.httpStatus, 499);
+        const { answer } = await modernCall(`${h.url}/mcp`, token, 'r', 'fixture/received');
+        const received = (answer.result as { received: string[] }).received;
+        assert.ok(received.includes('fixture/received'), 'the same warm child, once it was open');
+        assert.ok(!received.includes('fixture/echo'), `the child was sent the request: ${received}`);
+      } finally {
+        await h.close();
+      }
+    },
+  );
+
+  test(
     'a server that refuses the proxy’s initialize fails the request, never silently',
     HANG_GUARD,
     async () => {
@@ -268,22 +317,6 @@ describe('stateless requests to the scripted stdio fixture', () => {
 
 describe('the server/discover probe: a 2026-07-28 stdio server, and legacy ones', () => {
   const MODERN_FIXTURE = fileURLToPath(new URL('./fixtures/stdio-modern-fixture.mjs', import.meta.url));
-  /** A proxy in front of `args`, recording every spawn of the server. */
-  async function proxyFor(args: string[], probeTimeoutMs?: number) {
-    const spawns: StdioSpawnEvent[] = [];
-    const h = await startHarness({
-      users: ['alice@example.com', 'bob@example.com'],
-      upstream: createStdioUpstream({
-        command: process.execPath,
-        args,
-        statelessPerPrincipal: 1,
-        probeTimeoutMs,
-        onSpawn: (s) => spawns.push(s),
-      }),
-    });
-    const bob = await h.token({ sub: 'user-2', email: 'bob@example.com' });
-    return { h, spawns, alice: await h.token(), bob };
-  }
 
   test(
     'a server that answers server/discover is used as it is: no initialize, its own discover, _meta kept',

@@ -336,6 +336,19 @@ export function createChannelSession(options: ChannelSessionOptions): ChannelSes
         return Promise.resolve(
           replyError(res, 'TESSERA_SESSION_NOT_FOUND', clientId, UNKNOWN_SESSION, undefined),
         );
+      // The client left while the request waited (for a warm channel to open): sending it now would
+      // start work nobody waits for, which no cancellation would ever stop, as the abort has already fired.
+      if (exchange.signal.aborted) {
+        const sessionId = initialize ? undefined : id;
+        const reason = 'client disconnected';
+        return Promise.resolve({
+          status: CLIENT_CLOSED_STATUS,
+          errorCode: 0,
+          responseBytes: 0,
+          sessionId,
+          reason,
+        });
+      }
       if (pending.has(rid)) {
         const text = `request id ${JSON.stringify(rid)} is already in flight in this session`;
         return Promise.resolve(replyError(res, 'TESSERA_BAD_REQUEST', clientId, text, id));
