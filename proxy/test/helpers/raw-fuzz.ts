@@ -26,6 +26,7 @@ import assert from 'node:assert/strict';
 import { type IncomingHttpHeaders, request } from 'node:http';
 import { type AddressInfo, connect } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { AuditRecord } from '../../src/audit/audit-event.ts';
 import { checkJsonStructure } from '../../src/server/json-structure.ts';
 import type { Upstream } from '../../src/upstream/upstream.ts';
 import {
@@ -430,6 +431,68 @@ function assertNothingForbiddenCarried(c: number, calls: Carried[], sessions: bo
   }
 }
 
+/**
+ * The checks of a case the client saw through: what it read, what the upstream was given on its behalf
+ * (`calls`) and what the audit recorded agree. Returns the statuses the client read.
+ */
+function assertAgreement(
+  replay: string,
+  received: Buffer,
+  calls: Carried[],
+  events: AuditRecord[],
+): number[] {
+  const parsed = parseResponsesWithLlhttp(received);
+  assert.equal(parsed.error, undefined, `${replay}\nllhttp could not read the answers: ${parsed.error}`);
+
+  // Every call carried out upstream was answered to the client with the upstream's own answer, once.
+  for (const call of calls) {
+    const answers = call.marker
+      ? parsed.responses.filter((r) => r.body.includes(`"${call.marker}"`))
+      : parsed.responses.filter((r) => r.status === call.status);
+    assert.ok(
+      answers.length >= 1,
+      `${replay}\nthe answer ${call.marker || call.status} never reached the client`,
+    );
+    if (call.marker) assert.equal(answers.length, 1, `${replay}\n${call.marker} answered twice`);
+    assert.equal(answers[0]!.status, call.status, `${replay}\nthe client was told another status`);
+  }
+  for (const status of [202, 204]) {
+    const told = parsed.responses.filter((r) => r.status === status).length;
+    const done = calls.filter((call) => call.status === status).length;
+    assert.equal(told, done, `${replay}\n${status} answers for ${done} messages the upstream was given`);
+  }
+
+  // The audit has one event per call carried out, with its status, and no other answered call.
+  const matched = new Set<string>();
+  for (const call of calls) {
+    if (call.traceId === undefined && call.requestId === undefined) continue;
+    const mine = events.filter((e) =>
+      call.traceId !== undefined ? e.traceId === call.traceId : e.requestId === call.requestId,
+    );
+    assert.equal(
+      mine.length,
+      1,
+      `${replay}\naudit events for ${call.traceId ?? call.requestId}: ${mine.length}`,
+    );
+    assert.equal(mine[0]!.httpStatus, call.status, `${replay}\nthe audit recorded another status`);
+    matched.add(mine[0]!.eventId);
+  }
+  // Messages without an id to match (notifications, a session's end, over channels): counted by status.
+  for (const status of [202, 204]) {
+    const unmatched = calls.filter(
+      (k) => k.status === status && k.traceId === undefined && k.requestId === undefined,
+    );
+    const recorded = events.filter((e) => e.httpStatus === status && !matched.has(e.eventId));
+    assert.equal(recorded.length, unmatched.length, `${replay}\naudit events with ${status}`);
+  }
+  // Only the session's owner ends it.
+  for (const e of events.filter((e) => e.httpStatus === 204))
+    assert.equal(e.user, 'alice@example.com', `${replay}\na session ended by ${e.user}`);
+  const claimed = events.filter((e) => e.outcome === 'ok');
+  assert.ok(claimed.length <= calls.length, `${replay}\nthe audit claims answers the upstream never gave`);
+  return parsed.responses.map((r) => r.status);
+}
+
 /** What a run saw, for the test to judge its spread. */
 export interface FuzzSummary {
   /** Messages the upstream received on a client's behalf. */
@@ -498,57 +561,8 @@ export async function runRawFuzz(target: FuzzTarget, seed: number, cases: number
       continue;
     }
 
-    const parsed = parseResponsesWithLlhttp(received);
-    assert.equal(parsed.error, undefined, `${replay}\nllhttp could not read the answers: ${parsed.error}`);
-    for (const r of parsed.responses)
-      summary.statuses.set(r.status, (summary.statuses.get(r.status) ?? 0) + 1);
-
-    // Every call carried out upstream was answered to the client with the upstream's own answer, once.
-    for (const call of calls) {
-      const answers = call.marker
-        ? parsed.responses.filter((r) => r.body.includes(`"${call.marker}"`))
-        : parsed.responses.filter((r) => r.status === call.status);
-      assert.ok(
-        answers.length >= 1,
-        `${replay}\nthe answer ${call.marker || call.status} never reached the client`,
-      );
-      if (call.marker) assert.equal(answers.length, 1, `${replay}\n${call.marker} answered twice`);
-      assert.equal(answers[0]!.status, call.status, `${replay}\nthe client was told another status`);
-    }
-    for (const status of [202, 204]) {
-      const told = parsed.responses.filter((r) => r.status === status).length;
-      const done = calls.filter((call) => call.status === status).length;
-      assert.equal(told, done, `${replay}\n${status} answers for ${done} messages the upstream was given`);
-    }
-
-    // The audit has one event per call carried out, with its status, and no other answered call.
-    const matched = new Set<string>();
-    for (const call of calls) {
-      const mine = events.filter((e) =>
-        call.traceId !== undefined ? e.traceId === call.traceId : e.requestId === call.requestId,
-      );
-      if (call.traceId === undefined && call.requestId === undefined) continue;
-      assert.equal(
-        mine.length,
-        1,
-        `${replay}\naudit events for ${call.traceId ?? call.requestId}: ${mine.length}`,
-      );
-      assert.equal(mine[0]!.httpStatus, call.status, `${replay}\nthe audit recorded another status`);
-      matched.add(mine[0]!.eventId);
-    }
-    // Messages without an id to match (notifications, a session's end, over channels): counted by status.
-    for (const status of [202, 204]) {
-      const unmatched = calls.filter(
-        (k) => k.status === status && k.traceId === undefined && k.requestId === undefined,
-      );
-      const recorded = events.filter((e) => e.httpStatus === status && !matched.has(e.eventId));
-      assert.equal(recorded.length, unmatched.length, `${replay}\naudit events with ${status}`);
-    }
-    // Only the session's owner ends it.
-    for (const e of events.filter((e) => e.httpStatus === 204))
-      assert.equal(e.user, 'alice@example.com', `${replay}\na session ended by ${e.user}`);
-    const claimed = events.filter((e) => e.outcome === 'ok');
-    assert.ok(claimed.length <= calls.length, `${replay}\nthe audit claims answers the upstream never gave`);
+    for (const status of assertAgreement(replay, received, calls, events))
+      summary.statuses.set(status, (summary.statuses.get(status) ?? 0) + 1);
   }
   assert.equal((await fetch(`${h.url}/healthz`)).status, 200);
   return summary;
