@@ -21,7 +21,14 @@ import type { ResponseWriter } from '../http1/outbound-response.ts';
 import { answeredErrorCode, errorBody, type JsonRpcId, type JsonRpcRequest } from '../server/jsonrpc.ts';
 import type { ChannelEnd, ChannelHandlers, MessageChannel } from './message-channel.ts';
 import type { StdioLog } from './stdio-child.ts';
-import { CLIENT_CLOSED_STATUS, replyEmpty, replyError, replyJson, UNKNOWN_SESSION } from './stdio-reply.ts';
+import {
+  CLIENT_CLOSED_STATUS,
+  clientGone,
+  replyEmpty,
+  replyError,
+  replyJson,
+  UNKNOWN_SESSION,
+} from './stdio-reply.ts';
 import { acceptsEventStream, openSseStream, type SseStream } from './stdio-sse.ts';
 import type { Exchange, ForwardResult } from './upstream.ts';
 
@@ -338,17 +345,7 @@ export function createChannelSession(options: ChannelSessionOptions): ChannelSes
         );
       // The client left while the request waited (for a warm channel to open): sending it now would
       // start work nobody waits for, which no cancellation would ever stop, as the abort has already fired.
-      if (exchange.signal.aborted) {
-        const sessionId = initialize ? undefined : id;
-        const reason = 'client disconnected';
-        return Promise.resolve({
-          status: CLIENT_CLOSED_STATUS,
-          errorCode: 0,
-          responseBytes: 0,
-          sessionId,
-          reason,
-        });
-      }
+      if (exchange.signal.aborted) return Promise.resolve(clientGone(initialize ? undefined : id));
       if (pending.has(rid)) {
         const text = `request id ${JSON.stringify(rid)} is already in flight in this session`;
         return Promise.resolve(replyError(res, 'TESSERA_BAD_REQUEST', clientId, text, id));
@@ -444,19 +441,7 @@ export function createChannelSession(options: ChannelSessionOptions): ChannelSes
               if (settled || sse) return false;
               release();
               // After the exit, so the budget and the pool no longer count the ended channel.
-              resolve(
-                channel.exit.then(() =>
-                  exchange.signal.aborted
-                    ? {
-                        status: CLIENT_CLOSED_STATUS,
-                        errorCode: 0,
-                        responseBytes: 0,
-                        sessionId: undefined,
-                        reason: 'client disconnected',
-                      }
-                    : again(),
-                ),
-              );
+              resolve(channel.exit.then(() => (exchange.signal.aborted ? clientGone(undefined) : again())));
               return true;
             }),
         };

@@ -19,7 +19,7 @@ import { type ChannelSession, createChannelSession } from './channel-session.ts'
 import type { OpenChannel } from './message-channel.ts';
 import { createStatelessPool } from './stateless-pool.ts';
 import type { StdioLog } from './stdio-child.ts';
-import { CLIENT_CLOSED_STATUS, replyEmpty, replyError, UNKNOWN_SESSION } from './stdio-reply.ts';
+import { clientGone, replyEmpty, replyError, UNKNOWN_SESSION } from './stdio-reply.ts';
 import { acceptsEventStream } from './stdio-sse.ts';
 import type { Exchange, ForwardResult, Upstream } from './upstream.ts';
 
@@ -214,16 +214,7 @@ export function createChannelUpstream(options: ChannelUpstreamOptions): Upstream
             exchange.sessionId,
           );
         }
-        if (exchange.signal.aborted) {
-          const reason = 'client disconnected';
-          return {
-            status: CLIENT_CLOSED_STATUS,
-            errorCode: 0,
-            responseBytes: 0,
-            sessionId: exchange.sessionId,
-            reason,
-          };
-        }
+        if (exchange.signal.aborted) return clientGone(exchange.sessionId);
         // The framing check lets only POSTs through in the modern era.
         if (exchange.era === 'modern') return await stateless.forward(exchange, res);
         // The proxy is the session's server here, so it judges the header (2025-11-25 transports

@@ -14,6 +14,20 @@ import type { ForwardResult } from './upstream.ts';
 export const CLIENT_CLOSED_STATUS = 499;
 
 /**
+ * What an exchange comes to when its client left before anything was written or sent for it: nothing
+ * is answered, and the audit records `CLIENT_CLOSED_STATUS`.
+ */
+export function clientGone(sessionId: string | undefined): ForwardResult {
+  return {
+    status: CLIENT_CLOSED_STATUS,
+    errorCode: 0,
+    responseBytes: 0,
+    sessionId,
+    reason: 'client disconnected',
+  };
+}
+
+/**
  * The one message for a session that is unknown, ended or another principal's, so the answers cannot be
  * told apart.
  */
