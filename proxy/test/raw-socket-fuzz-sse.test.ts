@@ -12,20 +12,20 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { createSseLegacyUpstream } from '../src/upstream/sse-legacy-upstream.ts';
 import { type SseLegacyServer, startSseLegacyServer } from './fixtures/sse-legacy-server.ts';
-import type { Harness } from './helpers/harness.ts';
 import {
   assertSpread,
   type Carried,
   carriedOverChannel,
+  type FuzzProxy,
+  fuzzRun,
   runRawFuzz,
   startFuzzProxy,
 } from './helpers/raw-fuzz.ts';
 
-const SEED = Number(process.env.RAW_FUZZ_SEED ?? 20261127);
-const CASES = Number(process.env.RAW_FUZZ_CASES ?? 600);
+const { seed: SEED, cases: CASES } = fuzzRun(20261127);
 
 let server: SseLegacyServer;
-let proxy: { h: Harness; errors: string[] };
+let proxy: FuzzProxy;
 
 before(async () => {
   server = await startSseLegacyServer();

@@ -14,22 +14,22 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { createStdioUpstream } from '../src/upstream/stdio-upstream.ts';
-import type { Harness } from './helpers/harness.ts';
 import {
   assertSpread,
   type Carried,
   carriedOverChannel,
+  type FuzzProxy,
+  fuzzRun,
   runRawFuzz,
   startFuzzProxy,
 } from './helpers/raw-fuzz.ts';
 
-const SEED = Number(process.env.RAW_FUZZ_SEED ?? 20261126);
-const CASES = Number(process.env.RAW_FUZZ_CASES ?? 600);
+const { seed: SEED, cases: CASES } = fuzzRun(20261126);
 const FIXTURE = fileURLToPath(new URL('./fixtures/stdio-recording-fixture.mjs', import.meta.url));
 
 let dir: string;
 let recordFile: string;
-let proxy: { h: Harness; errors: string[] };
+let proxy: FuzzProxy;
 
 before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'tessera-raw-fuzz-'));

@@ -11,10 +11,9 @@ import type { AddressInfo } from 'node:net';
 import { after, before, test } from 'node:test';
 import { createHttpUpstream } from '../src/upstream/http-upstream.ts';
 import type { Harness } from './helpers/harness.ts';
-import { assertSpread, type Carried, runRawFuzz, startFuzzProxy } from './helpers/raw-fuzz.ts';
+import { assertSpread, type Carried, fuzzRun, runRawFuzz, startFuzzProxy } from './helpers/raw-fuzz.ts';
 
-const SEED = Number(process.env.RAW_FUZZ_SEED ?? 20261125);
-const CASES = Number(process.env.RAW_FUZZ_CASES ?? 600);
+const { seed: SEED, cases: CASES } = fuzzRun(20261125);
 
 let upstream: Server;
 const carried: Carried[] = [];

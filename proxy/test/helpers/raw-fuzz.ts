@@ -119,10 +119,27 @@ export function carriedOverChannel(message: { id?: unknown }, body: string, mark
   };
 }
 
-/** The proxy under test, with the fuzz policy and body limit; `errors` collects the upstream's error logs. */
+/** A proxy under fuzz, and the error lines its upstream logged. */
+export interface FuzzProxy {
+  h: Harness;
+  errors: string[];
+}
+
+/**
+ * A run's seed and size: `RAW_FUZZ_SEED` and `RAW_FUZZ_CASES` when set (to replay or extend a run),
+ * else the test file's own seed and 600 cases.
+ */
+export function fuzzRun(defaultSeed: number): { seed: number; cases: number } {
+  return {
+    seed: Number(process.env.RAW_FUZZ_SEED ?? defaultSeed),
+    cases: Number(process.env.RAW_FUZZ_CASES ?? 600),
+  };
+}
+
+/** The proxy under test, with the fuzz policy and body limit. */
 export async function startFuzzProxy(
   upstream: (log: (level: string, msg: string, fields?: Record<string, unknown>) => void) => Upstream,
-): Promise<{ h: Harness; errors: string[] }> {
+): Promise<FuzzProxy> {
   const errors: string[] = [];
   const h = await startHarness({
     upstream: upstream((level, msg, fields) => {
