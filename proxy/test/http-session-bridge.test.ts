@@ -82,6 +82,8 @@ interface LegacyServer {
   minted: string[];
   /** How many times a tool ran. */
   runs: number;
+  /** How many runs of `wait` were cancelled. */
+  cancelled: number;
   store: ReturnType<typeof memoryEventStore> | undefined;
   transport(session: string): StreamableHTTPServerTransport;
   mcp(session: string): McpServer;
@@ -94,7 +96,7 @@ interface LegacyServer {
 /**
  * A Streamable HTTP MCP server on the SDK's stateful transport, sessions routed by `Mcp-Session-Id`
  * (unknown: `404`). Tools: `touch` counts its runs and announces a tools list change; `vanish` counts
- * its run and closes its own session before answering. `getStatus` answers every GET with that status
+ * its run and closes its own session before answering; `wait` runs until it is cancelled. `getStatus` answers every GET with that status
  * instead of a stream.
  */
 async function startLegacyServer(
@@ -105,6 +107,8 @@ async function startLegacyServer(
     holdGet?: boolean;
     /** Answers `400` to a session's GET until its client has sent `notifications/initialized`. */
     refuseEarlyGet?: boolean;
+    /** Never answers a POST of this JSON-RPC method. */
+    holdPosts?: string;
     /** Runs when a session's client sends `notifications/initialized`. */
     onInitialized?: (mcp: McpServer) => void;
   } = {},
@@ -113,7 +117,7 @@ async function startLegacyServer(
   const sessions = new Map<string, { transport: StreamableHTTPServerTransport; mcp: McpServer }>();
   const every = new Set<StreamableHTTPServerTransport>();
   const store = options.eventStore ? memoryEventStore() : undefined;
-  const state = { runs: 0 };
+  const state = { runs: 0, cancelled: 0 };
   const minted: string[] = [];
   const initialized = new Set<string>();
 
@@ -142,6 +146,12 @@ async function startLegacyServer(
         return { content: [{ type: 'text', text: `polled ${state.runs}` }] };
       },
     );
+    mcp.registerTool('wait', { description: 'Runs until it is cancelled' }, async (extra) => {
+      state.runs++;
+      await new Promise((resolve) => extra.signal.addEventListener('abort', resolve, { once: true }));
+      state.cancelled++;
+      return { content: [{ type: 'text', text: 'cancelled' }] };
+    });
     const onInitialized = options.onInitialized;
     if (onInitialized) mcp.server.oninitialized = () => onInitialized(mcp);
     return mcp;
@@ -178,6 +188,7 @@ async function startLegacyServer(
     });
     if (entry.rpc === 'notifications/initialized' && entry.session) initialized.add(entry.session);
     if (req.method === 'GET' && options.holdGet) return;
+    if (entry.rpc !== undefined && entry.rpc === options.holdPosts) return;
     if (req.method === 'GET' && options.refuseEarlyGet && !initialized.has(entry.session ?? '')) {
       return json(res, 400, 'Bad Request: not initialized', -32000);
     }
@@ -224,6 +235,9 @@ async function startLegacyServer(
     minted,
     get runs() {
       return state.runs;
+    },
+    get cancelled() {
+      return state.cancelled;
     },
     store,
     transport: (session) => of(session).transport,
@@ -745,6 +759,61 @@ describe('the channel on its own', () => {
         await waitFor(changed, 'the list change');
         assert.deepEqual(c.ends, []);
       }),
+  );
+
+  test(
+    'closing the channel lets what was already sent go out first: a cancellation reaches the server before the DELETE',
+    HANG_GUARD,
+    () =>
+      withChannel({}, { baseMs: 50, maxMs: 100, maxFailures: 3 }, {}, async (s, c) => {
+        await waitFor(() => openGets(s).length === 1, 'the GET stream');
+        const call = { jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'wait' } };
+        assert.ok(c.channel.send(call));
+        await waitFor(() => s.runs === 1, 'the tool to run');
+        // What a session's close does with a request still running: cancel it, then close the channel.
+        const reason = 'session closed';
+        assert.ok(
+          c.channel.send({
+            jsonrpc: '2.0',
+            method: 'notifications/cancelled',
+            params: { requestId: 2, reason },
+          }),
+        );
+        await c.channel.close();
+        const order = s.seen.filter((x) => x.method === 'DELETE' || x.rpc === 'notifications/cancelled');
+        assert.deepEqual(
+          order.map((x) => x.rpc ?? x.method),
+          ['notifications/cancelled', 'DELETE'],
+        );
+        assert.equal(s.cancelled, 1, 'the server stopped the tool');
+        assert.equal(c.channel.send({ jsonrpc: '2.0', method: 'notifications/initialized' }), false);
+      }),
+  );
+
+  test(
+    'a server that never takes a notification holds up the close only for closeDrainMs; then it is cut',
+    HANG_GUARD,
+    () =>
+      withChannel(
+        { holdPosts: 'notifications/cancelled' },
+        { baseMs: 50, maxMs: 100, maxFailures: 3 },
+        { closeDrainMs: 100 },
+        async (s, c) => {
+          const params = { requestId: 7, reason: 'gone' };
+          assert.ok(c.channel.send({ jsonrpc: '2.0', method: 'notifications/cancelled', params }));
+          await waitFor(() => s.count('POST', 'notifications/cancelled') === 1, 'the notification’s POST');
+          // The guard (HANG_GUARD) is far longer than the drain: resolving at all shows the cut.
+          await c.channel.close();
+          await c.channel.exit;
+          const held = s.seen.find((x) => x.rpc === 'notifications/cancelled')!;
+          await waitFor(() => held.closed, 'the held POST to be cut');
+          assert.equal(s.count('DELETE'), 1, 'and the session was deleted');
+          assert.deepEqual(
+            c.ends.map((e) => e.message),
+            ['the session was closed'],
+          );
+        },
+      ),
   );
 
   test(

@@ -12,8 +12,10 @@
  * session-bound revision, as it does stdio ones.
  *
  * The session ends when the server answers `404` to a POST or the GET (it forgot the session), a POST
- * fails, or the channel is closed (`DELETE`, best effort; the GET and its reconnection wait are
- * aborted first, and `exit` waits for them).
+ * fails, or the channel is closed. A close first lets the notifications and responses already sent
+ * finish their POSTs (for at most `closeDrainMs`: a cancellation the proxy sent just before must reach
+ * the server), then aborts the GET, its reconnection wait and the requests still in flight, and sends
+ * `DELETE` (best effort); `exit` waits for them.
  *
  * A forgotten session and the requests on it: a `404` to a POST that carried the session id means the
  * server did not take the message in, so the request it carried never ran. The channel ends naming
@@ -31,6 +33,7 @@
  */
 import { TesseraError, type TesseraErrorCode } from '../errors.ts';
 import type { JsonRpcId } from '../server/jsonrpc.ts';
+import { CLOSE_DRAIN_MS, drained } from './close-drain.ts';
 import { type ReconnectPolicy, readSessionStream, type SessionStreamOptions } from './http-session-stream.ts';
 import type { ChannelEnd, OpenChannel } from './message-channel.ts';
 import { createSseEventParser, sseEvents } from './sse-event-parser.ts';
@@ -46,6 +49,8 @@ export interface HttpSessionChannelOptions {
   reconnect?: ReconnectPolicy;
   /** How long `notifications/initialized` waits for the GET to be answered; default `STREAM_OPEN_WAIT_MS`. */
   streamOpenWaitMs?: number;
+  /** How long a close waits for the notifications and responses already sent; default `CLOSE_DRAIN_MS`. */
+  closeDrainMs?: number;
 }
 
 const failure = (code: TesseraErrorCode, message: string): ChannelEnd => ({ code, message });
@@ -68,6 +73,9 @@ export function httpSessionChannels(options: HttpSessionChannelOptions): OpenCha
     let sessionId: string | undefined;
     let protocolVersion: string | undefined;
     let ended = false;
+    let closing = false;
+    /** The POSTs of notifications and responses under way, which a close lets finish. */
+    const notices = new Set<Promise<void>>();
     /** The GET stream's reader, once `initialize` has its result. */
     let listening: Promise<void> | undefined;
     /** Settles when the server has answered the first GET, or the reader has stopped. */
@@ -222,10 +230,11 @@ export function httpSessionChannels(options: HttpSessionChannelOptions): OpenCha
     };
 
     const post = async (message: Record<string, unknown>) => {
-      if (ended) return;
+      const request = 'method' in message && 'id' in message ? (message.id as JsonRpcId) : undefined;
+      // A request still waiting for `initialized` when the channel closes has already failed.
+      if (ended || (closing && request !== undefined)) return;
       // The session the message goes to: a 404 is about this one, whatever the answer mints.
       const sentTo = sessionId;
-      const request = 'method' in message && 'id' in message ? (message.id as JsonRpcId) : undefined;
       const headers: Record<string, string> = {
         'content-type': 'application/json',
         accept: 'application/json, text/event-stream',
@@ -284,14 +293,23 @@ export function httpSessionChannels(options: HttpSessionChannelOptions): OpenCha
 
     return {
       send(message) {
-        if (ended) return false;
+        if (ended || closing) return false;
         const m = message as Record<string, unknown>;
         // `initialized` waits for the GET stream, and what is sent after it goes out after it.
         if (m.method === 'notifications/initialized') gate = streamOpened();
-        void (gate === undefined ? post(m) : gate.then(() => post(m)));
+        const posting = gate === undefined ? post(m) : gate.then(() => post(m));
+        if (!('method' in m && 'id' in m)) {
+          const notice = posting.catch(() => {});
+          notices.add(notice);
+          void notice.then(() => notices.delete(notice));
+        }
         return true;
       },
       async close() {
+        if (ended || closing) return exit;
+        closing = true;
+        await drained(Promise.all(notices), options.closeDrainMs ?? CLOSE_DRAIN_MS);
+        // The server may have ended the session meanwhile (a 404): then there is nothing to delete.
         if (ended) return exit;
         const id = sessionId;
         end(failure('TESSERA_UPSTREAM_EXITED', 'the session was closed'));

@@ -16,6 +16,7 @@
 import { finished } from 'node:stream/promises';
 import { Pool } from 'undici';
 import { TesseraError } from '../errors.ts';
+import { CLOSE_DRAIN_MS, drained } from './close-drain.ts';
 import { createDispatcherTransport } from './dispatcher-transport.ts';
 import type { ChannelEnd, OpenChannel } from './message-channel.ts';
 import { sseEvents } from './sse-event-parser.ts';
@@ -72,7 +73,7 @@ export type SseLegacyChannels = OpenChannel & { close(): Promise<void> };
 export function sseLegacyChannels(options: SseLegacyChannelOptions): SseLegacyChannels {
   const { url, log } = options;
   const endpointTimeoutMs = options.endpointTimeoutMs ?? 10_000;
-  const closeDrainMs = options.closeDrainMs ?? 2_000;
+  const closeDrainMs = options.closeDrainMs ?? CLOSE_DRAIN_MS;
   const pool = options.transport
     ? undefined
     : createDispatcherTransport(
@@ -231,14 +232,9 @@ export function sseLegacyChannels(options: SseLegacyChannelOptions): SseLegacyCh
         if (ended || closing) return exit;
         requested = true;
         closing = true;
-        let timer: NodeJS.Timeout | undefined;
-        const cut = new Promise<void>((resolve) => {
-          timer = setTimeout(resolve, closeDrainMs);
-        });
-        void Promise.race([lastSent, cut]).then(() => {
-          clearTimeout(timer);
-          end({ code: 'TESSERA_UPSTREAM_UNAVAILABLE', message: 'the connection was closed' });
-        });
+        void drained(lastSent, closeDrainMs).then(() =>
+          end({ code: 'TESSERA_UPSTREAM_UNAVAILABLE', message: 'the connection was closed' }),
+        );
         return exit;
       },
       exit,
