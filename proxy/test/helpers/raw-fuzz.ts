@@ -15,7 +15,10 @@
  * - the audit has one event for each, with the status the client got, and claims no other answered
  *   request;
  * - for upstreams behind sessions (stdio, HTTP+SSE): nothing another granted caller sends in the live
- *   session reaches the upstream, and the session ends only when its owner was told so.
+ *   session reaches the upstream, and the session ends only when its owner was told so, or when its
+ *   server's channel ended under a call (a fault the target injects);
+ * - with faults (a server that exits, stalls, answers late or writes noise), each call the server was
+ *   given still gets exactly one answer, the one its fault calls for, and the audit records the same.
  *
  * The upstream-specific parts (what the upstream recorded, how a session is kept) come from a
  * `FuzzTarget`; the test files pick the upstream.
@@ -79,6 +82,10 @@ export interface Carried {
   traceId?: string;
   /** The client's JSON-RPC id as the audit records it (JSON text), for a request. */
   requestId?: string;
+  /** Which of the upstream's channels it came on (a child's pid), where there are several. */
+  channel?: string;
+  /** Whether its channel ended under it: the server was made to exit or to break its framing. */
+  endsChannel?: boolean;
 }
 
 export interface FuzzTarget {
@@ -92,6 +99,11 @@ export interface FuzzTarget {
    * opens again whenever a case's DELETE ended it.
    */
   sessions?: boolean;
+  /**
+   * Faults the upstream's server commits when a call asks (`arguments.fault`); without them, no call
+   * asks. A call asks for one with probability 1/2. `progress` also gives the call a progress token.
+   */
+  faults?: readonly string[];
 }
 
 /** The request key a message carries: a call's argument, or a notification's `_meta` entry. */
@@ -185,11 +197,29 @@ function sessionField(d: Draw, session: string | undefined, live: number): [stri
   return [['Mcp-Session-Id', session]];
 }
 
+/** The fault a call asks its server for, if any, as arguments and `_meta` to merge into the call. */
+function faultOf(d: Draw, faults: readonly string[] | undefined, id: string) {
+  // Drawn only when the target has faults, so that the runs without them replay as before.
+  const fault = faults && d.chance(1 / 2) ? d.pick(faults) : undefined;
+  return {
+    args: fault === undefined ? {} : { fault },
+    meta: fault === 'progress' ? { progressToken: id } : undefined,
+  };
+}
+
 /** The requests a case draws from: who sends what. */
-function spec(d: Draw, tokens: Tokens, session: string | undefined, c: number, j: number): RequestSpec {
+function spec(
+  d: Draw,
+  tokens: Tokens,
+  target: { session: string | undefined; faults?: readonly string[] },
+  c: number,
+  j: number,
+): RequestSpec {
+  const { session } = target;
   const id = `c${c}r${j}`;
   const who = d.pick(['alice', 'alice', 'alice', 'alice', 'bob', 'eve', 'nobody'] as const);
   const foreign = who === 'bob' ? { via: FOREIGN } : {};
+  const fault = faultOf(d, target.faults, id);
   const fields: [string, string][] = [
     ['Host', 'h.example'],
     ['Accept', 'application/json, text/event-stream'],
@@ -201,7 +231,11 @@ function spec(d: Draw, tokens: Tokens, session: string | undefined, c: number, j
     jsonrpc: '2.0',
     id,
     method: 'tools/call',
-    params: { name: tool, arguments: { message: id } },
+    params: {
+      name: tool,
+      arguments: { message: id, ...fault.args },
+      ...(fault.meta && { _meta: fault.meta }),
+    },
   };
   // A GET or DELETE has no use for a body, but a client may send one.
   const stray = d.pick(['', '', '{}', '{"jsonrpc":"2.0","method":"tools/call","params":{"name":"secret"}}']);
@@ -241,7 +275,7 @@ function spec(d: Draw, tokens: Tokens, session: string | undefined, c: number, j
         'io.modelcontextprotocol/clientCapabilities': {},
         'io.modelcontextprotocol/clientInfo': { name: 'fuzz', version: '1' },
       };
-      const data = JSON.stringify({ ...call, params: { ...call.params, _meta: meta } });
+      const data = JSON.stringify({ ...call, params: { ...call.params, _meta: { ...meta, ...fault.meta } } });
       const name = d.chance(0.8) ? tool : d.pick(['echo', 'secret-sauce', 'from-eve']);
       return {
         method: 'POST',
@@ -264,7 +298,10 @@ function spec(d: Draw, tokens: Tokens, session: string | undefined, c: number, j
           ['MCP-Protocol-Version', LEGACY],
           ...(session !== undefined ? sessionField(d, session, 4) : []),
         ],
-        data: JSON.stringify({ ...call, params: { ...call.params, arguments: { message: id, ...foreign } } }),
+        data: JSON.stringify({
+          ...call,
+          params: { ...call.params, arguments: { ...call.params.arguments, ...foreign } },
+        }),
       };
   }
 }
@@ -409,14 +446,22 @@ function ownPost(
   });
 }
 
+/** The id of the `initialize` that opens the live session. */
+const SESSION_INIT = 'fuzz-init';
+
 /** Opens a legacy session for the authorised caller, as an SDK client would. */
 async function openSession(h: Harness, token: string): Promise<string> {
-  const init = await ownPost(h, token, legacyInitialize('fuzz-init'));
+  const init = await ownPost(h, token, legacyInitialize(SESSION_INIT));
   const id = init.session;
   assert.ok(init.status === 200 && id, `the fuzz test could not open a session (${init.status})`);
   const ready = await ownPost(h, token, { jsonrpc: '2.0', method: 'notifications/initialized' }, id);
   assert.equal(ready.status, 202);
   return id;
+}
+
+/** The channel the live session's `initialize` came on, which is the session's, where the target tells. */
+function channelOfSession(target: FuzzTarget): string | undefined {
+  return target.carried().findLast((k) => k.body.includes(`"${SESSION_INIT}"`))?.channel;
 }
 
 /** Whether the session still answers a ping. */
@@ -515,8 +560,10 @@ export interface FuzzSummary {
   /** Messages the upstream received on a client's behalf. */
   forwarded: number;
   abandoned: number;
-  /** Sessions that ended (by a client's DELETE) and were opened again. */
+  /** Sessions that ended (by a client's DELETE, or with their server) and were opened again. */
   sessionsEnded: number;
+  /** Of those, the sessions that ended because their server went down under a call. */
+  sessionsLost: number;
   /** How many responses of each status the clients read. */
   statuses: Map<number, number>;
 }
@@ -530,7 +577,8 @@ export function assertSpread(run: FuzzSummary, cases: number, minShare: number, 
   assert.ok(run.forwarded > cases * minShare, reached);
   assert.ok(run.abandoned > 0, 'some cases were abandoned');
   assert.ok(run.statuses.size > 4, `answers of several kinds (${JSON.stringify([...run.statuses])})`);
-  if (sessions) assert.ok(run.sessionsEnded > 0, 'some cases ended their session with a DELETE');
+  if (sessions)
+    assert.ok(run.sessionsEnded > run.sessionsLost, 'some cases ended their session with a DELETE');
 }
 
 /** Runs `cases` cases from `seed` against `target`; throws (with the case to replay) on the first failure. */
@@ -542,12 +590,20 @@ export async function runRawFuzz(target: FuzzTarget, seed: number, cases: number
     eve: await h.token({ email: 'eve@example.com', groups: ['sales'] }),
   };
   let session = target.sessions ? await openSession(h, tokens.alice) : undefined;
+  let sessionChannel = channelOfSession(target);
   const d = draw(prng(seed));
-  const summary: FuzzSummary = { forwarded: 0, abandoned: 0, sessionsEnded: 0, statuses: new Map() };
+  const summary: FuzzSummary = {
+    forwarded: 0,
+    abandoned: 0,
+    sessionsEnded: 0,
+    sessionsLost: 0,
+    statuses: new Map(),
+  };
   for (let c = 0; c < cases; c++) {
     const count = 1 + d.int(3);
     let text = '';
-    for (let j = 0; j < count; j++) text += bent(d, tokens, spec(d, tokens, session, c, j));
+    for (let j = 0; j < count; j++)
+      text += bent(d, tokens, spec(d, tokens, { session, faults: target.faults }, c, j));
     const abandon = d.chance(0.1);
     const carriedBefore = target.carried().length;
     const auditBefore = h.audit.length;
@@ -563,15 +619,20 @@ export async function runRawFuzz(target: FuzzTarget, seed: number, cases: number
     const all = target.carried().slice(carriedBefore);
     const events = h.audit.slice(auditBefore).filter((e) => e.traceId !== OWN_TRACE);
     const calls = all.filter((k) => k.byClient);
+    const replay = `seed ${seed}, case ${c}: ${JSON.stringify(text)}\nreceived: ${JSON.stringify(received.toString('latin1'))}\nupstream: ${JSON.stringify(all.map((k) => [k.method, k.marker, k.body]))}`;
+    // A session whose server went down under a call ends with it; otherwise only its owner's DELETE ends it.
+    const lost = calls.some((k) => k.endsChannel && k.channel === sessionChannel);
     const ended = session !== undefined && !(await isLive(h, tokens.alice, session));
+    assert.ok(ended || !lost, `${replay}\nthe session outlived its server`);
     if (ended) {
       session = await openSession(h, tokens.alice);
+      sessionChannel = channelOfSession(target);
       summary.sessionsEnded++;
+      if (lost) summary.sessionsLost++;
       // Ending a session is the proxy's own doing toward the upstream, answered with 204.
-      calls.push({ method: 'DELETE', body: '', byClient: true, status: 204, marker: '' });
+      else calls.push({ method: 'DELETE', body: '', byClient: true, status: 204, marker: '' });
     }
     summary.forwarded += calls.length;
-    const replay = `seed ${seed}, case ${c}: ${JSON.stringify(text)}\nreceived: ${JSON.stringify(received.toString('latin1'))}\nupstream: ${JSON.stringify(all.map((k) => [k.method, k.marker, k.body]))}`;
     assertNothingForbiddenCarried(c, all, session !== undefined);
     if (clientLeft) {
       summary.abandoned++;
