@@ -110,8 +110,6 @@ test('raw-socket fuzz, stdio upstream whose children fail: every call the child 
     cases,
   );
   assertSpread(run, cases, 1 / 8, true);
-  for (const status of [502, 504]) assert.ok(run.statuses.has(status), `some calls were answered ${status}`);
-  assert.ok(run.sessionsLost > 0, 'some sessions ended with their child');
   for (const error of target.proxy.errors)
     assert.match(
       error,

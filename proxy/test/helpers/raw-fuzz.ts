@@ -564,13 +564,16 @@ export interface FuzzSummary {
   sessionsEnded: number;
   /** Of those, the sessions that ended because their server went down under a call. */
   sessionsLost: number;
+  /** Whether calls asked the server for faults. */
+  faults: boolean;
   /** How many responses of each status the clients read. */
   statuses: Map<number, number>;
 }
 
 /**
  * Checks that a run was not vacuous: at least `minShare` of the cases reached the upstream, some were
- * abandoned, the answers were of several kinds, and with sessions, some ended.
+ * abandoned, the answers were of several kinds, with sessions some ended, and with faults, calls failed
+ * with an exit (`502`) and with silence (`504`) and some sessions ended with their server's channel.
  */
 export function assertSpread(run: FuzzSummary, cases: number, minShare: number, sessions = false): void {
   const reached = `enough requests survived the bending to reach the upstream (${run.forwarded})`;
@@ -579,6 +582,9 @@ export function assertSpread(run: FuzzSummary, cases: number, minShare: number, 
   assert.ok(run.statuses.size > 4, `answers of several kinds (${JSON.stringify([...run.statuses])})`);
   if (sessions)
     assert.ok(run.sessionsEnded > run.sessionsLost, 'some cases ended their session with a DELETE');
+  if (!run.faults) return;
+  for (const status of [502, 504]) assert.ok(run.statuses.has(status), `some calls were answered ${status}`);
+  assert.ok(run.sessionsLost > 0, 'some sessions ended with their channel');
 }
 
 /** Runs `cases` cases from `seed` against `target`; throws (with the case to replay) on the first failure. */
@@ -597,6 +603,7 @@ export async function runRawFuzz(target: FuzzTarget, seed: number, cases: number
     abandoned: 0,
     sessionsEnded: 0,
     sessionsLost: 0,
+    faults: target.faults !== undefined,
     statuses: new Map(),
   };
   for (let c = 0; c < cases; c++) {
