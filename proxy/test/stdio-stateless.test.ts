@@ -313,6 +313,44 @@ describe('stateless requests to the scripted stdio fixture', () => {
       await h.close();
     }
   });
+
+  test(
+    'a crash fails every request in flight on the shared warm child, none sent again, each audited',
+    HANG_GUARD,
+    async () => {
+      const { h, alice: token } = await proxyFor([FIXTURE]);
+      try {
+        const url = `${h.url}/mcp`;
+        const first = (await modernCall(url, token, 'pid', 'fixture/pid')).answer.result?.pid;
+        const hanging = modernCall(url, token, 'h', 'fixture/hang');
+        await waitFor(async () => {
+          const { answer } = await modernCall(url, token, 'r', 'fixture/received');
+          return (answer.result as { received: string[] }).received.includes('fixture/hang');
+        }, 'the first request to reach the child');
+        const crash = await modernCall(url, token, 'c', 'fixture/crash');
+        const hung = await hanging;
+        for (const [name, { status, answer }] of [
+          ['the crashing request', crash],
+          ['the request in flight beside it', hung],
+        ] as const) {
+          assert.equal(status, 502, name);
+          assert.equal(answer.error?.code, -31004, name);
+          assert.match(answer.error?.message ?? '', /exited/, name);
+        }
+        assert.equal(hung.answer.id, 'h', 'with its own id back');
+        await waitFor(() => h.audit.filter((e) => e.httpStatus === 502).length === 2, 'the audit events');
+        const failed = h.audit.filter((e) => e.httpStatus === 502).map((e) => e.requestId);
+        assert.deepEqual(failed.sort(), ['"c"', '"h"']);
+        const { answer } = await modernCall(url, token, 'r2', 'fixture/received');
+        const received = (answer.result as { received: string[] }).received;
+        assert.ok(!received.includes('fixture/hang'), 'the new child was not sent the request again');
+        const next = (await modernCall(url, token, 'pid2', 'fixture/pid')).answer.result?.pid;
+        assert.notEqual(next, first, 'a new warm child took the place of the one that crashed');
+      } finally {
+        await h.close();
+      }
+    },
+  );
 });
 
 describe('the server/discover probe: a 2026-07-28 stdio server, and legacy ones', () => {
