@@ -84,10 +84,11 @@ test('raw-socket fuzz, HTTP+SSE upstream: client, server and audit agree', async
 
 test('raw-socket fuzz, HTTP+SSE upstream that fails calls: every call the server was given is answered once', async () => {
   const { seed, cases } = fuzzRun(20261129);
-  // Opening a channel here is an in-process GET, not a child starting: a short timeout is safe.
-  await using target = await sseFuzzProxy(true, { requestTimeoutMs: 500 });
+  // Opening a channel here is an in-process GET, not a child starting: it needs less time than stdio.
+  const requestTimeoutMs = 1000;
+  await using target = await sseFuzzProxy(true, { requestTimeoutMs });
   const run = await runRawFuzz(
-    { h: target.proxy.h, carried: target.carried, sessions: true, faults: FAULTS },
+    { h: target.proxy.h, carried: target.carried, sessions: true, faults: FAULTS, faultMs: requestTimeoutMs },
     seed,
     cases,
   );

@@ -98,14 +98,14 @@ test('raw-socket fuzz, stdio upstream: client, children and audit agree', async 
 test('raw-socket fuzz, stdio upstream whose children fail: every call the child was given is answered once', async () => {
   const { seed, cases } = fuzzRun(20261128);
   // Long enough for a child to start on a busy machine (an initialize has the same limit).
-  const requestTimeoutMs = 1000;
+  const requestTimeoutMs = 2000;
   await using target = await stdioFuzzProxy({
     requestTimeoutMs,
     maxLineBytes: 64 * 1024,
     env: { FIXTURE_LATE_MS: String(requestTimeoutMs * 2) },
   });
   const run = await runRawFuzz(
-    { h: target.proxy.h, carried: target.carried, sessions: true, faults: FAULTS },
+    { h: target.proxy.h, carried: target.carried, sessions: true, faults: FAULTS, faultMs: requestTimeoutMs },
     seed,
     cases,
   );

@@ -18,7 +18,8 @@
  *   session reaches the upstream, and the session ends only when its owner was told so, or when its
  *   server's channel ended under a call (a fault the target injects);
  * - with faults (a server that exits, stalls, answers late or writes noise), each call the server was
- *   given still gets exactly one answer, the one its fault calls for, and the audit records the same.
+ *   given still gets exactly one answer, the one its fault calls for, and the audit records the same;
+ *   a call that timed out is cancelled toward the server, under the id the server knows it by.
  *
  * The upstream-specific parts (what the upstream recorded, how a session is kept) come from a
  * `FuzzTarget`; the test files pick the upstream.
@@ -58,7 +59,7 @@ const RAW_FUZZ_MAX_BODY = 8 * 1024;
  * line, so that the proxy refuses it and closes the connection.
  */
 const TERMINATOR = `${'Z'.repeat(2 * 1024)}\r\n\r\n`;
-/** How long a case may take before it counts as a hang. */
+/** How long a case may take before it counts as a hang, besides its calls' faults (`FuzzTarget.faultMs`). */
 const HANG_MS = 5_000;
 /** Where a notification carries the request key (`c<case>r<request>`), since it has no id. */
 const NOTIFICATION_KEY = 'fuzz/key';
@@ -86,6 +87,10 @@ export interface Carried {
   channel?: string;
   /** Whether its channel ended under it: the server was made to exit or to break its framing. */
   endsChannel?: boolean;
+  /** A request's id as the server received it (JSON text), where the proxy may have rewritten it. */
+  serverId?: string;
+  /** For a `notifications/cancelled`: the id of the request it cancels, as the server knows it. */
+  cancels?: string;
 }
 
 export interface FuzzTarget {
@@ -104,6 +109,8 @@ export interface FuzzTarget {
    * asks. A call asks for one with probability 1/2. `progress` also gives the call a progress token.
    */
   faults?: readonly string[];
+  /** How long one faulted call may hold up its case (the request timeout): a case may take that per request. */
+  faultMs?: number;
 }
 
 /** The request key a message carries: a call's argument, or a notification's `_meta` entry. */
@@ -119,8 +126,13 @@ function keyOf(message: unknown): string | undefined {
  * What a message a channel upstream (stdio, HTTP+SSE) received counts for: the client's if it carries a
  * request key, the proxy's own otherwise. `marker` is what the server's answer to a call contains.
  */
-export function carriedOverChannel(message: { id?: unknown }, body: string, marker: string): Carried {
+export function carriedOverChannel(
+  message: { id?: unknown; method?: unknown; params?: unknown },
+  body: string,
+  marker: string,
+): Carried {
   const key = keyOf(message);
+  const cancelled = (message.params as { requestId?: unknown } | undefined)?.requestId;
   return {
     method: 'POST',
     body,
@@ -128,6 +140,8 @@ export function carriedOverChannel(message: { id?: unknown }, body: string, mark
     status: message.id === undefined ? 202 : 200,
     marker: key === undefined ? '' : marker,
     ...(key !== undefined && message.id !== undefined && { requestId: JSON.stringify(key) }),
+    ...(message.method !== undefined && message.id !== undefined && { serverId: JSON.stringify(message.id) }),
+    ...(message.method === 'notifications/cancelled' && { cancels: JSON.stringify(cancelled) }),
   };
 }
 
@@ -356,7 +370,7 @@ interface Exchange {
  * Writes `bytes` in random pieces over one connection and reads until the proxy closes it; in an
  * abandoned case the client closes it after a random prefix instead.
  */
-function exchange(h: Harness, d: Draw, bytes: Buffer, abandon: boolean): Promise<Exchange> {
+function exchange(h: Harness, d: Draw, bytes: Buffer, abandon: boolean, hangMs: number): Promise<Exchange> {
   const { port } = h.server.address() as AddressInfo;
   const socket = connect(port, '127.0.0.1');
   const received: Buffer[] = [];
@@ -367,8 +381,8 @@ function exchange(h: Harness, d: Draw, bytes: Buffer, abandon: boolean): Promise
   return new Promise<Exchange>((resolve, reject) => {
     const hang = setTimeout(() => {
       socket.destroy();
-      reject(new Error(`the proxy did not close the connection within ${HANG_MS} ms`));
-    }, HANG_MS);
+      reject(new Error(`the proxy did not close the connection within ${hangMs} ms`));
+    }, hangMs);
     socket.once('close', () => {
       clearTimeout(hang);
       resolve({ received: Buffer.concat(received), clientLeft: abandon });
@@ -606,6 +620,7 @@ export async function runRawFuzz(target: FuzzTarget, seed: number, cases: number
     faults: target.faults !== undefined,
     statuses: new Map(),
   };
+  const timedOut: Carried[] = [];
   for (let c = 0; c < cases; c++) {
     const count = 1 + d.int(3);
     let text = '';
@@ -619,6 +634,7 @@ export async function runRawFuzz(target: FuzzTarget, seed: number, cases: number
       d,
       Buffer.from(text + TERMINATOR, 'latin1'),
       abandon,
+      HANG_MS + count * (target.faultMs ?? 0),
     ).catch((err: Error) => {
       throw new Error(`seed ${seed}, case ${c}: ${err.message}\n${JSON.stringify(text)}`);
     });
@@ -648,6 +664,13 @@ export async function runRawFuzz(target: FuzzTarget, seed: number, cases: number
 
     for (const status of assertAgreement(replay, received, calls, events))
       summary.statuses.set(status, (summary.statuses.get(status) ?? 0) + 1);
+    timedOut.push(...calls.filter((k) => k.status === 504));
+  }
+  // Checked at the end, when every cancellation has had time to arrive.
+  const cancelled = new Set(target.carried().map((k) => `${k.channel}/${k.cancels}`));
+  for (const call of timedOut) {
+    const what = `seed ${seed}: the call ${call.requestId}, timed out, as ${call.serverId} on ${call.channel}`;
+    assert.ok(cancelled.has(`${call.channel}/${call.serverId}`), `${what} was never cancelled`);
   }
   assert.equal((await fetch(`${h.url}/healthz`)).status, 200);
   return summary;
