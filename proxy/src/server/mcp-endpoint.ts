@@ -135,6 +135,13 @@ const UNFILTERABLE = {
   message: 'the answer could not be filtered (too large or not JSON)',
 };
 
+/** A body over the server's limit, as the catalogued error its client is answered with; else `err` as it is. */
+function asTooLarge(err: unknown): unknown {
+  return err instanceof PayloadTooLargeError
+    ? new TesseraError('TESSERA_PAYLOAD_TOO_LARGE', err.message)
+    : err;
+}
+
 /** Whether the request opens a stream the proxy holds open (`open-streams.ts`). */
 function opensStream(httpMethod: string, message: JsonRpcMessage | undefined): boolean {
   return httpMethod === 'GET' || (message?.kind === 'request' && message.method === 'subscriptions/listen');
@@ -555,9 +562,7 @@ export function createMcpEndpoint(options: McpEndpointOptions) {
       }
       try {
         body = await req.readBody(options.maxBodyBytes).catch((err: unknown) => {
-          throw err instanceof PayloadTooLargeError
-            ? new TesseraError('TESSERA_PAYLOAD_TOO_LARGE', err.message)
-            : err;
+          throw asTooLarge(err);
         });
         ctx.requestBytes = body.length;
         ctx.message = parseJsonRpc(jsonText(body)).message;
@@ -585,8 +590,8 @@ export function createMcpEndpoint(options: McpEndpointOptions) {
       try {
         await req.discardBody();
       } catch (err) {
-        if (!(err instanceof PayloadTooLargeError)) throw err; // RequestAbortedError: no one to answer
-        const tooLarge = new TesseraError('TESSERA_PAYLOAD_TOO_LARGE', err.message);
+        const tooLarge = asTooLarge(err);
+        if (!(tooLarge instanceof TesseraError)) throw tooLarge; // RequestAbortedError: no one to answer
         reject(res, ctx, tooLarge, { connection: 'close' }, 'invalid');
         return;
       }
